@@ -1,0 +1,133 @@
+"""Code generation: a recipe and its connector spec become a short, declarative module.
+
+The module imports `purelink.runtime` and declares the source and its streams; all the hard
+parts live in the runtime. Values are written with `repr`, so nothing in a recipe can inject
+code, and no secret value is ever written: credentials appear only by name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from purelink.catalog.spec import ConnectorSpec, Pagination, get_spec
+from purelink.errors import RecipeError
+from purelink.recipes import Recipe
+
+PAGINATORS = {
+    "cursor": "CursorPagination", "next_url": "NextUrlPagination", "link_header": "LinkHeaderPagination",
+    "page_number": "PageNumberPagination", "offset": "OffsetPagination", "single page": "SinglePage",
+}
+
+
+def call(_callee: str, *args, indent: int = 0, multiline: bool = False, **kwargs) -> str:
+    parts = [repr(a) for a in args] + [f"{k}={v if isinstance(v, Code) else repr(v)}"
+                                       for k, v in kwargs.items() if v is not None]
+    if not multiline:
+        return f"{_callee}({', '.join(parts)})"
+    pad = " " * (indent + 4)
+    return f"{_callee}(\n" + "".join(f"{pad}{p},\n" for p in parts) + " " * indent + ")"
+
+
+class Code(str):
+    """Text that is already Python source (not to be repr'd)."""
+
+
+def paginator_code(p: Pagination) -> Code:
+    options = {k: v for k, v in (p.model_extra or {}).items()}
+    return Code(call(PAGINATORS[p.style], **options))
+
+
+def auth_code(spec: ConnectorSpec, secret: str) -> Code:
+    a = spec.auth
+    if a.style == "bearer":
+        return Code(call("BearerAuth", secret=secret))
+    if a.style == "header":
+        return Code(call("HeaderAuth", header=a.header, secret=secret, prefix=a.prefix or None))
+    if a.style == "basic":
+        return Code(call("BasicAuth", username_secret=secret))
+    if a.style == "query":
+        return Code(call("QueryAuth", param=a.param, secret=secret))
+    return Code("NoAuth()")
+
+
+def credential_name(recipe: Recipe, spec: ConnectorSpec) -> str:
+    return recipe.source.credential or spec.auth.env or f"{spec.name.upper()}_API_KEY"
+
+
+def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
+    """The module's source text."""
+    spec = spec or get_spec(recipe.source.name)
+    if spec.kind != "rest":
+        raise RecipeError(f"{spec.title} is a database source; REST code generation does not apply.",
+                          "Use the database pipeline generator for it.")
+    req = recipe.requirements
+    names = {"RestSource", "Stream", "main"}
+    auth = auth_code(spec, credential_name(recipe, spec))
+    names.add(auth.split("(")[0])
+    pag = paginator_code(spec.pagination)
+    names.add(pag.split("(")[0])
+    streams = []
+    for choice in recipe.streams:
+        s = spec.stream(choice.name)
+        kwargs: dict = {"path": s.path}
+        if s.primary_key != "id":
+            kwargs["primary_key"] = tuple(s.primary_key) if isinstance(s.primary_key, list) else s.primary_key
+        if s.records_path is not None:
+            kwargs["records_path"] = s.records_path
+        if s.params:
+            kwargs["params"] = s.params
+        if s.pagination is not None:
+            kwargs["paginator"] = paginator_code(s.pagination)
+            names.add(kwargs["paginator"].split("(")[0])
+        if s.time_filter is not None:
+            tf = s.time_filter
+            kwargs["time_filter"] = Code(call("TimeFilter", tf.field, gte=tf.gte, lt=tf.lt,
+                                              format=None if tf.format == "unix" else tf.format,
+                                              order=None if tf.order == "desc" else tf.order))
+            names.add("TimeFilter")
+            kwargs["start"] = req.history_start
+            kwargs["lookback_s"] = req.lookback_s or None
+        if choice.columns is not None:
+            kwargs["columns"] = choice.columns
+        if choice.validations:
+            rules = ", ".join(call("Validation", v.kind, v.field, type=v.type) for v in choice.validations)
+            kwargs["validations"] = Code(f"[{rules}]")
+            names.add("Validation")
+        if choice.max_bad_share != 0.05:
+            kwargs["max_bad_share"] = choice.max_bad_share
+        streams.append(call("Stream", choice.name, indent=4, multiline=True, **kwargs))
+    source = call(
+        "RestSource", indent=0, multiline=True, name=spec.name,
+        base_url=recipe.source.base_url or spec.base_url, auth=auth, paginator=pag,
+        records_path=spec.records_path if spec.records_path != "data" else None,
+        rate_limit=req.rate_limit or spec.rate_limit.requests_per_second,
+        concurrency=req.concurrency or (spec.concurrency if spec.concurrency != 8 else None),
+        headers=spec.headers or None,
+    )
+    dest = recipe.destination
+    main_kwargs = {"pipeline": recipe.name, "version": recipe.version}
+    if dest.path:
+        main_kwargs["db"] = dest.path
+    if dest.airbyte_metadata:
+        main_kwargs["airbyte_metadata"] = True
+    main_args = ", ".join(f"{k}={v!r}" for k, v in main_kwargs.items())
+    stream_list = "".join(f"    {s},\n" for s in streams)
+    return (
+        f'"""{recipe.name} v{recipe.version}: generated by purelink from recipes/{recipe.filename}. '
+        f'Run: python pipelines/{recipe.name}.py [--sample N] [--full-refresh]"""\n\n'
+        "from pathlib import Path\n\n"
+        f"from purelink.runtime import {', '.join(sorted(names))}\n\n"
+        f"source = {source}\n\n"
+        f"streams = [\n{stream_list}]\n\n"
+        'if __name__ == "__main__":\n'
+        f"    main(source, streams, {main_args}, workspace=Path(__file__).resolve().parents[1])\n"
+    )
+
+
+def write_module(recipe: Recipe, pipelines_dir: Path, spec: ConnectorSpec | None = None) -> Path:
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    path = pipelines_dir / f"{recipe.name}.py"
+    tmp = path.with_suffix(".py.tmp")
+    tmp.write_text(render(recipe, spec))
+    tmp.replace(path)
+    return path

@@ -1,0 +1,209 @@
+"""The engine facade: generate a recipe's module, run it with the chosen executor, read results.
+
+    result = purelink.run("stripe_customers")
+    result["customers"]          # a pandas DataFrame read from DuckDB
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+from purelink.catalog.spec import ConnectorSpec, get_spec
+from purelink.codegen import credential_name, write_module
+from purelink.errors import CredentialError, ExecutionError, PurelinkError
+from purelink.execution import Job, LocalRunner, RunHandle, RunResult
+from purelink.recipes import Recipe, RecipeStore
+from purelink.workspace import Workspace
+
+EventCallback = Callable[[dict], None]
+
+
+def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: bool | None = False) -> dict[str, str]:
+    """The secret values a run needs, by the names the module reads them under."""
+    if spec.auth.style == "none":
+        return {}
+    name = credential_name(recipe, spec)
+    env_vars = tuple(dict.fromkeys(v for v in (name, spec.auth.env) if v))
+    try:
+        from purelink.secrets import resolve_secret
+    except ImportError:  # vault not installed in this build
+        value = next((os.environ[v] for v in env_vars if os.environ.get(v)), None)
+        if not value:
+            raise CredentialError(f"No key for {spec.title}.", f"Set {name} in the environment.") from None
+        return {name: value}
+    secret = resolve_secret(name, env_vars=env_vars, interactive=interactive)
+    return {name: secret.reveal()}
+
+
+def choose_runner(executor: str | None) -> tuple[object, str | None]:
+    """(runner, warning). `docker` asked for explicitly fails when no engine answers; `auto`
+    falls back to a local run with a visible warning."""
+    executor = executor or "auto"
+    if executor == "local":
+        return LocalRunner(), LocalRunner.warning
+    try:
+        from purelink.docker_runner import DockerRunner, docker_available
+    except ImportError:
+        DockerRunner = None  # noqa: N806
+        docker_available = lambda: False  # noqa: E731
+    if executor == "docker":
+        if DockerRunner is None or not docker_available():
+            raise ExecutionError(
+                "The Docker engine does not answer, so the pipeline cannot run in a container.",
+                "Start Docker (on these machines: `bash scripts/docker-up.sh`), or run with "
+                "`--executor local` to run it here without isolation.")
+        return DockerRunner(), None
+    if DockerRunner is not None and docker_available():
+        try:
+            return DockerRunner(), None
+        except PurelinkError as exc:
+            return LocalRunner(), f"{exc.message} Falling back to a local run. {LocalRunner.warning}"
+    return LocalRunner(), "No Docker engine answers. " + LocalRunner.warning
+
+
+class EventLog:
+    """Appends events to logs/execution_YYYYMMDD.log (secrets are already masked by the runtime)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        workspace.logs.mkdir(parents=True, exist_ok=True)
+        day = datetime.now(timezone.utc).strftime("%Y%m%d")
+        self.path = workspace.logs / f"execution_{day}.log"
+        self._lock = threading.Lock()
+
+    def write(self, event: dict) -> None:
+        line = json.dumps(event, default=str)
+        try:
+            from purelink.redact import redact
+
+            line = redact(line)
+        except ImportError:
+            pass
+        with self._lock, open(self.path, "a") as fh:
+            fh.write(line + "\n")
+
+
+class Engine:
+    """Operations on the recipes of one workspace."""
+
+    def __init__(self, workspace: str | os.PathLike | Workspace | None = None) -> None:
+        self.workspace = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
+        self.recipes = RecipeStore(self.workspace)
+
+    def recipe(self, name: str | Recipe) -> Recipe:
+        return name if isinstance(name, Recipe) else self.recipes.load(name)
+
+    def generate(self, recipe: str | Recipe) -> Path:
+        recipe = self.recipe(recipe)
+        return write_module(recipe, self.workspace.pipelines)
+
+    def db_path(self, recipe: Recipe) -> Path:
+        return self.workspace.db_path(recipe.destination.path)
+
+    def start(self, recipe: str | Recipe, *, executor: str | None = None, sample: int | None = None,
+              full_refresh: bool = False, db_path: Path | None = None, interactive: bool | None = False,
+              timeout_s: float | None = None) -> RunHandle:
+        """Start a run and return its handle at once (events arrive as it goes)."""
+        recipe = self.recipe(recipe)
+        spec = get_spec(recipe.source.name)
+        module = self.generate(recipe)
+        secrets = resolve_credentials(recipe, spec, interactive=interactive)
+        runner, warning = choose_runner(executor or recipe.executor)
+        args = []
+        if sample:
+            args += ["--sample", str(sample)]
+        if full_refresh:
+            args.append("--full-refresh")
+        job = Job(module=module, workspace=self.workspace.root, db_path=db_path or self.db_path(recipe),
+                  args=args, secrets=secrets, timeout_s=timeout_s)
+        job.db_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = runner.start(job)
+        handle.warning = warning or getattr(handle, "warning", None)
+        return handle
+
+    def execute(self, recipe: str | Recipe, *, on_event: EventCallback | None = None, **options) -> RunResult:
+        """Run to the end; every event goes to the log and to `on_event`."""
+        handle = self.start(recipe, **options)
+        log = EventLog(self.workspace)
+
+        def seen(event: dict) -> None:
+            log.write(event)
+            if on_event is not None:
+                on_event(event)
+
+        result = handle.collect(on_event=seen)
+        result.warning = handle.warning  # type: ignore[attr-defined]
+        return result
+
+    def tables(self, recipe: str | Recipe, *, arrow: bool = False) -> dict:
+        """Each stream's table, read in one short read-only session (never held during a run)."""
+        from purelink.runtime.duckdb_destination import connect
+
+        recipe = self.recipe(recipe)
+        path = self.db_path(recipe)
+        if not path.exists():
+            return {}
+        schema = get_spec(recipe.source.name).name
+        con = connect(path, read_only=True)
+        try:
+            out = {}
+            existing = {r[0] for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [schema]).fetchall()}
+            for choice in recipe.streams:
+                if choice.name in existing:
+                    rel = con.sql(f'SELECT * FROM "{schema}"."{choice.name}"')
+                    out[choice.name] = rel.arrow() if arrow else rel.df()
+            return out
+        finally:
+            con.close()
+
+
+class Result(Mapping):
+    """A finished run: `result["customers"]` is a DataFrame; `.summary` is the finished event."""
+
+    def __init__(self, recipe: Recipe, run: RunResult, tables: dict) -> None:
+        self.recipe = recipe
+        self.run = run
+        self.summary = run.finished or {}
+        self._tables = tables
+
+    @property
+    def ok(self) -> bool:
+        return self.run.ok
+
+    @property
+    def status(self) -> str:
+        return self.summary.get("status", "failed")
+
+    def __getitem__(self, stream: str):
+        if stream not in self._tables:
+            raise KeyError(f"{stream!r}: this run loaded {', '.join(self._tables) or 'no tables'}")
+        return self._tables[stream]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}: {len(v)} rows" for k, v in self._tables.items())
+        return f"<purelink result {self.recipe.name} v{self.recipe.version} {self.status}: {sizes}>"
+
+
+def run(recipe: str | Recipe, *, workspace: str | os.PathLike | None = None, executor: str | None = None,
+        full_refresh: bool = False, arrow: bool = False, on_event: EventCallback | None = None) -> Result:
+    """Run a recipe and return its tables. Raises ExecutionError when the run fails."""
+    engine = Engine(workspace)
+    recipe = engine.recipe(recipe)
+    outcome = engine.execute(recipe, executor=executor, full_refresh=full_refresh, on_event=on_event)
+    if not outcome.ok:
+        done = outcome.finished or {}
+        detail = done.get("error") or (outcome.output[-1] if outcome.output else "no output")
+        raise ExecutionError(f"The run of {recipe.name} did not succeed: {detail}",
+                             done.get("guidance") or "See logs/ for the events of the run.")
+    return Result(recipe, outcome, engine.tables(recipe, arrow=arrow))

@@ -1,0 +1,111 @@
+"""Credentials inside a pipeline: read by name, never written anywhere.
+
+A secret is looked up in the environment variable of that name, then in the JSON file named by
+`PURELINK_SECRETS_FILE` (how runners hand secrets to a container without putting them in its
+environment). Values read here are remembered so the event stream can mask them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from purelink.runtime.errors import RuntimeFailure
+
+_known: set[str] = set()
+
+
+def read_secret(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        path = os.environ.get("PURELINK_SECRETS_FILE")
+        if path and os.path.exists(path):
+            with open(path) as fh:
+                value = json.load(fh).get(name)
+    if not value:
+        raise RuntimeFailure(
+            f"No credential named {name} was given to this pipeline.",
+            f"Set the environment variable {name}, or store it with `purelink secrets set {name}`.",
+        )
+    _known.add(value)
+    return value
+
+
+def mask(text: str) -> str:
+    """Replace every secret this process has read (and its common encodings) by stars."""
+    for value in _known:
+        for form in (value, quote(value, safe=""), base64.b64encode(f"{value}:".encode()).decode()):
+            if form in text:
+                text = text.replace(form, "****")
+    return text
+
+
+@dataclass
+class BearerAuth:
+    """`Authorization: Bearer <secret>` (Stripe, GitHub, HubSpot, Salesforce access tokens)."""
+
+    secret: str
+    scheme: str = "Bearer"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"{self.scheme} {read_secret(self.secret)}"}
+
+    def params(self) -> dict[str, str]:
+        return {}
+
+
+@dataclass
+class HeaderAuth:
+    """A key in a header of its own (Shopify's `X-Shopify-Access-Token`)."""
+
+    header: str
+    secret: str
+    prefix: str = ""
+
+    def headers(self) -> dict[str, str]:
+        return {self.header: f"{self.prefix}{read_secret(self.secret)}"}
+
+    def params(self) -> dict[str, str]:
+        return {}
+
+
+@dataclass
+class BasicAuth:
+    """HTTP Basic with the key as user name (Stripe accepts this too) or user and password."""
+
+    username_secret: str
+    password_secret: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        user = read_secret(self.username_secret)
+        password = read_secret(self.password_secret) if self.password_secret else ""
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    def params(self) -> dict[str, str]:
+        return {}
+
+
+@dataclass
+class QueryAuth:
+    """A key in a query parameter (`?api_key=...`); prefer headers where the API allows."""
+
+    param: str
+    secret: str
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def params(self) -> dict[str, str]:
+        return {self.param: read_secret(self.secret)}
+
+
+class NoAuth:
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def params(self) -> dict[str, str]:
+        return {}

@@ -1,0 +1,78 @@
+"""The event stream: one JSON object per line on stdout.
+
+Runners (local subprocess or Docker container) and the live monitor are built only from these
+lines, so a pipeline looks the same wherever it runs. Kinds: started, page, window_done,
+warning, error, heartbeat, finished. Every event carries `event`, `ts` and `run_id`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from typing import IO, Any
+
+KINDS = ("started", "page", "window_done", "warning", "error", "heartbeat", "finished")
+
+
+class EventWriter:
+    """Writes events as JSON lines; safe to call from several worker threads."""
+
+    def __init__(self, run_id: str, stream: IO[str] | None = None, redact=None) -> None:
+        self.run_id = run_id
+        self._out = stream if stream is not None else sys.stdout
+        self._lock = threading.Lock()
+        self._redact = redact or (lambda text: text)
+
+    def emit(self, kind: str, **fields: Any) -> dict:
+        if kind not in KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        event = {"event": kind, "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                 "run_id": self.run_id, **fields}
+        line = self._redact(json.dumps(event, default=str, separators=(",", ":")))
+        with self._lock:
+            self._out.write(line + "\n")
+            self._out.flush()
+        return event
+
+
+def parse_event(line: str) -> dict | None:
+    """The event on one output line, or None when the line is not an event (plain output)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(event, dict) and event.get("event") in KINDS:
+        return event
+    return None
+
+
+class Rate:
+    """Counts per second over a sliding window of recent seconds."""
+
+    def __init__(self, window_s: float = 5.0) -> None:
+        self.window_s = window_s
+        self._marks: list[tuple[float, int]] = []
+        self._lock = threading.Lock()
+
+    def add(self, n: int = 1) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._marks.append((now, n))
+            cutoff = now - self.window_s
+            while self._marks and self._marks[0][0] < cutoff:
+                self._marks.pop(0)
+
+    def per_second(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            marks = [(t, n) for t, n in self._marks if t >= now - self.window_s]
+        if not marks:
+            return 0.0
+        span = max(now - marks[0][0], 1e-3)
+        return sum(n for _, n in marks) / span

@@ -1,0 +1,326 @@
+"""The extraction loop: windows paged concurrently, pages committed with their state.
+
+Worker threads only fetch pages. The calling thread owns the destination: it takes the pages
+that are ready, commits them together with the state they advance in one transaction, and
+schedules each window's next page. Fetching and writing overlap; ordering per window holds
+because a window's next page is only requested once its previous page has arrived.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from purelink.runtime.destination import Batch, Destination
+from purelink.runtime.http import HttpClient, HttpError
+from purelink.runtime.paginators import PageRequest, dig
+from purelink.runtime.records import dedupe, select
+from purelink.runtime.source import RestSource, Stream
+from purelink.runtime.validate import first_failure
+from purelink.runtime.windows import Progress, Window, cut, to_unix
+
+DEFAULT_START = "2010-01-01"
+MIN_SPLIT_S = 2
+
+
+@dataclass
+class StreamRun:
+    stream: Stream
+    windows: dict[str, Window] = field(default_factory=dict)
+    sync_hi: int | None = None
+    progress: Progress = field(default_factory=Progress)
+    records: int = 0
+    dead_letters: int = 0
+    pages: int = 0
+    windows_total: int = 0
+    windows_done: int = 0
+    error: str | None = None
+    status: str = "running"
+
+
+@dataclass
+class Page:
+    window: Window
+    request: PageRequest
+    records: list[dict]
+    next: PageRequest | None
+    nbytes: int
+
+
+class Extraction:
+    def __init__(self, source: RestSource, streams: list[Stream], destination: Destination, *,
+                 pipeline: str, run_id: str, client: HttpClient, emit, stop: threading.Event,
+                 full_refresh: bool = False, concurrency: int | None = None) -> None:
+        self.source = source
+        self.destination = destination
+        self.pipeline = pipeline
+        self.run_id = run_id
+        self.client = client
+        self.emit = emit
+        self.stop = stop
+        self.full_refresh = full_refresh
+        self.concurrency = max(1, concurrency or source.concurrency)
+        self.runs = {s.name: StreamRun(s) for s in streams}
+        self.started = time.monotonic()
+        self.records = 0
+        self.warnings = 0
+        self.errors = 0
+        self.schema_changes = 0
+
+    # -- planning ---------------------------------------------------------------------------
+    def plan(self, run: StreamRun) -> list[Window]:
+        """The windows still to read: resumed from saved state or cut for a new sync."""
+        s = run.stream
+        table = s.table or s.name
+        if self.full_refresh:
+            self.destination.reset_stream(self.pipeline, s.name, self.source.name, table)
+        state = self.destination.load_state(self.pipeline, s.name)
+        sync = state.get("sync")
+        if sync:
+            windows = [Window.from_state(s.name, k, v) for k, v in state.items() if k.startswith("window:")]
+            run.sync_hi = sync.get("hi")
+            run.progress.total = sync.get("span", 0)
+            run.progress.covered = run.progress.total - sum(w.remaining() for w in windows)
+            self.emit("warning", stream=s.name, message=(
+                f"resuming an interrupted sync of {s.name}: {len(windows)} window(s) left"))
+            return self._register(run, windows, state_sync=None)
+        tf = s.time_filter
+        cursor = (state.get("cursor") or {}).get("value")
+        if tf is None:
+            return self._register(run, [Window(s.name, None, None)], state_sync={"hi": None, "span": 0})
+        lo = (cursor - s.lookback_s) if cursor is not None else to_unix(s.start or DEFAULT_START)
+        if tf.lt is None:
+            return self._register(run, [Window(s.name, lo, None)], state_sync={"hi": None, "span": 0})
+        hi = int(time.time()) + 1
+        run.sync_hi = hi
+        run.progress.total = max(0, hi - lo)
+        windows = cut(s.name, lo, hi, self.concurrency) if hi > lo else []
+        return self._register(run, windows, state_sync={"hi": hi, "lo": lo, "span": run.progress.total})
+
+    def _register(self, run: StreamRun, windows: list[Window], state_sync: dict | None) -> list[Window]:
+        run.windows = {w.id: w for w in windows}
+        run.windows_total = len(windows)
+        if state_sync is not None:
+            state: dict[str, Any] = {"sync": state_sync}
+            state.update({w.key: w.to_state() for w in windows})
+            if not windows:
+                state = {"sync": None}
+            self.destination.commit([self._batch(run.stream, state=state)], run_id=self.run_id,
+                                    extracted_at=datetime.now(timezone.utc))
+        return windows
+
+    def first_request(self, stream: Stream, window: Window) -> PageRequest:
+        params = {**stream.params}
+        tf = stream.time_filter
+        if tf is not None and window.lo is not None and tf.gte:
+            params[tf.gte] = tf.encode(window.lo)
+        if tf is not None and window.hi is not None and tf.lt:
+            params[tf.lt] = tf.encode(window.hi)
+        return self._paginator(stream).first(stream.path, params)
+
+    def _paginator(self, stream: Stream):
+        return stream.paginator or self.source.paginator
+
+    # -- fetching (worker threads) ------------------------------------------------------------
+    def fetch(self, stream: Stream, window: Window, request: PageRequest) -> Page:
+        response = self.client.get(request.url, request.params)
+        body = response.json()
+        path = stream.records_path if stream.records_path is not None else self.source.records_path
+        records = dig(body, path)
+        if not isinstance(records, list):
+            raise HttpError(response.status_code, f"no list of records at {path or 'the top level'!r}",
+                            str(response.url))
+        nxt = self._paginator(stream).next(request, response, body, records)
+        return Page(window, request, records, nxt, len(response.content))
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> None:
+        ready: deque[tuple[StreamRun, Window]] = deque()
+        for run in self.runs.values():
+            for window in self.plan(run):
+                ready.append((run, window))
+            if not run.windows:
+                run.status = "success"
+        pending: dict[Future, tuple[StreamRun, Window]] = {}
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="purelink") as pool:
+            while ready or pending:
+                while ready and len(pending) < self.concurrency and not self.stop.is_set():
+                    run, window = ready.popleft()
+                    if run.status == "failed":
+                        continue
+                    request = window.next or self.first_request(run.stream, window)
+                    pending[pool.submit(self.fetch, run.stream, window, request)] = (run, window)
+                if not pending:
+                    break
+                done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                batches, finished = [], []
+                for future in done:
+                    run, window = pending.pop(future)
+                    try:
+                        page = future.result()
+                    except (HttpError, httpx.HTTPError, ValueError) as exc:
+                        self._fail(run, exc)
+                        continue
+                    batches.append(self._page_batch(run, page, ready, idle=len(pending) + len(ready)))
+                    if page.next is None:
+                        finished.append((run, window))
+                if batches:
+                    changes = self.destination.commit(batches, run_id=self.run_id,
+                                                      extracted_at=datetime.now(timezone.utc))
+                    for change in changes:
+                        self.schema_changes += 1
+                        self.warn(change.message(), stream=change.stream)
+                    for batch in batches:
+                        self._after_commit(batch)
+                for run, window in finished:
+                    self._window_done(run, window)
+                if self.stop.is_set() and not pending:
+                    break
+        for run in self.runs.values():
+            if run.status == "running":
+                run.status = "stopped" if self.stop.is_set() and run.windows else "success"
+
+    def _page_batch(self, run: StreamRun, page: Page, ready: deque, idle: int) -> Batch:
+        s, window = run.stream, page.window
+        tf = s.time_filter
+        rows, dead = [], []
+        for record in page.records:
+            reason = first_failure(record, s.validations)
+            if reason:
+                dead.append((reason, record))
+            else:
+                rows.append(select(record, s.columns_with_key))
+        state: dict[str, Any] = {}
+        if tf is not None and page.records:
+            times = [t for t in (to_unix(r.get(tf.field)) for r in page.records) if t is not None]
+            if times:
+                oldest, newest = min(times), max(times)
+                top = window.position if window.position is not None else window.hi
+                if top is not None and window.lo is not None:
+                    run.progress.covered += max(0, top - max(oldest, window.lo))
+                window.position = oldest
+                window.max_cursor = max(newest, window.max_cursor or newest)
+        window.next = page.next
+        window.pages += 1
+        child = self._maybe_split(run, window, idle)
+        if child is not None:
+            state[child.key] = child.to_state()
+            ready.append((run, child))
+        if page.next is None:
+            state.update(self._window_closing_state(run, window))
+        else:
+            state[window.key] = window.to_state()
+            ready.append((run, window))
+        run.pages += 1
+        batch = self._batch(s, rows=dedupe(rows, s.key), state=state)
+        batch.dead_letters = dead
+        batch.nbytes = page.nbytes  # type: ignore[attr-defined]
+        batch.window = window  # type: ignore[attr-defined]
+        return batch
+
+    def _maybe_split(self, run: StreamRun, window: Window, busy: int) -> Window | None:
+        """Give idle workers half of what is left of a dense window (newest-first paging only)."""
+        s, tf = run.stream, run.stream.time_filter
+        if (window.next is None or tf is None or tf.lt is None or tf.order != "desc"
+                or not self._paginator(s).keyed_by_record or busy >= self.concurrency
+                or window.lo is None or window.position is None):
+            return None
+        if window.position - window.lo < MIN_SPLIT_S:
+            return None
+        mid = window.lo + (window.position - window.lo) // 2
+        child = Window(s.name, window.lo, mid)
+        child.next = self.first_request(s, child)
+        window.lo = mid
+        window.next = PageRequest(window.next.url, {**window.next.params, tf.gte: tf.encode(mid)})
+        run.windows[child.id] = child
+        run.windows_total += 1
+        return child
+
+    def _window_closing_state(self, run: StreamRun, window: Window) -> dict[str, Any]:
+        state: dict[str, Any] = {window.key: None}
+        if window.lo is not None and run.stream.time_filter is not None:
+            top = window.position if window.position is not None else window.hi
+            if top is not None:
+                run.progress.covered += max(0, top - window.lo)
+        open_windows = [w for w in run.windows.values() if w.id != window.id and not getattr(w, "closed", False)]
+        window.closed = True  # type: ignore[attr-defined]
+        if not open_windows:
+            state["sync"] = None
+            value = run.sync_hi if run.sync_hi is not None else window.max_cursor
+            if value is not None:
+                state["cursor"] = {"value": value}
+        return state
+
+    def _batch(self, stream: Stream, rows=None, state=None) -> Batch:
+        return Batch(pipeline=self.pipeline, stream=stream.name, schema=self.source.name,
+                     table=stream.table or stream.name, primary_key=stream.key, rows=rows or [],
+                     state=state or {})
+
+    def _after_commit(self, batch: Batch) -> None:
+        run = self.runs[batch.stream]
+        run.records += len(batch.rows)
+        run.dead_letters += len(batch.dead_letters)
+        self.records += len(batch.rows)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        fraction = run.progress.fraction()
+        self.emit("page", stream=batch.stream, window=batch.window.id, records=len(batch.rows),
+                  dead_letters=len(batch.dead_letters), bytes=batch.nbytes, stream_records=run.records,
+                  total_records=self.records, requests=self.client.stats.requests,
+                  request_rate=round(self.client.stats.rate.per_second(), 1),
+                  records_per_s=round(self.records / elapsed, 1), progress=fraction, eta_s=self.eta(fraction))
+
+    def _window_done(self, run: StreamRun, window: Window) -> None:
+        run.windows_done += 1
+        fraction = run.progress.fraction()
+        if fraction is None:
+            fraction = run.windows_done / max(1, run.windows_total)
+        self.emit("window_done", stream=run.stream.name, window=window.id, lo=window.lo, hi=window.hi,
+                  windows_done=run.windows_done, windows_total=run.windows_total,
+                  progress=round(fraction, 4), eta_s=self.eta(fraction))
+
+    def progress(self) -> float | None:
+        parts = [r.progress.fraction() for r in self.runs.values()]
+        known = [p if p is not None else (1.0 if r.status != "running" else 0.0)
+                 for p, r in zip(parts, self.runs.values())]
+        return sum(known) / len(known) if known else None
+
+    def eta(self, fraction: float | None) -> float | None:
+        overall = self.progress()
+        if not overall or overall <= 0:
+            return None
+        elapsed = time.monotonic() - self.started
+        return round(elapsed * (1 - overall) / overall, 1)
+
+    def warn(self, message: str, stream: str | None = None) -> None:
+        self.warnings += 1
+        self.emit("warning", message=message, stream=stream)
+
+    def _fail(self, run: StreamRun, exc: Exception) -> None:
+        self.errors += 1
+        run.status = "failed"
+        if isinstance(exc, HttpError):
+            run.error = describe_http_error(exc, run.stream.name)
+        else:
+            run.error = f"{type(exc).__name__}: {exc}"
+        self.emit("error", stream=run.stream.name, message=run.error,
+                  status=getattr(exc, "status", None))
+        if isinstance(exc, HttpError) and exc.status == 401:
+            self.stop.set()  # a rejected key fails every stream alike: stop at once
+
+
+def describe_http_error(exc: HttpError, stream: str) -> str:
+    if exc.status == 401:
+        return f"The API rejected the key ({exc.api_message}). Check the key, or store a new one."
+    if exc.status == 403:
+        return (f"The key has no permission to read {stream} ({exc.api_message}). "
+                f"Use a key with read access to {stream}, or drop the stream from the recipe.")
+    if exc.status == 404:
+        return f"{exc.url} does not exist (404). Check the base URL and the stream's path."
+    return f"HTTP {exc.status} from {exc.url}: {exc.api_message}"

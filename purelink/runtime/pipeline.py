@@ -1,0 +1,200 @@
+"""Running a pipeline: `main()` for generated modules, `run()` for Python callers.
+
+    python pipelines/stripe_customers.py [--sample N] [--full-refresh] [--db PATH] [--streams a,b]
+
+Prints one JSON event per line on stdout and exits 0 when every stream succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from purelink.runtime.auth import mask
+from purelink.runtime.checks import sample_checks
+from purelink.runtime.destination import Destination
+from purelink.runtime.duckdb_destination import DuckDBDestination
+from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.events import EventWriter
+from purelink.runtime.extract import Extraction
+from purelink.runtime.http import HttpClient, RetryPolicy, TokenBucket
+from purelink.runtime.source import RestSource, Stream
+
+log = logging.getLogger("purelink.runtime")
+EXIT_FAILED, EXIT_STOPPED = 1, 143
+
+
+class _JsonLogFormatter(logging.Formatter):
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        return mask(json.dumps({"level": record.levelname.lower(), "run_id": self.run_id,
+                                "logger": record.name, "message": record.getMessage()}))
+
+
+def make_client(source: RestSource) -> HttpClient:
+    headers = {"User-Agent": "purelink", **source.headers, **source.auth.headers()}
+    params = {**source.params, **source.auth.params()}
+    return HttpClient(
+        base_url=os.environ.get("PURELINK_BASE_URL") or source.base_url, headers=headers, params=params or None,
+        limiter=TokenBucket(source.rate_limit), retry=RetryPolicy(), timeout_s=source.timeout_s,
+        max_connections=max(4, source.concurrency * 2),
+    )
+
+
+def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination: Destination,
+        recipe: str | None = None, version: int = 1, sample: int | None = None, full_refresh: bool = False,
+        run_id: str | None = None, events: EventWriter | None = None, stop: threading.Event | None = None,
+        concurrency: int | None = None) -> dict:
+    """Run the streams into the destination and return the `finished` event."""
+    run_id = run_id or uuid.uuid4().hex[:16]
+    events = events or EventWriter(run_id, redact=mask)
+    stop = stop or threading.Event()
+    mode = "sample" if sample else ("full_refresh" if full_refresh else "incremental")
+    started = time.monotonic()
+    emit = events.emit
+    emit("started", pipeline=pipeline, recipe=recipe or pipeline, version=version, mode=mode,
+         streams=[s.name for s in streams], source=source.name, destination=destination.location(),
+         rate_limit=source.rate_limit, concurrency=concurrency or source.concurrency)
+    client = None
+    opened = False
+    finished: dict = {}
+    try:
+        destination.open()
+        opened = True
+        destination.start_run(run_id=run_id, pipeline=pipeline, recipe=recipe or pipeline,
+                              version=version, mode=mode)
+        client = make_client(source)
+        client.on_retry = lambda message: log.info(message)
+        if sample:
+            finished = sample_checks(source, streams, destination, client=client, pipeline=pipeline,
+                                     run_id=run_id, limit=sample, emit=emit)
+        else:
+            extraction = Extraction(source, streams, destination, pipeline=pipeline, run_id=run_id,
+                                    client=client, emit=emit, stop=stop, full_refresh=full_refresh,
+                                    concurrency=concurrency)
+            beat = _Heartbeat(extraction, destination, emit)
+            beat.start()
+            try:
+                extraction.run()
+            finally:
+                beat.cancel()
+            finished = summarize(extraction, stop)
+    except RuntimeFailure as exc:
+        emit("error", message=exc.message, guidance=exc.guidance)
+        finished = {"status": "failed", "error": exc.message, "guidance": exc.guidance, "records": 0,
+                    "errors": 1, "warnings": 0, "streams": {}}
+    finally:
+        if client is not None:
+            finished.setdefault("requests", client.stats.requests)
+            finished.setdefault("bytes", client.stats.bytes)
+            finished.setdefault("retries", client.stats.retries)
+            finished.setdefault("throttled", client.stats.throttled)
+            client.close()
+        finished["duration_s"] = round(time.monotonic() - started, 3)
+        finished.setdefault("status", "failed")
+        if opened:
+            try:
+                destination.finish_run(
+                    run_id, status=finished["status"], duration_s=finished["duration_s"],
+                    records=finished.get("records", 0), requests=finished.get("requests", 0),
+                    bytes=finished.get("bytes", 0), errors=finished.get("errors", 0),
+                    warnings=finished.get("warnings", 0), dead_letters=finished.get("dead_letters", 0),
+                    error_message=finished.get("error"), streams=finished.get("streams", {}))
+            finally:
+                destination.close()
+        finished["storage_bytes"] = destination.storage_bytes()
+        finished["destination"] = destination.location()
+        emit("finished", **finished)
+    return finished
+
+
+def summarize(extraction: Extraction, stop: threading.Event) -> dict:
+    streams, errors = {}, []
+    for name, r in extraction.runs.items():
+        total = r.records + r.dead_letters
+        if r.status == "success" and total and r.dead_letters / total > r.stream.max_bad_share:
+            r.status = "failed"
+            r.error = (f"{r.dead_letters} of {total} records of {name} failed validation, more than the "
+                       f"{r.stream.max_bad_share:.0%} allowed. See _purelink.dead_letters for the reasons.")
+            extraction.errors += 1
+            extraction.emit("error", stream=name, message=r.error)
+        streams[name] = {"records": r.records, "dead_letters": r.dead_letters, "pages": r.pages,
+                         "status": r.status, "error": r.error,
+                         "windows": r.windows_total}
+        if r.error:
+            errors.append(r.error)
+    statuses = {s["status"] for s in streams.values()}
+    status = "failed" if "failed" in statuses else ("stopped" if stop.is_set() else "success")
+    return {"status": status, "records": extraction.records, "streams": streams,
+            "dead_letters": sum(s["dead_letters"] for s in streams.values()),
+            "errors": extraction.errors, "warnings": extraction.warnings,
+            "schema_changes": extraction.schema_changes, "error": errors[0] if errors else None,
+            "progress": extraction.progress()}
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, extraction: Extraction, destination: Destination, emit, every_s: float = 2.0) -> None:
+        super().__init__(daemon=True, name="purelink-heartbeat")
+        self.extraction, self.destination, self.emit, self.every_s = extraction, destination, emit, every_s
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.every_s):
+            x = self.extraction
+            fraction = x.progress()
+            self.emit("heartbeat", records=x.records, requests=x.client.stats.requests,
+                      request_rate=round(x.client.stats.rate.per_second(), 1), bytes=x.client.stats.bytes,
+                      progress=fraction, eta_s=x.eta(fraction), errors=x.errors, warnings=x.warnings,
+                      storage_bytes=self.destination.storage_bytes())
+
+    def cancel(self) -> None:
+        self._done.set()
+
+
+def main(source: RestSource, streams: list[Stream], *, pipeline: str, recipe: str | None = None,
+         version: int = 1, db: str = "data/purelink.duckdb", airbyte_metadata: bool = False,
+         workspace: str | Path | None = None) -> None:
+    """Command-line entry point of a generated module; exits with the run's status."""
+    parser = argparse.ArgumentParser(prog=f"python pipelines/{pipeline}.py",
+                                     description=f"Run the {pipeline} pipeline.")
+    parser.add_argument("--sample", type=int, metavar="N", help="load only N records per stream (a test run)")
+    parser.add_argument("--full-refresh", action="store_true", help="forget state and reload everything")
+    parser.add_argument("--db", help=f"DuckDB file (default {db})")
+    parser.add_argument("--streams", help="comma-separated subset of streams")
+    parser.add_argument("--run-id", help="identifier for this run (default: random)")
+    parser.add_argument("--concurrency", type=int, help="parallel requests (default: the source's)")
+    args = parser.parse_args()
+    chosen = streams
+    if args.streams:
+        wanted = set(args.streams.split(","))
+        unknown = wanted - {s.name for s in streams}
+        if unknown:
+            parser.error(f"unknown stream(s): {', '.join(sorted(unknown))}")
+        chosen = [s for s in streams if s.name in wanted]
+    base = Path(workspace) if workspace else Path.cwd()
+    path = Path(args.db) if args.db else base / db
+    run_id = args.run_id or uuid.uuid4().hex[:16]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLogFormatter(run_id))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    finished = run(source, chosen, pipeline=pipeline, recipe=recipe, version=version,
+                   destination=DuckDBDestination(path, airbyte_metadata=airbyte_metadata),
+                   sample=args.sample, full_refresh=args.full_refresh, run_id=run_id, stop=stop,
+                   concurrency=args.concurrency)
+    status = finished.get("status")
+    sys.exit(0 if status == "success" else EXIT_STOPPED if status == "stopped" else EXIT_FAILED)

@@ -1,0 +1,119 @@
+"""From API records to typed columns: selection (nested paths included), type inference, Arrow.
+
+Types form a small lattice so a column can only widen: boolean < bigint < double < varchar < json,
+with timestamptz (ISO 8601 strings) widening to varchar. Objects and arrays stay whole as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+ORDER = {"null": 0, "boolean": 1, "bigint": 2, "double": 3, "varchar": 4, "json": 5}
+ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def column_name(path: str) -> str:
+    """`address.city` is stored as column `address_city`."""
+    return path.replace(".", "_")
+
+
+def select(record: dict, columns: Sequence[str] | None) -> dict:
+    """The chosen fields of a record; nested paths are read through objects."""
+    if columns is None:
+        return record
+    row = {}
+    for path in columns:
+        value: Any = record
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        row[column_name(path)] = value
+    return row
+
+
+def value_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint" if INT64[0] <= value <= INT64[1] else "varchar"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "timestamptz" if ISO_TS.match(value) else "varchar"
+    return "json"
+
+
+def widen(a: str, b: str) -> str:
+    """The narrowest type holding values of both types."""
+    if a == b:
+        return a
+    if a == "null":
+        return b
+    if b == "null":
+        return a
+    if "timestamptz" in (a, b):
+        other = b if a == "timestamptz" else a
+        return "json" if other == "json" else "varchar"
+    return a if ORDER[a] >= ORDER[b] else b
+
+
+def infer_types(rows: Iterable[dict]) -> dict[str, str]:
+    """Column -> type over all rows, in first-seen column order."""
+    types: dict[str, str] = {}
+    for row in rows:
+        for key, value in row.items():
+            types[key] = widen(types.get(key, "null"), value_type(value))
+    return types
+
+
+def _convert(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "json":
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if kind in ("varchar", "timestamptz"):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return str(value)
+    if kind == "double":
+        return float(value)
+    if kind == "bigint":
+        return int(value)
+    return value
+
+
+ARROW = {"boolean": pa.bool_(), "bigint": pa.int64(), "double": pa.float64(), "varchar": pa.string(),
+         "json": pa.string(), "timestamptz": pa.string(), "null": pa.string()}
+
+
+def to_arrow(rows: Sequence[dict], types: dict[str, str]) -> pa.Table:
+    """Columns built in one pass each; JSON and timestamps travel as text and are cast in SQL."""
+    arrays = []
+    for name, kind in types.items():
+        values = [_convert(row.get(name), kind) for row in rows]
+        arrays.append(pa.array(values, type=ARROW[kind]))
+    return pa.Table.from_arrays(arrays, names=list(types))
+
+
+def dedupe(rows: list[dict], key: Sequence[str]) -> list[dict]:
+    """Keep the last row for each primary key (a page can repeat a record that changed)."""
+    if not key:
+        return rows
+    seen: dict[tuple, int] = {}
+    for i, row in enumerate(rows):
+        seen[tuple(row.get(k) for k in key)] = i
+    if len(seen) == len(rows):
+        return rows
+    keep = sorted(seen.values())
+    return [rows[i] for i in keep]

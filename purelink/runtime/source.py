@@ -1,0 +1,66 @@
+"""What a generated pipeline declares: a REST source and its streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from purelink.runtime.auth import NoAuth
+from purelink.runtime.paginators import CursorPagination, Paginator
+from purelink.runtime.validate import Validation
+from purelink.runtime.windows import TimeFilter
+
+
+@dataclass
+class Stream:
+    """One endpoint loaded into one table.
+
+    Example::
+
+        Stream("customers", path="/customers", primary_key="id",
+               time_filter=TimeFilter("created", gte="created[gte]", lt="created[lt]"),
+               start="2024-01-01", columns=["id", "email", "address.city"],
+               validations=[Validation("email", "email")])
+    """
+
+    name: str
+    path: str
+    primary_key: str | tuple[str, ...] | None = "id"
+    records_path: str | None = None  # None: the source's default
+    params: dict[str, Any] = field(default_factory=dict)
+    time_filter: TimeFilter | None = None
+    start: str | None = None  # history start (ISO date) for time-filtered streams
+    lookback_s: int = 0
+    columns: list[str] | None = None  # None: every field
+    validations: list[Validation] = field(default_factory=list)
+    max_bad_share: float = 0.05
+    table: str | None = None
+    paginator: Paginator | None = None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        if not self.primary_key:
+            return ()
+        return (self.primary_key,) if isinstance(self.primary_key, str) else tuple(self.primary_key)
+
+    @property
+    def columns_with_key(self) -> list[str] | None:
+        if self.columns is None:
+            return None
+        return [*(k for k in self.key if k not in self.columns), *self.columns]
+
+
+@dataclass
+class RestSource:
+    """An HTTP API: where it is, how to authenticate, how fast to go, how it pages."""
+
+    name: str
+    base_url: str
+    auth: Any = field(default_factory=NoAuth)
+    paginator: Paginator = field(default_factory=CursorPagination)
+    records_path: str = "data"
+    rate_limit: float | None = None  # requests per second for the whole source
+    concurrency: int = 8
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 30.0
