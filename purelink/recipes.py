@@ -42,6 +42,7 @@ class SourceChoice(Model):
     name: str  # catalog entry
     base_url: str | None = None  # replaces the spec's (sandbox, proxy, region) or a database URL
     credential: str | None = None  # secret name: a vault entry or an environment variable
+    variables: dict[str, str] | None = None  # fills the spec's {placeholders}: GitHub owner and repo
 
 
 class Requirements(Model):
@@ -52,12 +53,12 @@ class Requirements(Model):
     rate_limit: float | None = Field(None, gt=0)  # requests/s; None: the spec's
     concurrency: int | None = Field(None, ge=1, le=64)
 
-    @field_validator("history_start")
+    @field_validator("history_start", mode="before")
     @classmethod
-    def _iso_date(cls, value: str | None) -> str | None:
+    def _iso_date(cls, value) -> str | None:  # YAML reads an unquoted 2024-01-01 as a date
         if value is None:
             return None
-        value = str(value)
+        value = value.isoformat() if hasattr(value, "isoformat") else str(value)
         try:
             datetime.fromisoformat(value)
         except ValueError:

@@ -101,7 +101,10 @@ class Extraction:
         hi = int(time.time()) + 1
         run.sync_hi = hi
         run.progress.total = max(0, hi - lo)
-        windows = cut(s.name, lo, hi, self.concurrency) if hi > lo else []
+        # A first sync is cut for every worker at once; an incremental one starts as one window
+        # (usually one request when nothing changed) and splits only if it turns out dense.
+        parts = 1 if cursor is not None else self.concurrency
+        windows = cut(s.name, lo, hi, parts) if hi > lo else []
         return self._register(run, windows, state_sync={"hi": hi, "lo": lo, "span": run.progress.total})
 
     def _register(self, run: StreamRun, windows: list[Window], state_sync: dict | None) -> list[Window]:

@@ -1,0 +1,71 @@
+"""A run killed with SIGKILL at any moment, then re-run, gives the same table as a clean run."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+
+import pytest
+
+COLUMNS = "id, email, name, balance, created, address, metadata"
+
+
+@pytest.mark.slow
+def test_repeated_sigkill_then_clean_run_equals_uninterrupted_run(tmp_path, sandbox_factory, pipeline):
+    # Slow enough (latency, a client rate limit) that kills land mid-run.
+    api = sandbox_factory(latency_ms=15)
+    reference = pipeline(api, rate_limit=40)
+    reference.workspace = tmp_path  # same layout; separate db below
+    reference.db = tmp_path / "reference.duckdb"
+    reference.run("--db", str(reference.db))
+    expected = reference.query(f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id")
+    assert len(expected) == 3421
+
+    crashed_db = tmp_path / "crashed.duckdb"
+    rng = random.Random(7)
+    kills = 0
+    for _ in range(6):
+        proc = reference.popen("--db", str(crashed_db))
+        time.sleep(rng.uniform(0.4, 2.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        proc.stdout.close()
+    assert kills >= 3, "the run finished before it could be killed; slow the sandbox down"
+
+    reference.db = crashed_db
+    code, events, _ = reference.run("--db", str(crashed_db))
+    actual = reference.query(f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id")
+    assert actual == expected
+    total, distinct = reference.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0]
+    assert total == distinct == 3421
+    statuses = dict(reference.query("SELECT status, count(*) FROM _purelink.executions GROUP BY status"))
+    assert statuses.get("success", 0) >= 1
+    # killed runs are marked interrupted, never left "running" (a kill during interpreter
+    # start-up happens before the run has a row at all)
+    assert statuses.get("interrupted", 0) >= 1
+    assert "running" not in statuses
+    # Nothing is left half-synced: the state holds only the cursor.
+    keys = reference.query("SELECT key FROM _purelink.state")
+    assert keys == [("cursor",)]
+
+
+def test_killed_first_page_leaves_no_partial_rows(tmp_path, sandbox_factory, pipeline):
+    """Rows are never visible without the state that accounts for them."""
+    api = sandbox_factory(latency_ms=200)
+    p = pipeline(api)
+    proc = p.popen()
+    time.sleep(1.0)  # started, opened the db, first pages in flight
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    if p.db.exists():
+        rows = p.query("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'stripe'")[0][0]
+        if rows:
+            loaded = p.query("SELECT count(*) FROM stripe.customers")[0][0]
+            windows = p.query("SELECT count(*) FROM _purelink.state WHERE key LIKE 'window:%'")[0][0]
+            assert loaded == 0 or windows > 0
+    p.run()
+    assert p.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0] == (3421, 3421)
