@@ -13,27 +13,6 @@ import pytest
 from purelink.engine import Engine
 from purelink.recipes import parse_recipe
 from purelink.runtime.events import parse_event
-from purelink.sandbox import serve
-
-
-@pytest.fixture(scope="session")
-def sandbox():
-    with serve(seed=0) as s:
-        yield s
-
-
-@pytest.fixture
-def sandbox_factory():
-    started = []
-
-    def make(**options):
-        s = serve(**options)
-        started.append(s)
-        return s
-
-    yield make
-    for s in started:
-        s.stop()
 
 
 class Pipeline:

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install purelink with everything its tests need, start the real services they use, run them all.
+#
+#   bash scripts/test.sh [PYTEST ARGS...]
+#
+# Services: a Docker engine with an offline base image (scripts/docker-up.sh,
+# scripts/build-base-image.sh), Chromium + JupyterLab for the notebook tests
+# (scripts/browser-up.sh). PostgreSQL clusters are started by the tests themselves from the
+# server binaries (scripts/postgres-up.sh installs them if missing). No questions asked: CI
+# runs this with no standard input.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
+
+step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)" >&2; }
+
+step "install purelink and test dependencies"
+python3 -m pip install -q -e ".[jupyter,postgres,test]" 2>&1 | grep -v "running pip as the 'root' user" >&2 || true
+
+step "Docker engine and the offline base image"
+bash scripts/docker-up.sh
+bash scripts/build-base-image.sh
+export PURELINK_BASE_IMAGE="${PURELINK_BASE_IMAGE:-purelink-base:bookworm}"
+
+step "Chromium, JupyterLab and notebook tools"
+bash scripts/browser-up.sh
+
+step "PostgreSQL server binaries"
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && ! command -v pg_config >/dev/null 2>&1; then
+    apt-get -o DPkg::Lock::Timeout=300 install -y -q postgresql-15 >/dev/null
+fi
+
+step "tests"
+python3 -m pytest -q -p no:cacheprovider "$@"
