@@ -60,6 +60,7 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
     if spec.kind != "rest":
         raise RecipeError(f"{spec.title} is a database source; REST code generation does not apply.",
                           "Use the database pipeline generator for it.")
+    spec = spec.resolved(recipe.source.variables, base_url=recipe.source.base_url)  # fill {placeholders}
     req = recipe.requirements
     names = {"RestSource", "Stream", "main"}
     auth = auth_code(spec, credential_name(recipe, spec))
@@ -81,7 +82,7 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
             names.add(kwargs["paginator"].split("(")[0])
         if s.time_filter is not None:
             tf = s.time_filter
-            kwargs["time_filter"] = Code(call("TimeFilter", tf.field, gte=tf.gte, lt=tf.lt,
+            kwargs["time_filter"] = Code(call("TimeFilter", tf.field, gte=tf.gte, lt=tf.lt or Code("None"),
                                               format=None if tf.format == "unix" else tf.format,
                                               order=None if tf.order == "desc" else tf.order))
             names.add("TimeFilter")

@@ -7,7 +7,7 @@ changed recipe writes the next version; older versions stay for history and re-r
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -184,7 +184,7 @@ class RecipeStore:
             recipe = recipe.model_copy(update={"version": versions[-1] + 1})
         else:
             recipe = recipe.model_copy(update={"version": 1})
-        recipe = recipe.model_copy(update={"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        recipe = recipe.model_copy(update={"created_at": datetime.now(UTC).isoformat(timespec="seconds")})
         path = self.path(recipe.name, recipe.version)
         tmp = path.with_suffix(".yaml.tmp")
         tmp.write_text(recipe.to_yaml())

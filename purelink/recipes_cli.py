@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new.add_argument("--streams", required=True, help="comma-separated, e.g. customers,charges")
     new.add_argument("--base-url", help="replaces the spec's base URL (a sandbox, a proxy) or a database URL")
     new.add_argument("--credential", help="name of the secret holding the key (vault entry or env var)")
+    new.add_argument("--var", action="append", metavar="NAME=VALUE",
+                     help="a setting of the source, e.g. owner=octocat for GitHub (see `purelink sources show`)")
     new.add_argument("--db", help="DuckDB file relative to the workspace (default data/purelink.duckdb)")
     new.add_argument("--executor", choices=["docker", "local", "auto"], default="auto")
     new.add_argument("--history-start", help="ISO date to load from, e.g. 2024-01-01")
@@ -68,8 +70,12 @@ def _new(engine, args) -> int:
     streams = [s.strip() for s in args.streams.split(",") if s.strip()]
     for s in streams:
         spec.stream(s)  # a clear error for an unknown stream
+    variables = dict(v.partition("=")[::2] for v in args.var or []) or None
+    if spec.kind == "rest":
+        spec.resolved(variables, base_url=args.base_url)  # a clear error for a missing or unknown --var
     data = {
-        "name": args.name, "source": {"name": spec.name, "base_url": args.base_url, "credential": args.credential},
+        "name": args.name, "source": {"name": spec.name, "base_url": args.base_url, "credential": args.credential,
+                                      "variables": variables},
         "streams": [{"name": s, "columns": columns.get(s)} for s in streams],
         "requirements": {"history_start": args.history_start}, "executor": args.executor,
         "destination": {"path": args.db},

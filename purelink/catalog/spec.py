@@ -6,9 +6,12 @@ pages, and which streams it has. Code generation reads it; the runtime never doe
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -73,6 +76,18 @@ class StreamSpec(Model):
     records_path: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     pagination: Pagination | None = None
+    describe_path: str | None = None  # GET it for the stream's fields (Salesforce's sobjects/X/describe)
+
+
+class Variable(Model):
+    """A `{name}` placeholder in the base URL or a stream's path (Shopify's shop, GitHub's repo)."""
+
+    description: str
+    default: str | None = None
+    example: str | None = None
+
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class ConnectorSpec(Model):
@@ -91,6 +106,46 @@ class ConnectorSpec(Model):
     concurrency: int = 8
     headers: dict[str, str] = Field(default_factory=dict)
     streams: list[StreamSpec] = Field(default_factory=list)
+    variables: dict[str, Variable] = Field(default_factory=dict)
+
+    def resolved(self, values: Mapping[str, str] | None = None, *, base_url: str | None = None) -> ConnectorSpec:
+        """A copy with each `{placeholder}` of the base URL and paths filled from `values` (the
+        recipe's `source.variables`) or the variable's default; `base_url` replaces the spec's.
+
+        >>> get_spec("github").resolved({"owner": "octocat"}).stream("issues").path
+        '/repos/octocat/Hello-World/issues'
+        """
+        given = {k: str(v) for k, v in (values or {}).items() if v not in (None, "")}
+        unknown = sorted(set(given) - set(self.variables))
+        if unknown:
+            raise SourceError(f"{self.title} has no setting named {', '.join(unknown)}.",
+                              f"Its settings are: {', '.join(sorted(self.variables)) or 'none'}.")
+        missing: list[str] = []
+
+        def fill(text: str, in_path: bool) -> str:
+            def one(match: re.Match) -> str:
+                var = self.variables.get(match.group(1))
+                value = given.get(match.group(1)) or (var.default if var else None)
+                if value is None:
+                    missing.append(match.group(1))
+                    return match.group(0)
+                return quote(value, safe="") if in_path else value
+            return PLACEHOLDER.sub(one, text)
+
+        data = self.model_dump()
+        if base_url or self.base_url:
+            data["base_url"] = fill(base_url or self.base_url, False)
+        for stream in data["streams"]:
+            stream["path"] = fill(stream["path"], True)
+        if data["health_check"]:
+            data["health_check"]["path"] = fill(data["health_check"]["path"], True)
+        if missing:
+            name = min(missing)
+            var = self.variables.get(name)
+            what = f" ({var.description}, e.g. {var.example or var.default})" if var else ""
+            raise SourceError(f"{self.title} needs a value for {{{name}}}{what}.",
+                              f"Give it when creating the recipe: --var {name}=VALUE, or pass --base-url.")
+        return ConnectorSpec.model_validate(data)
 
     def stream(self, name: str) -> StreamSpec:
         for s in self.streams:
@@ -120,7 +175,32 @@ def catalog() -> dict[str, ConnectorSpec]:
     return {spec.name: spec for spec in map(load_spec_file, sorted(CONNECTORS.glob("*.yaml")))}
 
 
-def get_spec(name: str) -> ConnectorSpec:
+#: `connectors/` folders of workspaces opened in this process (the agent session adds its own),
+#: searched after the catalog for specs imported from OpenAPI documents.
+search_path: list[Path] = []
+
+
+def connector_folders(workspace: str | Path | None = None) -> list[Path]:
+    """Where imported specs live (`connectors/NAME.yaml`): the given workspace's folder, or else the
+    registered ones and `$PURELINK_WORKSPACE` (or the current directory)."""
+    from purelink.workspace import Workspace
+
+    if workspace:
+        return [Workspace.at(workspace).root / "connectors"]
+    return list(dict.fromkeys([*search_path, Workspace.at().root / "connectors"]))
+
+
+def workspace_specs(workspace: str | Path | None = None) -> dict[str, ConnectorSpec]:
+    """The imported specs, read each time (an import is visible at once)."""
+    found: dict[str, ConnectorSpec] = {}
+    for folder in connector_folders(workspace):
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            found.setdefault(path.stem, load_spec_file(path))
+    return found
+
+
+def get_spec(name: str, workspace: str | Path | None = None) -> ConnectorSpec:
+    """A catalog source by name or title, else a spec imported into a workspace."""
     specs = catalog()
     key = name.strip().lower()
     if key in specs:
@@ -128,6 +208,9 @@ def get_spec(name: str) -> ConnectorSpec:
     for spec in specs.values():
         if spec.title.lower() == key:
             return spec
+    for folder in dict.fromkeys([*(connector_folders(workspace) if workspace else []), *connector_folders()]):
+        if (folder / f"{key}.yaml").is_file():
+            return load_spec_file(folder / f"{key}.yaml")
     raise SourceError(f"No source named {name!r} in the catalog.",
                       f"Known sources: {', '.join(sorted(specs))}. `purelink sources {name}` searches by "
                       "description; for another API, import its OpenAPI document.")

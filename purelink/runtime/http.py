@@ -156,6 +156,11 @@ class HttpClient:
 
     def get(self, path_or_url: str, params: dict | None = None) -> httpx.Response:
         url = self.url(path_or_url)
+        parsed = httpx.URL(url)
+        if parsed.query:  # httpx drops a URL's own query when params are given: a Link header's page_info
+            given = params or {}
+            params = [(k, v) for k, v in parsed.params.multi_items() if k not in given] + list(given.items())
+            url = str(parsed.copy_with(query=None))
         attempt = 0
         while True:
             attempt += 1

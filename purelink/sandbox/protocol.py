@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 # Import paths of the protocol modules the sandbox serves, in routing order.
-PROTOCOL_MODULES: tuple[str, ...] = ("purelink.sandbox.stripe_api",)
+PROTOCOL_MODULES: tuple[str, ...] = ("purelink.sandbox.stripe_api", "purelink.sandbox.salesforce",
+                                     "purelink.sandbox.shopify", "purelink.sandbox.github",
+                                     "purelink.sandbox.hubspot",
+                                     "purelink.sandbox.acme")  # acme: in no catalog, for the assistant
 
 
 @dataclass(frozen=True)

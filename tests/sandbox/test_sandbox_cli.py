@@ -20,7 +20,9 @@ def test_module_serves_until_stopped(stop_signal):
                              "--api-key", canary, "--rate-limit", "100"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lines = [proc.stdout.readline() for _ in range(8)]
+        lines = [proc.stdout.readline()]
+        while lines[-1] and "Press Ctrl-C" not in lines[-1] and len(lines) < 60:  # one block per protocol
+            lines.append(proc.stdout.readline())
         text = "".join(lines)
         base = re.search(r"base URL (http://\S+/v1)", text).group(1)
         key = re.search(r"api key: (sk_test_\S+)", text).group(1)
