@@ -33,10 +33,13 @@ class TokenBucket:
     """Requests per second shared by every worker of a source.
 
     `hold(seconds)` makes every worker wait, so one 429 with Retry-After slows the whole
-    source rather than each worker finding out on its own.
+    source rather than each worker finding out on its own. It also halves the rate, which then
+    climbs back a little with every success (AIMD): a limit set higher than the API really
+    allows settles just under the real one instead of colliding with it again after each wait.
     """
 
     def __init__(self, rate: float | None, burst: float | None = None) -> None:
+        self.target = rate
         self.rate = rate
         self.capacity = burst if burst is not None else max(1.0, (rate or 1) * 0.1)
         self._tokens = self.capacity
@@ -66,8 +69,17 @@ class TokenBucket:
 
     def hold(self, seconds: float) -> None:
         with self._lock:
-            self._held_until = max(self._held_until, time.monotonic() + seconds)
+            now = time.monotonic()
+            if self.rate is not None and now >= self._held_until:  # one decrease per throttling episode
+                self.rate = max(self.target * 0.05, self.rate * 0.5)
+            self._held_until = max(self._held_until, now + seconds)
             self._tokens = 0
+
+    def relax(self) -> None:
+        """A request went through: creep back toward the configured rate."""
+        if self.rate is not None and self.rate < self.target:
+            with self._lock:
+                self.rate = min(self.target, self.rate + self.target * 0.02)
 
 
 @dataclass
@@ -75,6 +87,8 @@ class RetryPolicy:
     """Exponential backoff with full jitter, honouring `Retry-After` and `Stripe-Should-Retry`."""
 
     max_attempts: int = 8
+    max_throttled: int = 50  # 429s are flow control, not failures: they get a budget of their own
+    max_throttled: int = 50  # 429s are flow control, not failures: they get a budget of their own
     base_delay_s: float = 0.25
     max_delay_s: float = 30.0
 
@@ -161,7 +175,7 @@ class HttpClient:
             given = params or {}
             params = [(k, v) for k, v in parsed.params.multi_items() if k not in given] + list(given.items())
             url = str(parsed.copy_with(query=None))
-        attempt = 0
+        attempt = throttled = 0
         while True:
             attempt += 1
             self.limiter.acquire()
@@ -175,11 +189,15 @@ class HttpClient:
             else:
                 self.stats.count(response)
                 if response.status_code < 400:
+                    self.limiter.relax()
                     return response
-                if not self.retry.should_retry(response, attempt):
+                if response.status_code == 429 and throttled < self.retry.max_throttled:
+                    throttled += 1
+                    attempt -= 1
+                elif not self.retry.should_retry(response, attempt):
                     raise HttpError(response.status_code, api_message(response), url)
                 reason = f"HTTP {response.status_code}"
-            wait = self.retry.delay(response, attempt)
+            wait = self.retry.delay(response, max(attempt, 1))
             if response is not None and response.status_code == 429:
                 self.limiter.hold(wait)
             with self.stats.lock:

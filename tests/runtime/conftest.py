@@ -42,7 +42,7 @@ class Pipeline:
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def run(self, *args: str, check: bool = True) -> tuple[int, list[dict], str]:
-        proc = subprocess.run([sys.executable, str(self.module), *args], cwd=self.workspace, env=self.env(),
+        proc = subprocess.run(check=False, args=[sys.executable, str(self.module), *args], cwd=self.workspace, env=self.env(),
                               capture_output=True, text=True, timeout=300)
         events = [e for e in map(parse_event, proc.stdout.splitlines()) if e]
         if check:

@@ -36,7 +36,7 @@ def test_repeated_sigkill_then_clean_run_equals_uninterrupted_run(tmp_path, sand
     assert kills >= 3, "the run finished before it could be killed; slow the sandbox down"
 
     reference.db = crashed_db
-    code, events, _ = reference.run("--db", str(crashed_db))
+    reference.run("--db", str(crashed_db))
     actual = reference.query(f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id")
     assert actual == expected
     total, distinct = reference.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 
 def test_ten_percent_failures_and_20_rps_limit_load_every_record_once(sandbox_factory, pipeline):
-    api = sandbox_factory(customers=2000, fail_rate=0.1, rate_limit=20, seed=3)
-    p = pipeline(api, rate_limit=100)  # the client is set faster than the server allows
+    api = sandbox_factory(customers=5000, fail_rate=0.1, rate_limit=20, seed=3)
+    p = pipeline(api, rate_limit=200)  # the client is set far faster than the server allows
     _, events, _ = p.run()
     stats = api.stats()
     assert stats["server_errors"] > 0 and stats["rate_limited"] > 0, stats  # the faults really happened
     finished = events[-1]
     assert finished["status"] == "success"
     assert finished["retries"] > 0
-    assert p.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0] == (2000, 2000)
+    assert p.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0] == (5000, 5000)
 
 
 def test_rejected_key_fails_with_a_clear_message(sandbox_factory, pipeline, monkeypatch):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -37,9 +37,9 @@ def test_nested_objects_stay_whole_and_nested_paths_can_be_chosen(tmp_path):
 
     record = {"id": "a", "address": {"city": "Oslo", "zip": "0150"}, "tags": ["x", "y"], "n": 1}
     rows = [select(record, ["id", "address.city", "tags"])]
-    dest.commit([Batch("p", "s", "src", "t", ("id",), rows)], run_id="r", extracted_at=datetime.now(timezone.utc))
+    dest.commit([Batch("p", "s", "src", "t", ("id",), rows)], run_id="r", extracted_at=datetime.now(UTC))
     full = [select(record, None)]
-    dest.commit([Batch("p", "s2", "src", "t2", ("id",), full)], run_id="r", extracted_at=datetime.now(timezone.utc))
+    dest.commit([Batch("p", "s2", "src", "t2", ("id",), full)], run_id="r", extracted_at=datetime.now(UTC))
     assert dest.con.execute("SELECT address_city, tags->>'$[1]' FROM src.t").fetchone() == ("Oslo", "y")
     assert dest.con.execute("SELECT address->>'city', json_type(tags) FROM src.t2").fetchone() == ("Oslo", "ARRAY")
     dest.close()
@@ -115,7 +115,7 @@ def test_second_writer_gets_database_busy(tmp_path):
     code = ("from purelink.runtime.duckdb_destination import connect\n"
             "from purelink.runtime.errors import DatabaseBusy\n"
             f"try:\n    connect({str(path)!r}, wait_s=0.5)\nexcept DatabaseBusy as e:\n    print(e.message)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(check=False, args=[sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     holder.close()
     assert "is busy: another process is writing to it" in out.stdout, out.stderr
     assert DatabaseBusy.__mro__[1].__name__ == "RuntimeFailure"
@@ -125,7 +125,7 @@ def test_state_and_rows_commit_together(tmp_path):
     """A failing batch rolls back the rows AND the state of every batch in the commit."""
     dest = DuckDBDestination(tmp_path / "x.duckdb")
     dest.open()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ok = Batch("p", "s", "src", "t", ("id",), [{"id": 1, "v": "a"}], state={"window:1": {"next": None}})
     dest.commit([ok], run_id="r", extracted_at=now)
     good = Batch("p", "s", "src", "t", ("id",), [{"id": 2, "v": "b"}], state={"cursor": {"value": 5}})

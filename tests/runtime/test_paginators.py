@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 from urllib.parse import parse_qs, urlparse
 
 import duckdb
@@ -31,7 +32,7 @@ ITEMS = [{"id": i, "name": f"item {i}", "nested": {"n": i % 7}} for i in range(1
 
 class PagedApi(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    calls: dict[str, int] = {}
+    calls: ClassVar[dict[str, int]] = {}
 
     def log_message(self, *args):
         pass
@@ -156,3 +157,16 @@ def test_token_bucket_is_shared_by_threads():
         t.join()
     # 40 tokens at 50/s with a burst of 1 cannot be had in less than ~0.78 s, however many threads ask
     assert time.monotonic() - started >= 0.75
+
+
+def test_throttling_halves_the_rate_once_per_episode_then_recovers():
+    bucket = TokenBucket(100)
+    bucket.hold(0.05)
+    bucket.hold(0.05)  # several workers hit the same 429 wave: one decrease
+    assert bucket.rate == 50
+    for _ in range(10):
+        bucket.relax()
+    assert bucket.rate == 70
+    for _ in range(100):
+        bucket.relax()
+    assert bucket.rate == 100
