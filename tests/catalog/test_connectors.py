@@ -194,7 +194,7 @@ def test_github_recipe_keeps_its_settings_and_module_shows_the_paths(flows):
     recipe = (workspace / "recipes" / "github_all_v1.yaml").read_text()
     assert "owner: octocat" in recipe and "repo: Hello-World" in recipe
     module = (workspace / "pipelines" / "github_all.py").read_text()
-    assert "path='/repos/octocat/Hello-World/issues'" in module and "{owner}" not in module
+    assert 'path="/repos/octocat/Hello-World/issues"' in module and "{owner}" not in module
     assert get_spec("github").auth.env not in recipe.replace("credential: GITHUB_TOKEN", "")
 
 
