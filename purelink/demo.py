@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     workspace = Workspace.at(args.workspace).ensure()
     engine = Engine(workspace)
     port = args.port or free_port(DEMO_PORT)
-    with serve(port=port, customers=args.customers, host=sandbox_host()) as sandbox:
+    with serve(port=port, customers=args.customers, host=sandbox_host(args.executor)) as sandbox:
         print(f"sandbox     Stripe-compatible API at {sandbox.stripe_base_url} ({args.customers:,} customers)")
         os.environ.setdefault("STRIPE_API_KEY", sandbox.api_key)
         recipe = engine.recipes.save(parse_recipe(f"""
@@ -59,6 +59,7 @@ executor: {args.executor}
         print(f"recipe      {engine.recipes.path(recipe.name, recipe.version)}")
         print(f"module      {engine.generate(recipe)}")
         result = engine.execute(recipe, executor=args.executor, on_event=ConsoleMonitor())
+        print("executor    " + ("a Docker container (isolated)" if result.isolated else "a local process"))
         if getattr(result, "warning", None):
             print(f"warning     {result.warning}")
         finished = result.finished or {"status": "failed", "error": "\n".join(result.output[-5:])}
@@ -73,10 +74,17 @@ executor: {args.executor}
     return 0
 
 
-def sandbox_host() -> str:
-    """Containers reach the host through the bridge, so the sandbox listens beyond loopback
-    when a Docker engine may run the pipeline."""
-    return os.environ.get("PURELINK_SANDBOX_HOST", "127.0.0.1")
+def sandbox_host(executor: str) -> str:
+    """Where the sandbox listens. A container reaches the host through Docker's bridge, not its
+    loopback, so when Docker may run the pipeline the sandbox (fake data, a published test key)
+    listens on every interface; otherwise on loopback only."""
+    if os.environ.get("PURELINK_SANDBOX_HOST"):
+        return os.environ["PURELINK_SANDBOX_HOST"]
+    if executor == "local":
+        return "127.0.0.1"
+    from purelink.docker_runner import docker_available
+
+    return "0.0.0.0" if docker_available() else "127.0.0.1"
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from purelink.catalog.spec import ConnectorSpec, get_spec
@@ -49,8 +49,8 @@ def choose_runner(executor: str | None) -> tuple[object, str | None]:
     try:
         from purelink.docker_runner import DockerRunner, docker_available
     except ImportError:
-        DockerRunner = None  # noqa: N806
-        docker_available = lambda: False  # noqa: E731
+        DockerRunner = None
+        docker_available = lambda: False
     if executor == "docker":
         if DockerRunner is None or not docker_available():
             raise ExecutionError(
@@ -71,7 +71,7 @@ class EventLog:
 
     def __init__(self, workspace: Workspace) -> None:
         workspace.logs.mkdir(parents=True, exist_ok=True)
-        day = datetime.now(timezone.utc).strftime("%Y%m%d")
+        day = datetime.now(UTC).strftime("%Y%m%d")
         self.path = workspace.logs / f"execution_{day}.log"
         self._lock = threading.Lock()
 
@@ -99,6 +99,10 @@ class Engine:
 
     def generate(self, recipe: str | Recipe) -> Path:
         recipe = self.recipe(recipe)
+        if get_spec(recipe.source.name).kind == "database":
+            from purelink.codegen_sql import write_module as write_sql_module
+
+            return write_sql_module(recipe, self.workspace.pipelines)
         return write_module(recipe, self.workspace.pipelines)
 
     def db_path(self, recipe: Recipe) -> Path:
@@ -112,6 +116,10 @@ class Engine:
         spec = get_spec(recipe.source.name)
         module = self.generate(recipe)
         secrets = resolve_credentials(recipe, spec, interactive=interactive)
+        if recipe.destination.kind == "postgres" and not sample:  # a sample run writes to scratch DuckDB
+            from purelink.codegen_sql import warehouse_credentials
+
+            secrets.update(warehouse_credentials(recipe, interactive=interactive))
         runner, warning = choose_runner(executor or recipe.executor)
         args = []
         if sample:
@@ -123,6 +131,9 @@ class Engine:
         job.db_path.parent.mkdir(parents=True, exist_ok=True)
         handle = runner.start(job)
         handle.warning = warning or getattr(handle, "warning", None)
+        handle.job = job
+        if getattr(handle, "isolated", False):
+            handle.events = _with_host_paths(handle.events, str(job.db_path))
         return handle
 
     def execute(self, recipe: str | Recipe, *, on_event: EventCallback | None = None, **options) -> RunResult:
@@ -137,6 +148,7 @@ class Engine:
 
         result = handle.collect(on_event=seen)
         result.warning = handle.warning  # type: ignore[attr-defined]
+        result.isolated = bool(getattr(handle, "isolated", False))  # type: ignore[attr-defined]
         return result
 
     def tables(self, recipe: str | Recipe, *, arrow: bool = False) -> dict:
@@ -160,6 +172,17 @@ class Engine:
             return out
         finally:
             con.close()
+
+
+def _with_host_paths(events: Callable[[], Iterator[dict]], db_path: str) -> Callable[[], Iterator[dict]]:
+    """A container reports its own path for the database (/data/...): show the user's instead."""
+    def rewritten() -> Iterator[dict]:
+        for event in events():
+            if "destination" in event:
+                event = {**event, "destination": db_path}
+            yield event
+
+    return rewritten
 
 
 class Result(Mapping):

@@ -11,7 +11,7 @@ import json
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 
 KINDS = ("started", "page", "window_done", "warning", "error", "heartbeat", "finished")
@@ -29,7 +29,7 @@ class EventWriter:
     def emit(self, kind: str, **fields: Any) -> dict:
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
-        event = {"event": kind, "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        event = {"event": kind, "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
                  "run_id": self.run_id, **fields}
         line = self._redact(json.dumps(event, default=str, separators=(",", ":")))
         with self._lock:
@@ -74,5 +74,5 @@ class Rate:
             marks = [(t, n) for t, n in self._marks if t >= now - self.window_s]
         if not marks:
             return 0.0
-        span = max(now - marks[0][0], 1e-3)
+        span = max(now - marks[0][0], min(self.window_s, 1.0))  # a few early requests are not a rate
         return sum(n for _, n in marks) / span

@@ -8,6 +8,7 @@ Prints one JSON event per line on stdout and exits 0 when every stream succeeded
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -16,6 +17,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from purelink.runtime.auth import mask
 from purelink.runtime.checks import sample_checks
@@ -43,11 +45,32 @@ class _JsonLogFormatter(logging.Formatter):
                                 "logger": record.name, "message": record.getMessage()}))
 
 
+def loopback_to(url: str, host: str | None) -> str:
+    """`url` with a loopback host replaced by `host`: inside a container, the machine's own
+    loopback (where a sandbox or a local API listens) is reached as host.docker.internal."""
+    if not host:
+        return url
+    parts = urlsplit(url)
+    name = parts.hostname or ""
+    try:
+        loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback or name == "0.0.0.0"
+    except ValueError:
+        loopback = False
+    if not loopback:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    hostport = netloc[-1].replace(f"[{name}]", host) if name == "::1" else netloc[-1].replace(name, host, 1)
+    netloc = "@".join([*netloc[:-1], hostport])
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def make_client(source: RestSource) -> HttpClient:
     headers = {"User-Agent": "purelink", **source.headers, **source.auth.headers()}
     params = {**source.params, **source.auth.params()}
+    base_url = loopback_to(os.environ.get("PURELINK_BASE_URL") or source.base_url,
+                           os.environ.get("PURELINK_LOOPBACK_HOST"))
     return HttpClient(
-        base_url=os.environ.get("PURELINK_BASE_URL") or source.base_url, headers=headers, params=params or None,
+        base_url=base_url, headers=headers, params=params or None,
         limiter=TokenBucket(source.rate_limit), retry=RetryPolicy(), timeout_s=source.timeout_s,
         max_connections=max(4, source.concurrency * 2),
     )
@@ -185,7 +208,7 @@ def main(source: RestSource, streams: list[Stream], *, pipeline: str, recipe: st
         chosen = [s for s in streams if s.name in wanted]
     base = Path(workspace) if workspace else Path.cwd()
     path = Path(args.db) if args.db else base / db
-    run_id = args.run_id or uuid.uuid4().hex[:16]
+    run_id = args.run_id or os.environ.get("PURELINK_RUN_ID") or uuid.uuid4().hex[:16]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonLogFormatter(run_id))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Build the offline base image for Purelink's runtime images: Debian bookworm (minbase) with python3
+# (3.11) and python3-venv, made with debootstrap from the Debian mirror apt already uses, then
+# `docker import`ed. No registry is needed, which is the point: air-gapped engines cannot pull
+# python:3.11-slim. Use it with PURELINK_BASE_IMAGE=purelink-base:bookworm.
+#
+#   scripts/build-base-image.sh [TAG]        default TAG: purelink-base:bookworm
+#
+# Environment:
+#   PURELINK_CACHE_DIR       where the root filesystem tarball is kept (default /var/cache/purelink)
+#   PURELINK_DEBIAN_MIRROR   Debian mirror URL (default: the first .../debian URI in apt's sources)
+set -euo pipefail
+
+TAG="${1:-purelink-base:bookworm}"
+SUITE=bookworm
+PACKAGES=python3,python3-venv,ca-certificates
+CACHE="${PURELINK_CACHE_DIR:-/var/cache/purelink}"
+TARBALL="$CACHE/rootfs-$SUITE-minbase-${PACKAGES//,/-}.tar"
+
+say() { echo "build-base-image: $*" >&2; }
+
+if docker image inspect "$TAG" >/dev/null 2>&1; then
+    say "$TAG already exists"
+    exit 0
+fi
+
+mirror_from_apt() {
+    {
+        grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+        grep -hE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+            2>/dev/null | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; break}}'
+    } | grep -E '/debian/?$' | head -n 1 || true   # no match is fine: we fall back to deb.debian.org
+}
+
+if [ ! -s "$TARBALL" ]; then
+    command -v debootstrap >/dev/null 2>&1 || {
+        say "debootstrap is missing: run scripts/docker-up.sh (or apt-get install debootstrap)"
+        exit 1
+    }
+    MIRROR="${PURELINK_DEBIAN_MIRROR:-$(mirror_from_apt)}"
+    MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+    mkdir -p "$CACHE"
+    ROOT="$(mktemp -d "$CACHE/rootfs.XXXXXX")"
+    trap 'rm -rf "$ROOT"' EXIT
+    say "debootstrap $SUITE from $MIRROR (about 40 s)"
+    debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOT" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 || {
+        say "debootstrap failed; last lines of $CACHE/debootstrap.log:"
+        tail -n 20 "$CACHE/debootstrap.log" >&2
+        exit 1
+    }
+    # Downloaded packages, apt lists, docs and locales are dead weight in a runtime image (~140 MB).
+    rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/* \
+        "$ROOT"/usr/share/doc/* "$ROOT"/usr/share/man/* "$ROOT"/usr/share/locale/*
+    # Written to a temporary name first so an interrupted run never leaves a truncated cache.
+    tar --numeric-owner -C "$ROOT" -cf "$TARBALL.part" .
+    mv "$TARBALL.part" "$TARBALL"
+    rm -rf "$ROOT"
+    trap - EXIT
+else
+    say "using cached root filesystem $TARBALL"
+fi
+
+docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["python3"]' \
+    "$TARBALL" "$TAG" >/dev/null
+say "built $TAG ($(docker image inspect "$TAG" --format '{{.Size}}') bytes)"
