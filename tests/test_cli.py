@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def purelink(*args: str, cwd: Path, env: dict | None = None, check: bool = True, timeout: int = 300):
-    proc = subprocess.run([sys.executable, "-m", "purelink.cli", *args], cwd=cwd, capture_output=True, text=True,
+    proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.cli", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL)
     if check:
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -26,7 +26,7 @@ def purelink(*args: str, cwd: Path, env: dict | None = None, check: bool = True,
 
 def test_demo_in_an_empty_folder(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
-    proc = subprocess.run([sys.executable, "-m", "purelink.cli", "demo", "--executor", "local", "--port", "0"],
+    proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.cli", "demo", "--executor", "local", "--port", "0"],
                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -69,7 +69,7 @@ def test_recipes_new_list_show_run_and_inspect(tmp_path, sandbox):
                     cwd=tmp_path).stdout
     assert set(json.loads(cols)[0]) == {"id", "email", "address_city", "_purelink_run_id", "_purelink_extracted_at"}
     # same command through python -m purelink.recipes
-    proc = subprocess.run([sys.executable, "-m", "purelink.recipes", "list", "--format", "json"], cwd=tmp_path,
+    proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.recipes", "list", "--format", "json"], cwd=tmp_path,
                           capture_output=True, text=True)
     assert json.loads(proc.stdout)[0]["name"] == "custs"
 
@@ -104,7 +104,7 @@ def test_missing_key_says_which_variable_to_set(tmp_path, sandbox):
              sandbox.stripe_base_url, cwd=tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
     env["PURELINK_HOME"] = str(tmp_path / "home")
-    proc = subprocess.run([sys.executable, "-m", "purelink.cli", "recipes", "run", "k", "--executor", "local"],
+    proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.cli", "recipes", "run", "k", "--executor", "local"],
                           cwd=tmp_path, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "STRIPE_API_KEY" in proc.stderr

@@ -7,6 +7,7 @@ a run killed at any instant resume with nothing lost and nothing doubled.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,7 +64,7 @@ def typed_table(rows: list[dict], *, run_id: str, extracted_at: datetime,
     }
     if airbyte:
         ids = [str(uuid.uuid4()) for _ in range(n)]
-        meta_json = '{"changes":[],"sync_id":%s}' % (f'"{sync_id or run_id}"')
+        meta_json = json.dumps({"changes": [], "sync_id": sync_id or run_id}, separators=(",", ":"))
         meta.update({
             "_airbyte_raw_id": pa.array(ids, pa.string()),
             "_airbyte_extracted_at": pa.array([stamp] * n, pa.string()),

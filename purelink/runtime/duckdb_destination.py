@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +98,12 @@ class DuckDBDestination(Destination):
         self.con.execute(
             "INSERT INTO _purelink.executions (run_id, pipeline, recipe, version, mode, status, started_at) "
             "VALUES (?, ?, ?, ?, ?, 'running', ?)",
-            [run_id, pipeline, recipe, version, mode, datetime.now(timezone.utc)])
+            [run_id, pipeline, recipe, version, mode, datetime.now(UTC)])
 
     def finish_run(self, run_id: str, **fields: Any) -> None:
         if "streams" in fields:
             fields["streams"] = json.dumps(fields["streams"])
-        fields["finished_at"] = datetime.now(timezone.utc)
+        fields["finished_at"] = datetime.now(UTC)
         assignments = ", ".join(f"{quote(k)} = ?" for k in fields)
         self.con.execute(f"UPDATE _purelink.executions SET {assignments} WHERE run_id = ?",
                          [*fields.values(), run_id])
@@ -115,7 +115,7 @@ class DuckDBDestination(Destination):
         return {key: json.loads(value) for key, value in rows}
 
     def _write_state(self, pipeline: str, stream: str, state: dict[str, Any], run_id: str) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for key, value in state.items():
             self.con.execute("DELETE FROM _purelink.state WHERE pipeline = ? AND stream = ? AND key = ?",
                              [pipeline, stream, key])

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -116,7 +116,7 @@ class Extraction:
             if not windows:
                 state = {"sync": None}
             self.destination.commit([self._batch(run.stream, state=state)], run_id=self.run_id,
-                                    extracted_at=datetime.now(timezone.utc))
+                                    extracted_at=datetime.now(UTC))
         return windows
 
     def first_request(self, stream: Stream, window: Window) -> PageRequest:
@@ -176,7 +176,7 @@ class Extraction:
                         finished.append((run, window))
                 if batches:
                     changes = self.destination.commit(batches, run_id=self.run_id,
-                                                      extracted_at=datetime.now(timezone.utc))
+                                                      extracted_at=datetime.now(UTC))
                     for change in changes:
                         self.schema_changes += 1
                         self.warn(change.message(), stream=change.stream)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from purelink.runtime.paginators import PageRequest
@@ -32,7 +32,7 @@ class TimeFilter:
     def encode(self, seconds: int) -> int | str:
         if self.format == "unix":
             return int(seconds)
-        return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def decode(self, value: Any) -> int | None:
         return to_unix(value)
@@ -47,18 +47,18 @@ def to_unix(value: Any) -> int | None:
     if isinstance(value, (int, float)):
         return int(value)
     if isinstance(value, datetime):
-        return int(value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp())
+        return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp())
     if isinstance(value, date):
-        return int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp())
+        return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
     text = str(value).strip()
     if text.isdigit():
         return int(text)
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)  # 3.11 reads the Z suffix
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp())
 
 
