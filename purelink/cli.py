@@ -35,6 +35,9 @@ def workspace_parent() -> argparse.ArgumentParser:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with `only`, just that command's module is imported for its options."""
     parser = argparse.ArgumentParser(prog="purelink", description="Get data out of APIs and databases.")
+    parser.add_argument("--workspace", type=Path, default=None,
+                        help="folder holding recipes/, pipelines/ and data/ (default: current directory); "
+                             "accepted anywhere on the line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, parents=[workspace_parent()])
@@ -65,19 +68,39 @@ def dispatch(args: argparse.Namespace) -> int:
         return 130
 
 
+def lift_workspace(argv: list[str]) -> tuple[list[str], Path | None]:
+    """`--workspace DIR` may stand anywhere, also after a nested action (`recipes list --workspace D`)."""
+    rest, workspace, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--workspace" and i + 1 < len(argv):
+            workspace, i = Path(argv[i + 1]), i + 2
+            continue
+        if arg.startswith("--workspace="):
+            workspace = Path(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, workspace
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    command = next((a for a in argv if not a.startswith("-")), None)
+    argv, workspace = lift_workspace(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if a in COMMANDS), None)
     parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):
         parser.print_help()
         return 0
+    args.workspace = workspace or args.workspace
     return dispatch(args)
 
 
 def module_main(command: str, argv: list[str] | None = None) -> int:
-    return dispatch(parser_for(command).parse_args(argv))
+    argv, workspace = lift_workspace(sys.argv[1:] if argv is None else argv)
+    args = parser_for(command).parse_args(argv)
+    args.workspace = workspace or args.workspace
+    return dispatch(args)
 
 
 if __name__ == "__main__":

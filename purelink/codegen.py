@@ -89,7 +89,9 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
     for choice in recipe.streams:
         s = spec.stream(choice.name)
         kwargs: dict = {"path": s.path}
-        if s.primary_key != "id":
+        if s.primary_key is None:  # said explicitly: the runtime's default is "id"
+            kwargs["primary_key"] = Code("None")
+        elif s.primary_key != "id":
             kwargs["primary_key"] = tuple(s.primary_key) if isinstance(s.primary_key, list) else s.primary_key
         if s.records_path is not None:
             kwargs["records_path"] = s.records_path

@@ -97,25 +97,33 @@ class Engine:
     def recipe(self, name: str | Recipe) -> Recipe:
         return name if isinstance(name, Recipe) else self.recipes.load(name)
 
+    def spec(self, recipe: Recipe) -> ConnectorSpec:
+        """The recipe's connector: the catalog's, or one imported into this workspace."""
+        return get_spec(recipe.source.name, workspace=self.workspace.root)
+
     def generate(self, recipe: str | Recipe) -> Path:
         recipe = self.recipe(recipe)
-        if get_spec(recipe.source.name).kind == "database":
+        spec = self.spec(recipe)
+        if spec.kind == "database":
             from purelink.codegen_sql import write_module as write_sql_module
 
             return write_sql_module(recipe, self.workspace.pipelines)
-        return write_module(recipe, self.workspace.pipelines)
+        return write_module(recipe, self.workspace.pipelines, spec)
 
     def db_path(self, recipe: Recipe) -> Path:
         return self.workspace.db_path(recipe.destination.path)
 
     def start(self, recipe: str | Recipe, *, executor: str | None = None, sample: int | None = None,
               full_refresh: bool = False, db_path: Path | None = None, interactive: bool | None = False,
-              timeout_s: float | None = None) -> RunHandle:
-        """Start a run and return its handle at once (events arrive as it goes)."""
+              timeout_s: float | None = None, secrets: dict[str, str] | None = None) -> RunHandle:
+        """Start a run and return its handle at once (events arrive as it goes).
+
+        `secrets` (name -> value) replaces the usual resolution (environment, vault), for a key
+        the user just typed in the wizard."""
         recipe = self.recipe(recipe)
-        spec = get_spec(recipe.source.name)
+        spec = self.spec(recipe)
         module = self.generate(recipe)
-        secrets = resolve_credentials(recipe, spec, interactive=interactive)
+        secrets = dict(secrets) if secrets is not None else resolve_credentials(recipe, spec, interactive=interactive)
         if recipe.destination.kind == "postgres" and not sample:  # a sample run writes to scratch DuckDB
             from purelink.codegen_sql import warehouse_credentials
 
@@ -159,7 +167,7 @@ class Engine:
         path = self.db_path(recipe)
         if not path.exists():
             return {}
-        schema = get_spec(recipe.source.name).name
+        schema = self.spec(recipe).name
         con = connect(path, read_only=True)
         try:
             out = {}
