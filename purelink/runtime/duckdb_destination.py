@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from purelink.runtime.destination import Batch, Destination, SchemaChange, typed_table
 from purelink.runtime.errors import DatabaseBusy
-from purelink.runtime.records import widen
+from purelink.runtime.records import dedupe, widen
 
 SQL_TYPES = {"boolean": "BOOLEAN", "bigint": "BIGINT", "double": "DOUBLE", "varchar": "VARCHAR",
              "json": "JSON", "timestamptz": "TIMESTAMPTZ", "null": "VARCHAR"}
@@ -115,13 +115,21 @@ class DuckDBDestination(Destination):
         return {key: json.loads(value) for key, value in rows}
 
     def _write_state(self, pipeline: str, stream: str, state: dict[str, Any], run_id: str) -> None:
+        """All keys in two statements, whatever their number."""
+        if not state:
+            return
         now = datetime.now(UTC)
-        for key, value in state.items():
-            self.con.execute("DELETE FROM _purelink.state WHERE pipeline = ? AND stream = ? AND key = ?",
-                             [pipeline, stream, key])
-            if value is not None:
-                self.con.execute("INSERT INTO _purelink.state VALUES (?, ?, ?, ?, ?, ?)",
-                                 [pipeline, stream, key, json.dumps(value), run_id, now])
+        self.con.execute("DELETE FROM _purelink.state WHERE pipeline = ? AND stream = ? "
+                         "AND list_contains(?, key)", [pipeline, stream, list(state)])
+        kept = [(k, json.dumps(v)) for k, v in state.items() if v is not None]
+        if kept:
+            rows = pa.table({"key": [k for k, _ in kept], "value": [v for _, v in kept]})
+            self.con.register("purelink_state", rows)
+            try:
+                self.con.execute("INSERT INTO _purelink.state SELECT ?, ?, key, CAST(value AS JSON), ?, ? "
+                                 "FROM purelink_state", [pipeline, stream, run_id, now])
+            finally:
+                self.con.unregister("purelink_state")
 
     def reset_stream(self, pipeline: str, stream: str, schema: str, table: str) -> None:
         self.con.execute("BEGIN")
@@ -203,7 +211,7 @@ class DuckDBDestination(Destination):
         changes: list[SchemaChange] = []
         self.con.execute("BEGIN")
         try:
-            for batch in batches:
+            for batch in coalesce(batches):
                 if batch.rows:
                     batch_changes = self._insert(batch, run_id, extracted_at)
                     for c in batch_changes:
@@ -212,10 +220,13 @@ class DuckDBDestination(Destination):
                             [run_id, batch.pipeline, c.stream, c.table, c.column, c.change, c.old_type,
                              c.new_type, extracted_at])
                     changes.extend(batch_changes)
+            states: dict[tuple[str, str], dict[str, Any]] = {}
+            for batch in batches:
                 if batch.dead_letters:
                     self._dead_letters(batch, run_id, extracted_at)
-                if batch.state:
-                    self._write_state(batch.pipeline, batch.stream, batch.state, run_id)
+                states.setdefault((batch.pipeline, batch.stream), {}).update(batch.state)
+            for (pipeline, stream), state in states.items():
+                self._write_state(pipeline, stream, state, run_id)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -234,3 +245,19 @@ class DuckDBDestination(Destination):
                 "FROM purelink_dead", [run_id, batch.pipeline, batch.stream, at])
         finally:
             self.con.unregister("purelink_dead")
+
+
+def coalesce(batches: list[Batch]) -> list[Batch]:
+    """One batch of rows per table: a commit of N pages costs one DELETE and one INSERT, not N."""
+    merged: dict[tuple, Batch] = {}
+    for b in batches:
+        if not b.rows:
+            continue
+        key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key)
+        if key not in merged:
+            merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows))
+        else:
+            merged[key].rows.extend(b.rows)
+    for m in merged.values():
+        m.rows = dedupe(m.rows, m.primary_key)
+    return list(merged.values())

@@ -154,12 +154,7 @@ class Extraction:
         pending: dict[Future, tuple[StreamRun, Window]] = {}
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="purelink") as pool:
             while ready or pending:
-                while ready and len(pending) < self.concurrency and not self.stop.is_set():
-                    run, window = ready.popleft()
-                    if run.status == "failed":
-                        continue
-                    request = window.next or self.first_request(run.stream, window)
-                    pending[pool.submit(self.fetch, run.stream, window, request)] = (run, window)
+                self._submit(pool, ready, pending)
                 if not pending:
                     break
                 done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
@@ -174,6 +169,9 @@ class Extraction:
                     batches.append(self._page_batch(run, page, ready, idle=len(pending) + len(ready)))
                     if page.next is None:
                         finished.append((run, window))
+                # Next pages leave before this commit: fetching overlaps writing. Safe, since
+                # commits stay in order and a page's state names the request after it.
+                self._submit(pool, ready, pending)
                 if batches:
                     changes = self.destination.commit(batches, run_id=self.run_id,
                                                       extracted_at=datetime.now(UTC))
@@ -189,6 +187,14 @@ class Extraction:
         for run in self.runs.values():
             if run.status == "running":
                 run.status = "stopped" if self.stop.is_set() and run.windows else "success"
+
+    def _submit(self, pool, ready: deque, pending: dict) -> None:
+        while ready and len(pending) < self.concurrency and not self.stop.is_set():
+            run, window = ready.popleft()
+            if run.status == "failed":
+                continue
+            request = window.next or self.first_request(run.stream, window)
+            pending[pool.submit(self.fetch, run.stream, window, request)] = (run, window)
 
     def _page_batch(self, run: StreamRun, page: Page, ready: deque, idle: int) -> Batch:
         s, window = run.stream, page.window
@@ -210,6 +216,7 @@ class Extraction:
                     run.progress.covered += max(0, top - max(oldest, window.lo))
                 window.position = oldest
                 window.max_cursor = max(newest, window.max_cursor or newest)
+                window.density = len(times) / max(1, newest - oldest)
         window.next = page.next
         window.pages += 1
         child = self._maybe_split(run, window, idle)
@@ -236,6 +243,10 @@ class Extraction:
                 or window.lo is None or window.position is None):
             return None
         if window.position - window.lo < MIN_SPLIT_S:
+            return None
+        # Each split ends in one more partial page: only worth it with a few full pages per half.
+        left = (window.position - window.lo) * (window.density or float("inf"))
+        if left < 4 * self._paginator(s).page_size:
             return None
         mid = window.lo + (window.position - window.lo) // 2
         child = Window(s.name, window.lo, mid)

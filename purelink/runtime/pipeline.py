@@ -220,4 +220,10 @@ def main(source: RestSource, streams: list[Stream], *, pipeline: str, recipe: st
                    sample=args.sample, full_refresh=args.full_refresh, run_id=run_id, stop=stop,
                    concurrency=args.concurrency)
     status = finished.get("status")
-    sys.exit(0 if status == "success" else EXIT_STOPPED if status == "stopped" else EXIT_FAILED)
+    code = 0 if status == "success" else EXIT_STOPPED if status == "stopped" else EXIT_FAILED
+    # Everything is committed, closed and printed: skip the interpreter's teardown of pyarrow,
+    # duckdb and threads, which costs about half a second per run.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

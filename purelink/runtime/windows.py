@@ -72,6 +72,7 @@ class Window:
     max_cursor: int | None = None  # newest record time seen (for lower-bound-only filters)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     pages: int = 0
+    density: float | None = None  # records per second of the range, from the last page
 
     @property
     def key(self) -> str:
