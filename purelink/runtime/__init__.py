@@ -14,14 +14,40 @@ from purelink.runtime.paginators import (
     SinglePage,
 )
 from purelink.runtime.pipeline import main, run
+from purelink.runtime.postgres_destination import PostgresDestination
 from purelink.runtime.source import RestSource, Stream
+from purelink.runtime.sql_pipeline import sql_main, sql_run
+from purelink.runtime.sql_source import PostgresSource, Query, Table
 from purelink.runtime.validate import Validation
 from purelink.runtime.windows import TimeFilter
 
 __all__ = [
-    "BasicAuth", "BearerAuth", "HeaderAuth", "NoAuth", "QueryAuth",
-    "Batch", "Destination", "DuckDBDestination", "DatabaseBusy", "RuntimeFailure",
-    "CursorPagination", "LinkHeaderPagination", "NextUrlPagination", "OffsetPagination",
-    "PageNumberPagination", "SinglePage",
-    "main", "run", "RestSource", "Stream", "Validation", "TimeFilter",
+    "BasicAuth",
+    "Batch",
+    "BearerAuth",
+    "CursorPagination",
+    "DatabaseBusy",
+    "Destination",
+    "DuckDBDestination",
+    "HeaderAuth",
+    "LinkHeaderPagination",
+    "NextUrlPagination",
+    "NoAuth",
+    "OffsetPagination",
+    "PageNumberPagination",
+    "PostgresDestination",
+    "PostgresSource",
+    "Query",
+    "QueryAuth",
+    "RestSource",
+    "RuntimeFailure",
+    "SinglePage",
+    "Stream",
+    "Table",
+    "TimeFilter",
+    "Validation",
+    "main",
+    "run",
+    "sql_main",
+    "sql_run",
 ]

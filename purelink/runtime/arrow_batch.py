@@ -1,0 +1,136 @@
+"""Batches that arrive as Arrow (SQL sources), and how their columns map to SQL types.
+
+A REST `Batch` carries Python dicts whose types are inferred. A database already knows its
+types, so an `ArrowBatch` carries Arrow data as the driver produced it and each destination
+declares columns from the Arrow schema: numeric(12,3) stays a 12,3 decimal, jsonb stays JSON,
+an interval stays an interval. Nothing is converted row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from purelink.runtime.destination import Batch
+
+PG_TYPE = b"POSTGRESQL:type"
+PG_TYPMOD = b"POSTGRESQL:typmod"
+MAX_DECIMAL_PRECISION = 38  # decimal128, and DuckDB's DECIMAL
+
+
+@dataclass
+class ArrowBatch(Batch):
+    """Rows of one stream as Arrow, and the state they advance.
+
+    `load` says where the rows go:
+    - "merge": into the table, replacing rows with the same primary key (appended without one);
+    - "stage": appended to the stream's staging table (`fresh` drops what an earlier, killed run
+      left there), so a whole-table reload is written batch by batch with bounded memory;
+    - "swap": no rows; the staging table replaces the table's rows, atomically, with `state`.
+    `data` is one table or an iterable of tables, consumed inside the commit's transaction.
+    """
+
+    data: pa.Table | Iterable[pa.Table] | None = None
+    load: str = "merge"
+    fresh: bool = False
+
+    def tables(self) -> Iterator[pa.Table]:
+        if self.data is None:
+            return iter(())
+        if isinstance(self.data, pa.Table):
+            return iter((self.data,))
+        return iter(self.data)
+
+
+def stage_name(table: str) -> str:
+    """The staging table of a whole-table reload, beside its table until the swap renames it."""
+    return f"_purelink_stage_{table}"
+
+
+def _typename(field: pa.Field) -> str | None:
+    meta = field.metadata or {}
+    value = meta.get(PG_TYPE)
+    return value.decode() if value else None
+
+
+def numeric_precision(field: pa.Field) -> tuple[int, int] | None:
+    """(precision, scale) of a PostgreSQL numeric column declared with them, else None."""
+    raw = (field.metadata or {}).get(PG_TYPMOD)
+    if not raw:
+        return None
+    typmod = int(raw)
+    if typmod < 4:  # -1: numeric without precision
+        return None
+    precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
+    if not 0 < precision <= MAX_DECIMAL_PRECISION or scale > precision:
+        return None
+    return precision, scale
+
+
+def _storage(array: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Strip an extension type (arrow.opaque and the like) down to its storage."""
+    storage_type = array.type.storage_type
+    return pa.chunked_array([chunk.storage for chunk in array.chunks], type=storage_type)
+
+
+def normalize(table: pa.Table) -> pa.Table:
+    """Make driver output loadable everywhere, keeping every value exact.
+
+    `numeric(p,s)` arrives as text (arrow.opaque) and becomes decimal128(p,s); numeric without a
+    precision, or wider than 38 digits, stays text rather than be rounded through a float. Other
+    opaque types (money, inet, user types) travel as their text form. uuid and json keep their
+    canonical Arrow extension types, which DuckDB and the ADBC ingest both understand.
+    """
+    columns, fields = [], []
+    for field, column in zip(table.schema, table.columns):
+        kind = field.type
+        if isinstance(kind, pa.BaseExtensionType) and kind.extension_name == "arrow.opaque":
+            column = _storage(column)
+            precision = numeric_precision(field)
+            if precision is not None:
+                column = pc.cast(column, pa.decimal128(*precision))
+            field = pa.field(field.name, column.type, nullable=True, metadata=field.metadata)
+        columns.append(column)
+        fields.append(field)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def pg_type(field: pa.Field) -> str:
+    """The PostgreSQL column type for an Arrow field (from a PostgreSQL source or elsewhere)."""
+    kind, typename = field.type, _typename(field)
+    if isinstance(kind, pa.BaseExtensionType):
+        name = kind.extension_name
+        if name == "arrow.json":
+            return "jsonb" if typename == "jsonb" else "json"
+        if name == "arrow.uuid":
+            return "uuid"
+        kind = kind.storage_type
+    if typename == "numeric" and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return "numeric"  # exact, unbounded: the text form casts back losslessly
+    if typename == "bpchar":
+        typmod = int((field.metadata or {}).get(PG_TYPMOD, b"-1"))
+        return f"char({typmod - 4})" if typmod > 4 else "bpchar"  # trailing blanks stay insignificant
+    if pa.types.is_decimal(kind):
+        return f"numeric({kind.precision},{kind.scale})"
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return pg_type(kind.value_field) + "[]"
+    if pa.types.is_timestamp(kind):
+        return "timestamptz" if kind.tz else "timestamp"
+    for test, name in SIMPLE_PG:
+        if test(kind):
+            return name
+    return "text"
+
+
+SIMPLE_PG = (
+    (pa.types.is_boolean, "boolean"), (pa.types.is_int8, "smallint"), (pa.types.is_int16, "smallint"),
+    (pa.types.is_uint8, "smallint"), (pa.types.is_int32, "integer"), (pa.types.is_uint16, "integer"),
+    (pa.types.is_int64, "bigint"), (pa.types.is_uint32, "bigint"), (pa.types.is_uint64, "numeric(20,0)"),
+    (pa.types.is_float16, "real"), (pa.types.is_float32, "real"), (pa.types.is_float64, "double precision"),
+    (pa.types.is_date, "date"), (pa.types.is_time, "time"), (pa.types.is_interval, "interval"),
+    (pa.types.is_duration, "interval"), (pa.types.is_binary, "bytea"), (pa.types.is_large_binary, "bytea"),
+    (pa.types.is_fixed_size_binary, "bytea"), (pa.types.is_struct, "jsonb"), (pa.types.is_map, "jsonb"),
+)

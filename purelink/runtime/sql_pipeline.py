@@ -1,0 +1,356 @@
+"""Running a database pipeline: `sql_main()` for generated modules, `sql_run()` for Python callers.
+
+    python pipelines/manufacturing.py [--sample N] [--full-refresh] [--db PATH] [--streams a,b]
+
+Prints the same JSON events as an API pipeline (started, page, warning, error, heartbeat,
+finished) and exits 0 when every stream succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from purelink.runtime import pg
+from purelink.runtime.arrow_batch import ArrowBatch
+from purelink.runtime.auth import mask
+from purelink.runtime.destination import Destination
+from purelink.runtime.duckdb_arrow import DuckDBArrowDestination
+from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.events import EventWriter
+from purelink.runtime.pipeline import EXIT_FAILED, EXIT_STOPPED
+from purelink.runtime.sql_source import (
+    Plan,
+    PostgresSource,
+    SqlStream,
+    cursor_batches,
+    plan_stream,
+    read_batches,
+)
+
+
+class Stopped(Exception):
+    """Raised inside a load when the run is asked to stop: the open transaction rolls back."""
+
+
+class Prefetch:
+    """Reads the next batch from the source while the destination writes the current one.
+
+    Both sides spend their time in C++ (the driver, DuckDB or libpq) outside the GIL, so the
+    overlap is real; `depth` bounds how many batches wait, which keeps memory near one batch.
+    """
+
+    def __init__(self, items: Iterator[pa.Table], depth: int = 1) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._pump, args=(items,), daemon=True, name="purelink-read")
+        self._thread.start()
+
+    def _put(self, item: tuple) -> bool:
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pump(self, items: Iterator[pa.Table]) -> None:
+        try:
+            for table in items:
+                if not self._put(("table", table)):
+                    return
+            self._put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread, which raises it
+            self._put(("error", exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        try:
+            while True:
+                kind, value = self._queue.get()
+                if kind == "table":
+                    yield value
+                elif kind == "end":
+                    return
+                else:
+                    raise value
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading; returns once the reader let go of the connection (after its current batch)."""
+        self._closed.set()
+        self._thread.join()
+
+
+class _Counter:
+    def __init__(self, emit, estimated: int | None) -> None:
+        self.emit, self.estimated = emit, estimated
+        self.records = 0
+        self.started = time.monotonic()
+
+    def progress(self) -> float | None:
+        if not self.estimated:
+            return None
+        return round(min(1.0, self.records / self.estimated), 4)
+
+    def eta(self) -> float | None:
+        fraction = self.progress()
+        if not fraction:
+            return None
+        elapsed = time.monotonic() - self.started
+        return round(elapsed * (1 - fraction) / fraction, 1)
+
+
+class SqlRun:
+    """One run over several streams; the calling thread owns both connections."""
+
+    def __init__(self, source: PostgresSource, streams: list[SqlStream], destination: Destination, *,
+                 pipeline: str, schema: str, run_id: str, emit, stop: threading.Event,
+                 full_refresh: bool = False, sample: int | None = None) -> None:
+        self.source, self.streams, self.destination = source, streams, destination
+        self.pipeline, self.schema, self.run_id, self.emit, self.stop = pipeline, schema, run_id, emit, stop
+        self.full_refresh, self.sample = full_refresh, sample
+        self.results: dict[str, dict] = {}
+        self.counter = _Counter(emit, None)
+        self.warnings = self.errors = self.schema_changes = 0
+        self._connections: dict[str | None, Any] = {}
+
+    def cursor(self, database: str | None) -> Any:
+        if database not in self._connections:
+            self._connections[database] = self.source.connect(database)
+        return self._connections[database].cursor()
+
+    def close(self) -> None:
+        for con in self._connections.values():
+            with contextlib.suppress(pg.driver().Error):  # closing after a failure must not hide it
+                con.rollback()
+                con.close()
+
+    def run(self) -> None:
+        plans: list[Plan] = []
+        for stream in self.streams:
+            try:
+                plan = plan_stream(self.cursor(stream.database), stream)
+            except RuntimeFailure as exc:
+                self._fail(stream.name, exc)
+                continue
+            for note in plan.notes:
+                self.warn(note, stream.name)
+            plans.append(plan)
+        estimates = [min(p.estimated_rows or 0, self.sample or p.estimated_rows or 0) for p in plans]
+        self.counter.estimated = sum(estimates) or None
+        for plan in plans:
+            if self.stop.is_set():
+                break
+            name = plan.stream.name
+            self.results[name] = {"records": 0, "status": "running", "error": None, "mode": plan.mode,
+                                  "columns": len(plan.columns)}
+            try:
+                self._load(plan)
+                self.results[name]["status"] = "success"
+            except Stopped:
+                self.results[name]["status"] = "stopped"
+            except RuntimeFailure as exc:
+                self._fail(name, exc)
+
+    def _fail(self, name: str, exc: RuntimeFailure) -> None:
+        self.errors += 1
+        entry = self.results.setdefault(name, {"records": 0})
+        entry.update(status="failed", error=exc.message)
+        self.emit("error", stream=name, message=exc.message, guidance=exc.guidance)
+
+    def warn(self, message: str, stream: str | None = None) -> None:
+        self.warnings += 1
+        self.emit("warning", stream=stream, message=message)
+
+    def _batch(self, plan: Plan, **fields) -> ArrowBatch:
+        return ArrowBatch(pipeline=self.pipeline, stream=plan.stream.name, schema=self.schema,
+                          table=plan.stream.table_name, primary_key=plan.key, **fields)
+
+    def _commit(self, batches: list[ArrowBatch]) -> None:
+        changes = self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
+        for change in changes:
+            self.schema_changes += 1
+            self.warn(change.message(), change.stream)
+
+    def _load(self, plan: Plan) -> None:
+        stream, cur = plan.stream, self.cursor(plan.stream.database)
+        if self.full_refresh and plan.cursor and not self.sample:  # a reload replaces rows anyway
+            self.destination.reset_stream(self.pipeline, stream.name, self.schema, stream.table_name)
+        state = {} if self.sample else self.destination.load_state(self.pipeline, stream.name)
+        tables = Prefetch(read_batches(cur, plan, after=state.get("cursor"), limit=self.sample,
+                                       batch_mb=self.source.batch_mb))
+        if plan.cursor and not self.sample:
+            for table, value in cursor_batches(self._counted(plan, tables), plan.cursor):
+                self._commit([self._batch(plan, data=table, state={"cursor": value} if value is not None else {})])
+        else:
+            # Whole-table reload: batches committed to a staging table (memory stays near one batch),
+            # then swapped in atomically; a run killed half way leaves the table as it was.
+            for i, table in enumerate(self._counted(plan, tables)):
+                self._commit([self._batch(plan, data=table, load="stage", fresh=i == 0)])
+            self._commit([self._batch(plan, load="swap", state={} if self.sample else {"full_sync_run": self.run_id})])
+        cur.connection.commit()  # end the read snapshot
+
+    def _counted(self, plan: Plan, tables):
+        for table in tables:
+            if self.stop.is_set():
+                raise Stopped()
+            entry = self.results[plan.stream.name]
+            entry["records"] += table.num_rows
+            self.counter.records += table.num_rows
+            elapsed = max(time.monotonic() - self.counter.started, 1e-6)
+            if table.num_rows:
+                self.emit("page", stream=plan.stream.name, records=table.num_rows, bytes=table.nbytes,
+                          stream_records=entry["records"], total_records=self.counter.records,
+                          records_per_s=round(self.counter.records / elapsed, 1),
+                          progress=self.counter.progress(), eta_s=self.counter.eta())
+            yield table
+
+
+def sql_run(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, destination: Destination,
+            schema: str | None = None, recipe: str | None = None, version: int = 1, sample: int | None = None,
+            full_refresh: bool = False, run_id: str | None = None, events: EventWriter | None = None,
+            stop: threading.Event | None = None) -> dict:
+    """Run the streams into the destination and return the `finished` event."""
+    run_id = run_id or uuid.uuid4().hex[:16]
+    events = events or EventWriter(run_id, redact=mask)
+    stop = stop or threading.Event()
+    emit = events.emit
+    mode = "sample" if sample else ("full_refresh" if full_refresh else "incremental")
+    started = time.monotonic()
+    emit("started", pipeline=pipeline, recipe=recipe or pipeline, version=version, mode=mode,
+         streams=[s.name for s in streams], source=source.name, destination=destination.location())
+    finished: dict = {"status": "failed", "records": 0, "errors": 0, "warnings": 0, "streams": {}}
+    opened = False
+    job = SqlRun(source, streams, destination, pipeline=pipeline, schema=schema or source.name, run_id=run_id,
+                 emit=emit, stop=stop, full_refresh=full_refresh, sample=sample)
+    beat = _Heartbeat(job)
+    try:
+        destination.open()
+        opened = True
+        destination.start_run(run_id=run_id, pipeline=pipeline, recipe=recipe or pipeline, version=version,
+                              mode=mode)
+        beat.start()
+        job.run()
+        statuses = {r["status"] for r in job.results.values()}
+        status = "failed" if "failed" in statuses else ("stopped" if stop.is_set() else "success")
+        errors = [r["error"] for r in job.results.values() if r.get("error")]
+        finished = {"status": status, "records": job.counter.records, "streams": job.results,
+                    "errors": job.errors, "warnings": job.warnings, "schema_changes": job.schema_changes,
+                    "error": errors[0] if errors else None, "dead_letters": 0}
+        if sample:
+            finished["checks"] = sample_checklist(job)
+    except RuntimeFailure as exc:
+        emit("error", message=exc.message, guidance=exc.guidance)
+        finished.update(status="failed", error=exc.message, guidance=exc.guidance, errors=job.errors + 1)
+    finally:
+        beat.cancel()
+        job.close()
+        finished["duration_s"] = round(time.monotonic() - started, 3)
+        if opened:
+            try:
+                destination.finish_run(
+                    run_id, status=finished["status"], duration_s=finished["duration_s"],
+                    records=finished.get("records", 0), requests=0, bytes=0, errors=finished.get("errors", 0),
+                    warnings=finished.get("warnings", 0), dead_letters=0, error_message=finished.get("error"),
+                    streams=finished.get("streams", {}))
+            finally:
+                destination.close()
+        finished["storage_bytes"] = destination.storage_bytes()
+        finished["destination"] = destination.location()
+        emit("finished", **finished)
+    return finished
+
+
+def sample_checklist(job: SqlRun) -> list[dict]:
+    """The test run's checklist, in the same shape as an API pipeline's."""
+    ok = [n for n, r in job.results.items() if r.get("status") == "success"]
+    bad = {n: r.get("error") for n, r in job.results.items() if r.get("status") == "failed"}
+    checks = [{"name": "connectivity", "status": "PASS" if job._connections else "FAIL",
+               "detail": "connected to the source" if job._connections else "no connection"}]
+    checks.append({"name": "permissions", "status": "FAIL" if bad else "PASS",
+                   "detail": "; ".join(f"{n}: {e}" for n, e in bad.items()) or "every stream readable"})
+    checks.append({"name": "sample records", "status": "PASS" if ok else "WARN",
+                   "detail": ", ".join(f"{n}: {job.results[n]['records']}" for n in ok) or "no rows"})
+    checks.append({"name": "storage writes", "status": "PASS" if ok and not bad else "FAIL",
+                   "detail": f"{len(ok)} table(s) written with their declared types"})
+    return checks
+
+
+class _Heartbeat(threading.Thread):
+    """Progress every few seconds, even while one big transaction is being written."""
+
+    def __init__(self, job: SqlRun, every_s: float = 2.0) -> None:
+        super().__init__(daemon=True, name="purelink-heartbeat")
+        self.job, self.every_s = job, every_s
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.every_s):
+            c = self.job.counter
+            elapsed = max(time.monotonic() - c.started, 1e-6)
+            self.job.emit("heartbeat", records=c.records, records_per_s=round(c.records / elapsed, 1),
+                          progress=c.progress(), eta_s=c.eta(), errors=self.job.errors, warnings=self.job.warnings)
+
+    def cancel(self) -> None:
+        self._done.set()
+
+
+def sql_main(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, recipe: str | None = None,
+             version: int = 1, db: str = "data/purelink.duckdb", warehouse: Destination | None = None,
+             schema: str | None = None, airbyte_metadata: bool = False,
+             workspace: str | Path | None = None) -> None:
+    """Command-line entry point of a generated database module; exits with the run's status.
+
+    `warehouse` (a `PostgresDestination`) receives the rows; without it they go to the DuckDB
+    file `db`. A `--sample` run always writes to the DuckDB file it is given, never the warehouse.
+    """
+    import logging
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(prog=f"python pipelines/{pipeline}.py", description=f"Run the {pipeline} pipeline.")
+    parser.add_argument("--sample", type=int, metavar="N", help="load only N rows per stream (a test run)")
+    parser.add_argument("--full-refresh", action="store_true", help="forget state and reload everything")
+    parser.add_argument("--db", help=f"DuckDB file (default {db}); used for --sample even with a warehouse")
+    parser.add_argument("--streams", help="comma-separated subset of streams")
+    parser.add_argument("--run-id", help="identifier for this run (default: random)")
+    args = parser.parse_args()
+    chosen = streams
+    if args.streams:
+        wanted = set(args.streams.split(","))
+        unknown = wanted - {s.name for s in streams}
+        if unknown:
+            parser.error(f"unknown stream(s): {', '.join(sorted(unknown))}")
+        chosen = [s for s in streams if s.name in wanted]
+    base = Path(workspace) if workspace else Path.cwd()
+    path = Path(args.db) if args.db else base / db
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if warehouse is not None and not args.sample:
+        destination, target_schema = warehouse, getattr(warehouse, "schema", None) or schema
+    else:
+        destination = DuckDBArrowDestination(path, airbyte_metadata=airbyte_metadata)
+        target_schema = schema
+    finished = sql_run(source, chosen, pipeline=pipeline, destination=destination, schema=target_schema,
+                       recipe=recipe, version=version, sample=args.sample, full_refresh=args.full_refresh,
+                       run_id=args.run_id, stop=stop)
+    status = finished.get("status")
+    sys.exit(0 if status == "success" else EXIT_STOPPED if status == "stopped" else EXIT_FAILED)
