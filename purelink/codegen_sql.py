@@ -39,15 +39,24 @@ def warehouse_secret(recipe: Recipe) -> str:
     return getattr(recipe.destination, "credential", None) or WAREHOUSE_SECRET
 
 
+def destination_tables(recipe: Recipe) -> dict[str, str]:
+    """Stream name -> the table it loads into: named after the source table. Two streams with one
+    table name (refills.public.items, bodies.public.items) get their database or schema as a
+    prefix, so neither overwrites the other."""
+    last = [c.name.split(".")[-1] for c in recipe.streams]
+    out = {}
+    for choice, table in zip(recipe.streams, last, strict=True):
+        parts = choice.name.split(".")
+        out[choice.name] = table if last.count(table) == 1 or len(parts) == 1 else "_".join([*parts[-3:-1], table])
+    return out
+
+
 def stream_code(recipe: Recipe) -> list[str]:
     """One `Table(...)` or `Query(...)` per chosen stream; destination tables named after the table."""
-    last = [c.name.split(".")[-1] for c in recipe.streams]
+    targets = destination_tables(recipe)
     streams = []
-    for choice, table in zip(recipe.streams, last):
-        parts = choice.name.split(".")
-        # Two streams with one table name (refills.public.items, bodies.public.items) get their
-        # database or schema as a prefix, so neither overwrites the other.
-        into = table if last.count(table) == 1 else "_".join(parts[-3:-1] + [table]) if len(parts) > 1 else table
+    for choice in recipe.streams:
+        into = targets[choice.name]
         kwargs: dict = {}
         query = getattr(choice, "query", None)
         if into != choice.name:

@@ -165,18 +165,24 @@ class Engine:
 
         recipe = self.recipe(recipe)
         path = self.db_path(recipe)
-        if not path.exists():
+        if not path.exists() or recipe.destination.kind != "duckdb":
             return {}
-        schema = self.spec(recipe).name
+        spec = self.spec(recipe)
+        schema = spec.name
+        targets = {c.name: c.name for c in recipe.streams}
+        if spec.kind == "database":
+            from purelink.codegen_sql import destination_tables
+
+            targets = destination_tables(recipe)
         con = connect(path, read_only=True)
         try:
             out = {}
             existing = {r[0] for r in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [schema]).fetchall()}
-            for choice in recipe.streams:
-                if choice.name in existing:
-                    rel = con.sql(f'SELECT * FROM "{schema}"."{choice.name}"')
-                    out[choice.name] = rel.arrow() if arrow else rel.df()
+            for stream, table in targets.items():
+                if table in existing:
+                    rel = con.sql(f'SELECT * FROM "{schema}"."{table}"')
+                    out[stream] = rel.arrow() if arrow else rel.df()
             return out
         finally:
             con.close()

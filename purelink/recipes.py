@@ -32,8 +32,11 @@ class ValidationRule(Model):
 
 
 class StreamChoice(Model):
-    name: str
+    name: str  # an API stream, or a database table (`table`, `schema.table`, `database.schema.table`)
     columns: list[str] | None = None  # None: every field; nested paths like address.city
+    primary_key: str | list[str] | None = None  # databases: None reads it from the catalog
+    cursor: str | None = None  # databases: the incremental cursor column; None picks updated_at-like
+    query: str | None = None  # databases: a SELECT to load instead of the whole table
     validations: list[ValidationRule] = Field(default_factory=list)
     max_bad_share: float = Field(0.05, ge=0, le=1)
 
@@ -70,6 +73,7 @@ class DestinationChoice(Model):
     kind: Literal["duckdb", "postgres"] = "duckdb"
     path: str | None = None  # DuckDB file relative to the workspace; None: data/purelink.duckdb
     url: str | None = None  # warehouse connection URL without the password
+    credential: str | None = None  # secret holding the warehouse password
     schema_name: str | None = None
     airbyte_metadata: bool = False
 

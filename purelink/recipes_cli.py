@@ -68,8 +68,9 @@ def _new(engine, args) -> int:
         stream, _, cols = item.partition(":")
         columns[stream] = [c for c in cols.split(",") if c]
     streams = [s.strip() for s in args.streams.split(",") if s.strip()]
-    for s in streams:
-        spec.stream(s)  # a clear error for an unknown stream
+    if spec.kind == "rest":
+        for s in streams:
+            spec.stream(s)  # a clear error for an unknown stream (tables are checked when they are read)
     variables = dict(v.partition("=")[::2] for v in args.var or []) or None
     if spec.kind == "rest":
         spec.resolved(variables, base_url=args.base_url)  # a clear error for a missing or unknown --var
