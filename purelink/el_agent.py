@@ -185,12 +185,41 @@ class Agent:
                 for i, s in enumerate(exc.suggestions, 1):
                     self.t.say(f"  {i}) {s.label}")
                 self.t.say("  o) import an OpenAPI document")
+                self.t.say("  a) let the assistant find this API (you give its base URL and a key)")
                 pick = self.t.ask("Choose a number, or type a name")
+                if pick.lower() == "a":
+                    return self._discover(name)
                 name = exc.suggestions[int(pick) - 1].name if pick.isdigit() and 0 < int(pick) <= len(
                     exc.suggestions) else pick
                 continue
             self.t.say(f"  {spec.label}")
             return
+
+    def _discover(self, name: str) -> None:
+        """An API in no catalog and with no OpenAPI document: the assistant proposes a connector,
+        probes it with the key, and corrects it from what went wrong; every round is shown."""
+        from purelink.assistant import get_assistant
+        from purelink.assistant.wizard import accept_source, discover_source
+
+        assistant = get_assistant()
+        self.t.say(f"  answering: {assistant.name}")
+        base_url = self.t.ask("Base URL of the API (e.g. https://api.example.com/v2)")
+        key = self.t.secret("API key or token (hidden; used only to probe)") or None
+
+        def show(round_) -> None:
+            verdict = "works" if round_.ok else (round_.problem or "; ".join(
+                o.problem or "" for o in round_.outcomes if not o.ok) or "no proposal")
+            self.t.say(f"  round {round_.number} ({round_.answered_by}): {verdict}")
+
+        discovery = discover_source(self.s, name, base_url=base_url, key=key, assistant=assistant, on_round=show)
+        if discovery.spec is None:
+            raise PurelinkError(f"No working connector was found for {name}.",
+                                discovery.question or "Check the base URL and the key, or import an OpenAPI document.")
+        self.t.say("  streams: " + ", ".join(s.name for s in discovery.spec.streams))
+        if not self.t.yes("Use this connector?"):
+            raise PurelinkError("Connector not accepted.", "Pick another source, or import an OpenAPI document.")
+        spec = accept_source(self.s, discovery)
+        self.t.say(f"  saved connectors/{spec.name}.yaml")
 
     def _suggest(self, text: str) -> list:
         return self.s.suggest_sources(text, 8)

@@ -114,3 +114,38 @@ class _Collect:
 
     def flush(self) -> None:
         pass
+
+
+def test_an_unknown_api_is_found_by_the_assistant_from_the_terminal(sandbox, workspace, agent_env):
+    """Acme Tickets is in no catalog and has no OpenAPI document: with no Gemini key the offline
+    assistant probes it with the typed key, shows its rounds, and the connector is saved."""
+    acme = sandbox.sources()["acme"]
+    env = {k: v for k, v in agent_env.items() if k != "GEMINI_API_KEY"}
+    child = pexpect.spawn(sys.executable, ["-m", "purelink.el_agent", "--workspace", str(workspace),
+                                           "--executor", "local"],
+                          env=env, cwd=str(workspace), encoding="utf-8", timeout=90, dimensions=(50, 200))
+    transcript = []
+    child.logfile_read = _Collect(transcript)
+    try:
+        child.expect("Source")
+        child.sendline("Acme Tickets")
+        child.expect("let the assistant find this API")
+        child.expect("Choose a number")
+        child.sendline("a")
+        child.expect("answering: offline rules")
+        child.expect("Base URL of the API")
+        child.sendline(acme["base_url"])
+        child.expect("API key or token")
+        child.sendline(acme["api_key"])
+        child.expect(r"round \d+ \(offline rules\): works")
+        child.expect("streams: .*tickets")
+        child.expect("Use this connector")
+        child.sendline("")
+        child.expect(r"saved connectors/\w+\.yaml")
+        child.expect("Streams to load")
+        child.sendline("quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert acme["api_key"] not in "".join(transcript)  # typed hidden, never echoed
+    assert list((workspace / "connectors").glob("*.yaml"))
