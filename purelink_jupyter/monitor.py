@@ -1,0 +1,351 @@
+"""The live monitor of a run: what the runtime's events say, as widgets or as text.
+
+`RunState` folds the event stream into what a person reads (status, records, progress, rate
+against the limit, ETA, storage, warnings, errors). `LiveMonitor` shows it as ipywidgets with
+Stop / Pause / Debug buttons; `TextMonitor` prints it where widgets cannot render (a terminal
+IPython, a notebook viewer). Both are callables that take one event, from any thread.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from purelink.console import human_bytes, summary_text
+
+DONE_STATUSES = ("success", "partial", "failed", "stopped")
+
+
+@dataclass
+class RunState:
+    """Everything the monitor shows, built only from events."""
+
+    title: str
+    status: str = "starting"
+    run_id: str = ""
+    mode: str = ""
+    destination: str = ""
+    rate_limit: float | None = None
+    records: int = 0
+    requests: int = 0
+    request_rate: float = 0.0
+    progress: float | None = None
+    eta_s: float | None = None
+    storage_bytes: int | None = None
+    windows: dict[str, tuple[int, int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    finished: dict | None = None
+    recent: deque = field(default_factory=lambda: deque(maxlen=40))
+
+    def apply(self, event: dict) -> None:
+        self.recent.append(event)
+        kind = event.get("event")
+        if kind == "started":
+            self.status = "running"
+            self.run_id = event.get("run_id", "")
+            self.mode = event.get("mode", "")
+            self.destination = event.get("destination", "")
+            self.rate_limit = event.get("rate_limit")
+        elif kind == "page":
+            self.records = event.get("total_records", self.records)
+            self.requests = event.get("requests", self.requests)
+            self._progress(event)
+        elif kind == "heartbeat":
+            self.records = event.get("records", self.records)
+            self.requests = event.get("requests", self.requests)
+            self.storage_bytes = event.get("storage_bytes", self.storage_bytes)
+            self._progress(event)
+        elif kind == "window_done":
+            self.windows[event.get("stream", "")] = (event.get("windows_done", 0), event.get("windows_total", 0))
+            self._progress(event)
+        elif kind == "warning":
+            self.warnings.append(_where(event) + event.get("message", ""))
+        elif kind == "error":
+            self.errors.append(_where(event) + event.get("message", ""))
+        elif kind == "finished":
+            self.finished = event
+            self.status = event.get("status", "failed")
+            self.records = event.get("records", self.records)
+            self.requests = event.get("requests", self.requests)
+            self.storage_bytes = event.get("storage_bytes", self.storage_bytes)
+            self.destination = event.get("destination") or self.destination
+            if self.status == "success":
+                self.progress, self.eta_s = 1.0, 0.0
+
+    def _progress(self, event: dict) -> None:
+        if event.get("request_rate") is not None:
+            self.request_rate = float(event["request_rate"])
+        if event.get("progress") is not None:
+            self.progress = max(0.0, min(1.0, float(event["progress"])))
+        if "eta_s" in event:
+            self.eta_s = event["eta_s"]
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE_STATUSES
+
+    def windows_text(self) -> str:
+        done = sum(d for d, _ in self.windows.values())
+        total = sum(t for _, t in self.windows.values())
+        return f"{done} of {total} time windows" if total else ""
+
+    def rate_text(self) -> str:
+        limit = f" of {self.rate_limit:g} allowed" if self.rate_limit else ""
+        return f"{self.request_rate:.1f} requests/s{limit}"
+
+    def eta_text(self) -> str:
+        if self.done:
+            return "done"
+        if self.eta_s is None:
+            return "estimating..."
+        return _duration(self.eta_s)
+
+    def storage_text(self) -> str:
+        size = human_bytes(self.storage_bytes) if self.storage_bytes is not None else "..."
+        return f"{size} at {self.destination}" if self.destination else size
+
+    def line(self) -> str:
+        """One status line, for text output."""
+        parts = [self.status, f"{self.records:,} records"]
+        if self.progress is not None:
+            parts.append(f"{self.progress:.0%}")
+        parts += [self.rate_text(), f"ETA {self.eta_text()}"]
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} warning(s)")
+        if self.errors:
+            parts.append(f"{len(self.errors)} error(s)")
+        return f"{self.title}: " + ", ".join(parts)
+
+
+def _where(event: dict) -> str:
+    return f"{event['stream']}: " if event.get("stream") else ""
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _redact(text: str) -> str:
+    try:
+        from purelink.redact import redact
+    except ImportError:
+        return text
+    return redact(text)
+
+
+def summary_html(finished: dict) -> str:
+    """The completion summary as HTML (the same facts as `purelink.console.summary_text`)."""
+    return ("<div class='purelink-summary'><b>Run summary</b><pre style='margin:4px 0'>"
+            + html.escape(summary_text(finished)) + "</pre></div>")
+
+
+class TextMonitor:
+    """Prints a status line every few seconds, warnings and errors as they come, then the summary."""
+
+    def __init__(self, title: str, out: TextIO | None = None, every_s: float = 5.0) -> None:
+        self.state = RunState(title)
+        self.out = out or sys.stdout
+        self.every_s = every_s
+        self._last = 0.0
+        self._lock = threading.Lock()
+        self.handle = None
+
+    def attach(self, handle) -> None:
+        self.handle = handle
+
+    def __call__(self, event: dict) -> None:
+        with self._lock:
+            self.state.apply(event)
+            kind = event.get("event")
+            if kind == "started":
+                self._print(f"{self.state.title}: run {self.state.run_id} ({self.state.mode}) "
+                            f"-> {self.state.destination}")
+            elif kind in ("warning", "error"):
+                self._print(f"{kind}: " + (self.state.warnings if kind == "warning" else self.state.errors)[-1])
+            elif kind in ("page", "heartbeat", "window_done") and time.monotonic() - self._last >= self.every_s:
+                self._last = time.monotonic()
+                self._print(self.state.line())
+
+    def finish(self, finished: dict | None = None) -> None:
+        if finished is not None and self.state.finished is None:
+            self.state.apply({"event": "finished", **finished})
+        self._print(summary_text(self.state.finished or {"status": self.state.status}))
+
+    def note(self, text: str) -> None:
+        self._print(text)
+
+    def stop(self) -> None:
+        if self.handle is not None and not self.state.done:
+            self.state.status = "stopping"
+            threading.Thread(target=self.handle.stop, daemon=True, name="purelink-stop").start()
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+
+class LiveMonitor:
+    """The run as widgets: status, progress bar, figures, warnings and errors, Stop / Pause / Debug.
+
+    Call it with each event (from any thread); widget updates are throttled to a few per second,
+    and `finish()` shows the completion summary. `attach(handle)` wires the buttons to a run.
+    """
+
+    def __init__(self, title: str, *, every_s: float = 0.25) -> None:
+        import ipywidgets as w
+
+        self.state = RunState(title)
+        self.every_s = every_s
+        self.handle = None
+        self._lock = threading.Lock()
+        self._last = 0.0
+        self._paused = False
+        self.header = w.HTML()
+        self.bar = w.IntProgress(value=0, min=0, max=100, description="0%", bar_style="info",
+                                 layout=w.Layout(width="420px"))
+        self.figures = w.HTML()
+        self.notes = w.HTML()
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True,
+                                    tooltip="Stop the run; what was loaded stays, the next run resumes")
+        self.pause_button = w.Button(description="Pause", icon="pause", button_style="warning", disabled=True,
+                                     tooltip="Pause or resume the run")
+        self.debug_button = w.ToggleButton(description="Debug", icon="bug", value=False,
+                                           tooltip="Show the latest events and the run's output")
+        self.debug = w.HTML(layout=w.Layout(display="none"))
+        self.summary = w.HTML()
+        self.stop_button.on_click(lambda _: self.stop())
+        self.pause_button.on_click(lambda _: self.toggle_pause())
+        self.debug_button.observe(lambda change: self._show_debug(change["new"]), names="value")
+        buttons = w.HBox([self.stop_button, self.pause_button, self.debug_button])
+        self.widget = w.VBox([self.header, self.bar, self.figures, buttons, self.notes, self.debug,
+                              self.summary], layout=w.Layout(padding="4px"))
+        self.widget.add_class("purelink-monitor")
+        self._render()
+
+    # -- the run ---------------------------------------------------------------------------------
+    def attach(self, handle) -> None:
+        """Wire Stop and Pause to a run handle (`stop()`, `pause()`, `resume()`)."""
+        self.handle = handle
+        self.stop_button.disabled = False
+        self.pause_button.disabled = False
+        self._render()
+
+    def stop(self) -> None:
+        handle = self.handle
+        if handle is None or self.state.done:
+            return
+        self.state.status = "stopping"
+        self.stop_button.disabled = self.pause_button.disabled = True
+
+        def _stop() -> None:
+            if self._paused:  # a stopped process only sees SIGTERM once it runs again
+                handle.resume()
+            handle.stop()
+
+        threading.Thread(target=_stop, daemon=True, name="purelink-stop").start()
+        self._render()
+
+    def toggle_pause(self) -> None:
+        handle = self.handle
+        if handle is None or self.state.done:
+            return
+        if self._paused:
+            handle.resume()
+            self._paused = False
+            self.state.status = "running"
+            self.pause_button.description, self.pause_button.icon = "Pause", "pause"
+        else:
+            handle.pause()
+            self._paused = True
+            self.state.status = "paused"
+            self.pause_button.description, self.pause_button.icon = "Resume", "play"
+        self._render()
+
+    def __call__(self, event: dict) -> None:
+        with self._lock:
+            self.state.apply(event)
+            urgent = event.get("event") in ("started", "warning", "error", "finished")
+            if urgent or time.monotonic() - self._last >= self.every_s:
+                self._last = time.monotonic()
+                self._render()
+
+    def finish(self, finished: dict | None = None) -> None:
+        """The run is over: final figures, buttons off, the completion summary."""
+        with self._lock:
+            if finished is not None and self.state.finished is None:
+                self.state.apply({"event": "finished", **finished})
+            if not self.state.done:
+                self.state.status = "failed"
+            self.stop_button.disabled = self.pause_button.disabled = True
+            self._render()
+            self.summary.value = summary_html(self.state.finished or {"status": self.state.status})
+
+    def note(self, text: str) -> None:
+        """A line under the figures (the executor's warning, for example)."""
+        self.notes.value += f"<div class='purelink-note'>{html.escape(text)}</div>"
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        text = self.state.line()
+        if self.state.done:
+            text += "\n" + summary_text(self.state.finished or {"status": self.state.status})
+        bundle["text/plain"] = text
+        return bundle
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def _render(self) -> None:
+        s = self.state
+        colour = {"success": "#2e7d32", "failed": "#c62828", "stopped": "#ef6c00", "paused": "#ef6c00",
+                  "partial": "#ef6c00"}.get(s.status, "#1565c0")
+        run = f" · run {html.escape(s.run_id)}" if s.run_id else ""
+        mode = f" · {html.escape(s.mode)}" if s.mode else ""
+        self.header.value = (f"<b>{html.escape(s.title)}</b>{run}{mode} · status: "
+                             f"<b class='purelink-status' style='color:{colour}'>{html.escape(s.status)}</b>")
+        if s.progress is not None:
+            self.bar.value = round(s.progress * 100)
+            self.bar.description = f"{self.bar.value}%"
+        elif s.done:
+            self.bar.value, self.bar.description = 100, "100%"
+        self.bar.bar_style = {"success": "success", "failed": "danger", "stopped": "warning",
+                              "partial": "warning"}.get(s.status, "info")
+        windows = s.windows_text()
+        rows = [("records", f"<span class='purelink-records'>{s.records:,}</span>"
+                 + (f" ({windows})" if windows else "")),
+                ("rate", html.escape(s.rate_text())), ("ETA", html.escape(s.eta_text())),
+                ("storage", html.escape(s.storage_text())),
+                ("warnings", str(len(s.warnings))), ("errors", str(len(s.errors)))]
+        cells = "".join(f"<tr><td style='padding-right:12px;color:#666'>{k}</td><td>{v}</td></tr>" for k, v in rows)
+        problems = "".join(f"<li style='color:#c62828'>{html.escape(e)}</li>" for e in s.errors[-10:])
+        problems += "".join(f"<li style='color:#ef6c00'>{html.escape(m)}</li>" for m in s.warnings[-10:])
+        self.figures.value = f"<table>{cells}</table>" + (f"<ul>{problems}</ul>" if problems else "")
+        if self.debug_button.value:
+            self._fill_debug()
+
+    def _show_debug(self, show: bool) -> None:
+        self.debug.layout.display = "block" if show else "none"
+        if show:
+            self._fill_debug()
+
+    def _fill_debug(self) -> None:
+        lines = [json.dumps(e, default=str) for e in list(self.state.recent)[-20:]]
+        handle = self.handle
+        output = getattr(handle, "output", None)
+        if output is None:  # a session's RunControl wraps the runner's handle
+            output = getattr(getattr(handle, "handle", None), "output", None)
+        output = list(output or [])[-20:]
+        text = _redact("\n".join(lines + ([""] + ["-- output --"] + output if output else [])))
+        self.debug.value = ("<pre style='max-height:240px;overflow:auto;font-size:11px'>"
+                            + html.escape(text) + "</pre>")

@@ -1,0 +1,184 @@
+"""The wizard: one screen per stage of the flow, on top of `purelink.agent.Session`.
+
+    %purelink                     # opens it; or Wizard(workspace="~/work").widget in any notebook
+    %purelink --source stripe     # opens it at the streams of Stripe
+
+The session holds every answer and does the work; this module only draws it. Slow work (the key's
+health check, the probe, generation, the test and the run) goes to a background thread so that the
+notebook stays free and the buttons answer; widgets are updated from that thread, nothing is
+printed, so every output stays in the wizard's cell.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import traceback
+from collections.abc import Callable
+
+import ipywidgets as w
+
+from purelink.errors import PurelinkError
+from purelink_jupyter.insert import CellInserter
+
+TITLES = {"source": "Source", "streams": "Streams", "requirements": "Requirements", "credentials": "Credentials",
+          "schema": "Schema", "design": "Design", "generate": "Generate", "test": "Test", "run": "Run",
+          "result": "Result"}
+
+
+def screen_class(stage: str):
+    from purelink_jupyter import screens as a
+    from purelink_jupyter import screens_pipeline as b
+
+    return {"source": a.SourceScreen, "streams": a.StreamsScreen, "requirements": a.RequirementsScreen,
+            "credentials": a.CredentialsScreen, "schema": a.SchemaScreen, "design": b.DesignScreen,
+            "generate": b.GenerateScreen, "test": b.TestScreen, "run": b.RunScreen, "result": b.ResultScreen}[stage]
+
+
+def _redact(text: str) -> str:
+    try:
+        from purelink.redact import redact
+    except ImportError:
+        return text
+    return redact(text)
+
+
+class Wizard:
+    """The pipeline wizard. `widget` is what is displayed; `session` holds the answers."""
+
+    def __init__(self, *, engine=None, workspace=None, source: str | None = None, executor: str = "auto",
+                 model: str | None = None, sample_size: int = 5, insert_cells: bool = True, arrow: bool = False,
+                 session=None) -> None:
+        from purelink.agent import Session
+
+        self.session = session or Session(engine.workspace if engine is not None else workspace)
+        self.executor = executor
+        self.model = model  # for the assistant, once the session takes one
+        self.sample_size = sample_size
+        self.arrow = arrow
+        self.tables: dict = {}  # the loaded tables, once the result stage read them
+        self.inserted: str | None = None  # the pipeline cell last inserted below the wizard
+        self.inserter = CellInserter() if insert_cells else None
+        self.busy = False
+        self.screen = None
+        self.steps = w.HTML()
+        self.body = w.VBox(layout=w.Layout(min_height="120px"))
+        self.message = w.HTML()
+        self.activity = w.HTML()
+        self.back_button = w.Button(description="Back", icon="arrow-left", tooltip="The previous stage; nothing is lost")
+        self.next_button = w.Button(description="Next", icon="arrow-right", button_style="primary")
+        self.back_button.add_class("purelink-back")
+        self.next_button.add_class("purelink-next")
+        self.back_button.on_click(lambda _: self.back())
+        self.next_button.on_click(lambda _: self.next())
+        nav = w.HBox([self.back_button, self.next_button, self.activity])
+        self.widget = w.VBox([self.steps, self.body, self.message, nav],
+                             layout=w.Layout(border="1px solid #ddd", padding="8px"))
+        self.widget.add_class("purelink-wizard")
+        if source:
+            try:
+                self.session.choose_source(source)
+                self.session.next()
+            except PurelinkError as exc:
+                self.fail(exc)
+        self.show()
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = (f"Purelink wizard at the {self.session.stage} stage. This frontend does not show "
+                                "widgets: use `purelink el-agent` in a terminal, or a %%purelink cell.")
+        return bundle
+
+    # -- navigation -------------------------------------------------------------------------------
+    def show(self) -> None:
+        """Draw the screen of the session's current stage."""
+        stage = self.session.stage
+        self.screen = screen_class(stage)(self)
+        self.body.children = [self.screen.widget]
+        self._draw_steps()
+        self.back_button.disabled = stage == "source"
+        self.next_button.disabled = stage == "result"
+
+    def _draw_steps(self) -> None:
+        from purelink.agent import STAGES
+
+        here = STAGES.index(self.session.stage)
+        parts = []
+        for i, stage in enumerate(STAGES):
+            label = f"{i + 1} {TITLES[stage]}"
+            if i == here:
+                parts.append(f"<b class='purelink-stage' style='color:#1565c0'>{label}</b>")
+            else:
+                parts.append(f"<span style='color:{'#2e7d32' if i < here else '#999'}'>{label}</span>")
+        self.steps.value = ("<div style='font-size:1.1em'><b>Purelink</b> · new pipeline</div>"
+                            "<div style='margin:4px 0 8px'>" + " › ".join(parts) + "</div>")
+
+    def next(self) -> None:
+        if self.busy:
+            self.say("Wait for the current step to finish.")
+            return
+        try:
+            if self.screen is not None:
+                self.screen.commit()
+            self.session.next()
+        except PurelinkError as exc:
+            self.fail(exc)
+            return
+        self.say("")
+        self.show()
+
+    def back(self) -> None:
+        if self.busy:
+            self.say("Wait for the current step to finish.")
+            return
+        self.session.back()
+        self.say("")
+        self.show()
+
+    # -- messages and background work ---------------------------------------------------------------
+    def say(self, text: str, kind: str = "info") -> None:
+        colour = {"info": "#1565c0", "ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828"}[kind]
+        self.message.value = (f"<div class='purelink-message purelink-{kind}' style='color:{colour}'>"
+                              f"{html.escape(_redact(text))}</div>") if text else ""
+
+    def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, PurelinkError):
+            self.say(f"{exc.message} {exc.guidance}".strip(), "error")
+        else:
+            detail = _redact("".join(traceback.format_exception(exc))[-1500:])
+            self.say(f"Something went wrong: {type(exc).__name__}: {exc}", "error")
+            self.message.value += f"<details><summary>details</summary><pre>{html.escape(detail)}</pre></details>"
+
+    def work(self, label: str, task: Callable[[], object], then: Callable[[object], None] | None = None) -> None:
+        """Run `task` on a background thread; `then(result)` draws its outcome; errors are shown."""
+        if self.busy:
+            self.say("Wait for the current step to finish.")
+            return
+        self.busy = True
+        self.say("")
+        self.activity.value = f"<span class='purelink-busy' style='color:#666'>⏳ {html.escape(label)}</span>"
+        self.back_button.disabled = self.next_button.disabled = True
+
+        def run() -> None:
+            try:
+                result = task()
+                if then is not None:
+                    then(result)
+            except BaseException as exc:  # noqa: BLE001 - shown in the wizard; a thread has nobody else to tell
+                self.fail(exc)
+            finally:
+                self.busy = False
+                self.activity.value = ""
+                self.back_button.disabled = self.session.stage == "source"
+                self.next_button.disabled = self.session.stage == "result"
+
+        threading.Thread(target=run, daemon=True, name="purelink-wizard").start()
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Block until background work is done (for scripts and tests); True if it finished."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not self.busy

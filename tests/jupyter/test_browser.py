@@ -1,0 +1,211 @@
+"""End to end in a real JupyterLab driven by Chromium: the wizard from "S" to a DataFrame.
+
+Types "S" into the source combobox, picks Stripe, ticks a stream and columns, validates the key,
+generates (the pipeline cell appears below the wizard), tests, runs until the progress bar says
+100%, reads the row count of the result, then runs the inserted cell and reads the DataFrame's row
+count from its output. A screenshot is saved when it fails (path in the failure message; set
+PURELINK_ARTIFACTS to choose the folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SECOND = 1000  # playwright counts milliseconds
+
+
+def run_cell(page, index: int) -> None:
+    """Select the cell and run it in place (Ctrl+Enter keeps it the active cell). A key pressed
+    while the kernel's websocket is still connecting is lost, so it is pressed again until the
+    prompt shows the cell queued or run."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    prompt = cell.locator(".jp-InputPrompt")
+    for _ in range(5):
+        dialog = page.locator(".jp-Dialog button.jp-mod-accept")
+        if dialog.count():  # "Select Kernel", when the first kernel start was not quick enough
+            dialog.first.click()
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Control+Enter")
+        try:
+            page.wait_for_function("(el) => el.innerText.trim() !== '[ ]:'", arg=prompt.element_handle(),
+                                   timeout=5 * SECOND)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"cell {index} did not start running")
+
+
+def snap(page, name: str) -> None:
+    """With PURELINK_SCREENSHOTS=DIR, a screenshot of each stage for a person to look at."""
+    folder = os.environ.get("PURELINK_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def click_next(page, stage: str) -> None:
+    page.locator(".purelink-next").click()
+    page.wait_for_selector(f".purelink-stage:text('{stage}')", timeout=60 * SECOND)
+
+
+def test_wizard_from_s_to_a_dataframe(lab, page, lab_sandbox, make_notebook, lab_executor):
+    sandbox = lab_sandbox
+    url, root = lab
+    make_notebook(root / "pipeline.ipynb", [
+        f"%load_ext purelink\n%config Purelink.executor = {lab_executor!r}",
+        "%purelink",
+    ])
+    page.goto(f"{url}/lab/tree/pipeline.ipynb")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
+    run_cell(page, 0)
+    run_cell(page, 1)
+    wizard = page.locator(".purelink-wizard")
+    wizard.wait_for(timeout=60 * SECOND)
+
+    # 1 source: type "S", see the three suggestions in the datalist, pick Stripe
+    source = page.locator(".purelink-source input[list]")
+    source.click()
+    page.keyboard.type("S")
+    page.wait_for_function(
+        """() => {
+            const input = document.querySelector('.purelink-source input[list]');
+            const list = document.getElementById(input.getAttribute('list'));
+            const values = Array.from(list.options).map(o => o.value);
+            return ['Salesforce (CRM platform)', 'Stripe (Payment processing)', 'Shopify (E-commerce)']
+                .every(v => values.includes(v));
+        }""", timeout=20 * SECOND)
+    source.fill("Stripe (Payment processing)")  # what choosing the datalist option does
+    page.wait_for_selector(".purelink-chosen", timeout=20 * SECOND)
+    snap(page, "1-source")
+    click_next(page, "Streams")
+
+    # 2 streams: tick customers
+    page.locator(".purelink-stream", has_text="customers").locator("input[type=checkbox]").check()
+    snap(page, "2-streams")
+    click_next(page, "Requirements")
+
+    # 3 requirements: the sandbox stands in for api.stripe.com
+    page.locator(".purelink-q-base_url input").fill(sandbox.stripe_base_url)
+    snap(page, "3-requirements")
+    click_next(page, "Credentials")
+
+    # 4 credentials: a masked field, validated live, encrypted in the vault
+    page.locator(".purelink-key input[type=password]").fill(sandbox.api_key)
+    page.locator(".purelink-validate").click()
+    page.wait_for_selector(".purelink-key-ok", timeout=60 * SECOND)
+    assert page.locator(".purelink-key input").input_value() == ""
+    snap(page, "4-credentials")
+    click_next(page, "Schema")
+
+    # 5 schema: the 5-record preview, then tick a Complex column and untick a Core one
+    page.wait_for_selector(".purelink-preview", timeout=60 * SECOND)
+    page.locator(".purelink-column", has_text="preferred_locales").locator("input").check()
+    page.locator(".purelink-column", has_text="description").first.locator("input").uncheck()
+    snap(page, "5-schema")
+    click_next(page, "Design")
+    page.wait_for_selector("pre.purelink-plan", timeout=30 * SECOND)
+    snap(page, "6-design")
+    click_next(page, "Generate")
+
+    # 7 generate: the pre-flight checklist, and the pipeline cell inserted below the wizard
+    cells_before = page.locator(".jp-Notebook .jp-Cell").count()
+    page.locator(".purelink-generate").click()
+    page.wait_for_selector(".purelink-preflight", timeout=120 * SECOND)
+    page.wait_for_function(f"() => document.querySelectorAll('.jp-Notebook .jp-Cell').length > {cells_before}",
+                           timeout=30 * SECOND)
+    inserted = page.locator(".jp-Notebook .jp-Cell").nth(2)
+    assert "purelink.run(" in inserted.locator(".jp-InputArea-editor").inner_text()
+    snap(page, "7-generate")
+    click_next(page, "Test")
+
+    # 8 test: the checklist from a sample run
+    page.locator(".purelink-test").click()
+    page.wait_for_selector(".purelink-checklist", timeout=120 * SECOND)
+    checklist = page.locator(".purelink-checklist").inner_text()
+    assert "credentials" in checklist and "FAIL" not in checklist.split("failed")[0]
+    snap(page, "8-test")
+    click_next(page, "Run")
+
+    # 9 run: the progress bar reaches 100%
+    page.locator(".purelink-run").click()
+    page.wait_for_function(
+        """() => Array.from(document.querySelectorAll('.purelink-wizard .widget-hprogress .progress-bar'))
+                 .some(bar => bar.style.width === '100%')""", timeout=180 * SECOND)
+    page.wait_for_selector(".purelink-message.purelink-ok", timeout=60 * SECOND)
+    snap(page, "9-run")
+    click_next(page, "Result")
+
+    # 10 result: the table's row count
+    page.wait_for_selector(".purelink-rows", timeout=60 * SECOND)
+    rows = int(page.locator(".purelink-rows").inner_text())
+    assert rows > 3000  # the sandbox's 3,421 customers, less the ones the email check rejected
+
+    # the inserted cell re-runs the pipeline; its output is the DataFrame
+    run_cell(page, 2)
+    footer = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output")
+    footer.filter(has_text="rows ×").wait_for(timeout=120 * SECOND)
+    shown = re.search(r"(\d+) rows × (\d+) columns", footer.inner_text())
+    snap(page, "10-result")
+    assert shown and int(shown[1]) == rows
+
+
+def test_run_magic_monitor_answers_pause_and_stop_while_the_cell_runs(lab, page, make_notebook):
+    """`r = %purelink run NAME` blocks its cell, yet Pause, Resume and Stop act on the run at once."""
+    from purelink.recipes import RecipeStore, parse_recipe
+    from purelink.sandbox import serve
+    from purelink.workspace import Workspace
+
+    url, root = lab
+    with serve(latency_ms=150) as slow:
+        RecipeStore(Workspace.at(root).ensure()).save(parse_recipe(
+            f"name: slow_customers\nsource: {{name: stripe, base_url: '{slow.stripe_base_url}'}}\n"
+            "streams: [{name: customers, columns: [id, email]}]\nrequirements: {rate_limit: 3, concurrency: 1}\n"
+            "executor: local\n"))
+        make_notebook(root / "run.ipynb", [
+            f"import os\nos.environ['STRIPE_API_KEY'] = {slow.api_key!r}\n%load_ext purelink",
+            "r = %purelink run slow_customers",
+            "r['customers'].shape",
+        ])
+        page.goto(f"{url}/lab/tree/run.ipynb")
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
+        run_cell(page, 0)
+        run_cell(page, 1)
+        monitor = page.locator(".purelink-monitor")
+        monitor.wait_for(timeout=60 * SECOND)
+        records = monitor.locator(".purelink-records")
+
+        def wait_status(text: str, timeout_s: float) -> None:  # the HTML is redrawn: query it afresh
+            page.wait_for_function(
+                "(t) => (document.querySelector('.purelink-monitor .purelink-status') || {}).innerText === t",
+                arg=text, timeout=timeout_s * SECOND)
+
+        page.wait_for_function(
+            "() => parseInt(document.querySelector('.purelink-monitor .purelink-records').innerText"
+            ".replace(/,/g, '')) > 0", timeout=60 * SECOND)
+
+        monitor.get_by_role("button", name="Pause").click()
+        wait_status("paused", 10)
+        snap(page, "monitor-paused")
+        held = records.inner_text()
+        page.wait_for_timeout(2500)  # a paused run loads nothing
+        assert records.inner_text() == held
+
+        monitor.get_by_role("button", name="Resume").click()
+        wait_status("running", 10)
+        monitor.get_by_role("button", name="Stop").click()
+        wait_status("stopped", 60)
+        snap(page, "monitor-stopped")
+
+        # the magic returned the partial result; the next cell reads it
+        run_cell(page, 2)
+        out = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output")
+        out.first.wait_for(timeout=60 * SECOND)
+        shape = re.search(r"\((\d+), (\d+)\)", out.first.inner_text())
+        assert shape and 0 < int(shape[1]) < 3421

@@ -1,0 +1,122 @@
+"""The live monitor: events folded into what a person reads, widgets, buttons and the text fallback."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+from purelink_jupyter.monitor import LiveMonitor, RunState, TextMonitor
+
+EVENTS = [
+    {"event": "started", "run_id": "r1", "mode": "incremental", "destination": "data/purelink.duckdb",
+     "rate_limit": 25, "streams": ["customers"]},
+    {"event": "page", "stream": "customers", "total_records": 100, "requests": 1, "request_rate": 10.0,
+     "progress": 0.05, "eta_s": 40},
+    {"event": "window_done", "stream": "customers", "windows_done": 3, "windows_total": 8, "progress": 0.375,
+     "eta_s": 12},
+    {"event": "warning", "stream": "customers", "message": "resuming an interrupted sync"},
+    {"event": "heartbeat", "records": 1800, "requests": 19, "request_rate": 24.5, "progress": 0.52, "eta_s": 5,
+     "storage_bytes": 2_500_000},
+    {"event": "error", "stream": "charges", "message": "no permission"},
+    {"event": "finished", "status": "success", "records": 3421, "requests": 36, "duration_s": 2.5,
+     "storage_bytes": 3_000_000, "destination": "data/purelink.duckdb",
+     "streams": {"customers": {"records": 3421, "status": "success"}}},
+]
+
+
+class FakeHandle:
+    def __init__(self):
+        self.calls = []
+        self.output = ["plain line"]
+
+    def stop(self, grace_s=10.0):
+        self.calls.append("stop")
+
+    def pause(self):
+        self.calls.append("pause")
+
+    def resume(self):
+        self.calls.append("resume")
+
+
+def test_state_follows_the_events():
+    s = RunState("stripe_customers v1")
+    for e in EVENTS[:5]:
+        s.apply(e)
+    assert (s.status, s.records, s.progress, s.eta_s) == ("running", 1800, 0.52, 5)
+    assert s.rate_text() == "24.5 requests/s of 25 allowed"
+    assert s.windows_text() == "3 of 8 time windows"
+    assert s.storage_text() == "2.4 MB at data/purelink.duckdb"
+    assert s.warnings == ["customers: resuming an interrupted sync"]
+    for e in EVENTS[5:]:
+        s.apply(e)
+    assert s.done and s.progress == 1.0 and s.records == 3421 and s.errors == ["charges: no permission"]
+    assert "success, 3,421 records, 100%" in s.line()
+
+
+def test_widgets_show_progress_figures_and_the_summary():
+    m = LiveMonitor("stripe_customers v1", every_s=0)
+    for e in EVENTS[:5]:
+        m(e)
+    assert (m.bar.value, m.bar.description) == (52, "52%")
+    assert "1,800" in m.figures.value and "24.5 requests/s of 25 allowed" in m.figures.value
+    assert "resuming an interrupted sync" in m.figures.value and "2.4 MB" in m.figures.value
+    for e in EVENTS[5:]:
+        m(e)
+    m.finish()
+    assert (m.bar.value, m.bar.bar_style) == (100, "success")
+    assert "3,421 loaded" in m.summary.value
+    bundle = m._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "status:      success" in bundle["text/plain"]  # what a viewer without widgets shows
+
+
+def test_buttons_drive_the_run():
+    m, h = LiveMonitor("x"), FakeHandle()
+    assert m.stop_button.disabled  # nothing to stop yet
+    m.attach(h)
+    m(EVENTS[0])
+    m.pause_button.click()
+    assert h.calls == ["pause"] and m.state.status == "paused" and m.pause_button.description == "Resume"
+    m.pause_button.click()
+    assert h.calls == ["pause", "resume"] and m.state.status == "running"
+    m.pause_button.click()
+    m.stop_button.click()  # a paused run is resumed first, or it never sees SIGTERM
+    deadline = time.monotonic() + 5
+    while "stop" not in h.calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert h.calls == ["pause", "resume", "pause", "resume", "stop"]
+    assert m.stop_button.disabled and m.state.status == "stopping"
+
+
+def test_debug_shows_recent_events_and_output():
+    m = LiveMonitor("x")
+    m.attach(FakeHandle())
+    m(EVENTS[0])
+    assert m.debug.layout.display == "none"
+    m.debug_button.value = True
+    assert m.debug.layout.display == "block"
+    assert "&quot;run_id&quot;: &quot;r1&quot;" in m.debug.value and "plain line" in m.debug.value
+
+
+def test_a_run_that_died_without_finishing_shows_failed():
+    m = LiveMonitor("x")
+    m(EVENTS[0])
+    m.finish({"status": "failed", "error": "exit code 137", "records": 0, "streams": {}})
+    assert m.bar.bar_style == "danger" and "exit code 137" in m.summary.value
+
+
+@pytest.mark.parametrize("every_s", [0.0, 60.0])
+def test_text_monitor_prints_lines_and_the_summary(every_s):
+    out = io.StringIO()
+    m = TextMonitor("stripe_customers v1", out=out, every_s=every_s)
+    for e in EVENTS:
+        m(e)
+    m.finish()
+    text = out.getvalue()
+    assert "run r1 (incremental) -> data/purelink.duckdb" in text
+    assert "warning: customers: resuming" in text and "error: charges: no permission" in text
+    assert "3,421 loaded" in text
+    assert ("52%" in text) == (every_s == 0.0)

@@ -1,0 +1,171 @@
+"""The wizard driven through its widgets, as a person clicks it, against the sandbox API.
+
+The browser test (test_browser.py) does the same in a real JupyterLab; this one runs anywhere
+and checks what each screen hands to the session.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from purelink_jupyter.wizard import Wizard
+
+pytestmark = pytest.mark.slow
+
+
+def find(widget, cls):
+    """Every descendant widget with the CSS class `cls` (through boxes, tabs and accordions)."""
+    found = [widget] if cls in getattr(widget, "_dom_classes", ()) else []
+    for child in getattr(widget, "children", ()) or ():
+        found += find(child, cls)
+    return found
+
+
+def text_of(widget) -> str:
+    """All the HTML a widget tree shows, as one string."""
+    own = widget.value if type(widget).__name__ == "HTML" else ""
+    return own + "".join(text_of(c) for c in getattr(widget, "children", ()) or ())
+
+
+def one(wiz, cls):
+    hits = find(wiz.widget, cls)
+    assert hits, f"no .{cls} on the {wiz.session.stage} screen"
+    return hits[0]
+
+
+def click_next(wiz, stage):
+    wiz.next()
+    assert wiz.wait(120)
+    assert wiz.session.stage == stage, wiz.message.value
+
+
+@pytest.fixture
+def wizard(workspace, monkeypatch, tmp_path):
+    monkeypatch.setenv("PURELINK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    return Wizard(workspace=workspace.root, executor="local", insert_cells=False)
+
+
+def test_the_whole_flow_by_clicking(wizard, sandbox, workspace):
+    wiz = wizard
+    combo = one(wiz, "purelink-source")
+    combo.value = "S"
+    assert {"Salesforce (CRM platform)", "Stripe (Payment processing)", "Shopify (E-commerce)"} <= set(combo.options)
+    stripe = next(b for b in find(wiz.widget, "purelink-suggestion") if b.description.startswith("Stripe"))
+    stripe.click()
+    assert wiz.session.state.source == "stripe" and "Stripe chosen" in wiz.message.value
+    click_next(wiz, "streams")
+
+    for box in find(wiz.widget, "purelink-stream"):
+        box.value = box.description == "customers"
+    click_next(wiz, "requirements")
+
+    one(wiz, "purelink-q-base_url").value = sandbox.stripe_base_url
+    assert wiz.screen.executor.value == "local"
+    click_next(wiz, "credentials")
+    assert wiz.session.state.base_url == sandbox.stripe_base_url
+
+    wiz.next()  # no key yet: the session says what is missing
+    assert wiz.session.stage == "credentials" and "Enter the key" in wiz.message.value
+    one(wiz, "purelink-key").value = sandbox.api_key
+    wiz.screen._validate()
+    assert one(wiz, "purelink-key").value == ""  # the Password widget keeps no key
+    assert wiz.wait(60)
+    assert "validated and encrypted" in wiz.screen.status.value
+    click_next(wiz, "schema")
+    assert wiz.wait(60)
+    columns = {b.description: b for b in find(wiz.widget, "purelink-column")}
+    assert {"id", "email", "address.city"} <= set(columns)
+    wanted = {"id", "email", "name", "created", "balance", "address.city"}
+    for name, box in columns.items():
+        box.value = name in wanted
+    click_next(wiz, "design")
+    assert set(wiz.session.state.columns["customers"]) == wanted
+    assert "Plan for stripe_customers" in wiz.screen.widget.children[0].value
+    click_next(wiz, "generate")
+
+    one(wiz, "purelink-generate").click()
+    assert wiz.wait(120)
+    assert (workspace.pipelines / "stripe_customers.py").exists()
+    assert "purelink.run(" in wiz.screen.result.children[-1].value  # the copy box: nothing was inserted
+    click_next(wiz, "test")
+
+    one(wiz, "purelink-test").click()
+    assert wiz.wait(120)
+    assert "PASS" in wiz.screen.checklist.value and "credentials" in wiz.screen.checklist.value
+    click_next(wiz, "run")
+
+    one(wiz, "purelink-run").click()
+    assert wiz.wait(120)
+    monitor = wiz.screen.area.children[0]
+    bar = next(c for c in monitor.children if type(c).__name__ == "IntProgress")
+    assert bar.value == 100 and bar.bar_style == "success"
+    click_next(wiz, "result")
+    assert wiz.wait(60)
+    frame = wiz.tables["customers"]
+    assert len(frame) > 3000 and "email" in frame.columns
+    assert f"{len(frame)}</span> rows" in one(wiz, "purelink-rowcount").value
+    assert "cus_" in wiz.screen.frames.children[1].value  # the first rows
+
+
+def test_source_option_opens_at_the_streams(workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv("PURELINK_HOME", str(tmp_path / "home"))
+    wiz = Wizard(workspace=workspace.root, source="stripe", insert_cells=False)
+    assert wiz.session.stage == "streams"
+    assert {b.description for b in find(wiz.widget, "purelink-stream")} >= {"customers", "charges"}
+    wiz.back()
+    assert wiz.session.stage == "source" and one(wiz, "purelink-source").value == "Stripe (Payment processing)"
+
+
+def test_an_unknown_source_says_what_is_near(workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv("PURELINK_HOME", str(tmp_path / "home"))
+    wiz = Wizard(workspace=workspace.root, source="strpe", insert_cells=False)
+    assert wiz.session.stage == "source"
+    assert "Stripe" in wiz.message.value and "OpenAPI" in wiz.message.value
+
+
+def test_next_without_a_stream_says_so(workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv("PURELINK_HOME", str(tmp_path / "home"))
+    wiz = Wizard(workspace=workspace.root, source="stripe", insert_cells=False)
+    wiz.next()
+    assert wiz.session.stage == "streams" and "No stream chosen" in wiz.message.value
+
+
+def test_free_text_fills_the_first_stages_and_says_who_answered(workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv("PURELINK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    wiz = Wizard(workspace=workspace.root, insert_cells=False)
+    assert "assistant: offline" in text_of(wiz.widget)
+    one(wiz, "purelink-intent").value = "stripe customers since January, daily"
+    one(wiz, "purelink-fill").click()
+    assert wiz.wait(30)
+    st = wiz.session.state
+    assert st.source == "stripe" and st.streams == ["customers"] and st.requirements.frequency == "daily"
+    assert one(wiz, "purelink-source").value == "Stripe (Payment processing)"
+    click_next(wiz, "streams")
+    assert [b.description for b in find(wiz.widget, "purelink-stream") if b.value] == ["customers"]
+
+
+def test_a_failed_test_can_be_explained(wizard, sandbox, workspace, monkeypatch):
+    wiz = wizard
+    wiz.session.choose_source("stripe")
+    wiz.session.next()
+    wiz.session.choose_streams(["customers"])
+    wiz.session.next()
+    wiz.session.set_requirements(base_url=sandbox.stripe_base_url, executor="local")
+    wiz.session.next()
+    wiz.session.set_credential(sandbox.api_key, save=False)
+    for stage in ("schema", "design", "generate"):
+        if stage == "schema":
+            wiz.session.probe()
+        wiz.session.next()
+    wiz.session.generate()
+    wiz.session.next()
+    wiz.session._secret = type(wiz.session._secret)("sk_test_wrongwrongwrong123456")  # the key was revoked
+    wiz.show()
+    one(wiz, "purelink-test").click()
+    assert wiz.wait(120)
+    assert "The test failed" in wiz.message.value
+    one(wiz, "purelink-explain").click()
+    assert wiz.wait(60)
+    assert "answered by offline" in text_of(wiz.screen.area)
