@@ -182,7 +182,7 @@ class Engine:
             for stream, table in targets.items():
                 if table in existing:
                     rel = con.sql(f'SELECT * FROM "{schema}"."{table}"')
-                    out[stream] = rel.arrow() if arrow else rel.df()
+                    out[stream] = rel.to_arrow_table() if arrow else rel.df()
             return out
         finally:
             con.close()
