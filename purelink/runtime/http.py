@@ -88,7 +88,6 @@ class RetryPolicy:
 
     max_attempts: int = 8
     max_throttled: int = 50  # 429s are flow control, not failures: they get a budget of their own
-    max_throttled: int = 50  # 429s are flow control, not failures: they get a budget of their own
     base_delay_s: float = 0.25
     max_delay_s: float = 30.0
 

@@ -7,12 +7,9 @@ Prints one JSON event per line on stdout and exits 0 when every stream succeeded
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import logging
 import os
-import signal
-import sys
 import threading
 import time
 import uuid
@@ -23,6 +20,7 @@ from purelink.runtime.auth import mask
 from purelink.runtime.checks import sample_checks
 from purelink.runtime.destination import Destination
 from purelink.runtime.duckdb_destination import DuckDBDestination
+from purelink.runtime.entry import finish, invocation
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.events import EventWriter
 from purelink.runtime.extract import Extraction
@@ -30,19 +28,6 @@ from purelink.runtime.http import HttpClient, RetryPolicy, TokenBucket
 from purelink.runtime.source import RestSource, Stream
 
 log = logging.getLogger("purelink.runtime")
-EXIT_FAILED, EXIT_STOPPED = 1, 143
-
-
-class _JsonLogFormatter(logging.Formatter):
-    def __init__(self, run_id: str) -> None:
-        super().__init__()
-        self.run_id = run_id
-
-    def format(self, record: logging.LogRecord) -> str:
-        import json
-
-        return mask(json.dumps({"level": record.levelname.lower(), "run_id": self.run_id,
-                                "logger": record.name, "message": record.getMessage()}))
 
 
 def loopback_to(url: str, host: str | None) -> str:
@@ -190,40 +175,11 @@ def main(source: RestSource, streams: list[Stream], *, pipeline: str, recipe: st
          version: int = 1, db: str = "data/purelink.duckdb", airbyte_metadata: bool = False,
          workspace: str | Path | None = None) -> None:
     """Command-line entry point of a generated module; exits with the run's status."""
-    parser = argparse.ArgumentParser(prog=f"python pipelines/{pipeline}.py",
-                                     description=f"Run the {pipeline} pipeline.")
-    parser.add_argument("--sample", type=int, metavar="N", help="load only N records per stream (a test run)")
-    parser.add_argument("--full-refresh", action="store_true", help="forget state and reload everything")
-    parser.add_argument("--db", help=f"DuckDB file (default {db})")
-    parser.add_argument("--streams", help="comma-separated subset of streams")
-    parser.add_argument("--run-id", help="identifier for this run (default: random)")
-    parser.add_argument("--concurrency", type=int, help="parallel requests (default: the source's)")
-    args = parser.parse_args()
-    chosen = streams
-    if args.streams:
-        wanted = set(args.streams.split(","))
-        unknown = wanted - {s.name for s in streams}
-        if unknown:
-            parser.error(f"unknown stream(s): {', '.join(sorted(unknown))}")
-        chosen = [s for s in streams if s.name in wanted]
-    base = Path(workspace) if workspace else Path.cwd()
-    path = Path(args.db) if args.db else base / db
-    run_id = args.run_id or os.environ.get("PURELINK_RUN_ID") or uuid.uuid4().hex[:16]
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonLogFormatter(run_id))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    finished = run(source, chosen, pipeline=pipeline, recipe=recipe, version=version,
-                   destination=DuckDBDestination(path, airbyte_metadata=airbyte_metadata),
-                   sample=args.sample, full_refresh=args.full_refresh, run_id=run_id, stop=stop,
-                   concurrency=args.concurrency)
-    status = finished.get("status")
-    code = 0 if status == "success" else EXIT_STOPPED if status == "stopped" else EXIT_FAILED
-    # Everything is committed, closed and printed: skip the interpreter's teardown of pyarrow,
-    # duckdb and threads, which costs about half a second per run.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    def options(parser) -> None:
+        parser.add_argument("--concurrency", type=int, help="parallel requests (default: the source's)")
+
+    call = invocation(pipeline, streams, db=db, workspace=workspace, extra_options=options)
+    finish(run(source, call.streams, pipeline=pipeline, recipe=recipe, version=version,
+               destination=DuckDBDestination(call.db_path, airbyte_metadata=airbyte_metadata),
+               sample=call.args.sample, full_refresh=call.args.full_refresh, run_id=call.run_id,
+               stop=call.stop, concurrency=call.args.concurrency))

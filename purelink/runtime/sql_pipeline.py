@@ -8,7 +8,6 @@ finished) and exits 0 when every stream succeeded.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import queue
 import threading
@@ -26,9 +25,9 @@ from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.auth import mask
 from purelink.runtime.destination import Destination
 from purelink.runtime.duckdb_arrow import DuckDBArrowDestination
+from purelink.runtime.entry import finish, invocation
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.events import EventWriter
-from purelink.runtime.pipeline import EXIT_FAILED, EXIT_STOPPED
 from purelink.runtime.sql_source import (
     Plan,
     PostgresSource,
@@ -320,30 +319,8 @@ def sql_main(source: PostgresSource, streams: list[SqlStream], *, pipeline: str,
     `warehouse` (a `PostgresDestination`) receives the rows; without it they go to the DuckDB
     file `db`. A `--sample` run always writes to the DuckDB file it is given, never the warehouse.
     """
-    import logging
-    import signal
-    import sys
-
-    parser = argparse.ArgumentParser(prog=f"python pipelines/{pipeline}.py", description=f"Run the {pipeline} pipeline.")
-    parser.add_argument("--sample", type=int, metavar="N", help="load only N rows per stream (a test run)")
-    parser.add_argument("--full-refresh", action="store_true", help="forget state and reload everything")
-    parser.add_argument("--db", help=f"DuckDB file (default {db}); used for --sample even with a warehouse")
-    parser.add_argument("--streams", help="comma-separated subset of streams")
-    parser.add_argument("--run-id", help="identifier for this run (default: random)")
-    args = parser.parse_args()
-    chosen = streams
-    if args.streams:
-        wanted = set(args.streams.split(","))
-        unknown = wanted - {s.name for s in streams}
-        if unknown:
-            parser.error(f"unknown stream(s): {', '.join(sorted(unknown))}")
-        chosen = [s for s in streams if s.name in wanted]
-    base = Path(workspace) if workspace else Path.cwd()
-    path = Path(args.db) if args.db else base / db
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    call = invocation(pipeline, streams, db=db, workspace=workspace)
+    args, chosen, path, stop = call.args, call.streams, call.db_path, call.stop
     if warehouse is not None and not args.sample:
         destination, target_schema = warehouse, getattr(warehouse, "schema", None) or schema
     else:
@@ -351,6 +328,5 @@ def sql_main(source: PostgresSource, streams: list[SqlStream], *, pipeline: str,
         target_schema = schema
     finished = sql_run(source, chosen, pipeline=pipeline, destination=destination, schema=target_schema,
                        recipe=recipe, version=version, sample=args.sample, full_refresh=args.full_refresh,
-                       run_id=args.run_id, stop=stop)
-    status = finished.get("status")
-    sys.exit(0 if status == "success" else EXIT_STOPPED if status == "stopped" else EXIT_FAILED)
+                       run_id=call.run_id, stop=stop)
+    finish(finished)
