@@ -25,3 +25,31 @@ def test_rejected_key_fails_with_a_clear_message(sandbox_factory, pipeline, monk
     assert errors and "rejected the key" in errors[0]["message"]
     assert "sk_test_wrongwrongwrong123" not in "".join(map(str, events))
     assert events[-1]["status"] == "failed"
+
+
+def test_restricted_key_names_the_stream_it_cannot_read(sandbox_factory, tmp_path):
+    """A restricted key (customers only) loads customers and says plainly what it cannot read."""
+    import os
+
+    from purelink.engine import Engine
+    from purelink.recipes import parse_recipe
+
+    api = sandbox_factory(customers=200)
+    engine = Engine(tmp_path)
+    recipe = engine.recipes.save(parse_recipe(
+        f"name: both\nsource: {{name: stripe, base_url: '{api.stripe_base_url}'}}\n"
+        "streams: [{name: customers}, {name: charges}]\nrequirements: {history_start: 2020-01-01}\n"))
+    result = engine.execute(recipe, executor="local", secrets={"STRIPE_API_KEY": api.restricted_key})
+    done = result.finished
+    assert done["status"] == "failed"
+    assert done["streams"]["customers"] == {**done["streams"]["customers"], "status": "success", "records": 200}
+    charges = done["streams"]["charges"]
+    assert charges["status"] == "failed"
+    assert "no permission to read charges" in charges["error"] and "drop the stream" in charges["error"]
+    sample = engine.execute(recipe, executor="local", sample=5, db_path=tmp_path / "scratch.duckdb",
+                            secrets={"STRIPE_API_KEY": api.restricted_key})
+    checks = {c["name"]: c for c in sample.finished["checks"]}
+    assert checks["credentials"]["status"] == "PASS"
+    assert checks["permissions"] == {"name": "permissions", "status": "FAIL", "detail": "no read access to charges"}
+    assert api.restricted_key not in str(done) + str(sample.finished) + "".join(result.output)
+    assert "STRIPE_API_KEY" not in os.environ or os.environ["STRIPE_API_KEY"] != api.restricted_key
