@@ -42,7 +42,8 @@ class Screen:
 
 
 class SourceScreen(Screen):
-    """1: a combobox with ranked suggestions; an OpenAPI document for an API not in the catalog."""
+    """1: a combobox with ranked suggestions; for an API not in the catalog, its OpenAPI document or
+    the assistant's discovery from a base URL and a key."""
 
     def __init__(self, wizard) -> None:
         super().__init__(wizard)
@@ -62,15 +63,16 @@ class SourceScreen(Screen):
             self.combo.value = spec.label
             self._show_choice(spec)
         self.combo.observe(self._typed, names="value")
-        from purelink_jupyter.assist import intent_box
+        from purelink_jupyter.assist import DiscoverBox, intent_box
 
         intent = intent_box(wizard, self._filled)
+        self.discover = DiscoverBox(wizard, self._discovered)
         other = w.HTML("<div style='margin-top:10px;color:#666'>Not in the list? Import the API's OpenAPI "
                        "document:</div>")
         self.widget.children = [self.combo, self.suggestions, intent, self.chosen, other,
-                                w.HBox([self.openapi, self.import_button]), self.proposal]
+                                w.HBox([self.openapi, self.import_button]), self.proposal, self.discover.widget]
 
-    def _suggest(self, text: str) -> None:
+    def _suggest(self, text: str) -> list:
         found = self.session.suggest_sources(text)
         for s in found:
             self.by_label[s.label] = s.name
@@ -84,6 +86,7 @@ class SourceScreen(Screen):
         self.suggestions.children = ([w.HTML("<span style='color:#666'>Suggestions:</span>"),
                                       w.HBox(buttons, layout=w.Layout(flex_flow="row wrap"))] if buttons and text
                                      else [])
+        return found
 
     def _typed(self, change) -> None:
         text = change["new"] or ""
@@ -91,9 +94,12 @@ class SourceScreen(Screen):
             self.choose(self.by_label[text])
             return
         try:
-            self._suggest(text)
+            found = self._suggest(text)
         except PurelinkError as exc:
             self.wizard.fail(exc)
+            return
+        known = {n.lower() for s in found for n in (s.name, s.title, s.label)}
+        self.discover.offer("" if text.strip().lower() in known else text)
 
     def choose(self, name: str) -> None:
         try:
@@ -115,8 +121,17 @@ class SourceScreen(Screen):
             self._show_choice(spec)
             self.wizard.say("Filled in from what you wrote: check each stage with Next.", "ok")
         elif prefill.unknown_source:
-            self.wizard.say(f"{prefill.unknown_source} is not in the catalog: import its OpenAPI document below.",
-                            "warn")
+            self.discover.offer(prefill.unknown_source)
+            self.wizard.say(f"{prefill.unknown_source} is not in the catalog: import its OpenAPI document below, "
+                            "or ask the assistant to find it.", "warn")
+
+    def _discovered(self, spec) -> None:
+        self.by_label[spec.label] = spec.name
+        self.combo.value = spec.label
+        self._show_choice(spec)
+        self.discover.offer("")
+        self.wizard.say(f"{spec.title} found by the assistant, saved as connectors/{spec.name}.yaml and chosen. "
+                        "Next: its streams.", "ok")
 
     def _show_choice(self, spec) -> None:
         streams = ", ".join(s.name for s in spec.streams)

@@ -169,3 +169,54 @@ def test_a_failed_test_can_be_explained(wizard, sandbox, workspace, monkeypatch)
     one(wiz, "purelink-explain").click()
     assert wiz.wait(60)
     assert "answered by offline" in text_of(wiz.screen.area)
+
+
+def test_an_api_in_no_catalog_is_found_by_the_assistant(workspace, sandbox, tmp_path, monkeypatch):
+    monkeypatch.setenv("PURELINK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)  # the offline assistant answers
+    acme = sandbox.sources()["acme"]
+    wiz = Wizard(workspace=workspace.root, executor="local", insert_cells=False)
+    section = one(wiz, "purelink-discover-section")
+    combo = one(wiz, "purelink-source")
+    combo.value = "Stripe"
+    assert section.layout.display == "none"  # a known source needs no assistant
+    combo.value = "Acme Tickets"
+    assert section.layout.display != "none" and "Acme Tickets is not in the catalog" in text_of(section)
+    assert one(wiz, "purelink-discover-name").value == "Acme Tickets"
+
+    one(wiz, "purelink-discover-open").click()
+    one(wiz, "purelink-discover-url").value = acme["base_url"]
+    key = one(wiz, "purelink-discover-key")
+    key.value = acme["api_key"]
+    one(wiz, "purelink-discover").click()
+    assert key.value == ""  # the Password widget keeps no key
+    assert wiz.wait(120), "discovery did not finish"
+    rounds = one(wiz, "purelink-rounds").value
+    assert "Round 1 (offline rules): works" in rounds and "/tickets?page_size=2&amp;cursor=" in rounds
+    assert "assistant: offline rules" in text_of(section)
+    assert "answered by offline rules" in text_of(section) and wiz.session.state.source is None  # not yet chosen
+
+    one(wiz, "purelink-use-discovered").click()
+    assert wiz.wait(60), "saving did not finish"
+    st = wiz.session.state
+    assert st.source == "acme_tickets" and st.imported_from == "assistant: offline rules"
+    assert (workspace.root / "connectors" / "acme_tickets.yaml").is_file()
+    assert "found by the assistant" in wiz.message.value and section.layout.display == "none"
+    click_next(wiz, "streams")
+    assert {b.description for b in find(wiz.widget, "purelink-stream")} == {"tickets", "organizations", "agents"}
+    saved = "".join(p.read_text() for p in workspace.root.rglob("*") if p.is_file() and p.suffix in (".json", ".yaml"))
+    assert acme["api_key"] not in saved
+
+
+def test_the_assistant_says_when_it_finds_nothing(workspace, sandbox, tmp_path, monkeypatch):
+    monkeypatch.setenv("PURELINK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    wiz = Wizard(workspace=workspace.root, insert_cells=False)
+    one(wiz, "purelink-source").value = "Nowhere API"
+    one(wiz, "purelink-discover").click()
+    assert "base URL first" in wiz.message.value and not wiz.busy
+    one(wiz, "purelink-discover-url").value = sandbox.stripe_base_url.rstrip("/") + "/no-such-api"
+    one(wiz, "purelink-discover").click()
+    assert wiz.wait(120)
+    assert "No working connector was found for Nowhere API" in wiz.message.value
+    assert not find(wiz.widget, "purelink-use-discovered") and wiz.session.state.source is None
