@@ -6,7 +6,7 @@ In IPython: `%load_ext purelink`, then `%purelink`. In Python: `purelink.run("st
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["run", "Engine", "load_ipython_extension", "unload_ipython_extension", "__version__"]
+__all__ = ["Engine", "__version__", "load_ipython_extension", "run", "unload_ipython_extension"]
 
 
 def run(recipe, **options):

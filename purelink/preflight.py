@@ -132,9 +132,9 @@ def check_schema(schema_files: list[Path]) -> Check:
 
 
 def health_check(spec: ConnectorSpec, secret: str | None, *, base_url: str | None = None):
-    """One real request to the spec's health check; returns `purelink.secrets.HealthCheck`."""
+    """One real request to the spec's health check; returns `purelink.keychecks.HealthCheck`."""
     from purelink.discovery import request_auth
-    from purelink.secrets import classify_health_check
+    from purelink.keychecks import classify_health_check
 
     url = (base_url or spec.base_url or "").rstrip("/")
     hc = spec.health_check

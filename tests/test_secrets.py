@@ -22,13 +22,8 @@ import pytest
 
 from purelink import redact
 from purelink.errors import CredentialError, SourceError
-from purelink.secrets import (
-    Secret,
-    Vault,
-    check_key_format,
-    classify_health_check,
-    resolve_secret,
-)
+from purelink.keychecks import check_key_format, classify_health_check
+from purelink.secrets import Secret, Vault, resolve_secret
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "sk_test_51HcanaryQ7xZr2LmNpW9vB3kTy8sDfGh"

@@ -349,8 +349,9 @@ class Session(BuildStages):
     def set_credential(self, value: str, *, save: bool = True, name: str | None = None) -> CredentialStatus:
         """Check the key's format, send one live health-check request, and (save=True) encrypt it
         in the vault under `name` (default: the source's name). The value is never in the state."""
+        from purelink.keychecks import check_key_format
         from purelink.preflight import health_check
-        from purelink.secrets import Secret, check_key_format
+        from purelink.secrets import Secret
 
         spec = self._request_spec()
         plain = value if isinstance(value, Secret) else value.strip()
