@@ -13,9 +13,9 @@ COLUMNS = "id, email, name, balance, created, address, metadata"
 
 @pytest.mark.slow
 def test_repeated_sigkill_then_clean_run_equals_uninterrupted_run(tmp_path, sandbox_factory, pipeline):
-    # Slow enough (latency, a client rate limit) that kills land mid-run.
+    # Slow enough (latency, a client rate limit) that every kill lands mid-run.
     api = sandbox_factory(latency_ms=15)
-    reference = pipeline(api, rate_limit=40)
+    reference = pipeline(api, rate_limit=12)
     reference.workspace = tmp_path  # same layout; separate db below
     reference.db = tmp_path / "reference.duckdb"
     reference.run("--db", str(reference.db))
@@ -27,13 +27,21 @@ def test_repeated_sigkill_then_clean_run_equals_uninterrupted_run(tmp_path, sand
     kills = 0
     for _ in range(6):
         proc = reference.popen("--db", str(crashed_db))
-        time.sleep(rng.uniform(0.4, 2.0))
+        # Kill at a random instant after a random number of committed pages: between commits,
+        # during one, or while pages are in flight.
+        pages, target = 0, rng.randint(1, 3)
+        for line in proc.stdout:
+            if '"event":"page"' in line:
+                pages += 1
+                if pages == target:
+                    time.sleep(rng.uniform(0, 0.15))
+                    break
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
         proc.stdout.close()
-    assert kills >= 3, "the run finished before it could be killed; slow the sandbox down"
+    assert kills >= 5, "the runs finished before they could be killed; slow the sandbox down"
 
     reference.db = crashed_db
     reference.run("--db", str(crashed_db))
