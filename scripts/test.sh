@@ -27,7 +27,8 @@ bash scripts/browser-up.sh
 
 step "PostgreSQL server binaries"
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && ! command -v pg_config >/dev/null 2>&1; then
-    apt-get -o DPkg::Lock::Timeout=300 install -y -q postgresql-15 >/dev/null
+    apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+    apt-get -o DPkg::Lock::Timeout=300 install -y -q postgresql-15 </dev/null >/dev/null
 fi
 
 step "tests"
