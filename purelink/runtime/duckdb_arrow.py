@@ -44,33 +44,10 @@ class DuckDBArrowDestination(DuckDBDestination):
         if self.memory_limit:
             self.con.execute(f"SET memory_limit = '{_size(self.memory_limit)}'")
 
-    def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
-        if not any(isinstance(b, ArrowBatch) for b in batches):
-            return super().commit(batches, run_id=run_id, extracted_at=extracted_at)
-        changes: list[SchemaChange] = []
-        self.con.execute("BEGIN")
-        try:
-            for batch in batches:
-                if isinstance(batch, ArrowBatch):
-                    found = self._load(batch, run_id, extracted_at)
-                else:
-                    found = self._insert(batch, run_id, extracted_at) if batch.rows else []
-                for c in found:
-                    self.con.execute(
-                        "INSERT INTO _purelink.schema_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [run_id, batch.pipeline, c.stream, c.table, c.column, c.change, c.old_type,
-                         c.new_type, extracted_at])
-                changes.extend(found)
-                if batch.dead_letters:
-                    self._dead_letters(batch, run_id, extracted_at)
-                if batch.state:
-                    self._write_state(batch.pipeline, batch.stream, batch.state, run_id)
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            self._columns.clear()  # DDL rolled back with the rest
-            raise
-        return changes
+    def _load_batch(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+        if isinstance(batch, ArrowBatch):
+            return self._load(batch, run_id, extracted_at)
+        return super()._load_batch(batch, run_id, extracted_at)
 
     def _meta(self) -> dict[str, str]:
         meta = dict(META_PURELINK)

@@ -212,14 +212,13 @@ class DuckDBDestination(Destination):
         self.con.execute("BEGIN")
         try:
             for batch in coalesce(batches):
-                if batch.rows:
-                    batch_changes = self._insert(batch, run_id, extracted_at)
-                    for c in batch_changes:
-                        self.con.execute(
-                            "INSERT INTO _purelink.schema_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [run_id, batch.pipeline, c.stream, c.table, c.column, c.change, c.old_type,
-                             c.new_type, extracted_at])
-                    changes.extend(batch_changes)
+                batch_changes = self._load_batch(batch, run_id, extracted_at)
+                for c in batch_changes:
+                    self.con.execute(
+                        "INSERT INTO _purelink.schema_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [run_id, batch.pipeline, c.stream, c.table, c.column, c.change, c.old_type,
+                         c.new_type, extracted_at])
+                changes.extend(batch_changes)
             states: dict[tuple[str, str], dict[str, Any]] = {}
             for batch in batches:
                 if batch.dead_letters:
@@ -233,6 +232,10 @@ class DuckDBDestination(Destination):
             self._columns.clear()  # DDL rolled back with the rest
             raise
         return changes
+
+    def _load_batch(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+        """Write one (coalesced) batch's rows; subclasses load other kinds of batch."""
+        return self._insert(batch, run_id, extracted_at) if batch.rows else []
 
     def _dead_letters(self, batch: Batch, run_id: str, at: datetime) -> None:
         reasons = [r for r, _ in batch.dead_letters]
@@ -248,16 +251,22 @@ class DuckDBDestination(Destination):
 
 
 def coalesce(batches: list[Batch]) -> list[Batch]:
-    """One batch of rows per table: a commit of N pages costs one DELETE and one INSERT, not N."""
+    """One batch of rows per table: a commit of N pages costs one DELETE and one INSERT, not N.
+    Batches of other kinds (a SQL source's Arrow batches) keep their place and order."""
+    out: list[Batch] = []
     merged: dict[tuple, Batch] = {}
     for b in batches:
+        if type(b) is not Batch:
+            out.append(b)
+            continue
         if not b.rows:
             continue
         key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key)
         if key not in merged:
             merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows))
+            out.append(merged[key])
         else:
             merged[key].rows.extend(b.rows)
     for m in merged.values():
         m.rows = dedupe(m.rows, m.primary_key)
-    return list(merged.values())
+    return out

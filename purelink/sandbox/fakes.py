@@ -11,15 +11,11 @@ import json
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
+from purelink.sandbox.stripe_data import FIRST, LAST  # one list of names for every protocol
+
 START = 1704067200  # 2024-01-01T00:00:00Z
 END = 1767225600  # 2026-01-01T00:00:00Z
 
-FIRST = ["Ada", "Ben", "Chloé", "Dmitri", "Elena", "Farah", "Gustav", "Hana", "Ivan", "Jenny", "Kofi", "Lena",
-         "Mateo", "Nadia", "Oscar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Victor", "Wen", "Ximena",
-         "Yusuf", "Zoë", "Aiko", "Bruno", "Carmen", "Diego", "Emma", "Felix", "Grace", "Hugo", "Isla", "José"]
-LAST = ["Rosen", "Okafor", "Müller", "Tanaka", "García", "Smith", "Nguyen", "Kowalski", "Haddad", "Silva",
-        "Johansson", "O'Brien", "Rossi", "Dubois", "Patel", "Kim", "Novak", "Fischer", "Costa", "Brown",
-        "Ivanova", "Chen", "Moreau", "Jensen", "Lopez", "Wright", "Yilmaz", "Schmidt", "Ahmed", "Walker"]
 DOMAINS = ["example.com", "example.org", "example.net", "mail.example.com"]
 COMPANY_A = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne", "Tyrell", "Soylent",
              "Cyberdyne", "Aperture", "Massive", "Pied Piper", "Wonka", "Gringotts", "Oscorp", "Monarch"]
