@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -40,7 +41,15 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
     return {name: secret.reveal()}
 
 
-def choose_runner(executor: str | None) -> tuple[object, str | None]:
+def build_progress(line: str) -> None:
+    """The runtime image is built once per content hash (about half a minute cold): show its
+    steps on stderr, not pip's chatter."""
+    if line.startswith(("Building ", "Pulling ", "Downloading wheels", "Step ")) or "failed" in line:
+        print(f"image: {line}", file=sys.stderr, flush=True)
+
+
+def choose_runner(executor: str | None, on_build: Callable[[str], None] | None = build_progress
+                  ) -> tuple[object, str | None]:
     """(runner, warning). `docker` asked for explicitly fails when no engine answers; `auto`
     falls back to a local run with a visible warning."""
     executor = executor or "auto"
@@ -57,10 +66,10 @@ def choose_runner(executor: str | None) -> tuple[object, str | None]:
                 "The Docker engine does not answer, so the pipeline cannot run in a container.",
                 "Start Docker (on these machines: `bash scripts/docker-up.sh`), or run with "
                 "`--executor local` to run it here without isolation.")
-        return DockerRunner(), None
+        return DockerRunner(on_build=on_build), None
     if DockerRunner is not None and docker_available():
         try:
-            return DockerRunner(), None
+            return DockerRunner(on_build=on_build), None
         except PurelinkError as exc:
             return LocalRunner(), f"{exc.message} Falling back to a local run. {LocalRunner.warning}"
     return LocalRunner(), "No Docker engine answers. " + LocalRunner.warning
@@ -115,7 +124,8 @@ class Engine:
 
     def start(self, recipe: str | Recipe, *, executor: str | None = None, sample: int | None = None,
               full_refresh: bool = False, db_path: Path | None = None, interactive: bool | None = False,
-              timeout_s: float | None = None, secrets: dict[str, str] | None = None) -> RunHandle:
+              timeout_s: float | None = None, secrets: dict[str, str] | None = None,
+              on_build: Callable[[str], None] | None = build_progress) -> RunHandle:
         """Start a run and return its handle at once (events arrive as it goes).
 
         `secrets` (name -> value) replaces the usual resolution (environment, vault), for a key
@@ -128,7 +138,7 @@ class Engine:
             from purelink.codegen_sql import warehouse_credentials
 
             secrets.update(warehouse_credentials(recipe, interactive=interactive))
-        runner, warning = choose_runner(executor or recipe.executor)
+        runner, warning = choose_runner(executor or recipe.executor, on_build)
         args = []
         if sample:
             args += ["--sample", str(sample)]
