@@ -38,6 +38,7 @@ IMAGE_REPO = "purelink-runtime"
 IMAGE_LABEL = "purelink.image"
 VENV = "/opt/purelink/venv"
 BUILD_TIMEOUT_S = 1800
+OFFLINE_BASE_IMAGE = "purelink-base:bookworm"  # what scripts/build-base-image.sh builds
 OFFLINE_HINT = ("set PURELINK_BASE_IMAGE=purelink-base:bookworm after building it offline with "
                 "`bash scripts/build-base-image.sh`, or let the engine reach its registry")
 
@@ -104,8 +105,7 @@ def ensure_runtime_image(client=None, *, base: str | None = None, on_progress: P
     started = time.monotonic()
     say = on_progress or (lambda line: None)
     client = client or docker_client(timeout=BUILD_TIMEOUT_S)
-    base = base or base_image()
-    base_id = _base_image_id(client, base, say)
+    base, base_id = _base_image_id(client, base or base_image(), say)
     requirements = runtime_requirements()
     wheels = _wheels(client, base, base_id, requirements, cache or cache_dir(), say)
     project = _stage_project()
@@ -132,16 +132,26 @@ def _exists(client, name: str) -> bool:
         return False
 
 
-def _base_image_id(client, base: str, say: Progress) -> str:
+def _base_image_id(client, base: str, say: Progress) -> tuple[str, str]:
+    """(base, its image id). The default base, when absent, gives way to the offline base image
+    where that one was built: air-gapped engines then run pipelines in containers as they are."""
     import docker.errors
 
     try:
-        return client.images.get(base).id
+        return base, client.images.get(base).id
     except docker.errors.ImageNotFound:
         pass
+    if base == DEFAULT_BASE_IMAGE and not os.environ.get("PURELINK_BASE_IMAGE"):
+        try:
+            offline = client.images.get(OFFLINE_BASE_IMAGE).id
+        except docker.errors.ImageNotFound:
+            pass
+        else:
+            say(f"Building on {OFFLINE_BASE_IMAGE}: {base} is not present (set PURELINK_BASE_IMAGE to choose)")
+            return OFFLINE_BASE_IMAGE, offline
     say(f"Pulling {base}")
     try:
-        return client.images.pull(base).id
+        return base, client.images.pull(base).id
     except docker.errors.APIError as exc:
         reason = getattr(exc, "explanation", None) or str(exc)
         raise ExecutionError(f"The base image {base} is not present and cannot be pulled ({reason}).",

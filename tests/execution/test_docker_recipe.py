@@ -81,3 +81,22 @@ def test_bad_key_fails_the_container_test_run_at_the_credentials_line(tmp_path, 
     assert "[FAIL] credentials: the API answered 401: the key was rejected" in proc.stdout
     assert "Traceback" not in proc.stderr
     assert "sk_test_thisKeyDoesNotExist0000" not in proc.stdout + proc.stderr
+
+
+def test_without_a_setting_the_offline_base_stands_in_for_an_absent_default(monkeypatch, docker_engine, base_image):
+    import docker.errors
+
+    from purelink.images import DEFAULT_BASE_IMAGE, OFFLINE_BASE_IMAGE, ensure_runtime_image
+
+    try:
+        docker_engine.images.get(DEFAULT_BASE_IMAGE)
+        pytest.skip(f"{DEFAULT_BASE_IMAGE} is present here: nothing to stand in for")
+    except docker.errors.ImageNotFound:
+        pass
+    if base_image != OFFLINE_BASE_IMAGE:
+        pytest.skip("the offline base image was not built on this engine")
+    monkeypatch.delenv("PURELINK_BASE_IMAGE", raising=False)
+    said: list[str] = []
+    image = ensure_runtime_image(docker_engine, on_progress=said.append)
+    assert image.base == OFFLINE_BASE_IMAGE
+    assert any("is not present" in line for line in said)  # the user is told, not surprised
