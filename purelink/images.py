@@ -33,6 +33,8 @@ from purelink.errors import ExecutionError
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 RUNTIME_PACKAGES = ("httpx", "duckdb", "pyarrow")  # what purelink.runtime imports; nothing else
+# Drivers the runtime imports only for database sources: in the image when installed here.
+OPTIONAL_RUNTIME_PACKAGES = ("adbc-driver-manager", "adbc-driver-postgresql")
 SANDBOX_UID = 10001
 IMAGE_REPO = "purelink-runtime"
 IMAGE_LABEL = "purelink.image"
@@ -85,6 +87,11 @@ def runtime_requirements() -> list[str]:
             pins.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             pins.append(name)
+    for name in OPTIONAL_RUNTIME_PACKAGES:
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
     return pins
 
 

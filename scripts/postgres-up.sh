@@ -13,6 +13,8 @@
 #   PURELINK_PG_PORT       port (default: a free one)
 #   PURELINK_PG_PASSWORD   superuser password (default: random)
 #   PURELINK_PG_USER       OS user that runs the server when we are root (default postgres, created if missing)
+#   PURELINK_PG_LISTEN     listen_addresses (default 127.0.0.1); '*' lets containers reach it through
+#                          Docker's bridge (password logins from any address are then allowed)
 #
 # initdb refuses to run as root, so as root the cluster belongs to an unprivileged user. The cluster is
 # throwaway: fsync is off and it listens on 127.0.0.1 only; never point this at data you want to keep.
@@ -82,9 +84,13 @@ as_owner "$bin/initdb" -D "$dir/data" -U postgres --pwfile="$pwfile" --auth-loca
     --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
     say "initdb failed:"; cat "$dir/initdb.log" >&2; exit 1; }
 rm -f "$pwfile"
+listen="${PURELINK_PG_LISTEN:-127.0.0.1}"
+if [ "$listen" != "127.0.0.1" ]; then
+    echo "host all all 0.0.0.0/0 scram-sha-256" >>"$dir/data/pg_hba.conf"
+fi
 
 as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/data \
+    "-c listen_addresses=$listen -c port=$port -c unix_socket_directories=$dir/data \
      -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50" >/dev/null || {
     say "the server did not start:"; tail -20 "$dir/data/server.log" >&2; exit 1; }
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from purelink.runtime.auth import mask, read_secret
 from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.net import reachable
 
 SCHEMES = ("postgresql", "postgres")
 
@@ -71,7 +72,7 @@ def connect(url: str, *, password: str | None, database: str | None = None, role
     dbapi = driver()
     secret = read_secret(password) if password else None
     try:
-        return dbapi.connect(connection_uri(url, secret, database))
+        return dbapi.connect(connection_uri(reachable(url), secret, database))
     except dbapi.Error as exc:
         raise RuntimeFailure(
             f"Cannot connect to the PostgreSQL {role} {describe(url, database)}: {first_line(exc)}",

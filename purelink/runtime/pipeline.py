@@ -7,14 +7,12 @@ Prints one JSON event per line on stdout and exits 0 when every stream succeeded
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from purelink.runtime.auth import mask
 from purelink.runtime.checks import sample_checks
@@ -25,35 +23,16 @@ from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.events import EventWriter
 from purelink.runtime.extract import Extraction
 from purelink.runtime.http import HttpClient, RetryPolicy, TokenBucket
+from purelink.runtime.net import reachable
 from purelink.runtime.source import RestSource, Stream
 
 log = logging.getLogger("purelink.runtime")
 
 
-def loopback_to(url: str, host: str | None) -> str:
-    """`url` with a loopback host replaced by `host`: inside a container, the machine's own
-    loopback (where a sandbox or a local API listens) is reached as host.docker.internal."""
-    if not host:
-        return url
-    parts = urlsplit(url)
-    name = parts.hostname or ""
-    try:
-        loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback or name == "0.0.0.0"
-    except ValueError:
-        loopback = False
-    if not loopback:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    hostport = netloc[-1].replace(f"[{name}]", host) if name == "::1" else netloc[-1].replace(name, host, 1)
-    netloc = "@".join([*netloc[:-1], hostport])
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def make_client(source: RestSource) -> HttpClient:
     headers = {"User-Agent": "purelink", **source.headers, **source.auth.headers()}
     params = {**source.params, **source.auth.params()}
-    base_url = loopback_to(os.environ.get("PURELINK_BASE_URL") or source.base_url,
-                           os.environ.get("PURELINK_LOOPBACK_HOST"))
+    base_url = reachable(os.environ.get("PURELINK_BASE_URL") or source.base_url)
     return HttpClient(
         base_url=base_url, headers=headers, params=params or None,
         limiter=TokenBucket(source.rate_limit), retry=RetryPolicy(), timeout_s=source.timeout_s,

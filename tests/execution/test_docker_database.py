@@ -1,0 +1,66 @@
+"""A database pipeline in a container: the ADBC driver is in the runtime image, and a database on
+this machine is reached through the host gateway (the server listens beyond loopback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def bridged_postgres():
+    if not (Path("/usr/lib/postgresql/15/bin/initdb").exists() or shutil.which("pg_config")):
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries are missing")
+        pytest.skip("PostgreSQL server binaries are missing")
+    pytest.importorskip("adbc_driver_postgresql")
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "postgres-up.sh")],  # its own folder: initdb runs as postgres
+                         capture_output=True, text=True, env={**os.environ, "PURELINK_PG_LISTEN": "*"},
+                         check=False, timeout=120)
+    assert out.returncode == 0, out.stderr
+    env = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines()
+               if line.startswith("export "))
+    env = {k: v.strip("'") for k, v in env.items()}
+    psql = ["psql", "-h", "127.0.0.1", "-p", env["PGPORT"], "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
+    pg_env = {**os.environ, "PGPASSWORD": env["PGPASSWORD"]}
+    subprocess.run([*psql, "-c", "CREATE DATABASE plant"], env=pg_env, check=True, capture_output=True)
+    subprocess.run([*psql, "-d", "plant", "-c",
+                    "CREATE TABLE items (id int PRIMARY KEY, name text, weight numeric(8,2), "
+                    "updated_at timestamptz DEFAULT now()); "
+                    "INSERT INTO items (id, name, weight) SELECT g, 'item ' || g, g * 1.25 "
+                    "FROM generate_series(1, 500) g"], env=pg_env, check=True, capture_output=True)
+    yield env
+    subprocess.run(["bash", str(ROOT / "scripts" / "postgres-up.sh"), "stop", env["PURELINK_PG_DIR"]],
+                   capture_output=True, check=False, timeout=60)
+
+
+def test_a_postgres_table_loads_through_a_container(tmp_path, bridged_postgres, docker_engine, base_image,
+                                                    runtime_image):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    env = {**os.environ, "PGPASSWORD": bridged_postgres["PGPASSWORD"], "PURELINK_BASE_IMAGE": base_image}
+
+    def purelink(*args):
+        proc = subprocess.run([sys.executable, "-m", "purelink.cli", *args], cwd=ws, capture_output=True,
+                              text=True, env=env, timeout=600, check=False, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        return proc.stdout
+
+    url = f"postgresql://postgres@127.0.0.1:{bridged_postgres['PGPORT']}/plant"
+    purelink("recipes", "new", "plant", "--source", "postgres", "--streams", "public.items", "--base-url", url,
+             "--executor", "docker")
+    finished = json.loads(purelink("recipes", "run", "plant", "--executor", "docker", "--format", "json")
+                          .strip().splitlines()[-1])
+    assert finished["status"] == "success", finished
+    tables = json.loads(purelink("inspect", "--tables", "--format", "json"))
+    loaded = [t for t in tables if t["table"] == "items"]
+    assert loaded and loaded[0]["rows"] == 500
+    assert bridged_postgres["PGPASSWORD"] not in json.dumps(finished)
