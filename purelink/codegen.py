@@ -102,9 +102,12 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
             names.add(kwargs["paginator"].split("(")[0])
         if s.time_filter is not None:
             tf = s.time_filter
-            kwargs["time_filter"] = Code(call("TimeFilter", tf.field, gte=tf.gte, lt=tf.lt or Code("None"),
+            # None said explicitly: the runtime's defaults are Stripe's created[gte]/created[lt]
+            kwargs["time_filter"] = Code(call("TimeFilter", tf.field, gte=tf.gte or Code("None"),
+                                              lt=tf.lt or Code("None"),
                                               format=None if tf.format == "unix" else tf.format,
-                                              order=None if tf.order == "desc" else tf.order))
+                                              order=None if tf.order == "desc" else tf.order,
+                                              template=tf.template))
             names.add("TimeFilter")
             kwargs["start"] = req.history_start
             kwargs["lookback_s"] = req.lookback_s or None

@@ -29,6 +29,7 @@ from purelink.runtime.duckdb_destination import SQL_TYPES, quote
 from purelink.runtime.http import HttpClient, HttpError, RetryPolicy, TokenBucket
 from purelink.runtime.paginators import STYLES, Paginator, dig
 from purelink.runtime.records import column_name, infer_types, select
+from purelink.runtime.windows import DEFAULT_START, TimeFilter, to_unix
 from purelink.workspace import Workspace
 
 MAX_DEPTH = 3  # nested paths listed down to a.b.c
@@ -129,7 +130,10 @@ def fetch_sample(spec: ConnectorSpec, stream: str, *, secret: str | None = None,
     client = client or make_client(spec, secret, base_url)
     paginator = paginator_for(spec, stream)
     path = s.records_path if s.records_path is not None else spec.records_path
-    request = paginator.first(s.path, dict(s.params), page_size=limit)
+    params = dict(s.params)
+    if s.time_filter is not None and s.time_filter.template:  # the query text needs its lower bound
+        params = TimeFilter(**s.time_filter.model_dump()).apply(params, to_unix(DEFAULT_START), None)
+    request = paginator.first(s.path, params, page_size=limit)
     records: list[dict] = []
     try:
         for _ in range(3):

@@ -64,6 +64,7 @@ class TimeFilterSpec(Model):
     lt: str | None = None
     format: Literal["unix", "iso"] = "unix"
     order: Literal["desc", "asc"] = "desc"
+    template: str | None = None  # a parameter whose text carries {gte}/{lt} (Salesforce's SOQL q)
 
 
 class StreamSpec(Model):

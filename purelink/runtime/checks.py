@@ -16,6 +16,7 @@ from purelink.runtime.paginators import dig
 from purelink.runtime.records import dedupe, infer_types, select
 from purelink.runtime.source import RestSource, Stream
 from purelink.runtime.validate import first_failure
+from purelink.runtime.windows import DEFAULT_START, to_unix
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 
@@ -33,7 +34,10 @@ def sample_checks(source: RestSource, streams: list[Stream], destination: Destin
     denied: list[str] = []
     for stream in streams:
         paginator = stream.paginator or source.paginator
-        request = paginator.first(stream.path, dict(stream.params), page_size=limit)
+        params = dict(stream.params)
+        if stream.time_filter is not None and stream.time_filter.template:  # the query needs its bound
+            params = stream.time_filter.apply(params, to_unix(stream.start or DEFAULT_START), None)
+        request = paginator.first(stream.path, params, page_size=limit)
         try:
             response = client.get(request.url, request.params)
             body = response.json()

@@ -24,9 +24,8 @@ from purelink.runtime.paginators import PageRequest, dig
 from purelink.runtime.records import dedupe, select
 from purelink.runtime.source import RestSource, Stream
 from purelink.runtime.validate import first_failure
-from purelink.runtime.windows import Progress, Window, cut, to_unix
+from purelink.runtime.windows import DEFAULT_START, Progress, Window, cut, to_unix
 
-DEFAULT_START = "2010-01-01"
 MIN_SPLIT_S = 2
 
 
@@ -121,11 +120,8 @@ class Extraction:
 
     def first_request(self, stream: Stream, window: Window) -> PageRequest:
         params = {**stream.params}
-        tf = stream.time_filter
-        if tf is not None and window.lo is not None and tf.gte:
-            params[tf.gte] = tf.encode(window.lo)
-        if tf is not None and window.hi is not None and tf.lt:
-            params[tf.lt] = tf.encode(window.hi)
+        if stream.time_filter is not None:
+            params = stream.time_filter.apply(params, window.lo, window.hi)
         return self._paginator(stream).first(stream.path, params)
 
     def _paginator(self, stream: Stream):

@@ -14,6 +14,8 @@ from typing import Any
 
 from purelink.runtime.paginators import PageRequest
 
+DEFAULT_START = "2010-01-01"  # history start when a recipe gives none
+
 
 @dataclass
 class TimeFilter:
@@ -21,6 +23,8 @@ class TimeFilter:
 
     `lt` may be None for APIs with only a lower bound (`updated_at_min`): such a stream is read
     as one window and its cursor is the newest value seen. `order` is the API's sort order.
+    `template` names a parameter whose text carries the bounds itself, as `{gte}` / `{lt}`
+    (Salesforce's SOQL `q`: `... WHERE SystemModstamp >= {gte} ORDER BY SystemModstamp`).
     """
 
     field: str = "created"
@@ -28,6 +32,22 @@ class TimeFilter:
     lt: str | None = "created[lt]"
     format: str = "unix"  # or "iso"
     order: str = "desc"
+    template: str | None = None
+
+    def apply(self, params: dict[str, Any], lo: int | None, hi: int | None) -> dict[str, Any]:
+        """The request parameters for the range [lo, hi)."""
+        params = dict(params)
+        if lo is not None and self.gte:
+            params[self.gte] = self.encode(lo)
+        if hi is not None and self.lt:
+            params[self.lt] = self.encode(hi)
+        if self.template and isinstance(params.get(self.template), str):
+            text = params[self.template]
+            for name, bound in (("{gte}", lo), ("{lt}", hi)):
+                if name in text and bound is not None:
+                    text = text.replace(name, str(self.encode(bound)))
+            params[self.template] = text
+        return params
 
     def encode(self, seconds: int) -> int | str:
         if self.format == "unix":

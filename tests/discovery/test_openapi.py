@@ -54,7 +54,8 @@ def test_the_sandbox_document_is_proposed_with_evidence(openapi_doc):
     customers = spec.stream("customers")
     assert customers.primary_key == "id"
     assert customers.time_filter.model_dump() == {"field": "created", "gte": "created[gte]",
-                                                  "lt": "created[lt]", "format": "unix", "order": "desc"}
+                                                  "lt": "created[lt]", "format": "unix", "order": "desc",
+                                                  "template": None}
     assert spec.stream("subscriptions").time_filter.order == "asc"  # its description says nothing of order
     assert spec.auth.style == "bearer" and spec.auth.env == "SANDBOX_PAYMENTS_API_KEY"
     assert spec.rate_limit.requests_per_second == 25
@@ -131,7 +132,7 @@ def test_records_path_key_and_iso_time_filter():
     assert stream.path == "/v2/things" and proposal.spec.records_path == ""
     assert stream.primary_key == "id"
     assert stream.time_filter.model_dump() == {"field": "updated_at", "gte": "updated_since", "lt": None,
-                                               "format": "iso", "order": "asc"}
+                                               "format": "iso", "order": "asc", "template": None}
     assert stream.cursor_field == "updated_at"
 
 

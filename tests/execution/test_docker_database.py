@@ -32,11 +32,10 @@ def bridged_postgres():
     psql = ["psql", "-h", "127.0.0.1", "-p", env["PGPORT"], "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
     pg_env = {**os.environ, "PGPASSWORD": env["PGPASSWORD"]}
     subprocess.run([*psql, "-c", "CREATE DATABASE plant"], env=pg_env, check=True, capture_output=True)
-    subprocess.run([*psql, "-d", "plant", "-c",
-                    "CREATE TABLE items (id int PRIMARY KEY, name text, weight numeric(8,2), "
-                    "updated_at timestamptz DEFAULT now()); "
-                    "INSERT INTO items (id, name, weight) SELECT g, 'item ' || g, g * 1.25 "
-                    "FROM generate_series(1, 500) g"], env=pg_env, check=True, capture_output=True)
+    table = ("CREATE TABLE items (id int PRIMARY KEY, name text, weight numeric(8,2), "
+             "updated_at timestamptz DEFAULT now()); "
+             "INSERT INTO items (id, name, weight) SELECT g, 'item ' || g, g * 1.25 FROM generate_series(1, 500) g")
+    subprocess.run([*psql, "-d", "plant", "-c", table], env=pg_env, check=True, capture_output=True)
     yield env
     subprocess.run(["bash", str(ROOT / "scripts" / "postgres-up.sh"), "stop", env["PURELINK_PG_DIR"]],
                    capture_output=True, check=False, timeout=60)
