@@ -154,9 +154,8 @@ class Engine:
             handle.events = _with_host_paths(handle.events, str(job.db_path))
         return handle
 
-    def execute(self, recipe: str | Recipe, *, on_event: EventCallback | None = None, **options) -> RunResult:
-        """Run to the end; every event goes to the log and to `on_event`."""
-        handle = self.start(recipe, **options)
+    def logged(self, on_event: EventCallback | None = None) -> EventCallback:
+        """A callback that appends each event to this workspace's log, then passes it on."""
         log = EventLog(self.workspace)
 
         def seen(event: dict) -> None:
@@ -164,7 +163,12 @@ class Engine:
             if on_event is not None:
                 on_event(event)
 
-        result = handle.collect(on_event=seen)
+        return seen
+
+    def execute(self, recipe: str | Recipe, *, on_event: EventCallback | None = None, **options) -> RunResult:
+        """Run to the end; every event goes to the log and to `on_event`."""
+        handle = self.start(recipe, **options)
+        result = handle.collect(on_event=self.logged(on_event))
         result.warning = handle.warning  # type: ignore[attr-defined]
         result.isolated = bool(getattr(handle, "isolated", False))  # type: ignore[attr-defined]
         return result

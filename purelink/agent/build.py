@@ -143,35 +143,18 @@ class BuildStages:
     # -- 8 test, 9 run ----------------------------------------------------------------------------
     def _start(self, *, sample: int | None = None, db_path: Path | None = None, full_refresh: bool = False):
         recipe = self.recipe()
-        if self._secret is None or not self._needs_key():
-            return self.engine.start(recipe, sample=sample, db_path=db_path, full_refresh=full_refresh)
-        # The key typed in this session goes to the run itself: it may be in memory only, and an
-        # environment variable of the same source must not silently take its place.
-        from purelink.codegen import credential_name
-        from purelink.engine import choose_runner
-        from purelink.execution import Job
+        secrets = None
+        if self._secret is not None and self._needs_key():
+            # The key typed in this session goes to the run itself: it may be in memory only, and
+            # an environment variable of the same source must not silently take its place.
+            from purelink.codegen import credential_name
 
-        module = self.engine.generate(recipe)
-        runner, warning = choose_runner(recipe.executor)
-        args = [*(["--sample", str(sample)] if sample else []), *(["--full-refresh"] if full_refresh else [])]
-        job = Job(module=module, workspace=self.workspace.root,
-                  db_path=db_path or self.engine.db_path(recipe), args=args,
-                  secrets={credential_name(recipe, self.spec): self._secret.reveal()})
-        job.db_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = runner.start(job)
-        handle.warning = warning or getattr(handle, "warning", None)
-        return handle
+            secrets = {credential_name(recipe, self.spec): self._secret.reveal()}
+        return self.engine.start(recipe, sample=sample, db_path=db_path, full_refresh=full_refresh,
+                                 secrets=secrets)
 
     def _logged(self, on_event):
-        from purelink.engine import EventLog
-
-        log = EventLog(self.workspace)
-
-        def seen(event: dict) -> None:
-            log.write(event)
-            if on_event is not None:
-                on_event(event)
-        return seen
+        return self.engine.logged(on_event)
 
     def test(self, on_event=None) -> TestReport:
         """The sample run: 5 records per stream into a scratch database, as a checklist."""
