@@ -96,13 +96,19 @@ def request_auth(spec: ConnectorSpec, secret: str | None) -> tuple[dict[str, str
     if not secret:
         raise CredentialError(f"No key for {spec.title} to fetch the sample with.",
                               "Enter the key in the credentials step first.")
-    if a.style == "bearer":
+    return key_parts(a, secret)
+
+
+def key_parts(auth, secret: str, *, default_header: str = "Authorization") -> tuple[dict[str, str], dict[str, str]]:
+    """(headers, query params) for an auth description with `style`, `header`, `prefix` and `param`
+    (a connector spec's, or a proposal the assistant is probing)."""
+    if auth.style == "bearer":
         return {"Authorization": f"Bearer {secret}"}, {}
-    if a.style == "header":
-        return {a.header or "Authorization": f"{a.prefix}{secret}"}, {}
-    if a.style == "basic":
+    if auth.style == "header":
+        return {auth.header or default_header: f"{auth.prefix or ''}{secret}"}, {}
+    if auth.style == "basic":
         return {"Authorization": "Basic " + base64.b64encode(f"{secret}:".encode()).decode()}, {}
-    return {}, {a.param or "api_key": secret}
+    return {}, {auth.param or "api_key": secret}
 
 
 def make_client(spec: ConnectorSpec, secret: str | None, base_url: str | None = None) -> HttpClient:

@@ -13,7 +13,6 @@ guesses reuse the OpenAPI importer's vocabulary (`purelink.openapi_guesses`).
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from purelink.assistant.models import (
     SourceRequest,
     StreamProposal,
 )
+from purelink.discovery import key_parts
 from purelink.openapi_guesses import (
     BODY_CURSOR_FIELDS,
     BODY_CURSOR_PARAMS,
@@ -122,13 +122,7 @@ class Explorer:
 def auth_parts(auth: AuthProposal, secret: str | None) -> tuple[dict[str, str], dict[str, str]]:
     if not secret or auth.style == "none":
         return {}, {}
-    if auth.style == "bearer":
-        return {"Authorization": f"Bearer {secret}"}, {}
-    if auth.style == "header":
-        return {auth.header or "X-API-Key": f"{auth.prefix or ''}{secret}"}, {}
-    if auth.style == "basic":
-        return {"Authorization": "Basic " + base64.b64encode(f"{secret}:".encode()).decode()}, {}
-    return {}, {auth.param or "api_key": secret}
+    return key_parts(auth, secret, default_header="X-API-Key")
 
 
 def records_in(body: Any) -> tuple[str, list[dict]] | None:

@@ -97,6 +97,15 @@ class Destination:
     def finish_run(self, run_id: str, **fields: Any) -> None:
         raise NotImplementedError
 
+    def record_finished(self, run_id: str, finished: dict) -> None:
+        """The run's row in `_purelink.executions`, from its `finished` event."""
+        self.finish_run(
+            run_id, status=finished["status"], duration_s=finished["duration_s"],
+            records=finished.get("records", 0), requests=finished.get("requests", 0),
+            bytes=finished.get("bytes", 0), errors=finished.get("errors", 0),
+            warnings=finished.get("warnings", 0), dead_letters=finished.get("dead_letters", 0),
+            error_message=finished.get("error"), streams=finished.get("streams", {}))
+
     def load_state(self, pipeline: str, stream: str) -> dict[str, Any]:
         raise NotImplementedError
 

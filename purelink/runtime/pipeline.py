@@ -93,12 +93,7 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
         finished.setdefault("status", "failed")
         if opened:
             try:
-                destination.finish_run(
-                    run_id, status=finished["status"], duration_s=finished["duration_s"],
-                    records=finished.get("records", 0), requests=finished.get("requests", 0),
-                    bytes=finished.get("bytes", 0), errors=finished.get("errors", 0),
-                    warnings=finished.get("warnings", 0), dead_letters=finished.get("dead_letters", 0),
-                    error_message=finished.get("error"), streams=finished.get("streams", {}))
+                destination.record_finished(run_id, finished)
             finally:
                 destination.close()
         finished["storage_bytes"] = destination.storage_bytes()

@@ -263,11 +263,7 @@ def sql_run(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, 
         finished["duration_s"] = round(time.monotonic() - started, 3)
         if opened:
             try:
-                destination.finish_run(
-                    run_id, status=finished["status"], duration_s=finished["duration_s"],
-                    records=finished.get("records", 0), requests=0, bytes=0, errors=finished.get("errors", 0),
-                    warnings=finished.get("warnings", 0), dead_letters=0, error_message=finished.get("error"),
-                    streams=finished.get("streams", {}))
+                destination.record_finished(run_id, finished)
             finally:
                 destination.close()
         finished["storage_bytes"] = destination.storage_bytes()
