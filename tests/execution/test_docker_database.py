@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def bridged_postgres():
-    if not (Path("/usr/lib/postgresql/15/bin/initdb").exists() or shutil.which("pg_config")):
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL server binaries are missing")
-        pytest.skip("PostgreSQL server binaries are missing")
-    pytest.importorskip("adbc_driver_postgresql")
+def bridged_postgres(require_postgres):
     out = subprocess.run(["bash", str(ROOT / "scripts" / "postgres-up.sh")],  # its own folder: initdb runs as postgres
                          capture_output=True, text=True, env={**os.environ, "PURELINK_PG_LISTEN": "*"},
                          check=False, timeout=120)

@@ -12,8 +12,6 @@ binaries are absent and CI is not set (as in tests/databases/conftest.py).
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,28 +21,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "examples").glob("*.ipynb"))
 
-PG_BIN = Path(os.environ.get("PURELINK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 pytestmark = pytest.mark.slow
 
 
-def needs_postgres() -> None:
-    """Skip without a PostgreSQL server to start, except in CI, where that is a failure."""
-    if not (PG_BIN / "initdb").exists() and not shutil.which("pg_config"):
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL server binaries are missing ({PG_BIN}); CI needs them")
-        pytest.skip("PostgreSQL server binaries are not installed")
-    if not os.environ.get("CI"):
-        pytest.importorskip("adbc_driver_postgresql")
-
-
-NEEDS = {"manufacturing": needs_postgres}
+NEEDS = {"manufacturing": "require_postgres"}  # fixtures a notebook needs
 
 
 @pytest.mark.skipif(importlib.util.find_spec("nbval") is None, reason="nbval missing: scripts/browser-up.sh")
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_example_notebook_runs_under_nbval(notebook, tmp_path):
-    NEEDS.get(notebook.stem, lambda: None)()
+def test_example_notebook_runs_under_nbval(notebook, tmp_path, request):
+    if notebook.stem in NEEDS:
+        request.getfixturevalue(NEEDS[notebook.stem])
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", str(notebook),
          "--rootdir", str(tmp_path)],
