@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from ipaddress import ip_address
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -94,13 +94,44 @@ def _is_loopback(name: str) -> bool:
 def host_gateway_address(client=None) -> str:
     """The host's address on Docker's default bridge (what `host.docker.internal` resolves to in
     our containers). A server on the host that containers must reach listens here (or on 0.0.0.0)
-    as well as on 127.0.0.1, which containers cannot reach."""
+    as well as on 127.0.0.1, which containers cannot reach.
+
+    A freshly started engine often lists only the subnet in the bridge's IPAM config, so the address
+    is looked up in three places, most certain first: the IPAM gateway, the bridge interface's own
+    address on this host, then the subnet's first host address (which is what dockerd assigns)."""
     client = client or docker_client()
-    for config in client.networks.get("bridge").attrs["IPAM"]["Config"] or []:
+    attrs = client.networks.get("bridge").attrs
+    configs = (attrs.get("IPAM") or {}).get("Config") or []
+    for config in configs:
         if config.get("Gateway"):
-            return config["Gateway"]
+            return config["Gateway"].split("/")[0]
+    interface = (attrs.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
+    address = interface_address(interface)
+    if address:
+        return address
+    for config in configs:
+        with contextlib.suppress(ValueError, KeyError):
+            network = ip_network(config["Subnet"], strict=False)
+            if network.version == 4 and network.num_addresses > 2:
+                return str(next(network.hosts()))
     raise ExecutionError("Docker's default bridge network has no gateway address.",
                          "Check `docker network inspect bridge`; the engine may need a restart.")
+
+
+def interface_address(name: str) -> str | None:
+    """The IPv4 address of network interface `name` on this host, or None (absent, or not Linux)."""
+    try:
+        import fcntl
+        import struct
+    except ImportError:
+        return None
+    siocgifaddr = 0x8915
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            packed = fcntl.ioctl(probe.fileno(), siocgifaddr, struct.pack("256s", name[:15].encode()))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
 
 
 _available: tuple[float, bool] | None = None
