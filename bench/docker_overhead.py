@@ -17,9 +17,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from purelink.docker_runner import DockerRunner
 from purelink.engine import Engine
-from purelink.images import IMAGE_REPO, base_image, docker_client, ensure_runtime_image
+from purelink.execution.docker import DockerRunner
+from purelink.execution.images import IMAGE_REPO, base_image, docker_client, ensure_runtime_image
 from purelink.recipes import parse_recipe
 from purelink.sandbox import serve
 

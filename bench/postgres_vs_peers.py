@@ -48,7 +48,7 @@ url = f"postgresql://{user}@{host}:{port}/postgres"
 uri = f"postgresql://{user}:{password}@{host}:{port}/postgres"
 if tool == "purelink":
     from purelink.runtime import PostgresSource, Table, sql_run
-    from purelink.runtime.duckdb_arrow import DuckDBArrowDestination
+    from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
     from purelink.runtime.events import EventWriter
 elif tool == "connectorx":
     import connectorx as cx

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from purelink.catalog.spec import ConnectorSpec, get_spec
-from purelink.codegen import credential_name, write_module
 from purelink.errors import CredentialError, ExecutionError, PurelinkError
-from purelink.execution import Job, LocalRunner, RunHandle, RunResult
+from purelink.execution.jobs import Job, LocalRunner, RunHandle, RunResult
+from purelink.pipeline.codegen import credential_name, write_module
 from purelink.recipes import Recipe, RecipeStore
 from purelink.workspace import Workspace
 
@@ -31,7 +31,7 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
     name = credential_name(recipe, spec)
     env_vars = tuple(dict.fromkeys(v for v in (name, spec.auth.env) if v))
     try:
-        from purelink.secrets import resolve_secret
+        from purelink.secrets.vault import resolve_secret
     except ImportError:  # vault not installed in this build
         value = next((os.environ[v] for v in env_vars if os.environ.get(v)), None)
         if not value:
@@ -56,7 +56,7 @@ def choose_runner(executor: str | None, on_build: Callable[[str], None] | None =
     if executor == "local":
         return LocalRunner(), LocalRunner.warning
     try:
-        from purelink.docker_runner import DockerRunner, docker_available
+        from purelink.execution.docker import DockerRunner, docker_available
     except ImportError:
         DockerRunner = None
         docker_available = lambda: False
@@ -87,7 +87,7 @@ class EventLog:
     def write(self, event: dict) -> None:
         line = json.dumps(event, default=str)
         try:
-            from purelink.redact import redact
+            from purelink.secrets.redact import redact
 
             line = redact(line)
         except ImportError:
@@ -114,7 +114,7 @@ class Engine:
         recipe = self.recipe(recipe)
         spec = self.spec(recipe)
         if spec.kind == "database":
-            from purelink.codegen_sql import write_module as write_sql_module
+            from purelink.pipeline.codegen_sql import write_module as write_sql_module
 
             return write_sql_module(recipe, self.workspace.pipelines)
         return write_module(recipe, self.workspace.pipelines, spec)
@@ -135,7 +135,7 @@ class Engine:
         module = self.generate(recipe)
         secrets = dict(secrets) if secrets is not None else resolve_credentials(recipe, spec, interactive=interactive)
         if recipe.destination.kind == "postgres" and not sample:  # a sample run writes to scratch DuckDB
-            from purelink.codegen_sql import warehouse_credentials
+            from purelink.pipeline.codegen_sql import warehouse_credentials
 
             secrets.update(warehouse_credentials(recipe, interactive=interactive))
         runner, warning = choose_runner(executor or recipe.executor, on_build)
@@ -175,7 +175,7 @@ class Engine:
 
     def tables(self, recipe: str | Recipe, *, arrow: bool = False) -> dict:
         """Each stream's table, read in one short read-only session (never held during a run)."""
-        from purelink.runtime.duckdb_destination import connect
+        from purelink.runtime.destinations.duckdb import connect
 
         recipe = self.recipe(recipe)
         path = self.db_path(recipe)
@@ -185,7 +185,7 @@ class Engine:
         schema = spec.name
         targets = {c.name: c.name for c in recipe.streams}
         if spec.kind == "database":
-            from purelink.codegen_sql import destination_tables
+            from purelink.pipeline.codegen_sql import destination_tables
 
             targets = destination_tables(recipe)
         con = connect(path, read_only=True)

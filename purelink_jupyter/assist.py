@@ -38,7 +38,7 @@ def intent_box(wizard, on_filled) -> w.Widget:
         said = text.value.strip()
         if not said:
             return
-        from purelink.assistant.wizard import prefill
+        from purelink.assistant.prefill import prefill
 
         def done(p) -> None:
             result.value = f"<pre style='font-size:12px;margin:4px 0'>{esc(p.text())}</pre>"
@@ -59,7 +59,7 @@ def explain_box(wizard, finished: dict, on_accepted) -> w.Widget:
     answer = w.VBox()
 
     def explain(_=None) -> None:
-        from purelink.assistant.wizard import explain_failure
+        from purelink.assistant.prefill import explain_failure
 
         wizard.work("Asking the assistant...",
                     lambda: explain_failure(wizard.session, finished, assistant=assistant_for(wizard)), show)
@@ -74,7 +74,7 @@ def explain_box(wizard, finished: dict, on_accepted) -> w.Widget:
         answer.children = parts
 
     def _accept(explanation):
-        from purelink.assistant.wizard import accept_change
+        from purelink.assistant.prefill import accept_change
 
         return accept_change(wizard.session, explanation)
 
@@ -140,7 +140,7 @@ class DiscoverBox:
         except ImportError as exc:
             self.wizard.say(f"The assistant is not available here: {exc}", "error")
             return
-        from purelink.assistant.wizard import discover_source
+        from purelink.assistant.prefill import discover_source
 
         self.discovery = None
         self.answered.value = f"<span style='color:#888;font-size:12px'>assistant: {esc(assistant.name)}</span>"
@@ -172,6 +172,6 @@ class DiscoverBox:
         self.answer.children = [w.HTML(f"<div><b>{esc(verdict)}</b>. Streams: {esc(streams)}.</div>"), use]
 
     def _accept(self):
-        from purelink.assistant.wizard import accept_source
+        from purelink.assistant.prefill import accept_source
 
         return accept_source(self.wizard.session, self.discovery)

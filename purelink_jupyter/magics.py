@@ -38,7 +38,7 @@ COMMANDS = ("run", "recipes", "inspect", "export", "import")
 
 def _redact(text: str) -> str:
     try:
-        from purelink.redact import redact
+        from purelink.secrets.redact import redact
     except ImportError:
         return text
     return redact(text)
@@ -226,7 +226,7 @@ class Purelink(Magics):
                                            "created_at"])
 
     def _inspect(self, args):
-        from purelink.inspect import open_db
+        from purelink.cli.inspect import open_db
 
         engine = self.engine()
         db = engine.workspace.db_path(args.db) if args.db else (engine.db_override or engine.workspace.default_db)
@@ -250,7 +250,7 @@ class Purelink(Magics):
             con.close()
 
     def _export(self, args):
-        from purelink.notebook import export_notebook
+        from purelink.pipeline.notebook import export_notebook
 
         if len(args.args) != 2:
             raise UsageError("Name the recipe and the notebook: %purelink export NAME notebook.ipynb.")
@@ -259,7 +259,7 @@ class Purelink(Magics):
         print(f"wrote {path}")
 
     def _import(self, args):
-        from purelink.notebook import import_notebook
+        from purelink.pipeline.notebook import import_notebook
 
         engine = self.engine()
         path = engine.workspace.root / self._one(args, "notebook")

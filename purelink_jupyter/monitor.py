@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from purelink.console import human_bytes, summary_text
+from purelink.execution.console import human_bytes, summary_text
 
 DONE_STATUSES = ("success", "partial", "failed", "stopped")
 
@@ -141,14 +141,14 @@ def _duration(seconds: float) -> str:
 
 def _redact(text: str) -> str:
     try:
-        from purelink.redact import redact
+        from purelink.secrets.redact import redact
     except ImportError:
         return text
     return redact(text)
 
 
 def summary_html(finished: dict) -> str:
-    """The completion summary as HTML (the same facts as `purelink.console.summary_text`)."""
+    """The completion summary as HTML (the same facts as `purelink.execution.console.summary_text`)."""
     return ("<div class='purelink-summary'><b>Run summary</b><pre style='margin:4px 0'>"
             + html.escape(summary_text(finished)) + "</pre></div>")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from IPython.core.error import UsageError
 
 from purelink.engine import Engine, EventLog, Result
-from purelink.execution import RunResult
+from purelink.execution.jobs import RunResult
 from purelink.recipes import Recipe
 
 _END = object()

@@ -296,7 +296,7 @@ class SchemaScreen(Screen):
             self._draw()
 
     def _draw(self) -> None:
-        from purelink.columns import GROUPS
+        from purelink.discovery.columns import GROUPS
 
         pages = []
         for stream in self.session.state.streams:

@@ -1,4 +1,4 @@
-"""The wizard: one screen per stage of the flow, on top of `purelink.agent.Session`.
+"""The wizard: one screen per stage of the flow, on top of `purelink.wizard.Session`.
 
     %purelink                     # opens it; or Wizard(workspace="~/work").widget in any notebook
     %purelink --source stripe     # opens it at the streams of Stripe
@@ -37,7 +37,7 @@ def screen_class(stage: str):
 
 def _redact(text: str) -> str:
     try:
-        from purelink.redact import redact
+        from purelink.secrets.redact import redact
     except ImportError:
         return text
     return redact(text)
@@ -49,7 +49,7 @@ class Wizard:
     def __init__(self, *, engine=None, workspace=None, source: str | None = None, executor: str = "auto",
                  model: str | None = None, sample_size: int = 5, insert_cells: bool = True, arrow: bool = False,
                  session=None) -> None:
-        from purelink.agent import Session
+        from purelink.wizard import Session
 
         self.session = session or Session(engine.workspace if engine is not None else workspace)
         self.executor = executor
@@ -100,7 +100,7 @@ class Wizard:
         self.next_button.disabled = stage == "result"
 
     def _draw_steps(self) -> None:
-        from purelink.agent import STAGES
+        from purelink.wizard import STAGES
 
         here = STAGES.index(self.session.stage)
         parts = []

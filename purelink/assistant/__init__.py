@@ -7,8 +7,8 @@
     assistant.explain_failure(recipe, finished)                         # plain words + a recipe change
 
 Every answer is pydantic-validated data carrying `answered_by`; nothing a model writes is ever
-executed, and generated modules still come only from `purelink.codegen`'s templates. To apply
-answers to a wizard `Session`, see `purelink.assistant.wizard`.
+executed, and generated modules still come only from `purelink.pipeline.codegen`'s templates. To apply
+answers to a wizard `Session`, see `purelink.assistant.prefill`.
 
 Settings: `GEMINI_API_KEY` (on/off), `PURELINK_GEMINI_MODEL` (default gemini-2.5-flash),
 `GOOGLE_GEMINI_BASE_URL` (another endpoint, e.g. a proxy or a test server).

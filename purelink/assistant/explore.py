@@ -8,7 +8,7 @@
 Collections are looked for under the base URL by the words of the API's name, the user's hints,
 then common collection names; auth styles are tried in turn on a 401; pagination is found by
 asking for a second page in each common way and keeping the one that returns new records. The
-guesses reuse the OpenAPI importer's vocabulary (`purelink.openapi_guesses`).
+guesses reuse the OpenAPI importer's vocabulary (`purelink.catalog.openapi_guesses`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from purelink.assistant.models import (
     SourceRequest,
     StreamProposal,
 )
-from purelink.discovery import key_parts
-from purelink.openapi_guesses import (
+from purelink.catalog.openapi_guesses import (
     BODY_CURSOR_FIELDS,
     BODY_CURSOR_PARAMS,
     CREATED,
@@ -39,6 +38,7 @@ from purelink.openapi_guesses import (
     RECORD_LISTS,
     UPDATED,
 )
+from purelink.discovery.probe import key_parts
 from purelink.runtime.http import HttpClient, HttpError, RetryPolicy
 from purelink.runtime.paginators import dig
 

@@ -44,7 +44,7 @@ from purelink.assistant.models import (
 )
 from purelink.catalog.spec import ConnectorSpec
 from purelink.recipes import Recipe
-from purelink.redact import redact, register
+from purelink.secrets.redact import redact, register
 
 T = TypeVar("T", bound=BaseModel)
 WITHOUT_GEMINI = "Or unset GEMINI_API_KEY to use the offline assistant."

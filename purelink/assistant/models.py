@@ -288,9 +288,9 @@ class ColumnAdvice(ColumnAdviceDraft):
         return [c.path for c in self.columns if c.pii != "none"]
 
     def default_columns(self, columns) -> list[str]:
-        """The usual default selection (`purelink.columns.default_selection`) without sensitive
+        """The usual default selection (`purelink.discovery.columns.default_selection`) without sensitive
         personal data and what the advice excludes; a column the advice includes is added."""
-        from purelink.columns import default_selection
+        from purelink.discovery.columns import default_selection
 
         chosen = default_selection(columns)
         known = {c.path for c in columns}

@@ -1,6 +1,6 @@
 """The words sent to Gemini: one prompt per task, built from data, with no secret in it.
 
-Everything that came from an API or a run passes through `purelink.redact` first (the user's key
+Everything that came from an API or a run passes through `purelink.secrets.redact` first (the user's key
 is registered there), and sample values leave the machine only as shapes: `ada@example.com`
 is sent as `aaa@aaaaaaa.aaa`, enough to tell an email from a phone number.
 """
@@ -14,7 +14,7 @@ from datetime import date
 from purelink.assistant.models import Round, SourceRequest
 from purelink.catalog.spec import ConnectorSpec
 from purelink.recipes import Recipe
-from purelink.redact import redact
+from purelink.secrets.redact import redact
 
 SYSTEM = (
     "You are the assistant inside Purelink, a tool that builds data pipelines from APIs into DuckDB. "

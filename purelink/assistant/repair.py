@@ -22,12 +22,12 @@ import httpx
 
 from purelink.assistant.explore import Explorer
 from purelink.assistant.models import AssistantError, Discovery, ProbeOutcome, Round, SourceRequest
+from purelink.catalog.openapi_guesses import BODY_CURSOR_FIELDS, HAS_MORE, NEXT_URL
 from purelink.catalog.spec import ConnectorSpec, catalog
-from purelink.discovery import make_client, paginator_for
-from purelink.openapi_guesses import BODY_CURSOR_FIELDS, HAS_MORE, NEXT_URL
-from purelink.redact import redact, register
+from purelink.discovery.probe import make_client, paginator_for
 from purelink.runtime.http import HttpClient, HttpError
 from purelink.runtime.paginators import dig
+from purelink.secrets.redact import redact, register
 
 MAX_ROUNDS = 3
 

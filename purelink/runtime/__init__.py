@@ -2,8 +2,9 @@
 else of purelink, so it runs the same in a slim container as in a notebook."""
 
 from purelink.runtime.auth import BasicAuth, BearerAuth, HeaderAuth, NoAuth, QueryAuth
-from purelink.runtime.destination import Batch, Destination
-from purelink.runtime.duckdb_destination import DuckDBDestination
+from purelink.runtime.destinations.base import Batch, Destination
+from purelink.runtime.destinations.duckdb import DuckDBDestination
+from purelink.runtime.destinations.postgres import PostgresDestination
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 from purelink.runtime.paginators import (
     CursorPagination,
@@ -14,10 +15,9 @@ from purelink.runtime.paginators import (
     SinglePage,
 )
 from purelink.runtime.pipeline import main, run
-from purelink.runtime.postgres_destination import PostgresDestination
-from purelink.runtime.source import RestSource, Stream
+from purelink.runtime.sources.postgres import PostgresSource, Query, Table
+from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.runtime.sql_pipeline import sql_main, sql_run
-from purelink.runtime.sql_source import PostgresSource, Query, Table
 from purelink.runtime.validate import Validation
 from purelink.runtime.windows import TimeFilter
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from purelink.runtime.destination import Batch
+from purelink.runtime.destinations.base import Batch
 
 PG_TYPE = b"POSTGRESQL:type"
 PG_TYPMOD = b"POSTGRESQL:typmod"

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 import httpx
 
-from purelink.runtime.destination import Batch, Destination
+from purelink.runtime.destinations.base import Batch, Destination
 from purelink.runtime.http import HttpClient, HttpError
 from purelink.runtime.paginators import dig
 from purelink.runtime.records import dedupe, infer_types, select
-from purelink.runtime.source import RestSource, Stream
+from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.runtime.validate import first_failure
 from purelink.runtime.windows import DEFAULT_START, to_unix
 

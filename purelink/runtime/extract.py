@@ -18,11 +18,11 @@ from typing import Any
 
 import httpx
 
-from purelink.runtime.destination import Batch, Destination
+from purelink.runtime.destinations.base import Batch, Destination
 from purelink.runtime.http import HttpClient, HttpError
 from purelink.runtime.paginators import PageRequest, dig
 from purelink.runtime.records import dedupe, select
-from purelink.runtime.source import RestSource, Stream
+from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.runtime.validate import first_failure
 from purelink.runtime.windows import DEFAULT_START, Progress, Window, cut, to_unix
 

@@ -16,15 +16,15 @@ from pathlib import Path
 
 from purelink.runtime.auth import mask
 from purelink.runtime.checks import sample_checks
-from purelink.runtime.destination import Destination
-from purelink.runtime.duckdb_destination import DuckDBDestination
+from purelink.runtime.destinations.base import Destination
+from purelink.runtime.destinations.duckdb import DuckDBDestination
 from purelink.runtime.entry import finish, invocation
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.events import EventWriter
 from purelink.runtime.extract import Extraction
 from purelink.runtime.http import HttpClient, RetryPolicy, TokenBucket
 from purelink.runtime.net import reachable
-from purelink.runtime.source import RestSource, Stream
+from purelink.runtime.sources.rest import RestSource, Stream
 
 log = logging.getLogger("purelink.runtime")
 

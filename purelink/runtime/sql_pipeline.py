@@ -23,12 +23,12 @@ import pyarrow as pa
 from purelink.runtime import pg
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.auth import mask
-from purelink.runtime.destination import Destination
-from purelink.runtime.duckdb_arrow import DuckDBArrowDestination
+from purelink.runtime.destinations.base import Destination
+from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
 from purelink.runtime.entry import finish, invocation
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.events import EventWriter
-from purelink.runtime.sql_source import (
+from purelink.runtime.sources.postgres import (
     Plan,
     PostgresSource,
     SqlStream,

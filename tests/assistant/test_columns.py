@@ -7,7 +7,7 @@ import pytest
 from purelink.assistant import OfflineAssistant, get_assistant
 from purelink.assistant.models import ColumnAdvice, ColumnNote
 from purelink.catalog.spec import get_spec
-from purelink.discovery import Column
+from purelink.discovery.probe import Column
 
 
 def col(path, type_="VARCHAR", examples=()):

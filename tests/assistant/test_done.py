@@ -9,8 +9,8 @@ from datetime import date
 
 import duckdb
 
-from purelink.agent import Session
-from purelink.assistant.wizard import accept_source, advise_columns, apply_intent, discover_source, prefill
+from purelink.assistant.prefill import accept_source, advise_columns, apply_intent, discover_source, prefill
+from purelink.wizard import Session
 
 REQUEST = "acme tickets since January, daily"
 

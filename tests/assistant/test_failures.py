@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from purelink.agent import Session
 from purelink.assistant import AssistantError, OfflineAssistant, RecipeChange, SourceRequest, discover
 from purelink.assistant.models import Edit
-from purelink.assistant.wizard import accept_change, accept_source, explain_failure
+from purelink.assistant.prefill import accept_change, accept_source, explain_failure
 from purelink.recipes import Recipe, SourceChoice, StreamChoice, ValidationRule
+from purelink.wizard import Session
 
 
 def recipe(**stream) -> Recipe:

@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from purelink.agent import Session
 from purelink.assistant import OfflineAssistant, get_assistant
 from purelink.assistant.intent_rules import parse
-from purelink.assistant.wizard import prefill
+from purelink.assistant.prefill import prefill
 from purelink.catalog.spec import catalog
+from purelink.wizard import Session
 
 TODAY = date(2025, 3, 4)
 

@@ -20,8 +20,8 @@ import duckdb
 import pytest
 
 from purelink.catalog.spec import ConnectorSpec, catalog, get_spec
-from purelink.codegen import PAGINATORS
 from purelink.errors import SourceError
+from purelink.pipeline.codegen import PAGINATORS
 from purelink.runtime import paginators
 from purelink.sandbox import github, hubspot, salesforce_data, serve, shopify
 

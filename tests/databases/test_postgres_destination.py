@@ -9,7 +9,7 @@ import pytest
 
 from purelink.runtime import Batch, PostgresDestination
 from purelink.runtime.arrow_batch import ArrowBatch
-from purelink.runtime.duckdb_arrow import DuckDBArrowDestination
+from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ import threading
 import duckdb
 
 from purelink.runtime import PostgresSource, Query, Table, sql_run
-from purelink.runtime.duckdb_arrow import DuckDBArrowDestination
+from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
 from purelink.runtime.events import EventWriter
 
 

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from purelink.runtime.errors import RuntimeFailure
-from purelink.runtime.sql_source import (
+from purelink.runtime.sources.postgres import (
     PostgresSource,
     Query,
     Table,

@@ -12,7 +12,7 @@ import pytest
 
 from purelink.runtime import PostgresDestination, PostgresSource, Table, sql_run
 from purelink.runtime.arrow_batch import normalize
-from purelink.runtime.duckdb_arrow import DuckDBArrowDestination
+from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
 from purelink.runtime.events import EventWriter
 
 EVERY_TYPE = [

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from purelink.catalog.spec import get_spec
-from purelink.columns import GROUPS, default_selection, group_columns, select_groups
-from purelink.discovery import fetch_sample, probe_stream, table_ddl
+from purelink.discovery.columns import GROUPS, default_selection, group_columns, select_groups
+from purelink.discovery.probe import fetch_sample, probe_stream, table_ddl
 from purelink.engine import Engine
 from purelink.errors import CredentialError, SourceError
 from purelink.recipes import Recipe, SourceChoice, StreamChoice
@@ -21,13 +21,13 @@ def stripe():
     return get_spec("stripe")
 
 
-def probe(stripe, sandbox, stream, workspace=None, **kw):
-    return probe_stream(stripe, stream, secret=sandbox.api_key, base_url=sandbox.stripe_base_url,
+def probe(stripe, small_sandbox, stream, workspace=None, **kw):
+    return probe_stream(stripe, stream, secret=small_sandbox.api_key, base_url=small_sandbox.stripe_base_url,
                         workspace=workspace, **kw)
 
 
-def test_five_records_typed_by_duckdb_with_nested_paths(stripe, sandbox, workspace):
-    p = probe(stripe, sandbox, "customers", workspace)
+def test_five_records_typed_by_duckdb_with_nested_paths(stripe, small_sandbox, workspace):
+    p = probe(stripe, small_sandbox, "customers", workspace)
     assert len(p.records) == 5 and p.name == "stripe_customers"
     cols = {c.path: c for c in p.columns}
     assert cols["id"].type == "VARCHAR" and not cols["id"].nullable
@@ -46,31 +46,31 @@ def test_five_records_typed_by_duckdb_with_nested_paths(stripe, sandbox, workspa
     assert p.schema_path == workspace / "schemas" / "stripe_customers.sql"
 
 
-def test_heavy_nested_lists_are_flagged(stripe, sandbox):
-    p = probe(stripe, sandbox, "subscriptions")
+def test_heavy_nested_lists_are_flagged(stripe, small_sandbox):
+    p = probe(stripe, small_sandbox, "subscriptions")
     heavy = {c.path for c in p.columns if c.heavy}
     assert {"items", "items.data"} <= heavy
     assert all(c.note == "may slow extraction: a nested list of objects" for c in p.columns if c.heavy)
     assert not {"items", "items.data"} & set(default_selection(p.columns))
 
 
-def test_sample_follows_pagination_and_limit(stripe, sandbox):
-    records = fetch_sample(stripe, "charges", secret=sandbox.api_key, base_url=sandbox.stripe_base_url,
+def test_sample_follows_pagination_and_limit(stripe, small_sandbox):
+    records = fetch_sample(stripe, "charges", secret=small_sandbox.api_key, base_url=small_sandbox.stripe_base_url,
                            limit=3)
     assert len(records) == 3 and all(r["id"].startswith("ch_") for r in records)
 
 
-def test_sampling_errors_say_what_to_do(stripe, sandbox):
+def test_sampling_errors_say_what_to_do(stripe, small_sandbox):
     with pytest.raises(CredentialError, match="401"):
-        probe_stream(stripe, "customers", secret="sk_test_notakeynotakey", base_url=sandbox.stripe_base_url)
+        probe_stream(stripe, "customers", secret="sk_test_notakeynotakey", base_url=small_sandbox.stripe_base_url)
     with pytest.raises(CredentialError, match="403"):
-        probe_stream(stripe, "charges", secret=sandbox.restricted_key, base_url=sandbox.stripe_base_url)
+        probe_stream(stripe, "charges", secret=small_sandbox.restricted_key, base_url=small_sandbox.stripe_base_url)
     with pytest.raises(SourceError, match="Cannot fetch"):
-        probe_stream(stripe, "customers", secret=sandbox.api_key, base_url="http://127.0.0.1:9/v1")
+        probe_stream(stripe, "customers", secret=small_sandbox.api_key, base_url="http://127.0.0.1:9/v1")
 
 
-def test_column_groups_and_default_selection(stripe, sandbox):
-    p = probe(stripe, sandbox, "customers")
+def test_column_groups_and_default_selection(stripe, small_sandbox):
+    p = probe(stripe, small_sandbox, "customers")
     groups = group_columns(p.columns)
     assert list(groups) == list(GROUPS)
     names = {g: {c.path for c in cols} for g, cols in groups.items()}
@@ -89,16 +89,16 @@ def test_column_groups_and_default_selection(stripe, sandbox):
 
 
 @pytest.mark.parametrize("stream", ["charges", "invoices"])
-def test_money_and_contact_fields_of_other_streams(stripe, sandbox, stream):
-    groups = group_columns(probe(stripe, sandbox, stream).columns)
+def test_money_and_contact_fields_of_other_streams(stripe, small_sandbox, stream):
+    groups = group_columns(probe(stripe, small_sandbox, stream).columns)
     business = {c.path for c in groups["Business"]}
     assert "currency" in business and any(p.startswith("amount") for p in business)
     assert any("email" in c.path for c in groups["Contact"])
 
 
-def test_the_ddl_is_the_table_the_pipeline_creates(stripe, sandbox, workspace, monkeypatch):
+def test_the_ddl_is_the_table_the_pipeline_creates(stripe, small_sandbox, workspace, monkeypatch):
     columns = ["id", "email", "name", "address.city", "created", "metadata", "preferred_locales"]
-    p = probe(stripe, sandbox, "customers", workspace)
+    p = probe(stripe, small_sandbox, "customers", workspace)
     ddl = p.ddl(columns)
     assert '"address_city" VARCHAR,  -- from address.city' in ddl
     assert '"metadata" JSON,  -- nested, stored as JSON' in ddl
@@ -106,12 +106,12 @@ def test_the_ddl_is_the_table_the_pipeline_creates(stripe, sandbox, workspace, m
     scratch.execute(ddl)
     expected = scratch.execute("SELECT column_name, data_type FROM duckdb_columns() "
                                "WHERE table_name = 'customers' ORDER BY column_index").fetchall()
-    source = SourceChoice(name="stripe", base_url=sandbox.stripe_base_url, credential="STRIPE_API_KEY")
+    source = SourceChoice(name="stripe", base_url=small_sandbox.stripe_base_url, credential="STRIPE_API_KEY")
     recipe = Recipe(name="stripe_customers", source=source,
                     streams=[StreamChoice(name="customers", columns=columns)], executor="local")
     engine = Engine(workspace)
     engine.recipes.save(recipe)
-    monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("STRIPE_API_KEY", small_sandbox.api_key)
     result = engine.execute("stripe_customers", sample=5, db_path=workspace / "scratch.duckdb")
     assert result.ok, result.output
     con = duckdb.connect(str(workspace / "scratch.duckdb"), read_only=True)

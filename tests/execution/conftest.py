@@ -90,8 +90,8 @@ def _unavailable(reason: str):
 @pytest.fixture(scope="session")
 def docker_engine():
     """A docker client for a running engine, started here when needed."""
-    from purelink.docker_runner import docker_available
-    from purelink.images import docker_client
+    from purelink.execution.docker import docker_available
+    from purelink.execution.images import docker_client
 
     if not docker_available(refresh=True):
         if os.geteuid() != 0:
@@ -122,14 +122,14 @@ def base_image(docker_engine) -> str:
 
 @pytest.fixture(scope="session")
 def runtime_image(docker_engine, base_image) -> str:
-    from purelink.images import ensure_runtime_image
+    from purelink.execution.images import ensure_runtime_image
 
     return ensure_runtime_image(docker_engine, base=base_image).tag
 
 
 @pytest.fixture(scope="session")
 def runner(docker_engine, runtime_image):
-    from purelink.docker_runner import DockerRunner
+    from purelink.execution.docker import DockerRunner
 
     return DockerRunner(image=runtime_image, client=docker_engine, stop_grace_s=5)
 
@@ -144,7 +144,7 @@ def pipeline(tmp_path) -> Path:
 
 @pytest.fixture
 def make_job(tmp_path, pipeline):
-    from purelink.execution import Job
+    from purelink.execution.jobs import Job
 
     def make(*args: str, **options) -> Job:
         return Job(module=pipeline, workspace=tmp_path, db_path=tmp_path / "data" / "scratch.duckdb",
@@ -158,8 +158,8 @@ def no_container_left_behind():
     """Zero containers left by this session: the issue's target, checked, then cleaned. Other
     sessions may share the engine, so only containers of this process or of dead ones count."""
     yield
-    from purelink.docker_runner import _orphan, docker_available
-    from purelink.images import docker_client
+    from purelink.execution.docker import _orphan, docker_available
+    from purelink.execution.images import docker_client
 
     if not docker_available(refresh=True):
         return

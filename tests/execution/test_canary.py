@@ -52,7 +52,7 @@ def test_a_canary_key_appears_nowhere(tmp_path, docker_engine, base_image, runti
                  api.stripe_base_url, "--credential", "stripe_canary", "--executor", "docker")
         # the schema probe writes samples/ and schemas/ with the key from the vault
         from purelink.catalog.spec import get_spec
-        from purelink.discovery import probe_stream
+        from purelink.discovery.probe import probe_stream
 
         probe_stream(get_spec("stripe"), "customers", secret=canary, base_url=api.stripe_base_url, workspace=ws)
 

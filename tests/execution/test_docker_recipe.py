@@ -86,7 +86,7 @@ def test_bad_key_fails_the_container_test_run_at_the_credentials_line(tmp_path, 
 def test_without_a_setting_the_offline_base_stands_in_for_an_absent_default(monkeypatch, docker_engine, base_image):
     import docker.errors
 
-    from purelink.images import DEFAULT_BASE_IMAGE, OFFLINE_BASE_IMAGE, ensure_runtime_image
+    from purelink.execution.images import DEFAULT_BASE_IMAGE, OFFLINE_BASE_IMAGE, ensure_runtime_image
 
     try:
         docker_engine.images.get(DEFAULT_BASE_IMAGE)

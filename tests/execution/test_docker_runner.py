@@ -19,7 +19,8 @@ import docker.errors
 import duckdb
 import pytest
 
-from purelink.docker_runner import (
+from purelink.errors import ExecutionError
+from purelink.execution.docker import (
     LOOPBACK_HOST,
     DockerRunner,
     _container_env,
@@ -29,9 +30,8 @@ from purelink.docker_runner import (
     host_gateway_address,
     sweep,
 )
-from purelink.errors import ExecutionError
-from purelink.execution import Job
-from purelink.images import SANDBOX_UID, ensure_runtime_image
+from purelink.execution.images import SANDBOX_UID, ensure_runtime_image
+from purelink.execution.jobs import Job
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk_test_51SECRETvalueNEVERinINSPECT"
@@ -296,8 +296,8 @@ def test_interrupt_while_reading_events_removes_the_container(runner, make_job):
 CALLER = """
 import sys, time
 from pathlib import Path
-from purelink.docker_runner import DockerRunner
-from purelink.execution import Job
+from purelink.execution.docker import DockerRunner
+from purelink.execution.jobs import Job
 runner = DockerRunner(image=sys.argv[1])
 handle = runner.start(Job(module=Path(sys.argv[2]), workspace=Path(sys.argv[3]),
                           db_path=Path(sys.argv[3]) / "data" / "killed.duckdb", args=["--sleep", "120"],

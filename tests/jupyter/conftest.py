@@ -208,7 +208,7 @@ def browser_ready():
 def executor() -> str:
     """Docker when an engine answers (the product's default), else a local run."""
     try:
-        from purelink.docker_runner import docker_available
+        from purelink.execution.docker import docker_available
 
         return "auto" if docker_available() else "local"
     except ImportError:

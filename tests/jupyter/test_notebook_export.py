@@ -1,4 +1,4 @@
-"""A recipe as a clean notebook and back (`purelink.notebook`)."""
+"""A recipe as a clean notebook and back (`purelink.pipeline.notebook`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from purelink.errors import RecipeError
-from purelink.notebook import export_notebook, import_notebook
+from purelink.pipeline.notebook import export_notebook, import_notebook
 from purelink.recipes import parse_recipe
 
 
@@ -60,7 +60,7 @@ def test_an_edited_pipeline_cell_wins_over_the_metadata(recipe, tmp_path):
 
 
 def test_no_secret_reaches_the_file(recipe, tmp_path):
-    from purelink import redact
+    from purelink.secrets import redact
 
     canary = "sk_test_canary0123456789abcdef"
     redact.register(canary)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from purelink.runtime.destination import Batch
-from purelink.runtime.duckdb_destination import DuckDBDestination
+from purelink.runtime.destinations.base import Batch
+from purelink.runtime.destinations.duckdb import DuckDBDestination
 from purelink.runtime.errors import DatabaseBusy
 
 
@@ -112,7 +112,7 @@ def test_second_writer_gets_database_busy(tmp_path):
     import subprocess
     import sys
 
-    code = ("from purelink.runtime.duckdb_destination import connect\n"
+    code = ("from purelink.runtime.destinations.duckdb import connect\n"
             "from purelink.runtime.errors import DatabaseBusy\n"
             f"try:\n    connect({str(path)!r}, wait_s=0.5)\nexcept DatabaseBusy as e:\n    print(e.message)\n")
     out = subprocess.run(check=False, args=[sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

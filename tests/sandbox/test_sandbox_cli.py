@@ -37,7 +37,7 @@ def test_module_serves_until_stopped(stop_signal):
 
 
 def test_command_module_imports_stay_light():
-    code = ("import sys, purelink.sandbox.cli, purelink.sandbox; "
+    code = ("import sys, purelink.cli.sandbox, purelink.sandbox; "
             "print('http.server' in sys.modules, 'purelink.sandbox.stripe_data' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

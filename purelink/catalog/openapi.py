@@ -1,0 +1,294 @@
+"""OpenAPI 3 import: a connector spec proposed from an API's own description.
+
+    proposal = import_openapi("api.yaml")           # a file, a URL, or an already-parsed dict
+    print(proposal.text())                          # every guess, how sure, and why
+    spec = proposal.confirm({"customers.primary_key": "id"})   # the user's corrections
+    save_spec(spec, workspace)                      # connectors/NAME.yaml, found by get_spec
+
+Nothing guessed is applied silently: each inferred value (pagination, records path, primary key,
+cursor and time filter, auth, rate limit) is a `Guess` with a confidence between 0 and 1 and the
+evidence, and only `Proposal.confirm()` (the user's act) turns the proposal into a spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from purelink.catalog.openapi_guesses import (
+    RECORD_LISTS,
+    Document,
+    Guess,
+    detect_auth,
+    detect_cursor_field,
+    detect_pagination,
+    detect_primary_key,
+    detect_rate_limit,
+    detect_time_filter,
+    kind,
+)
+from purelink.catalog.spec import ConnectorSpec, catalog
+from purelink.errors import SourceError
+
+
+@dataclass
+class Proposal:
+    """A connector spec inferred from an OpenAPI document, waiting for the user's confirmation."""
+
+    spec: ConnectorSpec
+    guesses: list[Guess]
+    location: str
+    skipped: list[str] = field(default_factory=list)  # GET endpoints not taken, with the reason
+
+    def uncertain(self, below: float = 0.7) -> list[Guess]:
+        return [g for g in self.guesses if g.confidence < below]
+
+    def text(self) -> str:
+        lines = [f"{self.spec.title}: {len(self.spec.streams)} stream(s) from {self.location}",
+                 f"  base URL {self.spec.base_url}"]
+        lines += [f"  {'?' if g.confidence < 0.7 else ' '} {g}" for g in self.guesses]
+        lines += [f"  skipped {s}" for s in self.skipped]
+        return "\n".join(lines)
+
+    def confirm(self, changes: dict[str, Any] | None = None) -> ConnectorSpec:
+        """The spec with the user's corrections applied: keys are top-level spec fields (`name`,
+        `base_url`, `pagination`, `auth`) or `STREAM.FIELD` (`customers.primary_key`); `streams`
+        as a list of names keeps only those."""
+        data = self.spec.model_dump(mode="json", exclude_none=True)
+        streams = {s["name"]: s for s in data["streams"]}
+        for key, value in (changes or {}).items():
+            head, _, rest = key.partition(".")
+            if key == "streams":
+                data["streams"] = [streams[n] for n in value if n in streams]
+            elif rest and head in streams:
+                streams[head][rest] = value
+            elif rest:
+                raise SourceError(f"The proposal has no stream named {head!r}.",
+                                  f"Streams: {', '.join(streams)}.")
+            else:
+                data[key] = value
+        try:
+            return ConnectorSpec.model_validate(data)
+        except ValidationError as exc:
+            raise SourceError(f"The corrected spec is invalid: {exc.errors()[0]['msg']}",
+                              "Fix the value named and confirm again.") from None
+
+
+def load_document(location: str | os.PathLike | dict) -> tuple[dict, str]:
+    """The parsed document and where it came from (a path, a URL, or `<dict>`)."""
+    if isinstance(location, dict):
+        return _check_version(location, "<dict>"), "<dict>"
+    where = str(location)
+    try:
+        if where.startswith(("http://", "https://")):
+            import httpx
+
+            response = httpx.get(where, timeout=30, follow_redirects=True)
+            response.raise_for_status()
+            text = response.text
+        else:
+            text = Path(where).expanduser().read_text()
+    except Exception as exc:  # noqa: BLE001 - any failure to fetch is one user-facing message
+        raise SourceError(f"Cannot read the OpenAPI document {where}: {type(exc).__name__}: {exc}",
+                          "Check the path or URL (it must be reachable from here).") from None
+    try:
+        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise SourceError(f"{where} is neither JSON nor YAML: {exc}",
+                          "Give the raw OpenAPI document.") from None
+    return _check_version(doc, where), where
+
+
+def _check_version(doc: Any, where: str) -> dict:
+    if not isinstance(doc, dict) or not str(doc.get("openapi", "")).startswith("3"):
+        found = doc.get("swagger") if isinstance(doc, dict) else None
+        what = f" (it is Swagger {found})." if found else "."
+        raise SourceError(f"{where} is not an OpenAPI 3 document{what}",
+                          "Convert Swagger 2 documents to OpenAPI 3 first (e.g. with swagger2openapi).")
+    return doc
+
+
+def snake(text: str) -> str:
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def import_openapi(location: str | os.PathLike | dict, *, name: str | None = None,
+                   base_url: str | None = None) -> Proposal:
+    """Propose a connector spec for the GET collection endpoints of an OpenAPI 3 document."""
+    doc, where = load_document(location)
+    d = Document(doc)
+    info = doc.get("info") or {}
+    title = str(info.get("title") or "Imported API")
+    name = name or snake(re.sub(r"\b(api|rest|openapi)\b", "", title, flags=re.IGNORECASE)) or "imported"
+    if not re.match(r"^[a-z][a-z0-9_]*$", name):
+        name = f"api_{name}"
+    guesses: list[Guess] = []
+    skipped: list[str] = []
+    streams, pagings = [], []
+    server = base_url or server_url(doc, where)
+    for path, item in (doc.get("paths") or {}).items():
+        op = (item or {}).get("get")
+        if not op:
+            continue
+        if "{" in path:
+            skipped.append(f"GET {path}: needs path parameters (a single object or a nested collection)")
+            continue
+        declared = [*item.get("parameters", []), *op.get("parameters", [])]
+        params = {p.get("name"): p for p in map(d.resolve, declared)
+                  if isinstance(p, dict) and p.get("in") == "query"}
+        response = pick_response(d, op)
+        found = records_of(d, response["schema"]) if response else None
+        if found is None:
+            skipped.append(f"GET {path}: the response holds no list of records")
+            continue
+        records_path, item_schema, body = found
+        stream = stream_name(path, {s["name"] for s in streams})
+        text = " ".join(str(op.get(k, "")) for k in ("summary", "description"))
+        streams.append(stream_spec(d, stream, path, op, params, records_path, item_schema, guesses))
+        text += " " + str(info.get("description", ""))
+        paging = detect_pagination(d, params, body, response["headers"], text,
+                                   streams[-1].get("primary_key") or "id")
+        pagings.append((stream, paging))
+    if not streams:
+        raise SourceError(f"{where} describes no GET endpoint that returns a list of records.",
+                          "Check that it is the API's full document (with `paths` and response schemas).")
+    def votes(found: tuple) -> tuple:  # the style most endpoints share, then the surest
+        return sum(other[0] == found[0] for _, other in pagings), found[1]
+
+    pagination, conf, ev = max((p for _, p in pagings), key=votes)
+    guesses.append(Guess("pagination", pagination, conf, ev))
+    for (stream, (pag, conf, ev)), spec_stream in zip(pagings, streams):
+        if pag != pagination:
+            spec_stream["pagination"] = pag
+            guesses.append(Guess(f"{stream}.pagination", pag, conf, ev))
+    common = {s.get("records_path", "data") for s in streams}
+    records_path = common.pop() if len(common) == 1 else "data"
+    for s in streams:
+        if s.get("records_path") == records_path:
+            s.pop("records_path")
+    auth, conf, ev = detect_auth(d, doc, name)
+    guesses.append(Guess("auth", {k: v for k, v in auth.items() if k != "guidance"}, conf, ev))
+    rate, conf, ev = detect_rate_limit(doc)
+    guesses.append(Guess("rate_limit", rate, conf, ev))
+    first = streams[0]
+    limit_param = pagination.get("limit_param")
+    health = {"path": first["path"], "params": {limit_param: 1} if limit_param else {}}
+    description = str(info.get("summary") or (info.get("description") or "").split(".")[0]
+                      or f"{title} (imported)")
+    data = {
+        "name": name, "title": title, "category": "Imported", "description": description[:80].strip(),
+        "docs_url": (doc.get("externalDocs") or {}).get("url"), "base_url": server, "auth": auth,
+        "health_check": health, "rate_limit": rate, "pagination": pagination, "records_path": records_path,
+        "concurrency": 4, "streams": streams,
+    }
+    try:
+        spec = ConnectorSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SourceError(f"The spec inferred from {where} is invalid: {exc.errors()[0]['msg']}",
+                          "Report the document; meanwhile write connectors/NAME.yaml by hand.") from None
+    return Proposal(spec, guesses, where, skipped)
+
+
+def server_url(doc: dict, where: str) -> str | None:
+    servers = doc.get("servers") or []
+    if not servers:
+        return None
+    url = str(servers[0].get("url", ""))
+    for var, spec in (servers[0].get("variables") or {}).items():
+        url = url.replace("{" + var + "}", str(spec.get("default", "")))
+    if url.startswith("/") and where.startswith(("http://", "https://")):
+        from urllib.parse import urljoin
+
+        url = urljoin(where, url)
+    return url.rstrip("/") or None
+
+
+def pick_response(d: Document, op: dict) -> dict | None:
+    responses = op.get("responses") or {}
+    code = next((c for c in ("200", 200, "2XX", "default") if c in responses), None)
+    code = code or next((c for c in responses if str(c).startswith("2")), None)
+    if code is None:
+        return None
+    response = d.resolve(responses[code])
+    content = response.get("content") or {}
+    media = next((m for m in content if "json" in m), None)
+    if media is None:
+        return None
+    headers = {h.lower() for h in (response.get("headers") or {})}
+    return {"schema": content[media].get("schema", {}), "headers": headers,
+            "description": str(response.get("description", ""))}
+
+
+def records_of(d: Document, schema: Any) -> tuple[str, dict, dict] | None:
+    """(records path, item schema, body properties) of a list response, or None."""
+    body = d.schema(schema)
+    if kind(body) == "array":
+        return "", d.schema(body.get("items", {})), {}
+    props = d.props(body)
+    for depth_props, prefix in ((props, ""), *(((d.props(v), f"{k}.") for k, v in props.items()
+                                                if kind(v) == "object"))):
+        arrays = [k for k, v in depth_props.items()
+                  if kind(v) == "array" and kind(d.schema(v.get("items", {}))) in ("object", "")]
+        if arrays:
+            best = min(arrays, key=lambda k: RECORD_LISTS.index(k) if k in RECORD_LISTS else 99)
+            return prefix + best, d.schema(depth_props[best].get("items", {})), props
+    return None
+
+
+def stream_name(path: str, taken: set[str]) -> str:
+    parts = [snake(p) for p in path.strip("/").split("/") if p and not re.fullmatch(r"v\d+(\.\d+)?", p)]
+    name = parts[-1] if parts else "records"
+    if name in taken and len(parts) > 1:
+        name = f"{parts[-2]}_{name}"
+    while name in taken:
+        name += "_2"
+    return name if re.match(r"^[a-z]", name) else f"s_{name}"
+
+
+def stream_spec(d: Document, name: str, path: str, op: dict, params: dict, records_path: str,
+                item: dict, guesses: list[Guess]) -> dict:
+    props = d.props(item)
+    out: dict = {"name": name, "path": path, "records_path": records_path,
+                 "description": str(op.get("summary") or op.get("description") or "").split("\n")[0][:120]}
+    shape = f"holds a list at {records_path}" if records_path else "is a list"
+    guesses.append(Guess(f"{name}.records_path", records_path or "(top level)",
+                         0.9 if records_path in RECORD_LISTS else 0.7, f"the 200 response {shape}"))
+    key, conf, ev = detect_primary_key(name, props, set(item.get("required", [])))
+    out["primary_key"] = key
+    guesses.append(Guess(f"{name}.primary_key", key, conf, ev))
+    text = f"{op.get('summary', '')} {op.get('description', '')}"
+    tf = detect_time_filter(d, params, props, text)
+    if tf:
+        filt, conf, ev = tf
+        out["time_filter"], out["cursor_field"] = filt, filt["field"]
+        guesses.append(Guess(f"{name}.time_filter", filt, conf, ev))
+    else:
+        out["cursor_field"], conf, ev = detect_cursor_field(props)
+        guesses.append(Guess(f"{name}.cursor_field", out["cursor_field"], conf, ev))
+    return out
+
+
+def save_spec(spec: ConnectorSpec, workspace_root: str | os.PathLike, *, origin: str | None = None) -> Path:
+    """Write `connectors/NAME.yaml` in the workspace, where `get_spec` finds it."""
+    if spec.name in catalog():
+        raise SourceError(f"{spec.name!r} is already a catalog source.",
+                          "Confirm the import with another name, e.g. {'name': '" + spec.name + "_api'}.")
+    folder = Path(workspace_root) / "connectors"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{spec.name}.yaml"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    header = (f"# {spec.title}: imported from {origin or 'an OpenAPI document'} on {stamp}, "
+              "confirmed by the user\n")
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(header + yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False))
+    tmp.replace(path)
+    return path

@@ -1,0 +1,103 @@
+"""The `purelink` command.
+
+Each subcommand lives in the module named below, which provides `add_arguments(parser)` and
+`run(args) -> int`. Modules are imported only when their command runs, so `purelink --help`
+stays fast. A `PurelinkError` becomes one paragraph on stderr and exit status 1; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from purelink.errors import PurelinkError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("purelink.cli.demo", "run the whole flow on the local sandbox API and show the result"),
+    "sandbox": ("purelink.cli.sandbox", "serve a local API that speaks Stripe's protocols, with test data"),
+    "sources": ("purelink.cli.sources", "search the connector catalog, or show one source"),
+    "el-agent": ("purelink.cli.el_agent", "the pipeline wizard in a terminal"),
+    "recipes": ("purelink.cli.recipes", "create, list, show, run, share and export recipes"),
+    "secrets": ("purelink.cli.secrets", "the encrypted vault for API keys and passwords"),
+    "inspect": ("purelink.cli.inspect", "look into the DuckDB database"),
+}
+
+
+def workspace_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--workspace", type=Path, default=None,
+                        help="folder holding recipes/, pipelines/ and data/ (default: current directory)")
+    return parent
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, just that command's module is imported for its options."""
+    parser = argparse.ArgumentParser(prog="purelink", description="Get data out of APIs and databases.")
+    parser.add_argument("--workspace", type=Path, default=None,
+                        help="folder holding recipes/, pipelines/ and data/ (default: current directory); "
+                             "accepted anywhere on the line")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[workspace_parent()])
+        p.set_defaults(_module=module)
+        if only is None or only == name:
+            importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def parser_for(command: str) -> argparse.ArgumentParser:
+    """A parser for one command alone, for `python -m purelink.<module>`."""
+    module, help_text = COMMANDS[command]
+    p = argparse.ArgumentParser(prog=f"purelink {command}", description=help_text,
+                                parents=[workspace_parent()])
+    p.set_defaults(_module=module)
+    importlib.import_module(module).add_arguments(p)
+    return p
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except PurelinkError as exc:
+        print(f"error: {exc.message}" + (f"\n{exc.guidance}" if exc.guidance else ""), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def lift_workspace(argv: list[str]) -> tuple[list[str], Path | None]:
+    """`--workspace DIR` may stand anywhere, also after a nested action (`recipes list --workspace D`)."""
+    rest, workspace, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--workspace" and i + 1 < len(argv):
+            workspace, i = Path(argv[i + 1]), i + 2
+            continue
+        if arg.startswith("--workspace="):
+            workspace = Path(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, workspace
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv, workspace = lift_workspace(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if a in COMMANDS), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 0
+    args.workspace = workspace or args.workspace
+    return dispatch(args)
+
+
+def module_main(command: str, argv: list[str] | None = None) -> int:
+    argv, workspace = lift_workspace(sys.argv[1:] if argv is None else argv)
+    args = parser_for(command).parse_args(argv)
+    args.workspace = workspace or args.workspace
+    return dispatch(args)

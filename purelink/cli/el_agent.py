@@ -1,0 +1,459 @@
+"""`purelink el-agent`: the pipeline wizard in a terminal, driving `purelink.wizard.Session`.
+
+    purelink el-agent [--source stripe] [--base-url URL] [--openapi FILE_OR_URL] [--executor local]
+
+The source prompt completes from the catalog as you type (prompt_toolkit; readline when that is
+missing; plain lines when stdin is not a terminal, so answers can be piped in). At any question,
+`back` returns to the previous stage and `quit` stops; the session is saved after every step and
+`purelink el-agent --resume` continues it. Keys are typed hidden and never echoed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from purelink.errors import PurelinkError
+
+MAX_SHOWN = 12  # columns listed per group before "... and N more"
+PREVIEW_FIRST = ("id", "email", "name", "created", "amount", "currency", "status", "type")
+
+
+class Back(Exception):
+    """The user typed `back`."""
+
+
+class Quit(Exception):
+    """The user typed `quit`, or input ended."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", help="start with this source (catalog name or title)")
+    parser.add_argument("--openapi", metavar="FILE_OR_URL", help="start by importing an OpenAPI 3 document")
+    parser.add_argument("--base-url", help="the API's base URL (a sandbox, a proxy, a region)")
+    parser.add_argument("--executor", choices=["docker", "local", "auto"], help="where the pipeline runs")
+    parser.add_argument("--resume", action="store_true", help="continue the session saved in the workspace")
+
+
+class Terminal:
+    """Questions and answers on a terminal (or on piped lines when there is none)."""
+
+    def __init__(self, stdin=None, stdout=None) -> None:
+        self.stdin, self.out = stdin or sys.stdin, stdout or sys.stdout
+        self.tty = self.stdin.isatty() and self.out.isatty()
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _line(self, prompt: str) -> str:
+        if self.tty:
+            try:
+                return input(prompt)
+            except EOFError:
+                raise Quit from None
+        self.out.write(prompt)
+        self.out.flush()
+        line = self.stdin.readline()
+        if not line:
+            raise Quit
+        return line.rstrip("\n")
+
+    def ask(self, prompt: str, default: Any = None, choices: list[str] | None = None, completer=None) -> str:
+        hint = f" ({'/'.join(choices)})" if choices else ""
+        shown = "" if default in (None, "") else f" [{default}]"
+        text = f"{prompt}{hint}{shown}: "
+        while True:
+            answer = (self._complete(text, completer) if completer else self._line(text)).strip()
+            if answer.lower() == "back":
+                raise Back
+            if answer.lower() in ("quit", "exit"):
+                raise Quit
+            answer = answer or ("" if default is None else str(default))
+            if not choices or answer in choices:
+                return answer
+            found = [c for c in choices if c.startswith(answer.lower())]
+            if len(found) == 1:
+                return found[0]
+            self.say(f"  please answer one of: {', '.join(choices)}")
+
+    def yes(self, prompt: str, default: bool = True) -> bool:
+        return self.ask(prompt + (" [Y/n]" if default else " [y/N]")).lower() in (("", "y", "yes") if default
+                                                                                  else ("y", "yes"))
+
+    def secret(self, prompt: str) -> str:
+        if not self.tty:
+            return self._line(prompt)
+        try:
+            return getpass.getpass(prompt)
+        except EOFError:
+            raise Quit from None
+
+    def _complete(self, prompt: str, suggest) -> str:
+        """A prompt that completes from `suggest(text) -> [Suggestion]` while typing."""
+        if not self.tty:
+            return self._line(prompt)
+        try:
+            from prompt_toolkit import prompt as pt_prompt
+            from prompt_toolkit.completion import Completer, Completion
+        except ImportError:
+            return self._readline(prompt, suggest)
+
+        class Sources(Completer):
+            def get_completions(self, document, complete_event):
+                text = document.text_before_cursor
+                for s in suggest(text):
+                    yield Completion(s.title, start_position=-len(text), display=s.label)
+
+        try:
+            return pt_prompt(prompt, completer=Sources(), complete_while_typing=True)
+        except EOFError:
+            raise Quit from None
+        except KeyboardInterrupt:
+            raise Quit from None
+
+    def _readline(self, prompt: str, suggest) -> str:
+        try:
+            import readline
+        except ImportError:
+            return self._line(prompt)
+        matches: list[str] = []
+
+        def complete(text: str, state: int) -> str | None:
+            if state == 0:
+                matches[:] = [s.title for s in suggest(text)]
+            return matches[state] if state < len(matches) else None
+
+        readline.set_completer(complete)
+        readline.parse_and_bind("tab: complete")
+        try:
+            return self._line(prompt)
+        finally:
+            readline.set_completer(None)
+
+
+class Agent:
+    """Walks a session through its stages, one question at a time."""
+
+    def __init__(self, session, term: Terminal, *, source: str | None = None, openapi: str | None = None,
+                 base_url: str | None = None) -> None:
+        self.s, self.t = session, term
+        self.source, self.openapi, self.base_url = source, openapi, base_url
+
+    def run(self) -> int:
+        steps = {name: getattr(self, f"stage_{name}") for name in
+                 ("source", "streams", "requirements", "credentials", "schema", "design", "generate", "test",
+                  "run", "result")}
+        self.t.say("purelink el-agent: from an API to DuckDB. Type `back` to go back, `quit` to stop.")
+        while True:
+            stage = self.s.stage
+            try:
+                steps[stage]()
+                if stage == "result":
+                    return 0 if self.s.state.done else 1
+                self.s.next()
+            except Back:
+                self.s.back()
+            except Quit:
+                self.t.say(f"\nStopped at the {stage} stage; `purelink el-agent --resume` continues.")
+                return 1
+            except PurelinkError as exc:
+                self.t.say(f"  error: {exc.message}" + (f"\n  {exc.guidance}" if exc.guidance else ""))
+
+    # -- stages -----------------------------------------------------------------------------------
+    def stage_source(self) -> None:
+        from purelink.wizard import UnknownSource
+
+        self.t.say("\n[1/10] Source")
+        if self.openapi:
+            location, self.openapi = self.openapi, None
+            return self._import(location)
+        name, self.source = self.source, None
+        while True:
+            name = name or self.t.ask("Source (type to search; `openapi` to import a document)",
+                                      self.s.state.source, completer=self._suggest)
+            if not name:
+                continue
+            if name.lower() in ("openapi", "o"):
+                return self._import(self.t.ask("OpenAPI document (file or URL)"))
+            try:
+                spec = self.s.choose_source(name)
+            except UnknownSource as exc:
+                self.t.say(f"  {exc.message}")
+                for i, s in enumerate(exc.suggestions, 1):
+                    self.t.say(f"  {i}) {s.label}")
+                self.t.say("  o) import an OpenAPI document")
+                self.t.say("  a) let the assistant find this API (you give its base URL and a key)")
+                pick = self.t.ask("Choose a number, or type a name")
+                if pick.lower() == "a":
+                    return self._discover(name)
+                name = exc.suggestions[int(pick) - 1].name if pick.isdigit() and 0 < int(pick) <= len(
+                    exc.suggestions) else pick
+                continue
+            self.t.say(f"  {spec.label}")
+            return
+
+    def _discover(self, name: str) -> None:
+        """An API in no catalog and with no OpenAPI document: the assistant proposes a connector,
+        probes it with the key, and corrects it from what went wrong; every round is shown."""
+        from purelink.assistant import get_assistant
+        from purelink.assistant.prefill import accept_source, discover_source
+
+        assistant = get_assistant()
+        self.t.say(f"  answering: {assistant.name}")
+        base_url = self.t.ask("Base URL of the API (e.g. https://api.example.com/v2)")
+        key = self.t.secret("API key or token (hidden; used only to probe)") or None
+
+        def show(round_) -> None:
+            verdict = "works" if round_.ok else (round_.problem or "; ".join(
+                o.problem or "" for o in round_.outcomes if not o.ok) or "no proposal")
+            self.t.say(f"  round {round_.number} ({round_.answered_by}): {verdict}")
+
+        discovery = discover_source(self.s, name, base_url=base_url, key=key, assistant=assistant, on_round=show)
+        if discovery.spec is None:
+            raise PurelinkError(f"No working connector was found for {name}.",
+                                discovery.question or "Check the base URL and the key, or import an OpenAPI document.")
+        self.t.say("  streams: " + ", ".join(s.name for s in discovery.spec.streams))
+        if not self.t.yes("Use this connector?"):
+            raise PurelinkError("Connector not accepted.", "Pick another source, or import an OpenAPI document.")
+        spec = accept_source(self.s, discovery)
+        self.t.say(f"  saved connectors/{spec.name}.yaml")
+
+    def _suggest(self, text: str) -> list:
+        return self.s.suggest_sources(text, 8)
+
+    def _import(self, location: str) -> None:
+        proposal = self.s.import_openapi(location)
+        self.t.say(proposal.text())
+        self.t.say("  (lines marked ? are guesses to check)")
+        changes: dict[str, Any] = {}
+        name = self.t.ask("Name for this connector", proposal.spec.name)
+        if name != proposal.spec.name:
+            changes["name"] = name
+        if not self.t.yes("Use these guesses?"):
+            while True:
+                edit = self.t.ask("Correction as field=value (e.g. customers.primary_key=id), "
+                                  "empty when done")
+                if not edit:
+                    break
+                field, _, value = edit.partition("=")
+                changes[field.strip()] = _parse_value(value.strip())
+        spec = self.s.confirm_import(changes)
+        self.t.say(f"  saved connectors/{spec.name}.yaml")
+
+    def stage_streams(self) -> None:
+        self.t.say(f"\n[2/10] Streams of {self.s.spec.title}")
+        infos = self.s.streams()
+        chosen = set(self.s.state.streams)
+        for i, info in enumerate(infos, 1):
+            mark = "x" if info.name in chosen else " "
+            how = f"incremental on {info.cursor}" if info.incremental else "full reload"
+            self.t.say(f"  {i:>2} [{mark}] {info.name:<16} {info.description}  ({how})")
+        default = ",".join(str(i) for i, info in enumerate(infos, 1) if info.name in chosen) or "1"
+        answer = self.t.ask("Streams to load (numbers or names, comma-separated)", default)
+        names = [infos[int(a) - 1].name if a.strip().isdigit() and 0 < int(a) <= len(infos) else a.strip()
+                 for a in answer.split(",") if a.strip()]
+        self.s.choose_streams(names)
+
+    def stage_requirements(self) -> None:
+        self.t.say("\n[3/10] Requirements")
+        values: dict[str, Any] = {"variables": {}}
+        for q in self.s.requirement_questions():
+            if q.key == "base_url" and self.base_url:
+                values["base_url"], self.base_url = self.base_url, None
+                self.t.say(f"API base URL: {values['base_url']}")
+                continue
+            default = q.default
+            if q.key == "keys_ready":
+                default = "yes" if q.default else "help me get keys"
+            if q.key == "history_start" and not default:
+                default = None
+            answer = self.t.ask(q.prompt, default, q.choices)
+            if q.key.startswith("variables."):
+                values["variables"][q.key.split(".", 1)[1]] = answer
+            elif q.key == "keys_ready":
+                values["keys_ready"] = answer == "yes"
+            elif q.key == "destination":
+                values["destination"] = answer
+                if answer == "postgres":
+                    values["warehouse_url"] = self.t.ask("PostgreSQL URL without the password")
+            else:
+                values[q.key] = answer
+        self.s.set_requirements(**values)
+
+    def stage_credentials(self) -> None:
+        self.t.say("\n[4/10] Credentials")
+        help_ = self.s.key_guidance()
+        if not help_.needs_key:
+            self.t.say(f"  {help_.title} needs no key.")
+            return
+        if help_.found and self.t.yes(f"Use the key found ({help_.found})?"):
+            status = self.s.use_existing_credential()
+            self.t.say(f"  ✓ {status.health}")
+            return
+        if self.s.state.keys_ready:
+            where = help_.dashboard_url or "see the provider"
+            self.t.say(f"  {help_.key_hint or ''} (dashboard: {where})".strip())
+        else:
+            self.t.say(f"  Where: {help_.dashboard_url or 'the provider dashboard'}")
+            for i, step in enumerate(help_.steps, 1):
+                self.t.say(f"  {i}. {step}")
+            for extra in (help_.key_hint, help_.test_vs_live):
+                if extra:
+                    self.t.say(f"  {extra}")
+        save = self.t.yes("Save the key encrypted in the vault?")
+        for _ in range(3):
+            key = self.t.secret(f"{help_.title} key (input hidden): ")
+            if key.strip().lower() == "back":
+                raise Back
+            try:
+                status = self.s.set_credential(key, save=save)
+            except PurelinkError as exc:
+                self.t.say(f"  ✗ {exc.message}" + (f"\n    {exc.guidance}" if exc.guidance else ""))
+                continue
+            kept = "validated and encrypted in the vault." if status.saved else "kept for this session only."
+            self.t.say(f"  ✓ {status.health} Key {status.masked} {kept}")
+            return
+        raise Quit
+
+    def stage_schema(self) -> None:
+        from purelink.discovery.columns import GROUPS, select_groups
+
+        self.t.say("\n[5/10] Schema (5 sampled records per stream)")
+        for name, probe in self.s.probe().items():
+            chosen = self.s.state.columns.get(name) or []
+            self.t.say(f"\n  {name}: {len(probe.records)} records sampled -> {probe.preview_path}")
+            self._preview(probe.records, _preview_columns(chosen))
+            groups = self.s.column_groups(name)
+            for group in GROUPS:
+                cols = groups[group]
+                if not cols:
+                    continue
+                self.t.say(f"  {group} ({len(cols)})")
+                for c in cols[:MAX_SHOWN]:
+                    null = "null" if c.nullable else "not null"
+                    eg = f"e.g. {c.examples[0]}" if c.examples else ""
+                    flag = f"  ! {c.note}" if c.heavy else ""
+                    self.t.say(f"    [{'x' if c.path in chosen else ' '}] {c.path:<28} {_short(c.type):<16} "
+                               f"{null:<9} {eg[:40]}{flag}")
+                if len(cols) > MAX_SHOWN:
+                    self.t.say(f"    ... and {len(cols) - MAX_SHOWN} more")
+            answer = self.t.ask(f"Columns of {name}: Enter for Core+Contact+Business ({len(chosen)}), "
+                                "or group names, or field paths, or `all`", "")
+            if answer.lower() == "all":
+                self.s.choose_columns(name, None)
+            elif answer:
+                parts = [a.strip() for a in answer.split(",") if a.strip()]
+                if all(p.lower() in (g.lower() for g in GROUPS) for p in parts):
+                    self.s.choose_columns(name, select_groups(probe.columns, parts))
+                else:
+                    self.s.choose_columns(name, parts)
+            self.t.say(f"  schema: {self.s.probe_of(name).schema_path}")
+
+    def _preview(self, records: list[dict], columns: list[str]) -> None:
+        if not columns:
+            return
+        width = 22
+        self.t.say("  " + " | ".join(f"{c[:width]:<{width}}" for c in columns))
+        for r in records:
+            self.t.say("  " + " | ".join(f"{str(r.get(c, ''))[:width]:<{width}}" for c in columns))
+
+    def stage_design(self) -> None:
+        self.t.say("\n[6/10] Design")
+        self.t.say(self.s.plan().text())
+        if not self.t.yes("Continue with this plan?"):
+            raise Back
+
+    def stage_generate(self) -> None:
+        self.t.say("\n[7/10] Generate")
+        g = self.s.generate()
+        self.t.say(f"  recipe {g.recipe_path}\n  module {g.module_path}\n")
+        self.t.say("\n".join(f"    {line}" for line in g.code.splitlines()))
+        self.t.say("\n  Pre-flight checks:")
+        for c in g.checks:
+            self.t.say(f"    [{c.status}] {c.name}: {c.detail}")
+        self.t.say("\n  Notebook cell:\n" + "\n".join(f"    {line}" for line in g.cell.splitlines()))
+
+    def stage_test(self) -> None:
+        self.t.say("\n[8/10] Test run (5 records per stream into a scratch database)")
+        while True:
+            report = self.s.test()
+            if report.warning:
+                self.t.say(f"  warning: {report.warning}")
+            for c in report.checks:
+                self.t.say(f"    [{c['status']}] {c['name']}: {c['detail']}")
+            if report.ok:
+                return
+            self.t.say(f"  The test failed: {report.finished.get('error') or 'see the checks above'}")
+            self.t.ask("Enter to test again, `back` to change something")
+
+    def stage_run(self) -> None:
+        from purelink.execution.console import ConsoleMonitor
+
+        self.t.say("\n[9/10] Run")
+        if not self.t.yes("Run the full pipeline now?"):
+            raise Back
+        while True:
+            control = self.s.run(on_event=ConsoleMonitor(out=self.t.out, every_s=2.0))
+            if control.warning:
+                self.t.say(f"  warning: {control.warning}")
+            try:
+                while control.wait(0.5) is None:
+                    pass
+            except KeyboardInterrupt:
+                self.t.say("\n  stopping (the next run resumes where this one stopped)...")
+                control.stop()
+                control.wait()
+            if control.result.ok:
+                return
+            self.t.say(f"  The run did not succeed: {(self.s.state.run or {}).get('error') or 'see logs/'}")
+            self.t.ask("Enter to run again, `back` to change something")
+
+    def stage_result(self) -> None:
+        self.t.say("\n[10/10] Result")
+        outcome = self.s.result()
+        self.t.say(outcome.summary)
+        for what, where in outcome.files.items():
+            self.t.say(f"  {what:<9} {where}")
+        try:
+            for table, frame in self.s.tables().items():
+                self.t.say(f"  table {self.s.spec.name}.{table}: {len(frame):,} rows")
+        except PurelinkError as exc:
+            self.t.say(f"  (tables not readable now: {exc.message})")
+        self.t.say("\n  Notebook cell:\n" + "\n".join(f"    {line}" for line in outcome.cell.splitlines()))
+        self.t.say("  Next: " + "; ".join(outcome.next_steps))
+        self.t.say("  Pipeline done." if outcome.done else "  The pipeline is not done yet.")
+
+
+def _preview_columns(chosen: list[str], width: int = 5) -> list[str]:
+    """The fields that say most about a record first: its id, who, when, how much, which state."""
+    flat = [c for c in chosen if "." not in c]
+    first = [c for c in PREVIEW_FIRST if c in flat]
+    return [*first, *(c for c in flat if c not in first)][:width]
+
+
+def _short(type_name: str) -> str:
+    if type_name.startswith("STRUCT"):
+        return "STRUCT" + ("[]" if type_name.endswith("]") else "")
+    return type_name if len(type_name) <= 16 else type_name[:13] + "..."
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return text
+
+
+def run(args: argparse.Namespace) -> int:
+    from purelink.wizard import Session
+
+    session = Session.resume(args.workspace) if args.resume else Session(args.workspace)
+    if args.executor:
+        session.set_requirements(executor=args.executor)
+    agent = Agent(session, Terminal(), source=args.source, openapi=args.openapi, base_url=args.base_url)
+    return agent.run()

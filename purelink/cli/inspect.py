@@ -1,0 +1,96 @@
+"""`purelink inspect`: look into the DuckDB database (tables, row counts, any query).
+
+Opens the file read-only for the moment it reads, so it never blocks a running pipeline for long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from purelink.errors import PurelinkError
+from purelink.workspace import Workspace
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, help="DuckDB file (default data/purelink.duckdb in the workspace)")
+    parser.add_argument("--tables", action="store_true", help="list tables with row counts (the default)")
+    parser.add_argument("--query", help="run one SQL query (read-only)")
+    parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    parser.add_argument("--limit", type=int, default=50, help="rows to print for a query in table format")
+
+
+def tables(db: Path) -> list[dict]:
+    con = open_db(db)
+    try:
+        names = con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                            "ORDER BY schema_name = '_purelink', schema_name, table_name").fetchall()
+        return [{"schema": s, "table": t,
+                 "rows": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchone()[0]} for s, t in names]
+    finally:
+        con.close()
+
+
+def query(db: Path, sql: str) -> tuple[list[str], list[tuple]]:
+    import duckdb
+
+    con = open_db(db)
+    try:
+        rel = con.execute(sql)
+        columns = [d[0] for d in rel.description or []]
+        return columns, rel.fetchall()
+    except duckdb.Error as exc:
+        raise PurelinkError(f"The query failed: {str(exc).splitlines()[0]}",
+                            "Check table names with `purelink inspect --tables`.") from None
+    finally:
+        con.close()
+
+
+def open_db(db: Path):
+    from purelink.runtime.destinations.duckdb import connect
+    from purelink.runtime.errors import DatabaseBusy
+
+    if not db.exists():
+        raise PurelinkError(f"There is no database at {db}.",
+                            "Run a pipeline first (`purelink demo`), or pass --db PATH.")
+    try:
+        return connect(db, read_only=True, wait_s=5)
+    except DatabaseBusy as exc:
+        raise PurelinkError(exc.message, exc.guidance) from None
+
+
+def _print(columns: list[str], rows: list, fmt: str, limit: int) -> None:
+    if fmt == "json":
+        print(json.dumps([dict(zip(columns, r)) for r in rows], default=str, indent=2))
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return
+    shown = [[("NULL" if v is None else str(v))[:60] for v in r] for r in rows[:limit]]
+    widths = [max([len(c)] + [len(r[i]) for r in shown]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in shown:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+    if len(rows) > limit:
+        print(f"... {len(rows) - limit} more rows")
+
+
+def run(args: argparse.Namespace) -> int:
+    db = args.db or Workspace.at(args.workspace).default_db
+    if args.query:
+        columns, rows = query(db, args.query)
+        _print(columns, rows, args.format, args.limit)
+        return 0
+    found = tables(db)
+    if args.format == "json":
+        print(json.dumps(found))
+    else:
+        _print(["schema", "table", "rows"], [(t["schema"], t["table"], t["rows"]) for t in found],
+               args.format, 10_000)
+    return 0

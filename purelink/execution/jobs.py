@@ -1,0 +1,185 @@
+"""Running a generated pipeline module: the Job, the handle on a run, and the LocalRunner.
+
+A runner starts `python pipelines/NAME.py ARGS` somewhere (a subprocess here, a container in
+`purelink.execution.docker`) and hands back a `RunHandle` whose `events()` yields the runtime's
+JSON events as they happen. Secrets never travel as environment variables: they are written to
+a file readable by the owner only and its path is passed as `PURELINK_SECRETS_FILE`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from purelink.runtime.events import parse_event
+
+
+@dataclass
+class Job:
+    """One invocation of a generated module."""
+
+    module: Path
+    workspace: Path
+    db_path: Path
+    args: list[str] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    timeout_s: float | None = None
+
+    def __repr__(self) -> str:  # secrets stay out of reprs and tracebacks
+        return f"Job(module={str(self.module)!r}, args={self.args!r}, secrets={sorted(self.secrets)!r})"
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    events: list[dict]
+    output: list[str]  # lines that were not events (plain prints, logs)
+
+    @property
+    def finished(self) -> dict | None:
+        return next((e for e in reversed(self.events) if e["event"] == "finished"), None)
+
+    @property
+    def ok(self) -> bool:
+        done = self.finished
+        return self.exit_code == 0 and done is not None and done.get("status") == "success"
+
+
+class RunHandle:
+    """A run under way. Iterate `events()`; `stop()`, `pause()` and `resume()` control it."""
+
+    isolated = False
+    warning: str | None = None
+
+    def events(self) -> Iterator[dict]:
+        raise NotImplementedError
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        raise NotImplementedError
+
+    def pause(self) -> None:
+        raise NotImplementedError
+
+    def resume(self) -> None:
+        raise NotImplementedError
+
+    def wait(self) -> int:
+        raise NotImplementedError
+
+    def collect(self, on_event=None) -> RunResult:
+        """Consume the whole run; `on_event` sees each event as it arrives."""
+        events = []
+        for event in self.events():
+            events.append(event)
+            if on_event is not None:
+                on_event(event)
+        code = self.wait()
+        return RunResult(exit_code=code, events=events, output=list(getattr(self, "output", [])))
+
+
+def write_secrets_file(secrets: dict[str, str], directory: Path | None = None) -> Path:
+    """A JSON file of secrets, mode 0600, in a private temporary directory."""
+    folder = Path(tempfile.mkdtemp(prefix="purelink-secrets-", dir=directory))
+    os.chmod(folder, 0o700)
+    path = folder / "secrets.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(secrets, fh)
+    return path
+
+
+def remove_secrets_file(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+        path.parent.rmdir()
+    except OSError:
+        pass
+
+
+class LocalRunner:
+    """Runs the module as a subprocess of this Python. Not isolated: it says so."""
+
+    name = "local"
+    warning = ("Running locally, not isolated in a container: the pipeline has the same access to "
+               "this machine as you do.")
+
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or sys.executable
+
+    def start(self, job: Job) -> _LocalHandle:
+        return _LocalHandle(self, job)
+
+
+class _LocalHandle(RunHandle):
+    isolated = False
+
+    def __init__(self, runner: LocalRunner, job: Job) -> None:
+        self.warning = runner.warning
+        self.output: list[str] = []
+        self._secrets_path = write_secrets_file(job.secrets) if job.secrets else None
+        env = {k: v for k, v in os.environ.items() if k not in job.secrets}
+        env.update(job.env)
+        env["PYTHONUNBUFFERED"] = "1"
+        if self._secrets_path:
+            env["PURELINK_SECRETS_FILE"] = str(self._secrets_path)
+        cmd = [runner.python, str(job.module), "--db", str(job.db_path), *job.args]
+        self._proc = subprocess.Popen(
+            cmd, cwd=job.workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1, start_new_session=True,
+        )
+        self._deadline = time.monotonic() + job.timeout_s if job.timeout_s else None
+        self._timer = None
+        if job.timeout_s:
+            self._timer = threading.Timer(job.timeout_s, self.stop)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def events(self) -> Iterator[dict]:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            event = parse_event(line)
+            if event is None:
+                if line.strip():
+                    self.output.append(line.rstrip("\n"))
+                continue
+            yield event
+        self.wait()
+
+    def _signal(self, sig: int) -> None:
+        if self._proc.poll() is None:
+            try:
+                os.killpg(self._proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        self._signal(signal.SIGTERM)
+        try:
+            self._proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+
+    def pause(self) -> None:
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def wait(self) -> int:
+        code = self._proc.wait()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._secrets_path is not None:
+            remove_secrets_file(self._secrets_path)
+            self._secrets_path = None
+        return code

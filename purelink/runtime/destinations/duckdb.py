@@ -1,0 +1,272 @@
+"""DuckDB as a destination: bulk Arrow inserts, merge on primary key, state in the same transaction."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from purelink.runtime.destinations.base import Batch, Destination, SchemaChange, typed_table
+from purelink.runtime.errors import DatabaseBusy
+from purelink.runtime.records import dedupe, widen
+
+SQL_TYPES = {"boolean": "BOOLEAN", "bigint": "BIGINT", "double": "DOUBLE", "varchar": "VARCHAR",
+             "json": "JSON", "timestamptz": "TIMESTAMPTZ", "null": "VARCHAR"}
+LOGICAL = {v: k for k, v in SQL_TYPES.items() if k != "null"}
+
+INTERNAL_DDL = """
+CREATE SCHEMA IF NOT EXISTS _purelink;
+CREATE TABLE IF NOT EXISTS _purelink.executions (
+    run_id VARCHAR, pipeline VARCHAR, recipe VARCHAR, version INTEGER, mode VARCHAR, status VARCHAR,
+    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, duration_s DOUBLE, records BIGINT,
+    requests BIGINT, bytes BIGINT, errors INTEGER, warnings INTEGER, dead_letters BIGINT,
+    error_message VARCHAR, streams JSON);
+CREATE TABLE IF NOT EXISTS _purelink.state (
+    pipeline VARCHAR, stream VARCHAR, key VARCHAR, value JSON, run_id VARCHAR, updated_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS _purelink.dead_letters (
+    run_id VARCHAR, pipeline VARCHAR, stream VARCHAR, reason VARCHAR, record JSON, failed_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS _purelink.schema_changes (
+    run_id VARCHAR, pipeline VARCHAR, stream VARCHAR, table_name VARCHAR, column_name VARCHAR,
+    change VARCHAR, old_type VARCHAR, new_type VARCHAR, changed_at TIMESTAMPTZ);
+"""
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float = 10.0):
+    """Open a DuckDB file, waiting a little for another writer; then a clear DatabaseBusy."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(
+                    f"The database {path} is busy: another process is writing to it.",
+                    "Wait for the running pipeline to finish (or stop it), then try again.",
+                ) from None
+            time.sleep(0.2)
+
+
+class DuckDBDestination(Destination):
+    """Loads into a DuckDB file; one schema per source, one table per stream."""
+
+    def __init__(self, path: str | os.PathLike, *, airbyte_metadata: bool = False) -> None:
+        self.path = Path(path)
+        self.airbyte_metadata = airbyte_metadata
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self._columns: dict[tuple[str, str], dict[str, str]] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = connect(self.path)
+        self.con.execute(INTERNAL_DDL)
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+    def location(self) -> str:
+        return str(self.path)
+
+    def storage_bytes(self) -> int:
+        total = 0
+        for suffix in ("", ".wal"):
+            try:
+                total += os.path.getsize(str(self.path) + suffix)
+            except OSError:
+                pass
+        return total
+
+    # -- executions ------------------------------------------------------------------------
+    def start_run(self, *, run_id, pipeline, recipe, version, mode) -> None:
+        # Only one writer can hold the file, so any row still "running" belongs to a run that died.
+        self.con.execute("UPDATE _purelink.executions SET status = 'interrupted' "
+                         "WHERE status = 'running' AND pipeline = ?", [pipeline])
+        self.con.execute(
+            "INSERT INTO _purelink.executions (run_id, pipeline, recipe, version, mode, status, started_at) "
+            "VALUES (?, ?, ?, ?, ?, 'running', ?)",
+            [run_id, pipeline, recipe, version, mode, datetime.now(UTC)])
+
+    def finish_run(self, run_id: str, **fields: Any) -> None:
+        if "streams" in fields:
+            fields["streams"] = json.dumps(fields["streams"])
+        fields["finished_at"] = datetime.now(UTC)
+        assignments = ", ".join(f"{quote(k)} = ?" for k in fields)
+        self.con.execute(f"UPDATE _purelink.executions SET {assignments} WHERE run_id = ?",
+                         [*fields.values(), run_id])
+
+    # -- state -----------------------------------------------------------------------------
+    def load_state(self, pipeline: str, stream: str) -> dict[str, Any]:
+        rows = self.con.execute("SELECT key, value FROM _purelink.state WHERE pipeline = ? AND stream = ?",
+                                [pipeline, stream]).fetchall()
+        return {key: json.loads(value) for key, value in rows}
+
+    def _write_state(self, pipeline: str, stream: str, state: dict[str, Any], run_id: str) -> None:
+        """All keys in two statements, whatever their number."""
+        if not state:
+            return
+        now = datetime.now(UTC)
+        self.con.execute("DELETE FROM _purelink.state WHERE pipeline = ? AND stream = ? "
+                         "AND list_contains(?, key)", [pipeline, stream, list(state)])
+        kept = [(k, json.dumps(v)) for k, v in state.items() if v is not None]
+        if kept:
+            rows = pa.table({"key": [k for k, _ in kept], "value": [v for _, v in kept]})
+            self.con.register("purelink_state", rows)
+            try:
+                self.con.execute("INSERT INTO _purelink.state SELECT ?, ?, key, CAST(value AS JSON), ?, ? "
+                                 "FROM purelink_state", [pipeline, stream, run_id, now])
+            finally:
+                self.con.unregister("purelink_state")
+
+    def reset_stream(self, pipeline: str, stream: str, schema: str, table: str) -> None:
+        self.con.execute("BEGIN")
+        try:
+            self.con.execute("DELETE FROM _purelink.state WHERE pipeline = ? AND stream = ?", [pipeline, stream])
+            if self._table_columns(schema, table):
+                self.con.execute(f"DELETE FROM {quote(schema)}.{quote(table)}")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    # -- loading ---------------------------------------------------------------------------
+    def _table_columns(self, schema: str, table: str) -> dict[str, str]:
+        key = (schema, table)
+        if key not in self._columns:
+            rows = self.con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() "
+                "WHERE schema_name = ? AND table_name = ? ORDER BY column_index", [schema, table]).fetchall()
+            self._columns[key] = {name: LOGICAL.get(kind, "varchar") for name, kind in rows}
+        return self._columns[key]
+
+    def _evolve(self, batch: Batch, types: dict[str, str]) -> list[SchemaChange]:
+        """Create the table, add new columns, widen changed ones; returns what changed."""
+        s, t = batch.schema, batch.table
+        target = f"{quote(s)}.{quote(t)}"
+        existing = self._table_columns(s, t)
+        stored = {c: ("varchar" if k == "null" else k) for c, k in types.items()}
+        if not existing:
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(s)}")
+            cols = ", ".join(f"{quote(c)} {SQL_TYPES[k]}" for c, k in stored.items())
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
+            self._columns[(s, t)] = stored
+            return []
+        changes = []
+        for column, kind in types.items():
+            old = existing.get(column)
+            if old is None:
+                self.con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(column)} {SQL_TYPES[kind]}")
+                existing[column] = stored[column]
+                changes.append(SchemaChange(batch.stream, t, column, "added", None, SQL_TYPES[kind]))
+                continue
+            new = widen(old, kind)
+            if new == old:
+                continue
+            first_values = old == "varchar" and self._all_null(target, column)
+            if first_values:
+                new = kind  # a column that held only nulls gets its type now: not a widening
+            using = f" USING to_json({quote(column)})" if new == "json" and not first_values else ""
+            self.con.execute(f"ALTER TABLE {target} ALTER COLUMN {quote(column)} "
+                             f"SET DATA TYPE {SQL_TYPES[new]}{using}")
+            existing[column] = new
+            if not first_values:
+                changes.append(SchemaChange(batch.stream, t, column, "widened", SQL_TYPES[old], SQL_TYPES[new]))
+        return changes
+
+    def _all_null(self, target: str, column: str) -> bool:
+        return self.con.execute(f"SELECT count({quote(column)}) = 0 FROM {target}").fetchone()[0]
+
+    def _insert(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+        table, types = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at,
+                                   airbyte=self.airbyte_metadata)
+        changes = self._evolve(batch, types)
+        columns = self._table_columns(batch.schema, batch.table)
+        target = f"{quote(batch.schema)}.{quote(batch.table)}"
+        self.con.register("purelink_batch", table)
+        try:
+            if batch.primary_key:
+                match = " AND ".join(f"{target}.{quote(k)} = b.{quote(k)}" for k in batch.primary_key)
+                self.con.execute(f"DELETE FROM {target} USING purelink_batch b WHERE {match}")
+            names = ", ".join(quote(c) for c in types)
+            values = ", ".join(f"CAST({quote(c)} AS {SQL_TYPES[columns[c]]})" for c in types)
+            self.con.execute(f"INSERT INTO {target} ({names}) SELECT {values} FROM purelink_batch")
+        finally:
+            self.con.unregister("purelink_batch")
+        return changes
+
+    def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+        changes: list[SchemaChange] = []
+        self.con.execute("BEGIN")
+        try:
+            for batch in coalesce(batches):
+                batch_changes = self._load_batch(batch, run_id, extracted_at)
+                for c in batch_changes:
+                    self.con.execute(
+                        "INSERT INTO _purelink.schema_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [run_id, batch.pipeline, c.stream, c.table, c.column, c.change, c.old_type,
+                         c.new_type, extracted_at])
+                changes.extend(batch_changes)
+            states: dict[tuple[str, str], dict[str, Any]] = {}
+            for batch in batches:
+                if batch.dead_letters:
+                    self._dead_letters(batch, run_id, extracted_at)
+                states.setdefault((batch.pipeline, batch.stream), {}).update(batch.state)
+            for (pipeline, stream), state in states.items():
+                self._write_state(pipeline, stream, state, run_id)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            self._columns.clear()  # DDL rolled back with the rest
+            raise
+        return changes
+
+    def _load_batch(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+        """Write one (coalesced) batch's rows; subclasses load other kinds of batch."""
+        return self._insert(batch, run_id, extracted_at) if batch.rows else []
+
+    def _dead_letters(self, batch: Batch, run_id: str, at: datetime) -> None:
+        reasons = [r for r, _ in batch.dead_letters]
+        records = [json.dumps(rec, default=str) for _, rec in batch.dead_letters]
+        letters = pa.table({"reason": reasons, "record": records})
+        self.con.register("purelink_dead", letters)
+        try:
+            self.con.execute(
+                "INSERT INTO _purelink.dead_letters SELECT ?, ?, ?, reason, CAST(record AS JSON), ? "
+                "FROM purelink_dead", [run_id, batch.pipeline, batch.stream, at])
+        finally:
+            self.con.unregister("purelink_dead")
+
+
+def coalesce(batches: list[Batch]) -> list[Batch]:
+    """One batch of rows per table: a commit of N pages costs one DELETE and one INSERT, not N.
+    Batches of other kinds (a SQL source's Arrow batches) keep their place and order."""
+    out: list[Batch] = []
+    merged: dict[tuple, Batch] = {}
+    for b in batches:
+        if type(b) is not Batch:
+            out.append(b)
+            continue
+        if not b.rows:
+            continue
+        key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key)
+        if key not in merged:
+            merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows))
+            out.append(merged[key])
+        else:
+            merged[key].rows.extend(b.rows)
+    for m in merged.values():
+        m.rows = dedupe(m.rows, m.primary_key)
+    return out

@@ -1,0 +1,156 @@
+"""DuckDB for SQL sources: Arrow batches loaded with the types the source declared.
+
+`DuckDBDestination` infers a small type lattice from API records. Rows read from a database
+need no inference: DuckDB reads the Arrow batch as it is (DECIMAL(p,s), INTERVAL, UUID, JSON,
+lists, BLOB), and the table is declared from it. Everything else (executions, state, dead
+letters, one transaction per commit) is the parent's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from purelink.runtime.arrow_batch import ArrowBatch, stage_name
+from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK, Batch, SchemaChange
+from purelink.runtime.destinations.duckdb import DuckDBDestination, quote
+from purelink.runtime.errors import RuntimeFailure
+
+META_DUCKDB = {"varchar": "VARCHAR", "timestamptz": "TIMESTAMPTZ", "json": "JSON"}
+ROW_ID = "__purelink_row_id"
+
+
+def airbyte_meta(run_id: str) -> str:
+    return json.dumps({"changes": [], "sync_id": run_id}, separators=(",", ":"))
+
+
+class DuckDBArrowDestination(DuckDBDestination):
+    """Loads `ArrowBatch`es (and plain batches, as its parent does) into a DuckDB file.
+
+    `memory_limit` caps DuckDB's own buffers while loading: without it DuckDB keeps the blocks it
+    wrote cached (up to 80% of RAM), and a load's footprint would grow with the table instead of
+    staying near one batch.
+    """
+
+    def __init__(self, path: str | Path, *, airbyte_metadata: bool = False,
+                 memory_limit: str | None = "128MB") -> None:
+        super().__init__(path, airbyte_metadata=airbyte_metadata)
+        self.memory_limit = memory_limit
+
+    def open(self) -> None:
+        super().open()
+        if self.memory_limit:
+            self.con.execute(f"SET memory_limit = '{_size(self.memory_limit)}'")
+
+    def _load_batch(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+        if isinstance(batch, ArrowBatch):
+            return self._load(batch, run_id, extracted_at)
+        return super()._load_batch(batch, run_id, extracted_at)
+
+    def _meta(self) -> dict[str, str]:
+        meta = dict(META_PURELINK)
+        if self.airbyte_metadata:
+            meta.update(META_AIRBYTE)
+        return {name: META_DUCKDB[kind] for name, kind in meta.items()}
+
+    def _duck_columns(self, schema: str, table: str) -> dict[str, str]:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE schema_name = ? AND table_name = ? ORDER BY column_index", [schema, table]).fetchall()
+        return dict(rows)
+
+    def _declare(self, batch: ArrowBatch, target: str) -> list[SchemaChange]:
+        """Create the table from the registered Arrow batch, or add the columns it lacks."""
+        existing = self._duck_columns(batch.schema, batch.table)
+        meta = self._meta()
+        if not existing:
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(batch.schema)}")
+            extra = "".join(f", CAST(NULL AS {kind}) AS {quote(name)}" for name, kind in meta.items())
+            self.con.execute(f"CREATE TABLE {target} AS SELECT *{extra} FROM purelink_arrow LIMIT 0")
+            self._columns.pop((batch.schema, batch.table), None)
+            return []
+        incoming = dict(self.con.execute("SELECT column_name, column_type FROM "
+                                         "(DESCRIBE SELECT * FROM purelink_arrow)").fetchall())
+        incoming.update(meta)
+        changes = []
+        for column, kind in incoming.items():
+            if column not in existing:
+                self.con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(column)} {kind}")
+                changes.append(SchemaChange(batch.stream, batch.table, column, "added", None, kind))
+        self._columns.pop((batch.schema, batch.table), None)
+        return changes
+
+    def _load(self, batch: ArrowBatch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+        if batch.load == "swap":
+            return self._swap(batch)
+        name = stage_name(batch.table) if batch.load == "stage" else batch.table
+        target = f"{quote(batch.schema)}.{quote(name)}"
+        if batch.load == "stage" and batch.fresh:
+            self.con.execute(f"DROP TABLE IF EXISTS {target}")
+        into = replace(batch, table=name)
+        changes: list[SchemaChange] = []
+        first = True
+        for data in batch.tables():
+            self.con.register("purelink_arrow", data)
+            try:
+                if first:
+                    changes = self._declare(into, target)
+                    first = False
+                if not data.num_rows:
+                    continue
+                if batch.primary_key and batch.load == "merge":
+                    match = " AND ".join(f"{target}.{quote(k)} = b.{quote(k)}" for k in batch.primary_key)
+                    self.con.execute(f"DELETE FROM {target} USING purelink_arrow b WHERE {match}")
+                self._append(target, data.column_names, run_id, extracted_at)
+            finally:
+                self.con.unregister("purelink_arrow")
+        return [] if batch.load == "stage" else changes
+
+    def _swap(self, batch: ArrowBatch) -> list[SchemaChange]:
+        """The staged rows become the table: a rename, so no row is copied and readers never see a mix."""
+        staged = self._duck_columns(batch.schema, stage_name(batch.table))
+        if not staged:
+            raise RuntimeFailure(f"Nothing was staged for {batch.stream}.", "Run the pipeline again.")
+        old = self._duck_columns(batch.schema, batch.table)
+        target = f"{quote(batch.schema)}.{quote(batch.table)}"
+        self.con.execute(f"DROP TABLE IF EXISTS {target}")
+        self.con.execute(f"ALTER TABLE {quote(batch.schema)}.{quote(stage_name(batch.table))} "
+                         f"RENAME TO {quote(batch.table)}")
+        self._columns.pop((batch.schema, batch.table), None)
+        if not old:
+            return []
+        return [SchemaChange(batch.stream, batch.table, c, "added", None, kind)
+                for c, kind in staged.items() if c not in old]
+
+    def _append(self, target: str, columns: list[str], run_id: str, extracted_at: datetime) -> None:
+        names = [quote(c) for c in columns]
+        values = list(names)
+        params: list = []
+        for name in self._meta():
+            names.append(quote(name))
+            if name == "_purelink_run_id":
+                values.append("CAST(? AS VARCHAR)")
+                params.append(run_id)
+            elif name in ("_purelink_extracted_at", "_airbyte_extracted_at", "_airbyte_emitted_at"):
+                values.append("CAST(? AS TIMESTAMPTZ)")
+                params.append(extracted_at)
+            elif name in ("_airbyte_raw_id", "_airbyte_ab_id"):
+                values.append(quote(ROW_ID))  # one fresh UUID per row, the same in both columns
+            elif name == "_airbyte_meta":
+                values.append("CAST(? AS JSON)")
+                params.append(airbyte_meta(run_id))
+        source = "purelink_arrow"
+        if self.airbyte_metadata:
+            source = f"(SELECT *, CAST(uuid() AS VARCHAR) AS {quote(ROW_ID)} FROM purelink_arrow)"
+        self.con.execute(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(values)} FROM {source}",
+                         params)
+
+
+def _size(text: str) -> str:
+    """A DuckDB size setting such as 256MB; anything else is refused, never pasted into SQL."""
+    value = text.strip().upper().replace(" ", "")
+    if not value[:-2].isdigit() or value[-2:] not in ("KB", "MB", "GB"):
+        raise ValueError(f"memory_limit must look like 256MB, not {text!r}")
+    return value

@@ -1,0 +1,421 @@
+"""The pipeline wizard as an engine API: the stages of the flow, with no UI in it.
+
+A `Session` takes one pipeline from a source name to loaded data. The notebook wizard, the
+terminal agent (`purelink el-agent`) and tests drive the same methods; each does the work of one
+stage and returns plain data (see `purelink.wizard.models`), never prints, never prompts.
+
+    s = Session("~/work")                         # or Session.resume("~/work")
+    s.suggest_sources("S")                        # [Suggestion(label="Salesforce (CRM platform)"), ...]
+    s.choose_source("stripe")                     # unknown: UnknownSource with .suggestions; other APIs:
+    s.import_openapi("api.yaml"); s.confirm_import({"name": "acme"})   # guesses shown, then confirmed
+    s.streams(); s.choose_streams(["customers"])
+    s.requirement_questions(); s.set_requirements(purpose="poc", frequency="once", base_url=...)
+    s.key_guidance(); s.set_credential("sk_test_...")   # format + live health check + vault
+    s.probe(); s.column_groups("customers"); s.choose_columns("customers", ["id", "email"])
+    s.plan().text()
+    g = s.generate()                              # recipe saved, module written, pre-flight, notebook cell
+    s.test(on_event=print)                        # the sample run's checklist; must pass
+    run = s.run(on_event=monitor)                 # returns at once: run.pause() / resume() / stop() / wait()
+    s.result(); s.tables()                        # the summary, files, next steps; DataFrames
+
+Stages: source, streams, requirements, credentials, schema, design, generate, test, run, result.
+`s.stage` is where the user is: `s.next()` checks the current stage is complete (else
+`SessionError` says what is missing) and moves on; `s.back()` goes back, losing nothing, and an
+answer changed upstream clears only what depended on it. `s.state` (pydantic) holds every answer
+and is saved to `.purelink/session.json` after each action, without any key's value: a key lives
+in this process's memory, or encrypted in the vault and referenced by name. A pipeline is done
+(`s.state.done`) only once its test run passed and its full run finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from purelink.catalog import spec as specs
+from purelink.catalog.spec import ConnectorSpec
+from purelink.errors import PurelinkError, SourceError
+from purelink.wizard.build import BuildStages
+from purelink.wizard.models import (
+    STAGES,
+    CredentialStatus,
+    KeyHelp,
+    Question,
+    SessionError,
+    SessionState,
+    StreamInfo,
+    Suggestion,
+    UnknownSource,
+)
+from purelink.workspace import Workspace
+
+INVALIDATES = {  # what an answer at a stage makes stale
+    "source": ("streams", "credential", "schema", "plan", "generate"),
+    "streams": ("schema", "plan", "generate"),
+    "requirements": ("plan", "generate"),
+    "credentials": ("test",),
+    "schema": ("plan", "generate"),
+}
+
+
+class Session(BuildStages):
+    """One pipeline being built; see the module docstring for the whole flow."""
+
+    def __init__(self, workspace: str | os.PathLike | Workspace | None = None, *,
+                 state: SessionState | None = None, vault=None) -> None:
+        from purelink.engine import Engine
+
+        self.workspace = workspace if isinstance(workspace, Workspace) else Workspace.at(
+            Path(workspace).expanduser() if workspace else None)
+        self.engine = Engine(self.workspace)
+        self.state = state or SessionState()
+        self._vault = vault
+        self._secret = None  # purelink.secrets.vault.Secret typed in this session
+        self._proposal = None
+        self._probes: dict = {}
+        self._plan = None
+        folder = self.workspace.root / "connectors"
+        if folder not in specs.search_path:  # so the engine finds connectors imported here
+            specs.search_path.append(folder)
+
+    # -- state ------------------------------------------------------------------------------------
+    @property
+    def stage(self) -> str:
+        return self.state.stage
+
+    @property
+    def path(self) -> Path:
+        return self.workspace.root / ".purelink" / "session.json"
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        target = Path(path) if path else self.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(self.state.model_dump_json(indent=2))
+        tmp.replace(target)
+        return target
+
+    @classmethod
+    def resume(cls, workspace: str | os.PathLike | None = None, *, path: str | os.PathLike | None = None,
+               vault=None) -> Session:
+        """The session saved in the workspace; a key that was only in memory must be entered again."""
+        ws = Workspace.at(Path(workspace).expanduser() if workspace else None)
+        file = Path(path) if path else ws.root / ".purelink" / "session.json"
+        if not file.is_file():
+            raise SessionError(f"No saved session in {file}.", "Start a new one with Session(workspace).")
+        state = SessionState.model_validate(json.loads(file.read_text()))
+        if not state.credential_saved:
+            state.credential_ok = False
+        return cls(ws, state=state, vault=vault)
+
+    def _changed(self, stage: str) -> None:
+        stale = INVALIDATES.get(stage, ())
+        st = self.state
+        if "streams" in stale:  # another source: a new pipeline, with a name of its own
+            st.streams, st.columns, st.recipe_name = [], {}, None
+        if "credential" in stale:
+            st.credential, st.credential_ok, st.credential_saved, self._secret = None, False, False, None
+        if "schema" in stale:
+            st.probed = [s for s in st.probed if s in st.streams]
+            st.columns = {k: v for k, v in st.columns.items() if k in st.streams}
+        if "plan" in stale:
+            self._plan = None
+        if "generate" in stale:  # the recipe's name is an answer and stays; its next save is a new version
+            st.recipe_version = st.module = None
+            st.preflight = []
+        st.test, st.run, st.done = (None, None, False) if stale else (st.test, st.run, st.done)
+        self.save()
+
+    # -- navigation -------------------------------------------------------------------------------
+    def missing(self, stage: str | None = None) -> str | None:
+        """Why `stage` (default: the current one) is not complete yet, or None."""
+        st, stage = self.state, stage or self.stage
+        if stage == "source" and not st.source:
+            return "Choose a source, or import an OpenAPI document for an API not in the catalog."
+        if stage == "streams" and not st.streams:
+            return "Choose at least one stream."
+        if stage == "credentials" and self._needs_key() and not st.credential_ok:
+            return "Enter the key (or use the one found) so it can be checked against the API."
+        if stage == "schema" and any(s not in st.probed for s in st.streams):
+            return "Fetch the sample records (probe) of every chosen stream."
+        if stage == "generate" and (not st.module or any(c["status"] == "FAIL" for c in st.preflight)):
+            return "Generate the pipeline, and fix what the pre-flight checks marked FAIL."
+        if stage == "test" and not (st.test and st.test.get("status") == "success"):
+            return "Run the test (5 records per stream into a scratch database) until it passes."
+        if stage == "run" and not (st.run and st.run.get("status") == "success"):
+            return "Run the pipeline to the end."
+        if stage == "result":
+            return "This is the last stage."
+        return None
+
+    def next(self) -> str:
+        if self.stage == "design" and self._plan is None:
+            self.plan()
+        problem = self.missing()
+        if problem:
+            raise SessionError(f"The {self.stage} stage is not complete.", problem)
+        self.state.stage = STAGES[STAGES.index(self.stage) + 1]
+        self.save()
+        return self.stage
+
+    def back(self) -> str:
+        i = STAGES.index(self.stage)
+        self.state.stage = STAGES[max(0, i - 1)]
+        self.save()
+        return self.stage
+
+    def go(self, stage: str) -> str:
+        """Jump back to any stage, or forward while every stage in between is complete."""
+        if stage not in STAGES:
+            raise SessionError(f"There is no stage {stage!r}.", f"Stages: {', '.join(STAGES)}.")
+        for before in STAGES[STAGES.index(self.stage):STAGES.index(stage)]:
+            problem = self.missing(before)
+            if problem:
+                raise SessionError(f"Cannot go to {stage}: the {before} stage is not complete.", problem)
+        self.state.stage = stage  # type: ignore[assignment]
+        self.save()
+        return stage
+
+    # -- 1 source ---------------------------------------------------------------------------------
+    def _all_specs(self) -> dict[str, ConnectorSpec]:
+        return {**specs.workspace_specs(self.workspace.root), **specs.catalog()}
+
+    def suggest_sources(self, text: str, limit: int = 10) -> list:
+        """Ranked entries for what was typed (prefix, then typos, then description words)."""
+        try:
+            from purelink.catalog.ranking import rank
+        except ImportError:
+            return _simple_rank(text, self._all_specs(), limit)
+        return rank(text, specs=list(self._all_specs().values()), limit=limit)
+
+    def choose_source(self, name: str) -> ConnectorSpec:
+        try:
+            spec = specs.get_spec(name, self.workspace.root)
+        except SourceError:
+            near = self.suggest_sources(name, limit=5)
+            labels = "; ".join(s.label for s in near)
+            hint = ((f"Did you mean: {labels}? " if near else "")
+                    + "For another API, import its OpenAPI document (file or URL).")
+            raise UnknownSource(f"No source named {name!r}.", hint, near) from None
+        if spec.name != self.state.source:
+            self.state.source, self.state.base_url, self.state.variables = spec.name, None, {}
+            self._changed("source")
+        return spec
+
+    def import_openapi(self, location: str | os.PathLike, *, name: str | None = None,
+                       base_url: str | None = None):
+        """Propose a connector from an OpenAPI 3 document; nothing is used before `confirm_import`."""
+        from purelink.catalog.openapi import import_openapi
+
+        self._proposal = import_openapi(location, name=name, base_url=base_url)
+        return self._proposal
+
+    def confirm_import(self, changes: dict[str, Any] | None = None) -> ConnectorSpec:
+        """Accept the proposal (with the user's corrections), save it as `connectors/NAME.yaml`, choose it."""
+        from purelink.catalog.openapi import save_spec
+
+        if self._proposal is None:
+            raise SessionError("There is no OpenAPI import to confirm.",
+                               "Call import_openapi(PATH_OR_URL) first.")
+        spec = self._proposal.confirm(changes)
+        save_spec(spec, self.workspace.root, origin=self._proposal.location)
+        self.choose_source(spec.name)
+        self.state.imported_from = self._proposal.location
+        self._proposal = None
+        self.save()
+        return spec
+
+    @property
+    def spec(self) -> ConnectorSpec:
+        if not self.state.source:
+            raise SessionError("No source chosen yet.", "Choose a source first.")
+        return specs.get_spec(self.state.source, self.workspace.root)
+
+    def _request_spec(self) -> ConnectorSpec:
+        """The spec with the base URL and `{placeholders}` filled, as requests are sent."""
+        spec = self.spec
+        if hasattr(spec, "resolved"):
+            return spec.resolved(self.state.variables, base_url=self.state.base_url)
+        return spec.model_copy(update={"base_url": self.state.base_url or spec.base_url})
+
+    # -- 2 streams --------------------------------------------------------------------------------
+    def streams(self) -> list[StreamInfo]:
+        return [StreamInfo(s.name, s.description, s.primary_key, s.cursor_field, s.time_filter is not None)
+                for s in self.spec.streams]
+
+    def choose_streams(self, names: list[str]) -> list[str]:
+        spec = self.spec
+        chosen = list(dict.fromkeys(spec.stream(n).name for n in names))
+        if not chosen:
+            known = ", ".join(s.name for s in spec.streams)
+            raise SessionError("No stream chosen.", f"Choose among: {known}.")
+        if chosen != self.state.streams:
+            self.state.streams = chosen
+            self._changed("streams")
+        return chosen
+
+    # -- 3 requirements ---------------------------------------------------------------------------
+    def requirement_questions(self) -> list[Question]:
+        st, spec = self.state, self.spec
+        qs = [Question("purpose", "Purpose", st.requirements.purpose, ["poc", "production"],
+                       "production adds structured logs, a dead-letter table and a schedule"),
+              Question("frequency", "How often", st.requirements.frequency, ["once", "hourly", "daily"]),
+              Question("history_start", "Load history from (ISO date, empty: everything)",
+                       st.requirements.history_start),
+              Question("destination", "Destination", st.destination.kind, ["duckdb", "postgres"]),
+              Question("base_url", "API base URL", st.base_url or spec.base_url,
+                       help="replace it for a sandbox, a proxy or a region"),
+              Question("keys_ready", "Do you have the key ready", st.keys_ready, ["yes", "help me get keys"])]
+        for name, var in getattr(spec, "variables", {}).items():
+            qs.append(Question(f"variables.{name}", var.description, st.variables.get(name, var.default),
+                               help=f"e.g. {var.example}" if var.example else ""))
+        return qs
+
+    def set_requirements(self, *, purpose: str | None = None, frequency: str | None = None,
+                         history_start: str | None = None, destination: str | None = None,
+                         db_path: str | None = None, warehouse_url: str | None = None,
+                         executor: str | None = None, keys_ready: bool | None = None,
+                         base_url: str | None = None, rate_limit: float | None = None,
+                         variables: dict[str, str] | None = None) -> SessionState:
+        st = self.state
+        req = st.requirements.model_dump()
+        given = {"purpose": purpose, "frequency": frequency, "rate_limit": rate_limit}
+        req.update({k: v for k, v in given.items() if v is not None})
+        if history_start is not None:  # "" clears it: everything
+            req["history_start"] = history_start or None
+        dest = st.destination.model_dump()
+        given = {"kind": destination, "path": db_path, "url": warehouse_url}
+        dest.update({k: v for k, v in given.items() if v})
+        try:
+            st.requirements = type(st.requirements).model_validate(req)
+            st.destination = type(st.destination).model_validate(dest)
+            if executor:
+                st.executor = SessionState.model_validate({"executor": executor}).executor
+        except ValueError as exc:
+            raise SessionError(f"A requirement is invalid: {exc}", "Fix the value and try again.") from None
+        if keys_ready is not None:
+            st.keys_ready = keys_ready
+        where = (st.base_url, dict(st.variables))
+        if base_url is not None:  # the spec's own URL is kept as "no override"
+            default = self.spec.base_url if st.source else None
+            st.base_url = None if base_url.rstrip("/") in ("", default) else base_url.rstrip("/")
+        if variables:
+            st.variables.update({k: str(v) for k, v in variables.items()})
+        if (st.base_url, st.variables) != where:  # another server: the key and the samples are unproven
+            st.credential_ok = False
+            st.probed = []
+        self._changed("requirements")
+        return st
+
+    # -- 4 credentials ----------------------------------------------------------------------------
+    def _needs_key(self) -> bool:
+        return self.spec.auth.style not in ("none",)
+
+    def _secret_name(self) -> str:
+        return self.state.credential or self.spec.name
+
+    def vault(self):
+        if self._vault is None:
+            from purelink.secrets.vault import Vault
+
+            self._vault = Vault()
+        return self._vault
+
+    def _existing(self):
+        """A key already there for this source: the environment variable, then the vault entry."""
+        from purelink.secrets.vault import resolve_secret
+
+        spec = self.spec
+        try:
+            return resolve_secret(self._secret_name(), env_vars=tuple(v for v in (spec.auth.env,) if v),
+                                  vault=self.vault(), interactive=False)
+        except PurelinkError:
+            return None
+
+    def key_guidance(self) -> KeyHelp:
+        spec = self.spec
+        a = spec.auth
+        found = self._existing() if self._needs_key() else None
+        where = None
+        if found is not None:
+            origin = found.source or ""
+            where = (f"environment variable {origin[4:]}" if origin.startswith("env:")
+                     else f"vault entry {self._secret_name()}") + f": {found.masked()}"
+        return KeyHelp(spec.title, self._needs_key(), a.guidance.dashboard_url, list(a.guidance.steps),
+                       a.key_hint, a.guidance.test_vs_live, a.env, self._secret_name(), where)
+
+    def set_credential(self, value: str, *, save: bool = True, name: str | None = None) -> CredentialStatus:
+        """Check the key's format, send one live health-check request, and (save=True) encrypt it
+        in the vault under `name` (default: the source's name). The value is never in the state."""
+        from purelink.pipeline.preflight import health_check
+        from purelink.secrets.keychecks import check_key_format
+        from purelink.secrets.vault import Secret
+
+        spec = self._request_spec()
+        plain = value if isinstance(value, Secret) else value.strip()
+        secret = Secret(plain, name=name or self._secret_name())
+        try:
+            check_key_format(secret, spec.auth.key_pattern, source_title=spec.title)
+        except PurelinkError as exc:
+            guidance = " ".join(x for x in (spec.auth.key_hint, exc.guidance) if x)
+            raise type(exc)(exc.message, guidance) from None
+        result = health_check(spec, secret.reveal(), base_url=spec.base_url)
+        if not result.ok:
+            result.raise_for_problem()
+        st = self.state
+        st.credential = name or self._secret_name()
+        if save:
+            self.vault().set(st.credential, secret)
+        self._secret = secret
+        st.credential_saved, st.credential_ok = save, True
+        self._changed("credentials")
+        return CredentialStatus(st.credential, secret.masked(), result.message, save,
+                                "vault" if save else "memory")
+
+    def use_existing_credential(self) -> CredentialStatus:
+        """Accept the key found in the environment or the vault, after the same live check."""
+        found = self._existing()
+        if found is None:
+            raise SessionError(f"No key for {self.spec.title} was found.",
+                               "Enter it with set_credential(KEY).")
+        status = self.set_credential(found, save=False)  # never copies an environment variable into the vault
+        if not (found.source or "").startswith("env:"):
+            self.state.credential_saved, status.saved, status.where = True, True, "vault"
+            self.save()
+        return status
+
+    def _secret_value(self) -> str | None:
+        if not self._needs_key():
+            return None
+        if self._secret is None:
+            found = self._existing()
+            if found is None:
+                raise SessionError("The key is not available in this session.",
+                                   "Enter it again (credentials).")
+            self._secret = found
+        return self._secret.reveal()
+
+
+def _simple_rank(text: str, found: dict[str, ConnectorSpec], limit: int) -> list[Suggestion]:
+    """Prefix, then typos, then description words; used until the catalog's ranking is installed."""
+    from difflib import SequenceMatcher
+
+    q = text.strip().lower()
+    scored = []
+    for spec in found.values():
+        title, desc = spec.title.lower(), f"{spec.description} {spec.category}".lower()
+        typo = max(SequenceMatcher(None, q, title[:len(q) + 1]).ratio(),
+                   SequenceMatcher(None, q, title).ratio())
+        if title.startswith(q) or spec.name.startswith(q):
+            score = 3.0
+        elif q and typo >= 0.75:
+            score = 2.0 + typo
+        elif q and any(w.startswith(q) for w in desc.split()):
+            score = 1.0
+        else:
+            score = 0.0
+        if score or not q:
+            scored.append(Suggestion(spec.name, spec.title, spec.description, spec.label, score))
+    return sorted(scored, key=lambda s: (-s.score, s.title))[:limit]

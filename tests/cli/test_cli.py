@@ -1,0 +1,127 @@
+"""The command line as scripts and users meet it: subprocesses in fresh folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from purelink.cli import COMMANDS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def purelink(*args: str, cwd: Path, env: dict | None = None, check: bool = True, timeout: int = 300):
+    proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc
+
+
+def test_demo_in_an_empty_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
+    proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.cli", "demo", "--executor", "local", "--port", "0"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "status:      success" in out
+    assert "stripe.customers: 3,421 rows, 3,421 distinct ids" in out
+    assert "not isolated" in out  # a local run always says so
+    assert (tmp_path / "recipes" / "stripe_customers_v1.yaml").exists()
+    assert (tmp_path / "pipelines" / "stripe_customers.py").exists()
+    assert list((tmp_path / "logs").glob("execution_*.log"))
+    tables = json.loads(purelink("inspect", "--tables", "--format", "json", cwd=tmp_path).stdout)
+    assert {"schema": "stripe", "table": "customers", "rows": 3421} in tables
+    assert any(t["schema"] == "_purelink" and t["table"] == "executions" for t in tables)
+    # the sandbox key never lands in a file the demo wrote
+    from purelink.sandbox.stripe_api import DEFAULT_API_KEY as key
+
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix != ".duckdb":
+            assert key not in path.read_text(errors="ignore"), path
+
+
+def test_recipes_new_list_show_run_and_inspect(tmp_path, sandbox):
+    env = {"STRIPE_API_KEY": sandbox.api_key}
+    out = purelink("recipes", "new", "custs", "--source", "stripe", "--streams", "customers,invoices",
+                   "--base-url", sandbox.stripe_base_url, "--history-start", "2024-01-01",
+                   "--columns", "customers:id,email,address.city", "--executor", "local", "--format", "json",
+                   cwd=tmp_path).stdout
+    created = json.loads(out)
+    assert created["version"] == 1 and Path(created["module"]).exists()
+    listed = json.loads(purelink("recipes", "list", "--format", "json", cwd=tmp_path).stdout)
+    assert listed[0]["name"] == "custs" and listed[0]["streams"] == ["customers", "invoices"]
+    shown = purelink("recipes", "show", "custs", cwd=tmp_path).stdout
+    assert "history_start: '2024-01-01'" in shown and sandbox.api_key not in shown
+    run = purelink("recipes", "run", "custs", "--format", "json", cwd=tmp_path, env=env)
+    finished = json.loads(run.stdout.strip().splitlines()[-1])
+    assert finished["status"] == "success"
+    assert finished["streams"]["customers"]["records"] == 3421
+    assert finished["streams"]["invoices"]["records"] == 4105
+    cols = purelink("inspect", "--query", "SELECT * FROM stripe.customers LIMIT 1", "--format", "json",
+                    cwd=tmp_path).stdout
+    assert set(json.loads(cols)[0]) == {"id", "email", "address_city", "_purelink_run_id", "_purelink_extracted_at"}
+    # same command through python -m purelink.recipes
+    proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.recipes", "list", "--format", "json"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert json.loads(proc.stdout)[0]["name"] == "custs"
+
+
+def test_a_changed_recipe_is_a_new_version(tmp_path, sandbox):
+    args = ["recipes", "new", "r", "--source", "stripe", "--streams", "customers", "--format", "json"]
+    assert json.loads(purelink(*args, cwd=tmp_path).stdout)["version"] == 1
+    assert json.loads(purelink(*args, cwd=tmp_path).stdout)["version"] == 1  # unchanged: kept
+    changed = json.loads(purelink(*args, "--history-start", "2025-01-01", cwd=tmp_path).stdout)
+    assert changed["version"] == 2
+    assert (tmp_path / "recipes" / "r_v1.yaml").exists() and (tmp_path / "recipes" / "r_v2.yaml").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["recipes", "run", "nope"], "No recipe named 'nope'"),
+    (["recipes", "new", "x", "--source", "stripe", "--streams", "customerz"], "has no stream named 'customerz'"),
+    (["recipes", "new", "x", "--source", "strype", "--streams", "customers"], "No source named 'strype'"),
+    (["recipes", "new", "Bad-Name", "--source", "stripe", "--streams", "customers"], "lower-case letters"),
+    (["recipes", "new", "x", "--source", "stripe", "--streams", "customers", "--history-start", "soon"],
+     "history_start must be an ISO date"),
+    (["inspect", "--tables"], "There is no database"),
+])
+def test_user_mistakes_give_one_paragraph_and_no_traceback(tmp_path, args, message):
+    proc = purelink(*args, cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_missing_key_says_which_variable_to_set(tmp_path, sandbox):
+    purelink("recipes", "new", "k", "--source", "stripe", "--streams", "customers", "--base-url",
+             sandbox.stripe_base_url, cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
+    env["PURELINK_HOME"] = str(tmp_path / "home")
+    proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.cli", "recipes", "run", "k", "--executor", "local"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "STRIPE_API_KEY" in proc.stderr
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for command in COMMANDS:
+        assert re.search(rf"`purelink {re.escape(command)}\b", readme), f"purelink {command} is not in README.md"
+
+
+def test_python_run_returns_dataframes(tmp_path, sandbox, monkeypatch):
+    import purelink as package
+
+    purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers",
+             "--base-url", sandbox.stripe_base_url, "--executor", "local", cwd=tmp_path)
+    monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
+    result = package.run("stripe_customers", workspace=tmp_path)
+    assert result["customers"].shape[0] == 3421
+    assert result.status == "success" and "stripe_customers" in repr(result)
