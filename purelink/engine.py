@@ -17,6 +17,7 @@ from pathlib import Path
 from purelink.catalog.spec import ConnectorSpec, get_spec
 from purelink.errors import CredentialError, ExecutionError, PurelinkError
 from purelink.execution.jobs import Job, LocalRunner, RunHandle, RunResult
+from purelink.execution.reach import recipe_urls
 from purelink.pipeline.codegen import credential_name, write_module
 from purelink.recipes import Recipe, RecipeStore
 from purelink.workspace import Workspace
@@ -145,7 +146,8 @@ class Engine:
         if full_refresh:
             args.append("--full-refresh")
         job = Job(module=module, workspace=self.workspace.root, db_path=db_path or self.db_path(recipe),
-                  args=args, secrets=secrets, timeout_s=timeout_s)
+                  args=args, secrets=secrets, timeout_s=timeout_s,
+                  urls=recipe_urls(recipe, spec, sample=bool(sample)))
         job.db_path.parent.mkdir(parents=True, exist_ok=True)
         handle = runner.start(job)
         handle.warning = warning or getattr(handle, "warning", None)

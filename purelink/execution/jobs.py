@@ -34,6 +34,7 @@ class Job:
     secrets: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     timeout_s: float | None = None
+    urls: list[str] = field(default_factory=list)  # services it connects to, checked before it starts
 
     def __repr__(self) -> str:  # secrets stay out of reprs and tracebacks
         return f"Job(module={str(self.module)!r}, args={self.args!r}, secrets={sorted(self.secrets)!r})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -153,19 +154,40 @@ def make_job(tmp_path, pipeline):
     return make
 
 
+@pytest.fixture
+def gone(docker_engine):
+    """`gone(container_id, within_s=120)`: whether the container is removed, waiting up to the
+    ceiling for it (removal is an event; a busy engine may take a while to get there)."""
+    import docker.errors
+
+    def check(container_id: str, within_s: float = 120.0) -> bool:
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                docker_engine.containers.get(container_id)
+            except docker.errors.NotFound:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+    return check
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_container_left_behind():
     """Zero containers left by this session: the issue's target, checked, then cleaned. Other
     sessions may share the engine, so only containers of this process or of dead ones count."""
     yield
-    from purelink.execution.docker import _orphan, docker_available
+    from purelink.execution.docker import docker_available
+    from purelink.execution.docker.watchdog import orphan
     from purelink.execution.images import docker_client
 
     if not docker_available(refresh=True):
         return
     client = docker_client()
     left = [c for c in client.containers.list(all=True, filters={"label": "purelink=1"})
-            if c.labels.get("purelink.pid") == str(os.getpid()) or _orphan(c.labels)]
+            if c.labels.get("purelink.pid") == str(os.getpid()) or orphan(c.labels)]
     for container in left:
         container.remove(force=True)
     assert not left, f"containers left behind by the tests: {[c.name for c in left]}"

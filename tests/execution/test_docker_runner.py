@@ -1,61 +1,32 @@
-"""DockerRunner with real containers: hardening, secrets, live events, control, cleanup, networking."""
+"""DockerRunner with real containers: hardening, secrets, live events, control and the image.
+
+Waits are for events (an event read, a container state) under generous ceilings: these tests must
+pass on a 2-core machine kept busy by other work.
+"""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
-import uuid
-from pathlib import Path
 
-import docker.errors
 import duckdb
 import pytest
 
 from purelink.errors import ExecutionError
-from purelink.execution.docker import (
-    LOOPBACK_HOST,
-    DockerRunner,
-    _container_env,
-    _run_as,
-    container_url,
-    docker_available,
-    host_gateway_address,
-    sweep,
-)
+from purelink.execution.docker import LOOPBACK_HOST, DockerRunner, docker_available
+from purelink.execution.docker.handle import _container_env, _run_as
 from purelink.execution.images import SANDBOX_UID, ensure_runtime_image
 from purelink.execution.jobs import Job
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk_test_51SECRETvalueNEVERinINSPECT"
+CEILING_S = 120  # how long an event may take on a loaded machine before the test gives up
 docker_only = pytest.mark.docker
 
 
 # -- pure functions (no engine needed) ------------------------------------------------------------
-
-@pytest.mark.parametrize(("url", "expected"), [
-    ("http://127.0.0.1:8111/v1", f"http://{LOOPBACK_HOST}:8111/v1"),
-    ("http://localhost:8111", f"http://{LOOPBACK_HOST}:8111"),
-    ("https://localhost/v1?limit=5", f"https://{LOOPBACK_HOST}/v1?limit=5"),
-    ("http://127.8.9.10:80/x", f"http://{LOOPBACK_HOST}:80/x"),
-    ("http://[::1]:9000/", f"http://{LOOPBACK_HOST}:9000/"),
-    ("http://0.0.0.0:8111", f"http://{LOOPBACK_HOST}:8111"),
-    ("postgresql://etl@localhost:5432/shop", f"postgresql://etl@{LOOPBACK_HOST}:5432/shop"),
-    ("https://api.stripe.com/v1", "https://api.stripe.com/v1"),
-    ("http://10.1.2.3:8080/v1", "http://10.1.2.3:8080/v1"),
-    ("http://localhost.example.com/", "http://localhost.example.com/"),
-    ("not a url", "not a url"),
-])
-def test_container_url(url, expected):
-    assert container_url(url) == expected
-
 
 def test_job_env_is_rewritten_and_refuses_secrets(tmp_path):
     job = Job(module=tmp_path / "m.py", workspace=tmp_path, db_path=tmp_path / "d.duckdb",
@@ -90,7 +61,7 @@ def test_runtime_image_is_reused_while_its_contents_hold(docker_engine, base_ima
     first = ensure_runtime_image(docker_engine, base=base_image)
     again = ensure_runtime_image(docker_engine, base=base_image)
     assert again.tag == first.tag and not again.built
-    assert again.seconds < 2
+    assert again.seconds < 30  # a check of hashes, not a build (which takes minutes here)
     attrs = docker_engine.images.get(again.tag).attrs
     assert attrs["Config"]["User"] == f"{SANDBOX_UID}:{SANDBOX_UID}"
 
@@ -140,20 +111,8 @@ def test_docker_available(docker_engine):
 
 # -- a run ---------------------------------------------------------------------------------------
 
-def _gone(client, container_id: str, within_s: float = 0.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while True:
-        try:
-            client.containers.get(container_id)
-        except docker.errors.NotFound:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-
-
 @docker_only
-def test_success_streams_events_writes_duckdb_and_removes_the_container(runner, make_job):
+def test_success_streams_events_writes_duckdb_and_removes_the_container(runner, make_job, gone):
     job = make_job(secrets={"STRIPE_API_KEY": SECRET})
     handle = runner.start(job)
     assert handle.isolated
@@ -170,13 +129,13 @@ def test_success_streams_events_writes_duckdb_and_removes_the_container(runner, 
     con = duckdb.connect(str(job.db_path), read_only=True)
     assert con.execute("SELECT answer FROM answers").fetchone() == (42,)
     con.close()
-    assert _gone(runner.client, handle.container.id)
+    assert gone(handle.container.id)
     assert not handle._secrets_path.exists()
 
 
 @docker_only
-def test_hardening_is_visible_in_docker_inspect(runner, make_job, pipeline):
-    job = make_job("--sleep", "30", secrets={"STRIPE_API_KEY": SECRET})
+def test_hardening_is_visible_in_docker_inspect(runner, make_job, pipeline, gone):
+    job = make_job("--sleep", "600", secrets={"STRIPE_API_KEY": SECRET})
     handle = runner.start(job)
     try:
         next(handle.events())  # running
@@ -209,223 +168,105 @@ def test_hardening_is_visible_in_docker_inspect(runner, make_job, pipeline):
     finally:
         handle.stop(grace_s=1)
         handle.wait()
-    assert _gone(runner.client, handle.container.id)
+    assert gone(handle.container.id)
 
 
 @docker_only
 def test_events_arrive_while_the_run_goes_on(runner, make_job):
-    handle = runner.start(make_job("--sleep", "3"))
-    started = time.monotonic()
-    arrivals = [(event["event"], time.monotonic() - started) for event in handle.events()]
-    assert handle.wait() == 0
-    assert arrivals[0][0] == "started" and arrivals[0][1] < 2.5  # seen long before the end
-    assert arrivals[-1][0] == "finished" and arrivals[-1][1] >= 3
+    handle = runner.start(make_job("--sleep", "600"))
+    events = handle.events()
+    assert next(events)["event"] == "started"
+    handle.container.reload()
+    assert handle.container.status == "running"  # the event came while the module still runs
+    handle.stop(grace_s=30)
+    assert "finished" not in [e["event"] for e in events]
+    assert handle.wait() == 143
 
 
 @docker_only
-def test_failure_keeps_exit_code_and_removes_the_container(runner, make_job):
+def test_failure_keeps_exit_code_and_removes_the_container(runner, make_job, gone):
     handle = runner.start(make_job("--exit", "3"))
     result = handle.collect()
     assert result.exit_code == 3 and not result.ok
     assert result.events[-1]["message"] == "failing on purpose"
-    assert _gone(runner.client, handle.container.id)
+    assert gone(handle.container.id)
 
 
 @docker_only
-def test_stop_is_sigterm_then_kill(runner, make_job):
-    handle = runner.start(make_job("--sleep", "60"))
+def test_stop_is_sigterm_then_kill(runner, make_job, gone):
+    handle = runner.start(make_job("--sleep", "600"))
     events = handle.events()
     next(events)
     t = time.monotonic()
-    handle.stop(grace_s=5)
-    assert time.monotonic() - t < 4  # the module exits on SIGTERM, no need to wait the grace out
+    handle.stop(grace_s=300)
+    assert time.monotonic() - t < CEILING_S  # the module exits on SIGTERM: the grace is not waited out
     list(events)
     assert handle.wait() == 143
-    assert _gone(runner.client, handle.container.id)
+    assert gone(handle.container.id)
 
-    stubborn = runner.start(make_job("--sleep", "60", "--ignore-term"))
+    stubborn = runner.start(make_job("--sleep", "600", "--ignore-term"))
     next(stubborn.events())
     t = time.monotonic()
     stubborn.stop(grace_s=1)
-    assert 0.9 < time.monotonic() - t < 6
-    assert stubborn.wait() == 137
-    assert _gone(runner.client, stubborn.container.id)
+    assert 0.9 < time.monotonic() - t < CEILING_S
+    assert stubborn.wait() == 137  # SIGKILL: it ignored the SIGTERM
+    assert gone(stubborn.container.id)
+
+
+def _settled(seen: list, quiet_s: float = 1.0, ceiling_s: float = CEILING_S) -> int:
+    """How many events were seen once none has arrived for `quiet_s` (output already in flight
+    when the container froze drains first)."""
+    deadline = time.monotonic() + ceiling_s
+    count, since = len(seen), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if len(seen) != count:
+            count, since = len(seen), time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return count
+    raise AssertionError("events kept arriving while the run was paused")
 
 
 @docker_only
 def test_pause_and_resume(runner, make_job):
-    handle = runner.start(make_job("--beats", "15"))
+    handle = runner.start(make_job("--beats", "50"))  # 10 s of heartbeats: still running when paused
     seen: list[tuple[str, float]] = []
     reader = threading.Thread(target=lambda: seen.extend((e["event"], time.monotonic()) for e in handle.events()))
     reader.start()
-    while not any(kind == "heartbeat" for kind, _ in seen):
+    deadline = time.monotonic() + CEILING_S
+    while not any(kind == "heartbeat" for kind, _ in seen) and time.monotonic() < deadline:
         time.sleep(0.05)
     handle.pause()
     assert runner.client.api.inspect_container(handle.container.id)["State"]["Paused"] is True
-    time.sleep(0.3)  # let in-flight output drain
-    count = len(seen)
-    time.sleep(1.5)
+    count = _settled(seen)
+    time.sleep(1.5)  # a frozen container prints nothing, however long we look
     assert len(seen) == count, "no event may arrive while paused"
     handle.resume()
-    reader.join(timeout=30)
+    reader.join(timeout=CEILING_S)
     assert seen[-1][0] == "finished"
+    assert sum(kind == "heartbeat" for kind, _ in seen) == 50
     assert handle.wait() == 0
 
 
 @docker_only
 def test_wall_clock_limit_stops_the_run(runner, make_job):
     t = time.monotonic()
-    result = runner.start(make_job("--sleep", "60", timeout_s=2)).collect()
-    assert 1.5 < time.monotonic() - t < 12
+    result = runner.start(make_job("--sleep", "600", timeout_s=2)).collect()
+    assert 1.5 < time.monotonic() - t < CEILING_S  # far less than the module's 600 s
     assert result.exit_code != 0 and result.finished is None
     assert any("wall-clock limit" in line for line in result.output)
 
 
 @docker_only
-def test_interrupt_while_reading_events_removes_the_container(runner, make_job):
-    handle = runner.start(make_job("--sleep", "60"))
+def test_interrupt_while_reading_events_removes_the_container(runner, make_job, gone):
+    handle = runner.start(make_job("--sleep", "600"))
 
     def interrupt(event):
         raise KeyboardInterrupt  # what Jupyter's "interrupt kernel" raises in the running cell
 
     with pytest.raises(KeyboardInterrupt):
         handle.collect(on_event=interrupt)
-    assert _gone(runner.client, handle.container.id)
-
-
-CALLER = """
-import sys, time
-from pathlib import Path
-from purelink.execution.docker import DockerRunner
-from purelink.execution.jobs import Job
-runner = DockerRunner(image=sys.argv[1])
-handle = runner.start(Job(module=Path(sys.argv[2]), workspace=Path(sys.argv[3]),
-                          db_path=Path(sys.argv[3]) / "data" / "killed.duckdb", args=["--sleep", "120"],
-                          secrets={"STRIPE_API_KEY": "sk_test_x"}))
-print(handle.container.id, handle._secrets_path, flush=True)
-try:
-    for event in handle.events():
-        pass
-except KeyboardInterrupt:
-    if sys.argv[4] != "survive":
-        raise
-    print("interrupted", flush=True)
-    time.sleep(60)
-"""
-
-
-def _start_caller(runner, pipeline, tmp_path, *, survive_interrupt: bool) -> tuple[subprocess.Popen, str, Path]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    caller = subprocess.Popen([sys.executable, "-c", CALLER, runner.image, str(pipeline), str(tmp_path),
-                               "survive" if survive_interrupt else ""],
-                              stdout=subprocess.PIPE, text=True, env=env)
-    container_id, secrets = caller.stdout.readline().split()
-    assert runner.client.containers.get(container_id).status == "running"
-    assert Path(secrets).exists()
-    return caller, container_id, Path(secrets)
-
-
-@docker_only
-def test_killing_the_caller_leaves_no_container(runner, pipeline, tmp_path):
-    caller, container_id, secrets = _start_caller(runner, pipeline, tmp_path, survive_interrupt=False)
-    caller.send_signal(signal.SIGKILL)
-    caller.wait()
-    assert _gone(runner.client, container_id, within_s=20), "the container outlived its caller"
-    deadline = time.monotonic() + 5
-    while secrets.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not secrets.parent.exists(), "the secrets file outlived its caller"
-
-
-@docker_only
-def test_interrupting_a_kernel_leaves_no_container(runner, pipeline, tmp_path):
-    """Jupyter's "interrupt" is a SIGINT to a kernel that lives on: no watchdog helps there."""
-    caller, container_id, secrets = _start_caller(runner, pipeline, tmp_path, survive_interrupt=True)
-    try:
-        time.sleep(0.5)
-        caller.send_signal(signal.SIGINT)
-        assert caller.stdout.readline().strip() == "interrupted"
-        assert _gone(runner.client, container_id, within_s=10)
-        assert not secrets.exists()
-        assert caller.poll() is None  # the "kernel" is still alive
-    finally:
-        caller.kill()
-        caller.wait()
-
-
-@docker_only
-def test_sweep_removes_leftovers_by_label(runner, docker_engine):
-    run = uuid.uuid4().hex[:8]  # other sessions may share the engine: touch only our containers
-    labels = {"purelink": "1", "purelink.host": socket.gethostname()}
-
-    def create(pid: int, suffix: str, **extra):
-        return docker_engine.containers.create(runner.image, ["true"], labels={
-            **labels, "purelink.pid": str(pid), "purelink.run": f"{run}-{suffix}", **extra})
-
-    orphan, mine = create(_dead_pid(), "orphan"), create(os.getpid(), "mine")
-    other = docker_engine.containers.create(runner.image, ["true"], labels={"unrelated": run})
-    try:
-        assert orphan.name in sweep(orphans_only=True, client=docker_engine)
-        assert _gone(docker_engine, orphan.id) and not _gone(docker_engine, mine.id)
-        assert sweep(run_id=f"{run}-mine", client=docker_engine) == [mine.name]
-        assert _gone(docker_engine, mine.id)
-        assert not _gone(docker_engine, other.id)  # no purelink label, never swept
-    finally:
-        other.remove(force=True)
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
-
-
-# -- networking ----------------------------------------------------------------------------------
-
-class _Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = json.dumps({"hello": "from the host", "host_header": self.headers["Host"]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def host_api(docker_engine):
-    """A sandbox-like API on the host, on 127.0.0.1 (for local runs) and, on the same port, on the
-    bridge's gateway (for containers, which cannot reach the host's 127.0.0.1) rather than on every
-    address of the machine: the pattern docs/docker.md recommends."""
-    gateway = http.server.ThreadingHTTPServer((host_gateway_address(docker_engine), 0), _Hello)
-    port = gateway.server_address[1]
-    loopback = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Hello)
-    for server in (gateway, loopback):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield port
-    for server in (gateway, loopback):
-        server.shutdown()
-        server.server_close()
-
-
-@docker_only
-@pytest.mark.parametrize("how", ["job env", "runtime rewrite"])
-def test_container_reaches_an_api_on_the_host_loopback(runner, make_job, host_api, how):
-    url = f"http://127.0.0.1:{host_api}/v1/hello"
-    assert json.loads(urllib.request.urlopen(url, timeout=5).read())["hello"] == "from the host"
-    if how == "job env":  # a loopback URL handed over in Job.env is rewritten by the runner
-        job = make_job("--fetch", "$API_URL", env={"API_URL": url})
-    else:  # a URL baked into the module is rewritten by the runtime, from PURELINK_LOOPBACK_HOST
-        job = make_job("--fetch", url)
-    result = runner.start(job).collect()
-    fetched = [e for e in result.events if e.get("url")]
-    assert fetched and fetched[0]["event"] == "page", result.events
-    assert fetched[0]["url"] == container_url(url)
-    assert json.loads(fetched[0]["body"])["hello"] == "from the host"
-    assert json.loads(fetched[0]["body"])["host_header"] == f"{LOOPBACK_HOST}:{host_api}"
+    assert gone(handle.container.id)
 
 
 @docker_only
@@ -437,4 +278,3 @@ def test_runner_refuses_without_an_engine(monkeypatch):
     assert docker_available(refresh=True) is False
     monkeypatch.delenv("DOCKER_HOST")
     assert docker_available(refresh=True) is True
-

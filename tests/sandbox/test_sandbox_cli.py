@@ -12,6 +12,8 @@ import pytest
 
 from purelink.sandbox import SandboxError, serve
 
+CEILING_S = 120
+
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_module_serves_until_stopped(stop_signal):
@@ -20,10 +22,11 @@ def test_module_serves_until_stopped(stop_signal):
                              "--api-key", canary, "--rate-limit", "100"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lines = [proc.stdout.readline()]
+        lines = [proc.stdout.readline()]  # an event: the banner; it ends the wait, however slow the machine
         while lines[-1] and "Press Ctrl-C" not in lines[-1] and len(lines) < 60:  # one block per protocol
             lines.append(proc.stdout.readline())
         text = "".join(lines)
+        assert "Press Ctrl-C" in text, (text, proc.stderr.read() if proc.poll() is not None else "")
         base = re.search(r"base URL (http://\S+/v1)", text).group(1)
         key = re.search(r"api key: (sk_test_\S+)", text).group(1)
         assert canary not in text and "rate limit 100/s" in text
@@ -31,7 +34,8 @@ def test_module_serves_until_stopped(stop_signal):
         assert httpx.get(f"{base}/customers", auth=(key, "")).json()["data"]
     finally:
         proc.send_signal(stop_signal)
-        out, err = proc.communicate(timeout=10)
+        # A ceiling, not a duration: the exit is the event; a loaded 2-core machine may take a while.
+        out, err = proc.communicate(timeout=CEILING_S)
     assert proc.returncode == 0, err
     assert canary not in out + err and "sandbox stopped" in out
 
@@ -39,13 +43,14 @@ def test_module_serves_until_stopped(stop_signal):
 def test_command_module_imports_stay_light():
     code = ("import sys, purelink.cli.sandbox, purelink.sandbox; "
             "print('http.server' in sys.modules, 'purelink.sandbox.stripe_data' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=CEILING_S).stdout
     assert out.split() == ["False", "False"]
 
 
 def test_bad_settings_are_one_paragraph():
     done = subprocess.run([sys.executable, "-m", "purelink.sandbox", "--port", "0", "--fail-rate", "2"],
-                          check=False, capture_output=True, text=True, timeout=30)
+                          check=False, capture_output=True, text=True, timeout=CEILING_S)
     assert done.returncode == 1 and "fail rate" in done.stderr and "Traceback" not in done.stderr
 
 

@@ -1,243 +1,35 @@
-"""DockerRunner: a generated module run in a hardened, throw-away container.
-
-Same contract as `purelink.execution.jobs.LocalRunner` (a `Job` in, a `RunHandle` out, the same events),
-but the pipeline sees only what it needs: its module (read-only), the folder of its DuckDB file
-(the only writable mount), a tmpfs for scratch, and its secrets as a read-only file. It runs as a
-non-root user with every capability dropped, no-new-privileges, and limits on pids, memory and CPU.
-
-    >>> runner = DockerRunner(on_build=print)        # builds or reuses the runtime image
-    >>> result = runner.start(job).collect(on_event=print)
-
-Containers never outlive the run: removed when it ends, on Ctrl-C or an interrupted kernel, at
-interpreter exit, and, when the caller is killed outright, by a tiny watchdog process; `sweep()`
-removes whatever is left (all carry the label `purelink=1`).
-
-Networking: the default bridge network (a real API is reached through the host's NAT), plus the
-name `host.docker.internal` for the host itself. Loopback URLs mean the container itself inside
-it, so they are rewritten with `container_url()`; see docs/docker.md.
-"""
+"""A run in a container: how it is launched (hardened, secrets as a file, loopback services
+forwarded to it alone), its events as they arrive, its control, and its clean-up."""
 
 from __future__ import annotations
 
-import atexit
 import codecs
 import contextlib
 import math
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from ipaddress import ip_address, ip_network
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING
 
 import docker.errors
 import requests.exceptions
 
 from purelink.errors import ExecutionError
-from purelink.execution.images import SANDBOX_UID, Progress, docker_client, ensure_runtime_image
+from purelink.execution.docker.forward import RunForwarding
+from purelink.execution.docker.network import LOOPBACK_HOST, container_url
+from purelink.execution.docker.watchdog import owner_labels, spawn_watchdog, track, untrack
+from purelink.execution.images import SANDBOX_UID
 from purelink.execution.jobs import Job, RunHandle, remove_secrets_file, write_secrets_file
+from purelink.execution.reach import Endpoint
 from purelink.runtime.events import parse_event
 
-__all__ = ["LOOPBACK_HOST", "DockerRunner", "Limits", "container_url", "docker_available",
-           "host_gateway_address", "sweep"]
+if TYPE_CHECKING:
+    from purelink.execution.docker.runner import DockerRunner
 
-LABEL = "purelink"
-LOOPBACK_HOST = "host.docker.internal"
 SECRETS_PATH = "/run/purelink/secrets.json"
-_ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
-
-@dataclass
-class Limits:
-    """Resources one run may use. CPUs are capped at what the engine has."""
-
-    memory: str = "2g"
-    cpus: float = 2.0
-    pids: int = 512  # DuckDB and Arrow start a thread per core, and threads count as pids
-    tmp_size: str = "256m"
-
-
-def container_url(url: str, host: str = LOOPBACK_HOST) -> str:
-    """`url` as seen from inside a container: a loopback host (localhost, 127.0.0.0/8, ::1,
-    0.0.0.0) becomes `host`, which resolves to the Docker host; anything else is unchanged.
-
-    >>> container_url("http://127.0.0.1:8111/v1")
-    'http://host.docker.internal:8111/v1'
-    """
-    parts = urlsplit(url)
-    name = parts.hostname
-    if not name or not _is_loopback(name):
-        return url
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    if "@" in parts.netloc:
-        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _is_loopback(name: str) -> bool:
-    if name.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        address = ip_address(name)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
-
-
-def host_gateway_address(client=None) -> str:
-    """The host's address on Docker's default bridge (what `host.docker.internal` resolves to in
-    our containers). A server on the host that containers must reach listens here (or on 0.0.0.0)
-    as well as on 127.0.0.1, which containers cannot reach.
-
-    A freshly started engine often lists only the subnet in the bridge's IPAM config, so the address
-    is looked up in three places, most certain first: the IPAM gateway, the bridge interface's own
-    address on this host, then the subnet's first host address (which is what dockerd assigns)."""
-    client = client or docker_client()
-    attrs = client.networks.get("bridge").attrs
-    configs = (attrs.get("IPAM") or {}).get("Config") or []
-    for config in configs:
-        if config.get("Gateway"):
-            return config["Gateway"].split("/")[0]
-    interface = (attrs.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
-    address = interface_address(interface)
-    if address:
-        return address
-    for config in configs:
-        with contextlib.suppress(ValueError, KeyError):
-            network = ip_network(config["Subnet"], strict=False)
-            if network.version == 4 and network.num_addresses > 2:
-                return str(next(network.hosts()))
-    raise ExecutionError("Docker's default bridge network has no gateway address.",
-                         "Check `docker network inspect bridge`; the engine may need a restart.")
-
-
-def interface_address(name: str) -> str | None:
-    """The IPv4 address of network interface `name` on this host, or None (absent, or not Linux)."""
-    try:
-        import fcntl
-        import struct
-    except ImportError:
-        return None
-    siocgifaddr = 0x8915
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            packed = fcntl.ioctl(probe.fileno(), siocgifaddr, struct.pack("256s", name[:15].encode()))
-        except OSError:
-            return None
-    return socket.inet_ntoa(packed[20:24])
-
-
-_available: tuple[float, bool] | None = None
-
-
-def docker_available(*, refresh: bool = False, ttl_s: float = 30.0, timeout_s: float = 2.0) -> bool:
-    """Whether a Docker engine answers a ping within `timeout_s`; remembered for `ttl_s`."""
-    global _available
-    now = time.monotonic()
-    if not refresh and _available is not None and now - _available[0] < ttl_s:
-        return _available[1]
-    try:
-        docker_client(timeout=timeout_s).close()
-        ok = True
-    except ExecutionError:
-        ok = False
-    _available = (now, ok)
-    return ok
-
-
-def sweep(*, orphans_only: bool = False, run_id: str | None = None, client=None) -> list[str]:
-    """Remove purelink containers (label `purelink=1`) and return their names: all of them, only
-    those of one run (`run_id`), or only those whose starting process on this host is gone
-    (`orphans_only`), which leaves the runs of other live notebooks and test sessions alone."""
-    client = client or docker_client()
-    wanted = [f"{LABEL}=1"] + ([f"purelink.run={run_id}"] if run_id else [])
-    removed = []
-    for container in client.containers.list(all=True, filters={"label": wanted}):
-        if orphans_only and not _orphan(container.labels):
-            continue
-        try:
-            container.remove(force=True)
-            removed.append(container.name)
-        except docker.errors.NotFound:
-            pass
-    return removed
-
-
-def _orphan(labels: dict[str, str]) -> bool:
-    pid = int(labels.get("purelink.pid", "0"))
-    return labels.get("purelink.host") == socket.gethostname() and not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class DockerRunner:
-    """Runs jobs in containers of the runtime image, built (or reused) when the runner is made.
-
-    Raises ExecutionError, with what to do, when no engine answers or the image cannot be built."""
-
-    name = "docker"
-    warning: str | None = None
-
-    def __init__(self, *, image: str | None = None, limits: Limits | None = None,
-                 on_build: Progress | None = None, stop_grace_s: float = 10.0, client=None) -> None:
-        self.client = client or docker_client()
-        self.image = image or ensure_runtime_image(self.client, on_progress=on_build).tag
-        self.limits = limits or Limits()
-        self.stop_grace_s = stop_grace_s
-        self._ncpu = float(self.client.info().get("NCPU") or 1)
-
-    def start(self, job: Job) -> DockerHandle:
-        sweep(orphans_only=True, client=self.client)
-        return DockerHandle(self, job)
-
-
-# The watchdog is a separate process in its own session, so it survives a SIGKILL of the caller.
-# It blocks on a pipe whose only writer is the caller: EOF means the run ended or the caller died,
-# and either way the container and the secrets file must go (unless the runner says it cleaned up,
-# which spares the import of the docker SDK). It is a string run with `python -c` because it must start
-# fast and must not depend on how purelink is installed; it imports only the docker SDK.
-_WATCHDOG = """
-import os, shutil, sys
-if sys.stdin.buffer.read() == b"removed":  # the runner cleaned up itself
-    sys.exit()
-import docker, docker.errors
-try:
-    box = docker.from_env(timeout=60).containers.get(sys.argv[1])
-    if box.status == "paused":
-        box.unpause()
-    box.stop(timeout=int(sys.argv[2]))
-    box.remove(force=True)
-except docker.errors.NotFound:
-    pass
-finally:
-    if sys.argv[3]:  # the secrets file and its private folder
-        shutil.rmtree(os.path.dirname(sys.argv[3]), ignore_errors=True)
-"""
-
-_live: dict[str, DockerHandle] = {}
-
-
-@atexit.register
-def _remove_live_containers() -> None:
-    for handle in list(_live.values()):
-        handle._cleanup()
+ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
 class DockerHandle(RunHandle):
@@ -246,7 +38,7 @@ class DockerHandle(RunHandle):
     isolated = True
     warning = None
 
-    def __init__(self, runner: DockerRunner, job: Job) -> None:
+    def __init__(self, runner: DockerRunner, job: Job, endpoints: list[Endpoint] | None = None) -> None:
         self.output: list[str] = []
         self.timed_out = False
         self.run_id = _run_id(job)
@@ -259,12 +51,21 @@ class DockerHandle(RunHandle):
         self._secrets_path: Path | None = None
         self._watch_fd: int | None = None
         self._stream = None
+        self._forwarding: RunForwarding | None = None
+        self.network: list[str] = []  # what was done so the container reaches loopback services
         self.container = None
         try:
+            self._forward([e for e in endpoints or [] if e.loopback and e.target], runner.gateway)
             self._launch(runner, job)
         except BaseException:
             self._cleanup()
             raise
+
+    def _forward(self, loopback: list[Endpoint], gateway: str | None) -> None:
+        if not loopback or gateway is None:
+            return
+        self._forwarding = RunForwarding(gateway, [e.target for e in loopback])
+        self.network = self._forwarding.lines
 
     def _launch(self, runner: DockerRunner, job: Job) -> None:
         from docker.types import Mount
@@ -291,14 +92,16 @@ class DockerHandle(RunHandle):
                 read_only=True, tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={limits.tmp_size}"},
                 cap_drop=["ALL"], security_opt=["no-new-privileges"], pids_limit=limits.pids,
                 mem_limit=limits.memory, memswap_limit=limits.memory,
-                nano_cpus=int(min(limits.cpus, runner._ncpu) * 1e9),
+                nano_cpus=int(min(limits.cpus, runner.ncpu) * 1e9),
                 extra_hosts={LOOPBACK_HOST: "host-gateway"},
-                labels={LABEL: "1", "purelink.run": self.run_id, "purelink.pid": str(os.getpid()),
-                        "purelink.host": socket.gethostname()},
+                labels={**owner_labels(), "purelink.run": self.run_id},
             )
-            _live[self.container.id] = self
-            self._watch_fd = _spawn_watchdog(self.container.id, self._grace_s, self._secrets_path)
+            track(self.container.id, self._cleanup)
+            self._watch_fd = spawn_watchdog(self.container.id, self._grace_s, self._secrets_path)
             self.container.start()
+            if self._forwarding is not None:
+                self.container.reload()
+                self._forwarding.admit(_bridge_address(self.container.attrs))
             self._stream = self.container.logs(stream=True, follow=True)
         except docker.errors.APIError as exc:
             raise ExecutionError(f"The container for this run could not be started: {exc.explanation or exc}",
@@ -364,6 +167,10 @@ class DockerHandle(RunHandle):
         event = parse_event(line)
         if event is None and line.strip():
             self.output.append(line.rstrip("\r"))
+        elif event is not None and event["event"] == "finished" and self.network and "checks" in event:
+            # The runner's part of the test-run checklist: what it did so the run reaches this machine.
+            event["checks"] = [{"name": "local services", "status": "PASS", "detail": line}
+                               for line in self.network] + list(event["checks"])
         return event
 
     def _call(self, action: str, only_if: str | None = None, **kwargs) -> None:
@@ -395,7 +202,7 @@ class DockerHandle(RunHandle):
             except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
                 try:
                     self._client.ping()  # the engine answers: the run is just long, keep waiting
-                except _ENGINE_ERRORS:
+                except ENGINE_ERRORS:
                     raise ExecutionError("The Docker engine stopped answering during the run.",
                                          "Check `docker info`; the run's container may need "
                                          "`purelink` to sweep it once the engine is back.") from exc
@@ -404,7 +211,7 @@ class DockerHandle(RunHandle):
 
     def _abort(self) -> None:
         if self._exit_code is None and not self._closed:
-            with contextlib.suppress(ExecutionError, *_ENGINE_ERRORS):
+            with contextlib.suppress(ExecutionError, *ENGINE_ERRORS):
                 self.stop(min(self._grace_s, 3.0))
         self._cleanup()
 
@@ -417,16 +224,18 @@ class DockerHandle(RunHandle):
         if self._timer is not None:
             self._timer.cancel()
         if self._stream is not None:
-            with contextlib.suppress(OSError, *_ENGINE_ERRORS):  # e.g. an SSH engine cannot cancel
+            with contextlib.suppress(OSError, *ENGINE_ERRORS):  # e.g. an SSH engine cannot cancel
                 self._stream.close()
         removed = False
         if self.container is not None:
-            _live.pop(self.container.id, None)
+            untrack(self.container.id)
             # NotFound: already gone. Other errors: the engine is gone; the watchdog or the next
             # sweep finishes the job, and cleanup must never mask the error that brought us here.
-            with contextlib.suppress(*_ENGINE_ERRORS):
+            with contextlib.suppress(*ENGINE_ERRORS):
                 self.container.remove(force=True)
                 removed = True
+        if self._forwarding is not None:
+            self._forwarding.close()
         if self._secrets_path is not None:
             remove_secrets_file(self._secrets_path)
         if self._watch_fd is not None:
@@ -434,6 +243,18 @@ class DockerHandle(RunHandle):
                 with contextlib.suppress(OSError):
                     os.write(self._watch_fd, b"removed")
             os.close(self._watch_fd)  # EOF releases the watchdog
+
+
+def _bridge_address(attrs: dict) -> str:
+    """The container's address on the bridge: where its connections to the host come from."""
+    settings = attrs.get("NetworkSettings") or {}
+    for network in (settings.get("Networks") or {}).values():
+        if network.get("IPAddress"):
+            return network["IPAddress"]
+    if settings.get("IPAddress"):
+        return settings["IPAddress"]
+    raise ExecutionError("The run's container has no address on Docker's bridge network.",
+                         "Check `docker network inspect bridge`; the engine may need a restart.")
 
 
 def _run_id(job: Job) -> str:
@@ -493,17 +314,3 @@ def _give(path: Path, uid: int, gid: int) -> None:
     except PermissionError as exc:
         raise ExecutionError("The secrets file cannot be handed to the container's user.",
                              "Run as the owner of the data folder, or as root.") from exc
-
-
-def _spawn_watchdog(container_id: str, grace_s: float, secrets: Path | None) -> int:
-    """Start the watchdog; returns the pipe end whose closing (or our death) releases it."""
-    read_end, write_end = os.pipe()
-    try:
-        subprocess.Popen([sys.executable, "-c", _WATCHDOG, container_id, str(math.ceil(grace_s)),
-                          str(secrets or "")],
-                         stdin=read_end, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, close_fds=True)
-    finally:
-        os.close(read_end)
-    return write_end
-
