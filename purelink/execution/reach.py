@@ -13,28 +13,13 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from ipaddress import ip_address
 from urllib.parse import urlsplit, urlunsplit
 
 from purelink.errors import PurelinkError, SourceError
+from purelink.runtime.net import is_loopback
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "postgres": 5432}
 CHECK_BUDGET_S = 3.5  # all URLs are checked at once; the answer comes well inside 5 s
-
-
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
-
-def is_loopback(name: str) -> bool:
-    """Whether a host name or address means "this machine" (0.0.0.0 included: a client given it
-    connects to itself)."""
-    if name.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        address = ip_address(name)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
 
 
 @dataclass(frozen=True)

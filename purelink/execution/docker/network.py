@@ -6,30 +6,23 @@ from __future__ import annotations
 import contextlib
 import socket
 from ipaddress import ip_network
-from urllib.parse import urlsplit, urlunsplit
 
 from purelink.errors import ExecutionError
 from purelink.execution.images import docker_client
-from purelink.execution.reach import is_loopback
+from purelink.runtime.net import loopback_to
 
 LOOPBACK_HOST = "host.docker.internal"
 
 
 def container_url(url: str, host: str = LOOPBACK_HOST) -> str:
     """`url` as seen from inside a container: a loopback host (localhost, 127.0.0.0/8, ::1,
-    0.0.0.0) becomes `host`, which resolves to the Docker host; anything else is unchanged.
+    0.0.0.0) becomes `host`, which resolves to the Docker host; anything else is unchanged. The
+    runtime applies the same rule (`purelink.runtime.net`) to the URLs baked into a module.
 
     >>> container_url("http://127.0.0.1:8111/v1")
     'http://host.docker.internal:8111/v1'
     """
-    parts = urlsplit(url)
-    name = parts.hostname
-    if not name or not is_loopback(name):
-        return url
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    if "@" in parts.netloc:
-        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
-    return urlunsplit(parts._replace(netloc=netloc))
+    return loopback_to(url, host)
 
 
 def host_gateway_address(client=None) -> str:

@@ -1,0 +1,101 @@
+"""Reachability checks from this machine (no Docker engine needed): real sockets, real lookups."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from purelink.errors import SourceError
+from purelink.execution.reach import check_urls, endpoint, recipe_urls
+from purelink.recipes import DestinationChoice, Recipe, SourceChoice, StreamChoice
+from purelink.runtime.net import loopback_to
+
+
+@pytest.fixture
+def listener():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(("url", "host", "port", "loopback"), [
+    ("http://127.0.0.1:8111/v1", "127.0.0.1", 8111, True),
+    ("http://localhost/v1", "localhost", 80, True),
+    ("https://api.stripe.com/v1", "api.stripe.com", 443, False),
+    ("postgresql://etl@[::1]/shop", "::1", 5432, True),
+    ("postgresql+psycopg://etl@db.internal:6543/shop", "db.internal", 6543, False),
+])
+def test_endpoint(url, host, port, loopback):
+    found = endpoint(url)
+    assert (found.host, found.port, found.loopback) == (host, port, loopback)
+
+
+@pytest.mark.parametrize("url", ["not a url", "file:///tmp/x.duckdb", "https://{subdomain}.zendesk.com/api"])
+def test_what_names_no_service_is_not_checked(url):
+    assert endpoint(url) is None
+    assert check_urls([url]) == []
+
+
+def test_a_listening_loopback_port_passes_and_says_where(listener):
+    found, again = check_urls([f"http://localhost:{listener}/v1", f"http://127.0.0.1:{listener}/v2"])
+    assert found.target == again.target == ("127.0.0.1", listener)
+
+
+def test_nothing_on_loopback_fails_at_once_with_the_fix(closed_port):
+    t = time.monotonic()
+    with pytest.raises(SourceError) as caught:
+        check_urls([f"http://127.0.0.1:{closed_port}/v1"])
+    assert time.monotonic() - t < 5
+    assert caught.value.message.startswith(f"Nothing listens on 127.0.0.1:{closed_port}")
+    assert f"purelink sandbox --port {closed_port}" in caught.value.guidance
+
+
+def test_a_loopback_database_is_told_to_start_the_server(closed_port):
+    url = f"postgresql://etl:hunter2secret@localhost:{closed_port}/shop"
+    with pytest.raises(SourceError) as caught:
+        check_urls([url])
+    assert "PostgreSQL server on port" in caught.value.guidance
+    assert "hunter2secret" not in str(caught.value)  # a password in the URL is never repeated
+
+
+def test_an_unknown_host_fails_at_once():
+    t = time.monotonic()
+    with pytest.raises(SourceError, match="cannot be resolved") as caught:
+        check_urls(["https://no-such-host.invalid/v1"])  # .invalid never resolves (RFC 2606)
+    assert time.monotonic() - t < 5
+    assert "no-such-host.invalid" in caught.value.message
+
+
+def test_the_urls_of_a_recipe():
+    from purelink.catalog.spec import get_spec
+
+    stripe = Recipe(name="s", source=SourceChoice(name="stripe", base_url="http://127.0.0.1:8111/v1"),
+                    streams=[StreamChoice(name="customers")])
+    assert recipe_urls(stripe, get_spec("stripe")) == ["http://127.0.0.1:8111/v1"]
+    assert recipe_urls(stripe.model_copy(update={"source": SourceChoice(name="stripe")}),
+                       get_spec("stripe")) == [get_spec("stripe").base_url]
+    warehouse = stripe.model_copy(update={"destination": DestinationChoice(
+        kind="postgres", url="postgresql://etl@127.0.0.1:5432/dw")})
+    assert recipe_urls(warehouse, get_spec("stripe")) == ["http://127.0.0.1:8111/v1",
+                                                          "postgresql://etl@127.0.0.1:5432/dw"]
+    assert recipe_urls(warehouse, get_spec("stripe"), sample=True) == ["http://127.0.0.1:8111/v1"]
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("http://LOCALHOST:8111/v1", "http://h:8111/v1"),
+    ("http://[::1]:9000/x", "http://h:9000/x"),
+    ("postgresql://etl:pw@0.0.0.0/shop", "postgresql://etl:pw@h/shop"),
+    ("http://127.0.0.1:notaport/", "http://127.0.0.1:notaport/"),
+    ("https://api.stripe.com/v1", "https://api.stripe.com/v1"),
+])
+def test_the_runtime_rewrites_loopback_the_same_way(url, expected):
+    assert loopback_to(url, "h") == expected
+    assert loopback_to(url, None) == url
