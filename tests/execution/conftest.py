@@ -62,7 +62,7 @@ if args.fetch:
     import httpx
     url = os.environ[args.fetch[1:]] if args.fetch.startswith("$") else loopback_rewrite(args.fetch)
     try:
-        response = httpx.get(url, timeout=10)
+        response = httpx.get(url, timeout=60)  # a ceiling: a loaded machine answers late, not never
         emit("page", url=url, status=response.status_code, body=response.text)
     except httpx.HTTPError as exc:
         emit("error", url=url, message=repr(exc))

@@ -72,7 +72,7 @@ def host_api(docker_engine):
 @pytest.mark.parametrize("how", ["job env", "runtime rewrite"])
 def test_container_reaches_an_api_on_the_host_loopback(runner, make_job, host_api, how):
     url = f"http://127.0.0.1:{host_api}/v1/hello"
-    assert json.loads(urllib.request.urlopen(url, timeout=5).read())["hello"] == "from the host"
+    assert json.loads(urllib.request.urlopen(url, timeout=60).read())["hello"] == "from the host"
     if how == "job env":  # a loopback URL handed over in Job.env is rewritten by the runner
         job = make_job("--fetch", "$API_URL", env={"API_URL": url})
     else:  # a URL baked into the module is rewritten by the runtime, from PURELINK_LOOPBACK_HOST

@@ -55,14 +55,15 @@ class DockerHandle(RunHandle):
         self.network: list[str] = []  # what was done so the container reaches loopback services
         self.container = None
         try:
-            self._forward([e for e in endpoints or [] if e.loopback and e.target], runner.gateway)
+            self._forward(runner, [e for e in endpoints or [] if e.loopback and e.target])
             self._launch(runner, job)
         except BaseException:
             self._cleanup()
             raise
 
-    def _forward(self, loopback: list[Endpoint], gateway: str | None) -> None:
-        if not loopback or gateway is None:
+    def _forward(self, runner: DockerRunner, loopback: list[Endpoint]) -> None:
+        gateway = runner.gateway if loopback else None  # asked of the engine only when needed
+        if gateway is None:
             return
         self._forwarding = RunForwarding(gateway, [e.target for e in loopback])
         self.network = self._forwarding.lines

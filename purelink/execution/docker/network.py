@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import socket
 from ipaddress import ip_network
+from urllib.parse import urlsplit
 
 from purelink.errors import ExecutionError
 from purelink.execution.images import docker_client
-from purelink.runtime.net import loopback_to
+from purelink.runtime.net import is_loopback, loopback_to
 
 LOOPBACK_HOST = "host.docker.internal"
 
@@ -69,7 +70,11 @@ def interface_address(name: str) -> str | None:
 
 
 def engine_is_local(client) -> bool:
-    """Whether the engine runs on this machine (a unix socket), so that a port opened here is one
-    its containers can reach through the bridge; an engine over SSH or TCP is another machine."""
+    """Whether the engine runs on this machine (a unix socket, or TCP on loopback), so that a port
+    opened here is one its containers reach through the bridge; an engine over SSH or on another
+    host is another machine."""
     base = getattr(client.api, "base_url", "")
-    return base.startswith(("http+docker://localunixsocket", "http+docker://localhost"))
+    if base.startswith(("http+docker://localunixsocket", "http+docker://localhost")):
+        return True
+    host = urlsplit(base).hostname
+    return base.startswith(("http://", "https://")) and bool(host) and is_loopback(host)
