@@ -174,3 +174,33 @@ def test_an_unreachable_loopback_url_fails_before_any_container(runner, make_job
     assert f"purelink sandbox --port {port}" in caught.value.guidance
     assert not [c for c in docker_engine.containers.list(all=True, filters={"label": "purelink=1"})
                 if c.id not in before and c.labels.get("purelink.pid") == str(os.getpid())]
+
+
+def _fetched(handle) -> dict:
+    for event in handle.events():
+        if event.get("url"):
+            return event
+    raise AssertionError("the run ended without fetching")
+
+
+@docker_only
+def test_two_runs_share_a_relay_that_closes_with_the_last(runner, make_job, loopback_api):
+    url = f"http://127.0.0.1:{loopback_api}/v1/hello"
+    first = runner.start(make_job("--fetch", "$API_URL", "--sleep", "600", env={"API_URL": url}))
+    second = None
+    gateway = host_gateway_address(runner.client)
+    try:
+        other = make_job("--fetch", "$API_URL", "--sleep", "600", env={"API_URL": url})
+        other.db_path = other.db_path.with_name("second.duckdb")  # one writer per DuckDB file
+        second = runner.start(other)
+        for handle in (first, second):
+            assert json.loads(_fetched(handle)["body"])["hello"] == "from the host"
+        second.stop(grace_s=30)
+        second.wait()
+        assert _answers(gateway, loopback_api) == b""  # still listening for the first run, not for us
+    finally:
+        for handle in (first, second):
+            if handle is not None:
+                handle.stop(grace_s=30)
+                handle.wait()
+    assert _answers(gateway, loopback_api) is None

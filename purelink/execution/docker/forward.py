@@ -98,6 +98,8 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
         sink.shutdown(socket.SHUT_WR)  # pass the end of one direction on; the other may go on
 
 
+# One listening socket per (gateway, port) can exist on this machine, so two runs of this process
+# that name the same loopback port share a relay; each admits its own container address.
 _relays: dict[tuple[str, int], _Relay] = {}
 _relays_lock = threading.Lock()
 
