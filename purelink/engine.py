@@ -18,7 +18,7 @@ from purelink.catalog.spec import ConnectorSpec, get_spec
 from purelink.errors import CredentialError, ExecutionError, PurelinkError
 from purelink.execution.jobs import Job, LocalRunner, RunHandle, RunResult
 from purelink.pipeline.codegen import credential_name, write_module
-from purelink.recipes import Recipe, RecipeStore
+from purelink.recipes import Recipe, RecipeStore, data_folder
 from purelink.workspace import Workspace
 
 EventCallback = Callable[[dict], None]
@@ -146,7 +146,7 @@ class Engine:
             args.append("--full-refresh")
         job = Job(module=module, workspace=self.workspace.root, db_path=db_path or self.db_path(recipe),
                   args=args, secrets=secrets, timeout_s=timeout_s)
-        job.db_path.parent.mkdir(parents=True, exist_ok=True)
+        data_folder(self.workspace, job.db_path)  # made by this user, and only inside the workspace
         handle = runner.start(job)
         handle.warning = warning or getattr(handle, "warning", None)
         handle.job = job

@@ -147,6 +147,21 @@ def parse_recipe(text: str, origin: str = "recipe") -> Recipe:
                           "Fix the named field(s) and try again.") from None
 
 
+def data_folder(workspace: Workspace, db: Path) -> Path:
+    """The folder of the database file `db`, made by the user running this (so it is theirs) but
+    only inside the workspace: a folder elsewhere must exist already, as a typo such as
+    /nonexistent/dir should not become a new tree somewhere on the machine."""
+    folder = Path(db).resolve().parent
+    if folder.is_dir():
+        return folder
+    if not folder.is_relative_to(workspace.root):
+        raise RecipeError(f"The folder {folder} for the database {db} does not exist.",
+                          f"Create it first (mkdir -p {folder}) if that is where the data should go, or give "
+                          "a path inside the workspace, such as data/mine.duckdb.")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 class RecipeStore:
     """The recipes of one workspace."""
 

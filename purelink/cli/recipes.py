@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new.add_argument("--credential", help="name of the secret holding the key (vault entry or env var)")
     new.add_argument("--var", action="append", metavar="NAME=VALUE",
                      help="a setting of the source, e.g. owner=octocat for GitHub (see `purelink sources show`)")
-    new.add_argument("--db", help="DuckDB file relative to the workspace (default data/purelink.duckdb)")
+    new.add_argument("--db", help="DuckDB file relative to the workspace (default data/purelink.duckdb); "
+                     "a folder outside the workspace must exist already")
     new.add_argument("--executor", choices=["docker", "local", "auto"], default=None)
     new.add_argument("--history-start", help="ISO date to load from, e.g. 2024-01-01")
     new.add_argument("--columns", help="stream:col1,col2 to keep only those columns", action="append")
@@ -78,6 +79,10 @@ def _new(engine, args) -> int:
             f"To write v{versions[-1] + 1} changing only the options given here and keeping every other "
             f"setting, add --update. To start afresh, choose another name. See it with "
             f"`purelink recipes show {args.name}`.")
+    from purelink.recipes import data_folder
+
+    if recipe.destination.kind == "duckdb":
+        data_folder(engine.workspace, engine.db_path(recipe))
     recipe = engine.recipes.save(recipe)
     module = engine.generate(recipe)
     if args.format == "json":
