@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import socket
 
 from purelink.cli.sandbox import DEFAULT_PORT as DEMO_PORT
 from purelink.workspace import Workspace
@@ -28,14 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"sandbox port (default {DEMO_PORT}, the one `purelink sandbox` uses, if free)")
 
 
-def free_port(preferred: int) -> int:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+def start_sandbox(port: int | None, customers: int, host: str):
+    """The sandbox on `port`, or on the default port and, when that one is busy, any free one.
+    Trying the port itself (rather than checking first) leaves no gap for another process."""
+    from purelink.sandbox import SandboxError, serve
+
+    if port is not None:
+        return serve(port=port, customers=customers, host=host)
+    try:
+        return serve(port=DEMO_PORT, customers=customers, host=host)
+    except SandboxError:
+        return serve(port=0, customers=customers, host=host)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,15 +45,14 @@ def run(args: argparse.Namespace) -> int:
     from purelink.errors import ExecutionError
     from purelink.execution.console import ConsoleMonitor, summary_text
     from purelink.recipes import parse_recipe
-    from purelink.sandbox import serve
 
     workspace = Workspace.at(args.workspace).ensure()
     engine = Engine(workspace)
     # The recipe holds the sandbox's URL: the same port on every run keeps it one recipe version,
     # and lets `purelink sandbox` (same default port) serve it again later.
-    port = args.port if args.port is not None else free_port(DEMO_PORT)
     host = sandbox_host(args.executor)
-    with serve(port=port, customers=args.customers, host=host) as sandbox:
+    with start_sandbox(args.port, args.customers, host) as sandbox:
+        port = int(sandbox.url.rsplit(":", 1)[1])
         print(f"sandbox     Stripe-compatible API at {sandbox.stripe_base_url} ({args.customers:,} customers)")
         if args.port is None and port != DEMO_PORT:
             print(f"note        port {DEMO_PORT} is busy, so the sandbox uses {port}; the recipe names that "
@@ -82,7 +83,7 @@ executor: {args.executor}
     print(f"\nstripe.customers: {len(frame):,} rows, {frame['id'].nunique():,} distinct ids. First rows:")
     print(frame[["id", "email", "name", "created", "balance"]].head(5).to_string(index=False))
     print()
-    print(next_steps(args, recipe.name, port=sandbox.url.rsplit(":", 1)[1], host=host))
+    print(next_steps(args, recipe.name, port=port, host=host))
     return 0
 
 
@@ -103,11 +104,11 @@ def store_key(key: str) -> None:
               f"store it: purelink secrets set {DEMO_CREDENTIAL}")
 
 
-def next_steps(args: argparse.Namespace, recipe: str, *, port: str, host: str) -> str:
+def next_steps(args: argparse.Namespace, recipe: str, *, port: int, host: str) -> str:
     """Commands that work when typed as printed, one per line (a test types each one)."""
     where = f" --workspace {shlex.quote(str(args.workspace))}" if args.workspace else ""
     sandbox = "purelink sandbox"
-    if int(port) != DEMO_PORT:
+    if port != DEMO_PORT:
         sandbox += f" --port {port}"
     if host != "127.0.0.1":
         sandbox += f" --host {host}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shlex
 import signal
 import subprocess
@@ -12,6 +13,9 @@ import threading
 from pathlib import Path
 
 import duckdb
+import pytest
+
+from purelink.cli.sandbox import DEFAULT_PORT as DEMO_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,9 +56,16 @@ def wait_for_line(proc: subprocess.Popen, text: str, deadline_s: float = 300) ->
     return seen
 
 
-def test_every_next_command_of_the_demo_works_as_printed(tmp_path, private_home):
+@pytest.mark.parametrize("executor", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_every_next_command_of_the_demo_works_as_printed(tmp_path, private_home, executor):
+    if executor == "docker":
+        from purelink.execution.docker import docker_available
+
+        if not docker_available():
+            pytest.skip("no Docker engine")
     env = env_for(private_home)
-    demo = subprocess.run(check=False, args=command("purelink demo --executor local --customers 300"), cwd=tmp_path,
+    demo = subprocess.run(check=False, args=command(f"purelink demo --executor {executor} --customers 300"),
+                          cwd=tmp_path,
                           env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     steps = printed_next_commands(demo.stdout)
@@ -83,16 +94,18 @@ def test_every_next_command_of_the_demo_works_as_printed(tmp_path, private_home)
 
 def test_a_second_demo_keeps_the_recipe_version(tmp_path, private_home):
     env = env_for(private_home)
+    urls = []
     for _ in range(2):
         demo = subprocess.run(check=False, args=command("purelink demo --executor local --customers 50"),
                               cwd=tmp_path, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                               timeout=600)
         assert demo.returncode == 0, demo.stdout + demo.stderr
-    # a busy default port gives another port, said aloud, and then a new version is honest
-    moved = "is busy, so the sandbox uses" in demo.stdout
-    versions = sorted(p.name for p in (tmp_path / "recipes").glob("stripe_customers_v*.yaml"))
-    assert versions == (["stripe_customers_v1.yaml", "stripe_customers_v2.yaml"] if moved
-                        else ["stripe_customers_v1.yaml"])
+        urls.append(re.search(r"Stripe-compatible API at (\S+)", demo.stdout)[1])
+        if not urls[-1].startswith(f"http://127.0.0.1:{DEMO_PORT}/"):  # busy (another demo): said aloud
+            assert f"port {DEMO_PORT} is busy" in demo.stdout
+    # one version per sandbox URL: the same port on both runs means one recipe version
+    versions = sorted((tmp_path / "recipes").glob("stripe_customers_v*.yaml"))
+    assert len(versions) == len(set(urls))
 
 
 def test_the_next_command_of_recipes_new_works_as_printed(tmp_path, private_home, sandbox):
