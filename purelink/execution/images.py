@@ -48,6 +48,15 @@ Progress = Callable[[str], None]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the build stream colours stderr lines
 
 
+def print_build_progress(line: str) -> None:
+    """The runtime image is built once per content hash (about half a minute cold): show its
+    steps, not pip's chatter. A terminal gets them on stderr, so stdout stays clean for
+    `--format json`; a notebook on stdout, since it paints stderr red as if the build had failed."""
+    if line.startswith(("Building ", "Pulling ", "Downloading wheels", "Step ")) or "failed" in line:
+        in_notebook = "ipykernel" in sys.modules
+        print(f"image: {line}", file=sys.stdout if in_notebook else sys.stderr, flush=True)
+
+
 def base_image() -> str:
     """The image runtime images are built on: `PURELINK_BASE_IMAGE`, else python:3.11-slim."""
     return os.environ.get("PURELINK_BASE_IMAGE") or DEFAULT_BASE_IMAGE

@@ -104,3 +104,18 @@ def test_a_cached_runtime_image_prints_nothing(monkeypatch):
     again: list[str] = []
     cached = ensure_runtime_image(on_progress=again.append)
     assert cached.tag == built.tag and not cached.built and again == []
+
+
+@pytest.mark.parametrize("where, stream", [("terminal", "stderr"), ("notebook", "stdout")])
+def test_build_progress_is_not_painted_as_an_error(where, stream):
+    """A notebook paints stderr red: a build's progress goes to stdout there, to stderr in a
+    terminal (stdout stays clean for --format json); chatter is not shown at all."""
+    setup = "import ipykernel; " if where == "notebook" else ""
+    code = (f"{setup}from purelink.execution.images import print_build_progress as p; "
+            "p('Building purelink-runtime:abc on purelink-base:bookworm'); p('Collecting httpx')")
+    proc = subprocess.run(check=False, args=[sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env_for(Path.cwd()), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    shown = getattr(proc, stream)
+    assert shown == "image: Building purelink-runtime:abc on purelink-base:bookworm\n"
+    assert (proc.stdout if stream == "stderr" else proc.stderr) == ""
