@@ -51,6 +51,7 @@ COMMANDS = [
     *[["recipes", "new", "custs", "--source", "stripe", "--streams", "customers", "--format", f]
       for f in ("table", "json")],
     *[["secrets", "list", "--format", f] for f in ("table", "json")],
+    *[["recipes", "run", "custs", "--format", f] for f in ("table", "json")],
 ]
 
 
