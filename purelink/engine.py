@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -16,10 +15,11 @@ from pathlib import Path
 
 from purelink.catalog.spec import ConnectorSpec, get_spec
 from purelink.errors import CredentialError, ExecutionError, PurelinkError
+from purelink.execution.images import print_build_progress as build_progress
 from purelink.execution.jobs import Job, LocalRunner, RunHandle, RunResult
 from purelink.execution.reach import recipe_urls
 from purelink.pipeline.codegen import credential_name, write_module
-from purelink.recipes import Recipe, RecipeStore
+from purelink.recipes import Recipe, RecipeStore, data_folder
 from purelink.workspace import Workspace
 
 EventCallback = Callable[[dict], None]
@@ -40,13 +40,6 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
         return {name: value}
     secret = resolve_secret(name, env_vars=env_vars, interactive=interactive)
     return {name: secret.reveal()}
-
-
-def build_progress(line: str) -> None:
-    """The runtime image is built once per content hash (about half a minute cold): show its
-    steps on stderr, not pip's chatter."""
-    if line.startswith(("Building ", "Pulling ", "Downloading wheels", "Step ")) or "failed" in line:
-        print(f"image: {line}", file=sys.stderr, flush=True)
 
 
 def choose_runner(executor: str | None, on_build: Callable[[str], None] | None = build_progress
@@ -148,7 +141,7 @@ class Engine:
         job = Job(module=module, workspace=self.workspace.root, db_path=db_path or self.db_path(recipe),
                   args=args, secrets=secrets, timeout_s=timeout_s,
                   urls=recipe_urls(recipe, spec, sample=bool(sample)))
-        job.db_path.parent.mkdir(parents=True, exist_ok=True)
+        data_folder(self.workspace, job.db_path)  # made by this user, and only inside the workspace
         handle = runner.start(job)
         handle.warning = warning or getattr(handle, "warning", None)
         handle.job = job

@@ -1,11 +1,17 @@
 """Recipes: what a pipeline loads, how, and where; YAML on disk, versioned `NAME_vN.yaml`.
 
 A recipe holds credentials by reference (the secret's name), never their values. Saving a
-changed recipe writes the next version; older versions stay for history and re-runs.
+changed recipe writes the next version; older versions stay for history and re-runs. A version is
+never changed in place: each file's header records the hash of its content and a copy is kept in
+`recipes/.history/`, so a hand edit of `NAME_vN.yaml` is found on the next load, saved as the next
+version, and vN put back as it was.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +25,8 @@ from purelink.workspace import Workspace
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FILE = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)_v(?P<version>\d+)\.yaml$")
+HASH = re.compile(r"^# content sha256 (?P<digest>[0-9a-f]{64})", re.MULTILINE)
+log = logging.getLogger("purelink.recipes")
 
 
 class Model(BaseModel):
@@ -111,8 +119,12 @@ class Recipe(Model):
         """What defines the recipe, without its version and timestamp (to detect changes)."""
         return self.model_dump(exclude={"version", "created_at"}, mode="json")
 
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.content(), sort_keys=True).encode()).hexdigest()
+
     def to_yaml(self) -> str:
-        header = f"# purelink recipe {self.name} v{self.version}\n"
+        header = (f"# purelink recipe {self.name} v{self.version}\n"
+                  f"# content sha256 {self.digest()} (an edit here is saved as the next version)\n")
         return header + yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
@@ -133,6 +145,21 @@ def parse_recipe(text: str, origin: str = "recipe") -> Recipe:
             problems.append(f"{where}: {err['msg']}")
         raise RecipeError(f"{origin} has {len(problems)} problem(s): " + "; ".join(problems),
                           "Fix the named field(s) and try again.") from None
+
+
+def data_folder(workspace: Workspace, db: Path) -> Path:
+    """The folder of the database file `db`, made by the user running this (so it is theirs) but
+    only inside the workspace: a folder elsewhere must exist already, as a typo such as
+    /nonexistent/dir should not become a new tree somewhere on the machine."""
+    folder = Path(db).resolve().parent
+    if folder.is_dir():
+        return folder
+    if not folder.is_relative_to(workspace.root):
+        raise RecipeError(f"The folder {folder} for the database {db} does not exist.",
+                          f"Create it first (mkdir -p {folder}) if that is where the data should go, or give "
+                          "a path inside the workspace, such as data/mine.duckdb.")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class RecipeStore:
@@ -170,29 +197,58 @@ class RecipeStore:
             raise RecipeError(f"No recipe named {name!r} in {self.workspace.recipes}.",
                               f"Recipes here: {known}. Create one with `purelink recipes new {name} "
                               "--source stripe --streams customers` or the wizard.")
-        version = version or versions[-1]
+        explicit, version = version is not None, version or versions[-1]
         if version not in versions:
             raise RecipeError(f"{name} has no version {version}.",
                               f"Versions: {', '.join(map(str, versions))}.")
         path = self.path(name, version)
-        return parse_recipe(path.read_text(), origin=str(path))
+        text = path.read_text()
+        recipe = parse_recipe(text, origin=str(path))
+        recorded = HASH.search(text)
+        if recorded and recorded["digest"] != recipe.digest():
+            recipe = self._adopt_edit(recipe, path, explicit=explicit)
+        return recipe
+
+    def _adopt_edit(self, edited: Recipe, path: Path, explicit: bool) -> Recipe:
+        """`path` was edited by hand: its content becomes the next version and the file gets its
+        recorded content back, so vN always means what ran as vN."""
+        original = self.history / path.name
+        saved = self._write(edited, self.versions(edited.name)[-1] + 1)
+        if original.exists():
+            path.write_text(original.read_text())
+            kept = "restored as it was"
+        else:
+            kept = "left as edited (no copy of it was kept)"
+        log.warning("%s was edited by hand: the edit is saved as %s and %s is %s.", path.name, saved.filename,
+                    path.name, kept)
+        if explicit:  # the caller asked for that version by number: it gets it as it was
+            return parse_recipe(path.read_text(), origin=str(path))
+        return saved
+
+    @property
+    def history(self) -> Path:
+        return self.workspace.recipes / ".history"
 
     def save(self, recipe: Recipe) -> Recipe:
         """Write the recipe; a changed recipe becomes the next version, an unchanged one is kept."""
         self.workspace.ensure()
         versions = self.versions(recipe.name)
         if versions:
-            latest = self.load(recipe.name, versions[-1])
+            latest = self.load(recipe.name)
             if latest.content() == recipe.content():
                 return latest
-            recipe = recipe.model_copy(update={"version": versions[-1] + 1})
-        else:
-            recipe = recipe.model_copy(update={"version": 1})
-        recipe = recipe.model_copy(update={"created_at": datetime.now(UTC).isoformat(timespec="seconds")})
-        path = self.path(recipe.name, recipe.version)
-        tmp = path.with_suffix(".yaml.tmp")
-        tmp.write_text(recipe.to_yaml())
-        tmp.replace(path)
+            return self._write(recipe, self.versions(recipe.name)[-1] + 1)
+        return self._write(recipe, 1)
+
+    def _write(self, recipe: Recipe, version: int) -> Recipe:
+        recipe = recipe.model_copy(update={"version": version,
+                                           "created_at": datetime.now(UTC).isoformat(timespec="seconds")})
+        text = recipe.to_yaml()
+        self.history.mkdir(parents=True, exist_ok=True)
+        for path in (self.history / recipe.filename, self.path(recipe.name, version)):
+            tmp = path.with_suffix(".yaml.tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
         return recipe
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -59,13 +60,27 @@ def parser_for(command: str) -> argparse.ArgumentParser:
 
 def dispatch(args: argparse.Namespace) -> int:
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        status = int(importlib.import_module(args._module).run(args) or 0)
+        sys.stdout.flush()  # a piped stdout is block-buffered: its last write happens here, not at exit
+        return status
     except PurelinkError as exc:
         print(f"error: {exc.message}" + (f"\n{exc.guidance}" if exc.guidance else ""), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return reader_left()
+
+
+def reader_left() -> int:
+    """The reader of our output went away (`purelink inspect ... | head -1`): stop quietly, as
+    `cat` does. Standard output is pointed at /dev/null so the interpreter's last flush does not
+    raise again, and the status is the shell's for SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 def lift_workspace(argv: list[str]) -> tuple[list[str], Path | None]:

@@ -9,27 +9,35 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
+import shlex
 
+from purelink.cli.sandbox import DEFAULT_PORT as DEMO_PORT
 from purelink.workspace import Workspace
 
-DEMO_PORT = 12111
+# The vault entry the demo recipe names. Not `stripe`: a user's real Stripe key may live there,
+# and the demo must never replace it with the sandbox's published test key.
+DEMO_CREDENTIAL = "stripe_sandbox"
+DEFAULT_CUSTOMERS = 3421
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=["docker", "local", "auto"], default="auto")
-    parser.add_argument("--customers", type=int, default=3421, help="customers in the sandbox")
-    parser.add_argument("--port", type=int, default=None, help=f"sandbox port (default {DEMO_PORT} if free)")
+    parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS, help="customers in the sandbox")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"sandbox port (default {DEMO_PORT}, the one `purelink sandbox` uses, if free)")
 
 
-def free_port(preferred: int) -> int:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+def start_sandbox(port: int | None, customers: int, host: str):
+    """The sandbox on `port`, or on the default port and, when that one is busy, any free one.
+    Trying the port itself (rather than checking first) leaves no gap for another process."""
+    from purelink.sandbox import SandboxError, serve
+
+    if port is not None:
+        return serve(port=port, customers=customers, host=host)
+    try:
+        return serve(port=DEMO_PORT, customers=customers, host=host)
+    except SandboxError:
+        return serve(port=0, customers=customers, host=host)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,18 +45,23 @@ def run(args: argparse.Namespace) -> int:
     from purelink.errors import ExecutionError
     from purelink.execution.console import ConsoleMonitor, summary_text
     from purelink.recipes import parse_recipe
-    from purelink.sandbox import serve
 
     workspace = Workspace.at(args.workspace).ensure()
     engine = Engine(workspace)
-    port = args.port or free_port(DEMO_PORT)
-    with serve(port=port, customers=args.customers, host=sandbox_host(args.executor)) as sandbox:
+    # The recipe holds the sandbox's URL: the same port on every run keeps it one recipe version,
+    # and lets `purelink sandbox` (same default port) serve it again later.
+    host = sandbox_host(args.executor)
+    with start_sandbox(args.port, args.customers, host) as sandbox:
+        port = int(sandbox.url.rsplit(":", 1)[1])
         print(f"sandbox     Stripe-compatible API at {sandbox.stripe_base_url} ({args.customers:,} customers)")
-        os.environ.setdefault("STRIPE_API_KEY", sandbox.api_key)
+        if args.port is None and port != DEMO_PORT:
+            print(f"note        port {DEMO_PORT} is busy, so the sandbox uses {port}; the recipe names that "
+                  f"port (a new recipe version when it changes)")
+        store_key(sandbox.api_key)
         recipe = engine.recipes.save(parse_recipe(f"""
 name: stripe_customers
 description: Stripe customers from the local sandbox API
-source: {{name: stripe, base_url: "{sandbox.stripe_base_url}", credential: STRIPE_API_KEY}}
+source: {{name: stripe, base_url: "{sandbox.stripe_base_url}", credential: {DEMO_CREDENTIAL}}}
 streams:
   - name: customers
     columns: [id, email, name, phone, created, currency, balance, delinquent, address, metadata]
@@ -69,9 +82,44 @@ executor: {args.executor}
     frame = engine.tables(recipe)["customers"]
     print(f"\nstripe.customers: {len(frame):,} rows, {frame['id'].nunique():,} distinct ids. First rows:")
     print(frame[["id", "email", "name", "created", "balance"]].head(5).to_string(index=False))
-    print("\nnext        purelink inspect --tables | purelink recipes run stripe_customers "
-          "(with `purelink sandbox` running) | in Jupyter: %load_ext purelink")
+    print()
+    print(next_steps(args, recipe.name, port=port, host=host))
     return 0
+
+
+def store_key(key: str) -> None:
+    """The sandbox's (published, test-only) key in the vault under the name the recipe uses, so
+    `purelink recipes run stripe_customers` and the module itself find it later."""
+    from purelink.errors import PurelinkError
+    from purelink.secrets.vault import Vault
+
+    try:
+        vault = Vault()
+        current = vault.get(DEMO_CREDENTIAL)
+        if current is None or current.reveal() != key:
+            vault.set(DEMO_CREDENTIAL, key)
+    except PurelinkError as exc:  # a passphrase vault without a terminal: this run still works
+        os.environ.setdefault(DEMO_CREDENTIAL, key)
+        print(f"note        the sandbox key was not stored in the vault ({exc.message}); before re-running, "
+              f"store it: purelink secrets set {DEMO_CREDENTIAL}")
+
+
+def next_steps(args: argparse.Namespace, recipe: str, *, port: int, host: str) -> str:
+    """Commands that work when typed as printed, one per line (a test types each one)."""
+    where = f" --workspace {shlex.quote(str(args.workspace))}" if args.workspace else ""
+    sandbox = "purelink sandbox"
+    if port != DEMO_PORT:
+        sandbox += f" --port {port}"
+    if host != "127.0.0.1":
+        sandbox += f" --host {host}"
+    if args.customers != DEFAULT_CUSTOMERS:
+        sandbox += f" --customers {args.customers}"
+    steps = [(f"purelink inspect --tables{where}", "the tables and their row counts"),
+             (sandbox, "in another terminal; serves the recipe's API until Ctrl-C"),
+             (f"purelink recipes run {recipe}{where}", "while that sandbox runs; the key is in the vault"),
+             ("%load_ext purelink", "in Jupyter")]
+    width = max(len(cmd) for cmd, _ in steps)
+    return "next steps\n" + "\n".join(f"  {cmd.ljust(width)}   # {why}" for cmd, why in steps)
 
 
 def sandbox_host(executor: str) -> str:

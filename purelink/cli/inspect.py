@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -39,14 +40,32 @@ def query(db: Path, sql: str) -> tuple[list[str], list[tuple]]:
 
     con = open_db(db)
     try:
+        # Purelink's own tables answer to their short names (`SELECT * FROM executions`), as the
+        # product's examples write them; a source's tables keep their schema (`stripe.customers`).
+        con.execute(f"SET search_path = '{SEARCH_PATH}'")
         rel = con.execute(sql)
         columns = [d[0] for d in rel.description or []]
         return columns, rel.fetchall()
     except duckdb.Error as exc:
-        raise PurelinkError(f"The query failed: {str(exc).splitlines()[0]}",
-                            "Check table names with `purelink inspect --tables`.") from None
+        raise PurelinkError(f"The query failed: {str(exc).splitlines()[0]}", _hint(con, exc)) from None
     finally:
         con.close()
+
+
+SEARCH_PATH = "main,_purelink"
+_MISSING = re.compile(r"Table with name (?P<name>[^ ]+) does not exist")
+
+
+def _hint(con, exc: Exception) -> str:
+    """For an unknown table, the qualified names it may have meant."""
+    m = _MISSING.search(str(exc))
+    if m:
+        name = m["name"].split(".")[-1].strip('"')
+        found = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+                            "WHERE lower(table_name) = lower(?) ORDER BY 1", [name]).fetchall()
+        if found:
+            return f"Did you mean {' or '.join(r[0] for r in found)}? See `purelink inspect --tables`."
+    return "Check table names with `purelink inspect --tables`."
 
 
 def open_db(db: Path):

@@ -14,14 +14,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     new = sub.add_parser("new", help="create a recipe and its module without questions")
     new.add_argument("name")
-    new.add_argument("--source", required=True, help="catalog name, e.g. stripe")
-    new.add_argument("--streams", required=True, help="comma-separated, e.g. customers,charges")
+    new.add_argument("--source", help="catalog name, e.g. stripe (required for a new recipe)")
+    new.add_argument("--streams", help="comma-separated, e.g. customers,charges (required for a new recipe)")
+    new.add_argument("--update", action="store_true",
+                     help="the recipe exists: write its next version, changing only the options given here")
     new.add_argument("--base-url", help="replaces the spec's base URL (a sandbox, a proxy) or a database URL")
     new.add_argument("--credential", help="name of the secret holding the key (vault entry or env var)")
     new.add_argument("--var", action="append", metavar="NAME=VALUE",
                      help="a setting of the source, e.g. owner=octocat for GitHub (see `purelink sources show`)")
-    new.add_argument("--db", help="DuckDB file relative to the workspace (default data/purelink.duckdb)")
-    new.add_argument("--executor", choices=["docker", "local", "auto"], default="auto")
+    new.add_argument("--db", help="DuckDB file relative to the workspace (default data/purelink.duckdb); "
+                     "a folder outside the workspace must exist already")
+    new.add_argument("--executor", choices=["docker", "local", "auto"], default=None)
     new.add_argument("--history-start", help="ISO date to load from, e.g. 2024-01-01")
     new.add_argument("--columns", help="stream:col1,col2 to keep only those columns", action="append")
     new.add_argument("--format", choices=["table", "json"], default="table")
@@ -57,31 +60,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _new(engine, args) -> int:
-    import yaml
-
-    from purelink.catalog.spec import get_spec
     from purelink.recipes import parse_recipe
 
-    spec = get_spec(args.source)
-    columns = {}
-    for item in args.columns or []:
-        stream, _, cols = item.partition(":")
-        columns[stream] = [c for c in cols.split(",") if c]
-    streams = [s.strip() for s in args.streams.split(",") if s.strip()]
-    if spec.kind == "rest":
-        for s in streams:
-            spec.stream(s)  # a clear error for an unknown stream (tables are checked when they are read)
-    variables = dict(v.partition("=")[::2] for v in args.var or []) or None
-    if spec.kind == "rest":
-        spec.resolved(variables, base_url=args.base_url)  # a clear error for a missing or unknown --var
-    data = {
-        "name": args.name, "source": {"name": spec.name, "base_url": args.base_url, "credential": args.credential,
-                                      "variables": variables},
-        "streams": [{"name": s, "columns": columns.get(s)} for s in streams],
-        "requirements": {"history_start": args.history_start}, "executor": args.executor,
-        "destination": {"path": args.db},
-    }
-    recipe = parse_recipe(yaml.safe_dump(data), origin="the new recipe")
+    versions = engine.recipes.versions(args.name)
+    latest = engine.recipes.load(args.name) if versions else None
+    if latest is None and not (args.source and args.streams):
+        raise RecipeError(f"A new recipe needs --source and --streams ({args.name} does not exist yet).",
+                          f"For example: purelink recipes new {args.name} --source stripe --streams customers")
+    if args.update and latest is None:
+        raise RecipeError(f"There is no recipe {args.name} to update.", "Leave out --update to create it.")
+    data = _settings(args, latest.model_dump(mode="json", exclude={"version", "created_at"}) if latest else None)
+    recipe = parse_recipe(_yaml(data), origin="the new recipe")
+    if latest is not None and recipe.content() != latest.content() and not args.update:
+        # Writing the next version from defaults would silently drop what the recipe holds beyond
+        # these options (purpose: production, validations): the user says which they mean.
+        raise RecipeError(
+            f"A recipe named {args.name} exists (v{latest.version}) and this command changes it.",
+            f"To write v{versions[-1] + 1} changing only the options given here and keeping every other "
+            f"setting, add --update. To start afresh, choose another name. See it with "
+            f"`purelink recipes show {args.name}`.")
+    from purelink.recipes import data_folder
+
+    if recipe.destination.kind == "duckdb":
+        data_folder(engine.workspace, engine.db_path(recipe))
     recipe = engine.recipes.save(recipe)
     module = engine.generate(recipe)
     if args.format == "json":
@@ -90,8 +91,55 @@ def _new(engine, args) -> int:
     else:
         print(f"recipe  {engine.recipes.path(recipe.name, recipe.version)}")
         print(f"module  {module}")
-        print(f"next    purelink recipes run {recipe.name}")
+        where = f" --workspace {args.workspace}" if args.workspace else ""
+        print(f"next    purelink recipes run {recipe.name}{where}")
     return 0
+
+
+def _yaml(data: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(data)
+
+
+def _settings(args, base: dict | None) -> dict:
+    """The recipe's settings: `base` (the latest version's, with --update) with only the options
+    given on this command line changed; without a base, the defaults for the rest."""
+    from purelink.catalog.spec import get_spec
+
+    data = base or {"name": args.name, "source": {}, "streams": [], "requirements": {}, "destination": {},
+                    "executor": "auto"}
+    source = data["source"]
+    spec = get_spec(args.source or source["name"])
+    if args.source:
+        source["name"] = spec.name
+    for option, key in (("base_url", "base_url"), ("credential", "credential")):
+        if getattr(args, option) is not None:
+            source[key] = getattr(args, option)
+    if args.var:
+        source["variables"] = {**(source.get("variables") or {}), **dict(v.partition("=")[::2] for v in args.var)}
+    columns = {}
+    for item in args.columns or []:
+        stream, _, cols = item.partition(":")
+        columns[stream] = [c for c in cols.split(",") if c]
+    if args.streams:
+        old = {s["name"]: s for s in data["streams"]}
+        names = [s.strip() for s in args.streams.split(",") if s.strip()]
+        data["streams"] = [old.get(n, {"name": n}) for n in names]
+    for stream in data["streams"]:
+        if stream["name"] in columns:
+            stream["columns"] = columns[stream["name"]]
+    if spec.kind == "rest":
+        for s in data["streams"]:
+            spec.stream(s["name"])  # a clear error for an unknown stream (tables are checked when they are read)
+        spec.resolved(source.get("variables"), base_url=source.get("base_url"))  # a missing or unknown --var
+    if args.history_start is not None:
+        data["requirements"]["history_start"] = args.history_start
+    if args.executor is not None:
+        data["executor"] = args.executor
+    if args.db is not None:
+        data["destination"]["path"] = args.db
+    return data
 
 
 def _list(engine, args) -> int:

@@ -6,11 +6,13 @@ import argparse
 import signal
 import threading
 
+DEFAULT_PORT = 12111  # `purelink demo` writes its recipe for this port, so this command serves it again
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=12111, help="port to listen on; 0 picks a free one "
-                        "(default: 12111)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on; 0 picks a free one "
+                        f"(default: {DEFAULT_PORT})")
     parser.add_argument("--seed", type=int, default=0, help="data seed; the same seed gives the same records")
     parser.add_argument("--customers", type=int, default=3421, metavar="N",
                         help="customers to generate (default: 3421); charges 2N, subscriptions 0.4N, invoices 1.2N")

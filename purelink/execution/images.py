@@ -48,6 +48,15 @@ Progress = Callable[[str], None]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the build stream colours stderr lines
 
 
+def print_build_progress(line: str) -> None:
+    """The runtime image is built once per content hash (about half a minute cold): show its
+    steps, not pip's chatter. A terminal gets them on stderr, so stdout stays clean for
+    `--format json`; a notebook on stdout, since it paints stderr red as if the build had failed."""
+    if line.startswith(("Building ", "Pulling ", "Downloading wheels", "Step ")) or "failed" in line:
+        in_notebook = "ipykernel" in sys.modules
+        print(f"image: {line}", file=sys.stdout if in_notebook else sys.stderr, flush=True)
+
+
 def base_image() -> str:
     """The image runtime images are built on: `PURELINK_BASE_IMAGE`, else python:3.11-slim."""
     return os.environ.get("PURELINK_BASE_IMAGE") or DEFAULT_BASE_IMAGE
@@ -112,7 +121,7 @@ def ensure_runtime_image(client=None, *, base: str | None = None, on_progress: P
     started = time.monotonic()
     say = on_progress or (lambda line: None)
     client = client or docker_client(timeout=BUILD_TIMEOUT_S)
-    base, base_id = _base_image_id(client, base or base_image(), say)
+    base, base_id, why = _base_image_id(client, base or base_image(), say)
     requirements = runtime_requirements()
     wheels = _wheels(client, base, base_id, requirements, cache or cache_dir(), say)
     project = _stage_project()
@@ -122,7 +131,8 @@ def ensure_runtime_image(client=None, *, base: str | None = None, on_progress: P
         tag = f"{IMAGE_REPO}:{digest}"
         if _exists(client, tag):
             return RuntimeImage(tag, base, built=False, seconds=time.monotonic() - started)
-        say(f"Building {tag} on {base}")
+        # Said only now: a cache hit (every run but the first) prints nothing at all.
+        say(f"Building {tag} on {base}" + (f" ({why})" if why else ""))
         _build(client, tag, base, requirements, wheels, project, say)
     finally:
         shutil.rmtree(project.parent, ignore_errors=True)
@@ -139,13 +149,14 @@ def _exists(client, name: str) -> bool:
         return False
 
 
-def _base_image_id(client, base: str, say: Progress) -> tuple[str, str]:
-    """(base, its image id). The default base, when absent, gives way to the offline base image
-    where that one was built: air-gapped engines then run pipelines in containers as they are."""
+def _base_image_id(client, base: str, say: Progress) -> tuple[str, str, str]:
+    """(base, its image id, why that base when it is not the one asked for). The default base,
+    when absent, gives way to the offline base image where that one was built: air-gapped
+    engines then run pipelines in containers as they are."""
     import docker.errors
 
     try:
-        return base, client.images.get(base).id
+        return base, client.images.get(base).id, ""
     except docker.errors.ImageNotFound:
         pass
     if base == DEFAULT_BASE_IMAGE and not os.environ.get("PURELINK_BASE_IMAGE"):
@@ -154,11 +165,10 @@ def _base_image_id(client, base: str, say: Progress) -> tuple[str, str]:
         except docker.errors.ImageNotFound:
             pass
         else:
-            say(f"Building on {OFFLINE_BASE_IMAGE}: {base} is not present (set PURELINK_BASE_IMAGE to choose)")
-            return OFFLINE_BASE_IMAGE, offline
+            return OFFLINE_BASE_IMAGE, offline, f"{base} is not present; set PURELINK_BASE_IMAGE to choose"
     say(f"Pulling {base}")
     try:
-        return base, client.images.pull(base).id
+        return base, client.images.pull(base).id, ""
     except docker.errors.APIError as exc:
         reason = getattr(exc, "explanation", None) or str(exc)
         raise ExecutionError(f"The base image {base} is not present and cannot be pulled ({reason}).",

@@ -2,7 +2,11 @@
 
 A secret is looked up in the environment variable of that name, then in the JSON file named by
 `PURELINK_SECRETS_FILE` (how runners hand secrets to a container without putting them in its
-environment). Values read here are remembered so the event stream can mask them.
+environment), then through the plug-ins registered under the entry-point group
+`purelink.credentials`. The runtime imports nothing else of purelink (it runs alone inside
+containers), so purelink's vault reaches a module started by hand (`python pipelines/NAME.py`)
+only through that group, which purelink's pyproject registers. Values read here are remembered
+so the event stream can mask them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,16 @@ from urllib.parse import quote
 
 from purelink.runtime.errors import RuntimeFailure
 
+PLUGIN_GROUP = "purelink.credentials"
+
 _known: set[str] = set()
+# What a plug-in may want to know to resolve a name as `purelink recipes run` would (the pipeline
+# names its recipe, whose source names the variable such as STRIPE_API_KEY); set by `invocation()`.
+_context: dict[str, str] = {}
+
+
+def set_context(**context: str | None) -> None:
+    _context.update({k: str(v) for k, v in context.items() if v is not None})
 
 
 def read_secret(name: str) -> str:
@@ -26,12 +39,40 @@ def read_secret(name: str) -> str:
             with open(path) as fh:
                 value = json.load(fh).get(name)
     if not value:
+        value = _from_plugins(name)
+    if not value:
         raise RuntimeFailure(
             f"No credential named {name} was given to this pipeline.",
             f"Set the environment variable {name}, or store it with `purelink secrets set {name}`.",
         )
     _known.add(value)
     return value
+
+
+def _from_plugins(name: str) -> str | None:
+    """The first value a `purelink.credentials` plug-in gives: `lookup(name, **context) -> str | None`.
+    A plug-in's own error with guidance (say, which variable to set) is the one shown when none
+    has the value; a plug-in that cannot load here (a container without the vault's packages) is
+    skipped."""
+    from importlib.metadata import entry_points
+
+    advice: Exception | None = None
+    seen = set()
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.value in seen:  # an editable install next to a built one lists it twice
+            continue
+        seen.add(ep.value)
+        try:
+            value = ep.load()(name, **_context)
+        except Exception as exc:  # noqa: BLE001 - a plug-in never turns a missing key into a traceback
+            if getattr(exc, "guidance", None):
+                advice = advice or exc
+            continue
+        if value:
+            return str(value)
+    if advice is not None:
+        raise RuntimeFailure(getattr(advice, "message", str(advice)), advice.guidance)
+    return None
 
 
 def mask(text: str) -> str:

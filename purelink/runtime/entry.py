@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from purelink.runtime.auth import mask
+from purelink.runtime.auth import mask, set_context
 
 EXIT_FAILED, EXIT_STOPPED = 1, 143
 
@@ -63,6 +63,12 @@ def invocation(pipeline: str, streams: list, *, db: str, workspace: str | Path |
             parser.error(f"unknown stream(s): {', '.join(sorted(unknown))}")
         chosen = [s for s in streams if s.name in wanted]
     base = Path(workspace) if workspace else Path.cwd()
+    if args.db and not Path(args.db).resolve().parent.is_dir():
+        # Only the default folder, inside the workspace, is made on demand; a folder the user
+        # names elsewhere must exist, or a typo becomes a new tree somewhere on the machine.
+        parser.error(f"the folder {Path(args.db).resolve().parent} does not exist; create it first "
+                     "(mkdir -p), or leave out --db to use the workspace's data folder")
+    set_context(pipeline=pipeline, workspace=str(base))
     run_id = args.run_id or os.environ.get("PURELINK_RUN_ID") or uuid.uuid4().hex[:16]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogFormatter(run_id))

@@ -8,6 +8,7 @@ and key, and is never used on its own.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from purelink.recipes import Recipe, SourceChoice, StreamChoice
@@ -202,9 +203,17 @@ class BuildStages:
                  "database": str(self.engine.db_path(recipe)), "logs": str(ws.logs),
                  "schemas": ", ".join(str(ws.schemas / f"{n}.sql") for n in names),
                  "samples": ", ".join(str(ws.samples / f"{n}_preview.json") for n in names)}
-        steps = [f"re-run it: purelink recipes run {recipe.name}",
+        # Each step works when typed where the wizard was started: the workspace named when it is
+        # not that folder, and a key typed for this session only is stored first.
+        where = "" if ws.root == Path.cwd().resolve() else f" --workspace {shlex.quote(str(ws.root))}"
+        steps = [f"re-run it: purelink recipes run {recipe.name}{where}",
                  "in a notebook: the cell shown with the result",
-                 "look at the data: purelink inspect --tables"]
+                 f"look at the data: purelink inspect --tables{where}"]
+        if st.credential and not st.credential_saved:
+            env = self.spec.auth.env
+            unless = f", unless {env} holds it when you re-run" if env else ""
+            steps.insert(0, f"store the key first (it was kept for this session only{unless}): "
+                            f"purelink secrets set {shlex.quote(st.credential)}")
         if st.requirements.frequency != "once":
             steps.append(f"schedule it {st.requirements.frequency}: see the plan's cron line")
         status = st.run.get("status", "failed")

@@ -78,7 +78,7 @@ def test_a_changed_recipe_is_a_new_version(tmp_path, sandbox):
     args = ["recipes", "new", "r", "--source", "stripe", "--streams", "customers", "--format", "json"]
     assert json.loads(purelink(*args, cwd=tmp_path).stdout)["version"] == 1
     assert json.loads(purelink(*args, cwd=tmp_path).stdout)["version"] == 1  # unchanged: kept
-    changed = json.loads(purelink(*args, "--history-start", "2025-01-01", cwd=tmp_path).stdout)
+    changed = json.loads(purelink(*args, "--history-start", "2025-01-01", "--update", cwd=tmp_path).stdout)
     assert changed["version"] == 2
     assert (tmp_path / "recipes" / "r_v1.yaml").exists() and (tmp_path / "recipes" / "r_v2.yaml").exists()
 

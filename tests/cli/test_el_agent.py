@@ -4,6 +4,8 @@ successful run against the sandbox, with the key typed hidden at the prompt."""
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 
@@ -78,6 +80,17 @@ def test_from_a_source_name_to_a_run_in_a_terminal(sandbox, workspace, agent_env
         con.close()
     assert rows > 100
     assert (workspace / "recipes" / "stripe_customers_v1.yaml").is_file()
+    # every command the result stage prints as a next step works as typed, from where it was typed
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", "".join(transcript))
+    steps = re.search(r"Next: (.*)", text)[1].split("; ")
+    commands = [step.split(": ", 1)[-1].strip() for step in steps if "purelink " in step]
+    assert any(c.startswith("purelink recipes run") for c in commands), steps
+    for command in commands:
+        argv = shlex.split(command)
+        proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.cli", *argv[1:]],
+                              cwd=workspace, env=agent_env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=600)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, command + proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
