@@ -15,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new = sub.add_parser("new", help="create a recipe and its module without questions")
     new.add_argument("name")
     new.add_argument("--source", required=True, help="catalog name, e.g. stripe")
-    new.add_argument("--streams", required=True, help="comma-separated, e.g. customers,charges")
+    new.add_argument("--streams", required=True,
+                     help="comma-separated, e.g. customers,charges; a database table may name its target "
+                          "table: public.production:plant1_production")
     new.add_argument("--base-url", help="replaces the spec's base URL (a sandbox, a proxy) or a database URL")
     new.add_argument("--credential", help="name of the secret holding the key (vault entry or env var)")
     new.add_argument("--var", action="append", metavar="NAME=VALUE",
@@ -24,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new.add_argument("--executor", choices=["docker", "local", "auto"], default="auto")
     new.add_argument("--history-start", help="ISO date to load from, e.g. 2024-01-01")
     new.add_argument("--columns", help="stream:col1,col2 to keep only those columns", action="append")
+    new.add_argument("--cursor", action="append", metavar="TABLE:COLUMN",
+                     help="the column that says a row changed, e.g. public.film:last_update (databases)")
     new.add_argument("--format", choices=["table", "json"], default="table")
 
     ls = sub.add_parser("list", help="recipes in this workspace")
@@ -67,7 +71,18 @@ def _new(engine, args) -> int:
     for item in args.columns or []:
         stream, _, cols = item.partition(":")
         columns[stream] = [c for c in cols.split(",") if c]
-    streams = [s.strip() for s in args.streams.split(",") if s.strip()]
+    targets = dict(_pair(s, "--streams", "SOURCE_TABLE:TARGET_TABLE", optional=True)
+                   for s in args.streams.split(",") if s.strip())
+    streams = list(targets)
+    cursors = dict(_pair(c, "--cursor", "TABLE:COLUMN") for c in args.cursor or [])
+    if spec.kind == "rest" and (any(targets.values()) or cursors):
+        raise RecipeError("Target table names (--streams A:B) and --cursor are for database sources.",
+                          f"{spec.title} streams land in tables named after the stream, with the cursor its "
+                          "spec declares; drop the `:` part.")
+    unknown = [c for c in cursors if c not in targets]
+    if unknown:
+        raise RecipeError(f"--cursor names {', '.join(unknown)}, which is not among --streams.",
+                          f"Use one of: {', '.join(streams)}.")
     if spec.kind == "rest":
         for s in streams:
             spec.stream(s)  # a clear error for an unknown stream (tables are checked when they are read)
@@ -77,7 +92,8 @@ def _new(engine, args) -> int:
     data = {
         "name": args.name, "source": {"name": spec.name, "base_url": args.base_url, "credential": args.credential,
                                       "variables": variables},
-        "streams": [{"name": s, "columns": columns.get(s)} for s in streams],
+        "streams": [{"name": s, "columns": columns.get(s), "into": targets[s], "cursor": cursors.get(s)}
+                    for s in streams],
         "requirements": {"history_start": args.history_start}, "executor": args.executor,
         "destination": {"path": args.db},
     }
@@ -92,6 +108,14 @@ def _new(engine, args) -> int:
         print(f"module  {module}")
         print(f"next    purelink recipes run {recipe.name}")
     return 0
+
+
+def _pair(text: str, option: str, form: str, optional: bool = False) -> tuple[str, str | None]:
+    left, colon, right = (part.strip() for part in text.partition(":"))
+    if not left or (colon and not right) or (not colon and not optional):
+        raise RecipeError(f"{option} {text!r} should look like {form}.", f"For example {option} "
+                          + ("public.production:plant1_production" if optional else "public.film:last_update") + ".")
+    return left, right or None
 
 
 def _list(engine, args) -> int:
