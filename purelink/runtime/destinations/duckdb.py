@@ -51,13 +51,25 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# The catalog every purelink connection gives the file. DuckDB would name it after the file, and a
+# file named after a source (data/stripe.duckdb) would make `stripe.customers` ambiguous between the
+# catalog and the schema `stripe`, in the loader and in every query a user writes.
+CATALOG = "purelink_db"
+
+
 def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float = 10.0):
-    """Open a DuckDB file, waiting a little for another writer; then a clear DatabaseBusy."""
+    """Open a DuckDB file (as catalog `purelink_db`), waiting a little for another writer; then a
+    clear DatabaseBusy."""
     deadline = time.monotonic() + wait_s
+    literal = "'" + str(path).replace("'", "''") + "'"
     while True:
+        con = duckdb.connect()
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con.execute(f"ATTACH {literal} AS {CATALOG}{' (READ_ONLY)' if read_only else ''}")
+            con.execute(f"USE {CATALOG}")
+            return con
         except duckdb.IOException as exc:
+            con.close()
             if "lock" not in str(exc).lower():
                 raise
             if time.monotonic() >= deadline:
