@@ -117,3 +117,7 @@ def test_a_duckdb_file_named_like_its_schema_works_for_a_rest_source(small_sandb
             after = page["data"][-1]["id"]
     landed = dict(duck(tmp_path / "data" / "stripe.duckdb", "SELECT id, email FROM stripe.stripe.customers"))
     assert len(expected) == 150 and landed == expected
+    # and the short name a user types works in inspect: the file is opened as its own catalog
+    rows = json.loads(cli("inspect", "--db", "data/stripe.duckdb", "--query",
+                          "SELECT count(DISTINCT id) AS n FROM stripe.customers", "--format", "json"))
+    assert rows == [{"n": 150}]
