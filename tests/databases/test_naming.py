@@ -121,3 +121,20 @@ def test_a_duckdb_file_named_like_its_schema_works_for_a_rest_source(small_sandb
     rows = json.loads(cli("inspect", "--db", "data/stripe.duckdb", "--query",
                           "SELECT count(DISTINCT id) AS n FROM stripe.customers", "--format", "json"))
     assert rows == [{"n": 150}]
+
+
+def test_target_and_cursor_options_explain_their_mistakes(tmp_path):
+    cases = [
+        (["--source", "stripe", "--streams", "customers:clients"], "for database sources"),
+        (["--source", "postgres", "--streams", "public.film", "--cursor", "public.actor:last_update"],
+         "not among --streams"),
+        (["--source", "postgres", "--streams", "public.film", "--cursor", "public.film"], "TABLE:COLUMN"),
+        (["--source", "postgres", "--streams", "public.film:"], "SOURCE_TABLE:TARGET_TABLE"),
+    ]
+    for args, message in cases:
+        done = subprocess.run([sys.executable, "-m", "purelink.cli", "recipes", "new", "x", *args, "--base-url",
+                               "postgresql://u@127.0.0.1:1/db"], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, check=False, stdin=subprocess.DEVNULL)
+        assert done.returncode != 0 and message in done.stdout + done.stderr, (args, done.stdout + done.stderr)
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "recipes").exists() or not list((tmp_path / "recipes").iterdir())
