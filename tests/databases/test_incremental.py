@@ -151,3 +151,24 @@ def test_pagila_shaped_tables_are_incremental_without_hand_edits(postgres, db, t
     assert landed == source
     assert payments == postgres.query(
         db, "SELECT id, amount::text, (extract(epoch FROM stamp) * 1000000)::bigint FROM payment_log ORDER BY id")
+
+
+def test_record_batches_carry_their_generation_into_duckdb(tmp_path):
+    from datetime import UTC, datetime
+
+    from purelink.runtime.destinations.base import Batch
+    from purelink.runtime.destinations.duckdb import DuckDBDestination
+
+    dest = DuckDBDestination(tmp_path / "g.duckdb", airbyte_metadata=True)
+    dest.open()
+    try:
+        now = datetime.now(UTC)
+        rows = [{"id": "a", "n": 1}, {"id": "b", "n": 2}]
+        dest.commit([Batch("p", "s", "api", "things", ("id",), rows, generation=3)], run_id="r1", extracted_at=now)
+        dest.commit([Batch("p", "s", "api", "things", ("id",), [{"id": "a", "n": 5}], generation=4)],
+                    run_id="r2", extracted_at=now)
+        landed = dest.con.execute("SELECT id, n, _airbyte_generation_id, _purelink_run_id FROM api.things "
+                                  "ORDER BY id").fetchall()
+    finally:
+        dest.close()
+    assert landed == [("a", 5, 4, "r2"), ("b", 2, 3, "r1")]

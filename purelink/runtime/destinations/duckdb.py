@@ -318,9 +318,10 @@ def coalesce(batches: list[Batch]) -> list[Batch]:
             continue
         if not b.rows:
             continue
-        key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key)
+        key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key, b.generation)
         if key not in merged:
-            merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows))
+            merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows),
+                                generation=b.generation)
             out.append(merged[key])
         else:
             merged[key].rows.extend(b.rows)
