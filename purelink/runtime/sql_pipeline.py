@@ -205,8 +205,9 @@ class SqlRun:
                           table=plan.stream.table_name, primary_key=plan.key, **fields)
 
     def _horizon(self, cur: Any, plan: Plan) -> Any:
-        """The highest cursor a run may save: the source's clock minus the lookback (time cursors only)."""
-        if not self.lookback_s or plan.cursor_type not in TIME_CURSORS:
+        """The highest cursor a run may save: the source's clock minus the lookback. Only for time
+        cursors, and only with a primary key: without one, rows read again would be appended twice."""
+        if not self.lookback_s or not plan.key or plan.cursor_type not in TIME_CURSORS:
             return None
         sql = f"SELECT CAST(now() - make_interval(secs => CAST($1 AS double precision)) AS {plan.cursor_type})"
         return pg.fetch(cur, sql, [float(self.lookback_s)])[0][0]

@@ -172,3 +172,12 @@ def test_record_batches_carry_their_generation_into_duckdb(tmp_path):
     finally:
         dest.close()
     assert landed == [("a", 5, 4, "r2"), ("b", 2, 3, "r1")]
+
+
+def test_lookback_never_duplicates_rows_of_a_table_without_a_key(postgres, db, tmp_path, secrets_env):
+    postgres.execute(db, "CREATE TABLE t (id int, v text, updated_at timestamptz NOT NULL)",
+                     "INSERT INTO t SELECT g, 'v' || g, now() FROM generate_series(1, 25) g")
+    path = tmp_path / "keyless.duckdb"
+    for _ in range(2):  # the rows are recent: a lookback would read them again and append them twice
+        assert run(postgres, db, [Table("t")], path, lookback_s=3600)[0]["status"] == "success"
+    assert landed_rows(path) == source_rows(postgres, db)
