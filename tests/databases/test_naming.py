@@ -138,3 +138,22 @@ def test_target_and_cursor_options_explain_their_mistakes(tmp_path):
         assert done.returncode != 0 and message in done.stdout + done.stderr, (args, done.stdout + done.stderr)
         assert "Traceback" not in done.stderr
     assert not (tmp_path / "recipes").exists() or not list((tmp_path / "recipes").iterdir())
+
+
+def test_the_warehouse_keeps_case_twins_apart_and_counts_generations(postgres, db, tmp_path, secrets_env):
+    from purelink.runtime import PostgresDestination
+
+    postgres.execute(db, 'CREATE TABLE "MixedCase" (id int PRIMARY KEY, v text)',
+                     """INSERT INTO "MixedCase" VALUES (1, 'upper')""",
+                     "CREATE TABLE mixedcase (id int PRIMARY KEY, v text)",
+                     "INSERT INTO mixedcase VALUES (1, 'lower one'), (2, 'lower two')")
+    warehouse = postgres.create_database("wh")
+    streams = [Table("MixedCase"), Table("mixedcase")]
+    for full_refresh in (False, True):
+        dest = PostgresDestination(postgres.url(warehouse), password="PGPASSWORD", schema="raw", airbyte_metadata=True)
+        finished = sql_run(PostgresSource(url=postgres.url(db)), streams, pipeline="w", destination=dest,
+                           events=EventWriter("t", io.StringIO()), full_refresh=full_refresh)
+        assert finished["status"] == "success", finished
+    for table in ('"MixedCase"', "mixedcase"):
+        assert postgres.query(warehouse, f"SELECT id, v, _airbyte_generation_id FROM raw.{table} ORDER BY id") == \
+            [(i, v, 1) for i, v in postgres.query(db, f"SELECT id, v FROM {table} ORDER BY id")]
