@@ -29,6 +29,10 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
     """The secret values a run needs, by the names the module reads them under."""
     if spec.auth.style == "none":
         return {}
+    if getattr(recipe.source, "servers", None):  # a database recipe over several servers: one each
+        from purelink.pipeline.codegen_sql import server_credentials
+
+        return server_credentials(recipe, interactive=interactive)
     name = credential_name(recipe, spec)
     env_vars = tuple(dict.fromkeys(v for v in (name, spec.auth.env) if v))
     try:

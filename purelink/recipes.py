@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from purelink.errors import RecipeError
 from purelink.workspace import Workspace
@@ -45,8 +45,26 @@ class StreamChoice(Model):
     primary_key: str | list[str] | None = None  # databases: None reads it from the catalog
     cursor: str | None = None  # databases: the incremental cursor column; None picks updated_at-like
     query: str | None = None  # databases: a SELECT to load instead of the whole table
+    into: str | None = None  # destination table; default: named after the source table (and server)
+    server: str | None = None  # databases: which of `source.servers` holds the table
     validations: list[ValidationRule] = Field(default_factory=list)
     max_bad_share: float = Field(0.05, ge=0, le=1)
+
+
+class Server(Model):
+    """One database server of a recipe that reads several (three plants, one sync)."""
+
+    name: str  # a short label: the default prefix of its tables (`plant1_production`)
+    base_url: str  # connection URL without the password
+    credential: str | None = None  # secret holding its password; None: the source's credential
+    streams: list[StreamChoice] | None = None  # moved to the recipe's streams on load
+
+    @field_validator("name")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError(f"a server name is lower-case letters, digits and underscores, not {value!r}")
+        return value
 
 
 class SourceChoice(Model):
@@ -54,6 +72,7 @@ class SourceChoice(Model):
     base_url: str | None = None  # replaces the spec's (sandbox, proxy, region) or a database URL
     credential: str | None = None  # secret name: a vault entry or an environment variable
     variables: dict[str, str] | None = None  # fills the spec's {placeholders}: GitHub owner and repo
+    servers: list[Server] | None = None  # databases: several servers, each stream names its `server`
 
 
 class Requirements(Model):
@@ -110,6 +129,48 @@ class Recipe(Model):
             raise ValueError("use lower-case letters, digits and underscores, starting with a letter "
                              f"(for example stripe_customers), not {value!r}")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _server_streams(cls, data):
+        """Streams written under their server are the recipe's streams with `server` set: one list
+        to version, to show and to run."""
+        if not isinstance(data, dict) or not isinstance(data.get("source"), dict):
+            return data
+        servers = data["source"].get("servers") or []
+        moved = []
+        for server in servers:
+            if isinstance(server, dict) and server.get("streams"):
+                for stream in server["streams"]:
+                    stream = {"name": stream} if isinstance(stream, str) else dict(stream)
+                    moved.append({**stream, "server": server.get("name")})
+        if moved:
+            data = {**data, "source": {**data["source"], "servers": [
+                {k: v for k, v in s.items() if k != "streams"} if isinstance(s, dict) else s for s in servers]},
+                "streams": [*(data.get("streams") or []), *moved]}
+        return data
+
+    @model_validator(mode="after")
+    def _servers_known(self) -> Recipe:
+        labels = [s.name for s in self.source.servers or []]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"source.servers: each server needs its own name, not {labels}")
+        for stream in self.streams:
+            if labels and stream.server not in labels:
+                raise ValueError(f"stream {stream.name!r} names server {stream.server!r}; "
+                                 f"this recipe's servers are {', '.join(labels)}")
+            if not labels and stream.server:
+                raise ValueError(f"stream {stream.name!r} names server {stream.server!r}, "
+                                 "but the source lists no servers")
+        ids = [self.stream_id(s) for s in self.streams]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"streams listed twice: {', '.join(twice)}")
+        return self
+
+    def stream_id(self, stream: StreamChoice) -> str:
+        """The stream's name in runs, state and results: unique even when servers share table names."""
+        return f"{stream.server}/{stream.name}" if stream.server else stream.name
 
     @property
     def filename(self) -> str:

@@ -146,6 +146,38 @@ def postgres(tmp_path_factory, require_postgres) -> Server:
     subprocess.run(["bash", str(SCRIPT), "stop", server.directory], check=False, capture_output=True, timeout=120)
 
 
+def _parse_server(stdout: str) -> Server:
+    env = dict(line.removeprefix("export ").split("=", 1) for line in stdout.splitlines() if line.startswith("export "))
+    env = {k: v.strip("'") for k, v in env.items()}
+    return Server(env["PGHOST"], int(env["PGPORT"]), env["PGUSER"], env["PGPASSWORD"], env["PURELINK_PG_DIR"])
+
+
+@pytest.fixture(scope="module")
+def postgres_servers(require_postgres):
+    """`start(n)` starts n more clusters at once (each on its own port, with its own password), for
+    jobs that read several servers; all are stopped when the test module ends."""
+    started: list[Server] = []
+
+    def start(n: int) -> list[Server]:
+        procs = [subprocess.Popen(["bash", str(SCRIPT), "start"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, text=True) for _ in range(n)]
+        servers, errors = [], []
+        for proc in procs:
+            out, err = proc.communicate(timeout=180)
+            if proc.returncode == 0:
+                servers.append(_parse_server(out))
+            else:
+                errors.append(err)
+        started.extend(servers)
+        if errors:
+            pytest.fail("postgres-up.sh failed: " + "\n".join(errors))
+        return servers
+
+    yield start
+    for server in started:
+        subprocess.run(["bash", str(SCRIPT), "stop", server.directory], check=False, capture_output=True, timeout=120)
+
+
 @pytest.fixture
 def db(postgres) -> str:
     """A fresh, empty source database for one test."""

@@ -1,8 +1,8 @@
 -- Plant 2: pen bodies. 100 rows.
-DROP TABLE IF EXISTS bodies;
+DROP TABLE IF EXISTS production;
 DROP TYPE IF EXISTS quality_status;
 CREATE TYPE quality_status AS ENUM ('passed', 'failed');
-CREATE TABLE bodies (
+CREATE TABLE production (
     id              integer PRIMARY KEY,
     serial          text NOT NULL,
     production_line text NOT NULL,
@@ -15,8 +15,8 @@ CREATE TABLE bodies (
     produced_at     timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL
 );
-COMMENT ON TABLE bodies IS 'Pen bodies moulded or machined at plant 2';
-INSERT INTO bodies
+COMMENT ON TABLE production IS 'Pen bodies moulded or machined at plant 2';
+INSERT INTO production
 SELECT g,
        'BD-' || lpad(g::text, 5, '0'),
        (ARRAY['BD-moulding-1', 'BD-moulding-2'])[1 + g % 2],

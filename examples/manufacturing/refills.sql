@@ -1,8 +1,8 @@
 -- Plant 1: ink refills. 100 rows, deterministic, so the check's numbers are the same on every machine.
-DROP TABLE IF EXISTS refills;
+DROP TABLE IF EXISTS production;
 DROP TYPE IF EXISTS quality_status;
 CREATE TYPE quality_status AS ENUM ('passed', 'failed');
-CREATE TABLE refills (
+CREATE TABLE production (
     id              integer PRIMARY KEY,
     batch_code      text NOT NULL,
     production_line text NOT NULL,
@@ -14,8 +14,8 @@ CREATE TABLE refills (
     produced_at     timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL
 );
-COMMENT ON TABLE refills IS 'Ink refills produced at plant 1, one row per inspected batch';
-INSERT INTO refills
+COMMENT ON TABLE production IS 'Ink refills produced at plant 1, one row per inspected batch';
+INSERT INTO production
 SELECT g,
        'RF-' || lpad(g::text, 5, '0'),
        (ARRAY['RF-line-A', 'RF-line-B', 'RF-line-C'])[1 + g % 3],

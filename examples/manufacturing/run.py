@@ -1,14 +1,15 @@
-"""The manufacturing example, end to end: three plant databases -> one recipe -> warehouse.raw.
+"""The manufacturing example, end to end: three plant servers -> one recipe -> warehouse.raw.
 
-    eval "$(scripts/postgres-up.sh)"          # a throwaway server; sets PGHOST, PGPORT, PGPASSWORD
+    eval "$(scripts/postgres-up.sh)"          # one throwaway server; sets PGHOST, PGPORT, PGPASSWORD
     python examples/manufacturing/run.py all  # setup, sync, check
     python examples/manufacturing/run.py touch 10 && python examples/manufacturing/run.py sync
 
-Steps: `setup` creates the databases refills, bodies, springs (from the .sql files beside this
-script) and an empty warehouse; `sync` saves the recipe into the workspace and runs it; `touch N`
-updates N springs (a re-inspection), so the next `sync` moves exactly those; `check` prints what
-arrived. The warehouse password is read from WAREHOUSE_PASSWORD (here: the same server, so
-PGPASSWORD is used when it is not set).
+Each plant is its own server: REFILLS_, BODIES_, SPRINGS_ and WAREHOUSE_ + HOST / PORT / PASSWORD
+say where (a plant without them uses PGHOST, PGPORT, PGPASSWORD: with one server, the four
+databases live side by side). Steps: `setup` creates on each plant server the database of that
+plant with its table `production` (from the .sql files beside this script) and an empty
+warehouse; `sync` saves the recipe into the workspace and runs it; `touch N` updates N springs (a
+re-inspection), so the next `sync` moves exactly those; `check` prints what arrived.
 """
 
 from __future__ import annotations
@@ -20,26 +21,35 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SOURCES = ("refills", "bodies", "springs")
+SERVERS = (*SOURCES, "warehouse")  # each server's only database is named after it
 
 
-def connect(database: str, autocommit: bool = False):
+def server_env() -> None:
+    """REFILLS_HOST, REFILLS_PORT, REFILLS_PASSWORD ... for each server, from PG* where not given."""
+    for name in SERVERS:
+        for part in ("HOST", "PORT", "PASSWORD"):
+            os.environ.setdefault(f"{name.upper()}_{part}", os.environ.get(f"PG{part}", ""))
+
+
+def connect(server: str, database: str | None = None, autocommit: bool = False):
     from adbc_driver_postgresql import dbapi
 
     from purelink.runtime.pg import connection_uri
 
-    url = f"postgresql://{os.environ.get('PGUSER', 'postgres')}@{os.environ['PGHOST']}:{os.environ['PGPORT']}/"
-    return dbapi.connect(connection_uri(url, os.environ["PGPASSWORD"], database), autocommit=autocommit)
+    env = {part: os.environ[f"{server.upper()}_{part}"] for part in ("HOST", "PORT", "PASSWORD")}
+    url = f"postgresql://{os.environ.get('PGUSER', 'postgres')}@{env['HOST']}:{env['PORT']}/"
+    return dbapi.connect(connection_uri(url, env["PASSWORD"], database or server), autocommit=autocommit)
 
 
 def setup() -> None:
-    admin = connect("postgres", autocommit=True)
-    cur = admin.cursor()
-    for name in (*SOURCES, "warehouse"):
+    for name in SERVERS:
+        admin = connect(name, "postgres", autocommit=True)
+        cur = admin.cursor()
         cur.execute("SELECT 1 FROM pg_database WHERE datname = $1", parameters=[name])
         if cur.fetchall():
             cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+        admin.close()
     for name in SOURCES:
         con = connect(name)
         cur = con.cursor()
@@ -48,8 +58,8 @@ def setup() -> None:
             if statement.strip() and not all(line.startswith("--") for line in statement.strip().splitlines()):
                 cur.execute(statement)
         con.commit()
-        cur.execute(f"SELECT count(*) FROM {name}")
-        print(f"setup   {name:<8} {cur.fetchone()[0]:>4} rows")
+        cur.execute("SELECT count(*) FROM production")
+        print(f"setup   {name:<8} {cur.fetchone()[0]:>4} rows in production")
         con.close()
 
 
@@ -57,7 +67,6 @@ def sync(workspace: Path) -> dict:
     from purelink.engine import Engine
     from purelink.recipes import parse_recipe
 
-    os.environ.setdefault("WAREHOUSE_PASSWORD", os.environ["PGPASSWORD"])
     engine = Engine(workspace)
     recipe = parse_recipe(os.path.expandvars((HERE / "recipe.yaml").read_text()), origin="recipe.yaml")
     recipe = engine.recipes.save(recipe)
@@ -76,8 +85,8 @@ def touch(n: int) -> None:
     con = connect("springs")
     cur = con.cursor()
     cur.execute(
-        "UPDATE springs SET quality_status = CASE quality_status WHEN 'passed' THEN 'failed' ELSE 'passed' "
-        "END::quality_status, updated_at = now() WHERE id IN (SELECT id FROM springs ORDER BY id LIMIT $1)",
+        "UPDATE production SET quality_status = CASE quality_status WHEN 'passed' THEN 'failed' ELSE 'passed' "
+        "END::quality_status, updated_at = now() WHERE id IN (SELECT id FROM production ORDER BY id LIMIT $1)",
         parameters=[n])
     con.commit()
     con.close()
@@ -91,7 +100,8 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, default=Path(os.environ.get("PURELINK_WORKSPACE", "."))
                         / "manufacturing-workspace")
     args = parser.parse_args()
-    if "PGPORT" not in os.environ:
+    server_env()
+    if not all(os.environ[f"{name.upper()}_PORT"] for name in SERVERS):
         raise SystemExit('Start a server first: eval "$(scripts/postgres-up.sh)"')
     if args.step in ("all", "setup"):
         setup()

@@ -1,8 +1,8 @@
 -- Plant 3: springs. 150 rows.
-DROP TABLE IF EXISTS springs;
+DROP TABLE IF EXISTS production;
 DROP TYPE IF EXISTS quality_status;
 CREATE TYPE quality_status AS ENUM ('passed', 'failed');
-CREATE TABLE springs (
+CREATE TABLE production (
     id              integer PRIMARY KEY,
     lot             text NOT NULL,
     production_line text NOT NULL,
@@ -16,8 +16,8 @@ CREATE TABLE springs (
     produced_at     timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL
 );
-COMMENT ON TABLE springs IS 'Compression springs coiled at plant 3';
-INSERT INTO springs
+COMMENT ON TABLE production IS 'Compression springs coiled at plant 3';
+INSERT INTO production
 SELECT g,
        'SP-' || lpad(g::text, 5, '0'),
        (ARRAY['SP-coiler-1', 'SP-coiler-2', 'SP-coiler-3'])[1 + (g - 1) / 50],

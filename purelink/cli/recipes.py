@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new = sub.add_parser("new", help="create a recipe and its module without questions")
     new.add_argument("name")
     new.add_argument("--source", help="catalog name, e.g. stripe (required for a new recipe)")
-    new.add_argument("--streams", help="comma-separated, e.g. customers,charges (required for a new recipe)")
+    new.add_argument("--streams", help="comma-separated, e.g. customers,charges (required for a new recipe); a database table "
+                     "may name its target table: public.production:plant1_production")
     new.add_argument("--update", action="store_true",
                      help="the recipe exists: write its next version, changing only the options given here")
     new.add_argument("--base-url", help="replaces the spec's base URL (a sandbox, a proxy) or a database URL")
@@ -27,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new.add_argument("--executor", choices=["docker", "local", "auto"], default=None)
     new.add_argument("--history-start", help="ISO date to load from, e.g. 2024-01-01")
     new.add_argument("--columns", help="stream:col1,col2 to keep only those columns", action="append")
+    new.add_argument("--cursor", action="append", metavar="TABLE:COLUMN",
+                     help="the column that says a row changed, e.g. public.film:last_update (databases)")
     new.add_argument("--format", choices=["table", "json"], default="table")
 
     ls = sub.add_parser("list", help="recipes in this workspace")
@@ -124,11 +127,24 @@ def _settings(args, base: dict | None) -> dict:
         columns[stream] = [c for c in cols.split(",") if c]
     if args.streams:
         old = {s["name"]: s for s in data["streams"]}
-        names = [s.strip() for s in args.streams.split(",") if s.strip()]
-        data["streams"] = [old.get(n, {"name": n}) for n in names]
+        targets = dict(_pair(s, "--streams", "SOURCE_TABLE:TARGET_TABLE", optional=True)
+                       for s in args.streams.split(",") if s.strip())
+        data["streams"] = [{**old.get(n, {"name": n}), **({"into": into} if into else {})}
+                           for n, into in targets.items()]
+    cursors = dict(_pair(c, "--cursor", "TABLE:COLUMN") for c in args.cursor or [])
+    unknown = [c for c in cursors if c not in {s["name"] for s in data["streams"]}]
+    if unknown:
+        raise RecipeError(f"--cursor names {', '.join(unknown)}, which is not among the streams.",
+                          f"Use one of: {', '.join(s['name'] for s in data['streams'])}.")
+    if spec.kind == "rest" and (cursors or any(s.get("into") for s in data["streams"])):
+        raise RecipeError("Target table names (--streams A:B) and --cursor are for database sources.",
+                          f"{spec.title} streams land in tables named after the stream, with the cursor its "
+                          "spec declares; drop the `:` part.")
     for stream in data["streams"]:
         if stream["name"] in columns:
             stream["columns"] = columns[stream["name"]]
+        if stream["name"] in cursors:
+            stream["cursor"] = cursors[stream["name"]]
     if spec.kind == "rest":
         for s in data["streams"]:
             spec.stream(s["name"])  # a clear error for an unknown stream (tables are checked when they are read)
@@ -140,6 +156,14 @@ def _settings(args, base: dict | None) -> dict:
     if args.db is not None:
         data["destination"]["path"] = args.db
     return data
+
+
+def _pair(text: str, option: str, form: str, optional: bool = False) -> tuple[str, str | None]:
+    left, colon, right = (part.strip() for part in text.partition(":"))
+    if not left or (colon and not right) or (not colon and not optional):
+        raise RecipeError(f"{option} {text!r} should look like {form}.", f"For example {option} "
+                          + ("public.production:plant1_production" if optional else "public.film:last_update") + ".")
+    return left, right or None
 
 
 def _list(engine, args) -> int:

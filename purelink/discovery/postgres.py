@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from purelink.errors import CredentialError, SourceError
 from purelink.runtime import pg
-from purelink.runtime.sources.postgres import CURSOR_NAMES
+from purelink.runtime.sources.postgres import guess_cursor
 
 CURSOR_TYPES = ("timestamp with time zone", "timestamp without time zone", "date", "bigint", "integer")
 KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"}
@@ -62,8 +62,10 @@ class TableInfo:
     @property
     def cursor(self) -> str | None:
         """The column an incremental sync would follow, by the runtime's naming convention."""
-        types = {c.name: c.type for c in self.columns}
-        return next((n for n in CURSOR_NAMES if types.get(n, "").startswith(CURSOR_TYPES)), None)
+        # The same choice the runtime makes (names compared without case or underscores), so what
+        # the checklist promises is what the run does.
+        return guess_cursor({c.name: "timestamptz" if c.type.startswith(CURSOR_TYPES) else None
+                             for c in self.columns})
 
     @property
     def description(self) -> str:

@@ -41,15 +41,31 @@ def warehouse_secret(recipe: Recipe) -> str:
 
 
 def destination_tables(recipe: Recipe) -> dict[str, str]:
-    """Stream name -> the table it loads into: named after the source table. Two streams with one
-    table name (refills.public.items, bodies.public.items) get their database or schema as a
-    prefix, so neither overwrites the other."""
-    last = [c.name.split(".")[-1] for c in recipe.streams]
+    """Stream id -> the table it loads into. A stream's `into` wins; otherwise the source table's
+    name, prefixed with its server's name in a recipe of several servers (`plant1_production`), and
+    with its database or schema when two streams of one server share a table name
+    (refills.public.items, bodies.public.items), so no two sources ever share a default table."""
+    last = {recipe.stream_id(c): c.name.split(".")[-1] for c in recipe.streams}
     out = {}
-    for choice, table in zip(recipe.streams, last, strict=True):
+    for choice in recipe.streams:
+        sid, table = recipe.stream_id(choice), last[recipe.stream_id(choice)]
         parts = choice.name.split(".")
-        out[choice.name] = table if last.count(table) == 1 or len(parts) == 1 else "_".join([*parts[-3:-1], table])
+        if choice.into:
+            out[sid] = choice.into
+        elif choice.server:
+            out[sid] = f"{choice.server}_{table}"
+        else:
+            shared = list(last.values()).count(table) > 1 and len(parts) > 1
+            out[sid] = "_".join([*parts[-3:-1], table]) if shared else table
     return out
+
+
+RESERVED = {"source", "streams", "warehouse", "Path"}
+
+
+def server_variable(label: str) -> str:
+    """The module variable holding a server's PostgresSource: its label, unless that is taken."""
+    return f"{label}_server" if label in RESERVED or label[0].isupper() else label
 
 
 def stream_code(recipe: Recipe) -> list[str]:
@@ -57,23 +73,39 @@ def stream_code(recipe: Recipe) -> list[str]:
     targets = destination_tables(recipe)
     streams = []
     for choice in recipe.streams:
-        into = targets[choice.name]
+        sid = recipe.stream_id(choice)
+        into = targets[sid]
         kwargs: dict = {}
         query = getattr(choice, "query", None)
-        if into != choice.name:
+        if into != sid:
             kwargs["into"] = into
+        if choice.server:
+            kwargs["source"] = Code(server_variable(choice.server))
         for option in ("primary_key", "cursor"):
             value = getattr(choice, option, None)
             if value is not None:
                 kwargs[option] = tuple(value) if isinstance(value, list) else value
         if not query and choice.columns is not None:
             kwargs["columns"] = choice.columns
-        args = (choice.name, query) if query else (choice.name,)
+        if query:
+            args = (sid, query)
+        else:
+            args = (sid, choice.name) if sid != choice.name else (choice.name,)
         text = call("Query" if query else "Table", *args, **kwargs)
         if len(text) > 96:
             text = call("Query" if query else "Table", *args, indent=4, multiline=True, **kwargs)
         streams.append(text)
     return streams
+
+
+def server_code(recipe: Recipe, spec: ConnectorSpec) -> str:
+    """`label = PostgresSource(...)` for each server of a recipe that reads several."""
+    lines = []
+    for server in recipe.source.servers or []:
+        source = call("PostgresSource", indent=0, multiline=True, url=server.base_url,
+                      password=server.credential or credential_name(recipe, spec), name=server.name)
+        lines.append(f"{server_variable(server.name)} = {source}\n")
+    return "\n".join(lines)
 
 
 def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
@@ -84,11 +116,17 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
     names = {"PostgresSource", "sql_main"}
     streams = stream_code(recipe)
     names.update(s.split("(")[0] for s in streams)
-    source = call("PostgresSource", indent=0, multiline=True, url=source_url(recipe, spec),
-                  password=credential_name(recipe, spec),
-                  name=spec.name if spec.name != "postgres" else None)
+    servers = recipe.source.servers or []
+    if servers:
+        source = Code(server_variable(servers[0].name))  # the run's default; each stream names its own
+    else:
+        source = call("PostgresSource", indent=0, multiline=True, url=source_url(recipe, spec),
+                      password=credential_name(recipe, spec),
+                      name=spec.name if spec.name != "postgres" else None)
     dest = recipe.destination
     main_kwargs: dict = {"pipeline": recipe.name, "version": recipe.version}
+    if recipe.requirements.lookback_s:  # how late a transaction may commit and still be loaded
+        main_kwargs["lookback_s"] = recipe.requirements.lookback_s
     warehouse = ""
     if dest.kind == "postgres":
         if not dest.url:
@@ -106,11 +144,22 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
             main_kwargs["schema"] = dest.schema_name
         if dest.airbyte_metadata:
             main_kwargs["airbyte_metadata"] = True
-    return module_text(recipe, names, source, streams, "sql_main", main_kwargs, middle=warehouse)
+    text = module_text(recipe, names, source, streams, "sql_main", main_kwargs, middle=warehouse)
+    if servers:
+        text = text.replace(f"\nsource = {source}\n", f"\n{server_code(recipe, spec)}\nsource = {source}\n", 1)
+    return text
 
 
 def write_module(recipe: Recipe, pipelines_dir: Path, spec: ConnectorSpec | None = None) -> Path:
     return codegen.write_module(recipe, pipelines_dir, spec, renderer=render)
+
+
+def server_credentials(recipe: Recipe, *, interactive: bool | None = False) -> dict[str, str]:
+    """The passwords of a recipe's servers, by the names the module reads them under."""
+    default = credential_name(recipe, get_spec(recipe.source.name))
+    names = {s.credential or default: s for s in recipe.source.servers or []}
+    return {name: _secret(name, f"password for server {s.name} ({s.base_url})", interactive)
+            for name, s in names.items()}
 
 
 def warehouse_credentials(recipe: Recipe, *, interactive: bool | None = False) -> dict[str, str]:
@@ -118,6 +167,10 @@ def warehouse_credentials(recipe: Recipe, *, interactive: bool | None = False) -
     if recipe.destination.kind != "postgres":
         return {}
     name = warehouse_secret(recipe)
+    return {name: _secret(name, f"password for {recipe.destination.url}", interactive)}
+
+
+def _secret(name: str, label: str, interactive: bool | None) -> str:
     try:
         from purelink.secrets.vault import resolve_secret
     except ImportError:  # vault not installed in this build
@@ -125,8 +178,6 @@ def warehouse_credentials(recipe: Recipe, *, interactive: bool | None = False) -
         if not value:
             from purelink.errors import CredentialError
 
-            raise CredentialError(f"No password for the warehouse {recipe.destination.url}.",
-                                  f"Set {name} in the environment.") from None
-        return {name: value}
-    return {name: resolve_secret(name, env_vars=[name], interactive=interactive,
-                                 label=f"password for {recipe.destination.url}").reveal()}
+            raise CredentialError(f"No {label}.", f"Set {name} in the environment.") from None
+        return value
+    return resolve_secret(name, env_vars=[name], interactive=interactive, label=label).reveal()

@@ -133,12 +133,15 @@ def _extraction(stream: StreamSpec, recipe: Recipe,
     if tf is None:
         cursor = stream.cursor_field
         why = f"the API has no filter on {cursor}" if cursor else "the API has no time filter"
-        return "full", None, f"full: {why}, so every run reads the whole stream and merges it", notes
+        return "full", None, (f"full: {why}, so every run reads the whole stream and merges it "
+                               "(records deleted at the source are not removed)"), notes
     start = req.history_start or DEFAULT_START
     bounds = f"{tf.gte} / {tf.lt}" if tf.lt else f"{tf.gte} (lower bound only: one window)"
     windows = f"cut into {concurrency} parallel time windows" if tf.lt else "read as one window"
     text = (f"incremental on {tf.field}: the first run loads from {start}, {windows} ({bounds}); "
             f"later runs start at the saved cursor minus {req.lookback_s} s of lookback")
+    notes.append("deletes are not mirrored: a record deleted at the source stays in the table "
+                 "(a --full-refresh rebuilds it from what the source still has)")
     if INSERT_ONLY.match(tf.field):
         notes.append(f"{tf.field} is set once, so changes to older records are not picked up; "
                      "schedule a periodic --full-refresh if updates matter")

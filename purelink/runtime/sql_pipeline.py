@@ -23,7 +23,7 @@ import pyarrow as pa
 from purelink.runtime import pg
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.auth import mask
-from purelink.runtime.destinations.base import Destination
+from purelink.runtime.destinations.base import Claim, Destination
 from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
 from purelink.runtime.entry import finish, invocation
 from purelink.runtime.errors import RuntimeFailure
@@ -32,10 +32,20 @@ from purelink.runtime.sources.postgres import (
     Plan,
     PostgresSource,
     SqlStream,
+    Table,
     cursor_batches,
     plan_stream,
     read_batches,
 )
+
+TIME_CURSORS = {"timestamptz", "timestamp", "date"}
+
+
+def generation_of(previous: int | None, *, rebuilt: bool) -> int:
+    """`_airbyte_generation_id` of this run's rows: 0 at first, one more each time the table is rebuilt."""
+    if previous is None:
+        return 0
+    return previous + 1 if rebuilt else previous
 
 
 class Stopped(Exception):
@@ -120,19 +130,23 @@ class SqlRun:
 
     def __init__(self, source: PostgresSource, streams: list[SqlStream], destination: Destination, *,
                  pipeline: str, schema: str, run_id: str, emit, stop: threading.Event,
-                 full_refresh: bool = False, sample: int | None = None) -> None:
+                 full_refresh: bool = False, sample: int | None = None, lookback_s: float = 0) -> None:
         self.source, self.streams, self.destination = source, streams, destination
         self.pipeline, self.schema, self.run_id, self.emit, self.stop = pipeline, schema, run_id, emit, stop
-        self.full_refresh, self.sample = full_refresh, sample
+        self.full_refresh, self.sample, self.lookback_s = full_refresh, sample, lookback_s
         self.results: dict[str, dict] = {}
         self.counter = _Counter(emit, None)
         self.warnings = self.errors = self.schema_changes = 0
-        self._connections: dict[str | None, Any] = {}
+        self._connections: dict[tuple[int, str | None], Any] = {}
 
-    def cursor(self, database: str | None) -> Any:
-        if database not in self._connections:
-            self._connections[database] = self.source.connect(database)
-        return self._connections[database].cursor()
+    def source_of(self, stream: SqlStream) -> PostgresSource:
+        return stream.source or self.source
+
+    def cursor(self, stream: SqlStream) -> Any:
+        key = (id(self.source_of(stream)), stream.database)
+        if key not in self._connections:
+            self._connections[key] = self.source_of(stream).connect(stream.database)
+        return self._connections[key].cursor()
 
     def close(self) -> None:
         for con in self._connections.values():
@@ -144,13 +158,16 @@ class SqlRun:
         plans: list[Plan] = []
         for stream in self.streams:
             try:
-                plan = plan_stream(self.cursor(stream.database), stream)
+                plan = plan_stream(self.cursor(stream), stream)
             except RuntimeFailure as exc:
                 self._fail(stream.name, exc)
                 continue
             for note in plan.notes:
                 self.warn(note, stream.name)
             plans.append(plan)
+        # Every target is checked before the first row moves: a run either loads into tables it owns
+        # (or that are new) or loads nothing.
+        self.destination.claim_tables([self._claim(p) for p in plans], self.run_id)
         estimates = [min(p.estimated_rows or 0, self.sample or p.estimated_rows or 0) for p in plans]
         self.counter.estimated = sum(estimates) or None
         for plan in plans:
@@ -167,6 +184,12 @@ class SqlRun:
             except RuntimeFailure as exc:
                 self._fail(name, exc)
 
+    def _claim(self, plan: Plan) -> Claim:
+        stream = plan.stream
+        read = ".".join(stream.parts[1:]) if isinstance(stream, Table) else f"query {stream.name}"
+        return Claim(stream=stream.name, schema=self.schema, table=stream.table_name, pipeline=self.pipeline,
+                     source=self.source_of(stream).identity(stream.database), source_table=read)
+
     def _fail(self, name: str, exc: RuntimeFailure) -> None:
         self.errors += 1
         entry = self.results.setdefault(name, {"records": 0})
@@ -181,6 +204,14 @@ class SqlRun:
         return ArrowBatch(pipeline=self.pipeline, stream=plan.stream.name, schema=self.schema,
                           table=plan.stream.table_name, primary_key=plan.key, **fields)
 
+    def _horizon(self, cur: Any, plan: Plan) -> Any:
+        """The highest cursor a run may save: the source's clock minus the lookback. Only for time
+        cursors, and only with a primary key: without one, rows read again would be appended twice."""
+        if not self.lookback_s or not plan.key or plan.cursor_type not in TIME_CURSORS:
+            return None
+        sql = f"SELECT CAST(now() - make_interval(secs => CAST($1 AS double precision)) AS {plan.cursor_type})"
+        return pg.fetch(cur, sql, [float(self.lookback_s)])[0][0]
+
     def _commit(self, batches: list[ArrowBatch]) -> None:
         changes = self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
         for change in changes:
@@ -188,21 +219,31 @@ class SqlRun:
             self.warn(change.message(), change.stream)
 
     def _load(self, plan: Plan) -> None:
-        stream, cur = plan.stream, self.cursor(plan.stream.database)
+        stream, cur = plan.stream, self.cursor(plan.stream)
         if self.full_refresh and plan.cursor and not self.sample:  # a reload replaces rows anyway
             self.destination.reset_stream(self.pipeline, stream.name, self.schema, stream.table_name)
         state = {} if self.sample else self.destination.load_state(self.pipeline, stream.name)
+        incremental = plan.cursor and not self.sample
+        generation = generation_of(state.get("generation"), rebuilt=not incremental or self.full_refresh)
+        keep = {} if self.sample else {"generation": generation}
+        horizon = self._horizon(cur, plan) if incremental else None
         tables = Prefetch(read_batches(cur, plan, after=state.get("cursor"), limit=self.sample,
-                                       batch_mb=self.source.batch_mb))
-        if plan.cursor and not self.sample:
-            for table, value in cursor_batches(self._counted(plan, tables), plan.cursor):
-                self._commit([self._batch(plan, data=table, state={"cursor": value} if value is not None else {})])
+                                       batch_mb=self.source_of(stream).batch_mb))
+        if incremental:
+            for table, value in cursor_batches(self._counted(plan, tables), plan.cursor, horizon=horizon):
+                advance = {"cursor": value} if value is not None else {}
+                self._commit([self._batch(plan, data=table, state={**advance, **keep}, generation=generation)])
         else:
             # Whole-table reload: batches committed to a staging table (memory stays near one batch),
             # then swapped in atomically; a run killed half way leaves the table as it was.
             for i, table in enumerate(self._counted(plan, tables)):
-                self._commit([self._batch(plan, data=table, load="stage", fresh=i == 0)])
-            self._commit([self._batch(plan, load="swap", state={} if self.sample else {"full_sync_run": self.run_id})])
+                self._commit([self._batch(plan, data=table, load="stage", fresh=i == 0, generation=generation)])
+            done = {} if self.sample else {"full_sync_run": self.run_id, **keep}
+            self._commit([self._batch(plan, load="swap", state=done, generation=generation)])
+        nulls = self.results[stream.name].get("null_cursor", 0)
+        if nulls and incremental:
+            self.warn(f"{nulls} row(s) have no {plan.cursor} value: loaded, and read again on every run "
+                      "because no cursor can place them", stream.name)
         cur.connection.commit()  # end the read snapshot
 
     def _counted(self, plan: Plan, tables):
@@ -211,6 +252,8 @@ class SqlRun:
                 raise Stopped()
             entry = self.results[plan.stream.name]
             entry["records"] += table.num_rows
+            if plan.cursor:
+                entry["null_cursor"] = entry.get("null_cursor", 0) + table[plan.cursor].null_count
             self.counter.records += table.num_rows
             elapsed = max(time.monotonic() - self.counter.started, 1e-6)
             if table.num_rows:
@@ -224,7 +267,7 @@ class SqlRun:
 def sql_run(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, destination: Destination,
             schema: str | None = None, recipe: str | None = None, version: int = 1, sample: int | None = None,
             full_refresh: bool = False, run_id: str | None = None, events: EventWriter | None = None,
-            stop: threading.Event | None = None) -> dict:
+            stop: threading.Event | None = None, lookback_s: float = 0) -> dict:
     """Run the streams into the destination and return the `finished` event."""
     run_id = run_id or uuid.uuid4().hex[:16]
     events = events or EventWriter(run_id, redact=mask)
@@ -233,11 +276,12 @@ def sql_run(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, 
     mode = "sample" if sample else ("full_refresh" if full_refresh else "incremental")
     started = time.monotonic()
     emit("started", pipeline=pipeline, recipe=recipe or pipeline, version=version, mode=mode,
-         streams=[s.name for s in streams], source=source.name, destination=destination.location())
+         streams=[s.name for s in streams], source=", ".join(dict.fromkeys((s.source or source).name for s in streams)),
+         destination=destination.location())
     finished: dict = {"status": "failed", "records": 0, "errors": 0, "warnings": 0, "streams": {}}
     opened = False
     job = SqlRun(source, streams, destination, pipeline=pipeline, schema=schema or source.name, run_id=run_id,
-                 emit=emit, stop=stop, full_refresh=full_refresh, sample=sample)
+                 emit=emit, stop=stop, full_refresh=full_refresh, sample=sample, lookback_s=lookback_s)
     beat = _Heartbeat(job)
     try:
         destination.open()
@@ -309,7 +353,7 @@ class _Heartbeat(threading.Thread):
 def sql_main(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, recipe: str | None = None,
              version: int = 1, db: str = "data/purelink.duckdb", warehouse: Destination | None = None,
              schema: str | None = None, airbyte_metadata: bool = False,
-             workspace: str | Path | None = None) -> None:
+             workspace: str | Path | None = None, lookback_s: float = 0) -> None:
     """Command-line entry point of a generated database module; exits with the run's status.
 
     `warehouse` (a `PostgresDestination`) receives the rows; without it they go to the DuckDB
@@ -324,5 +368,5 @@ def sql_main(source: PostgresSource, streams: list[SqlStream], *, pipeline: str,
         target_schema = schema
     finished = sql_run(source, chosen, pipeline=pipeline, destination=destination, schema=target_schema,
                        recipe=recipe, version=version, sample=args.sample, full_refresh=args.full_refresh,
-                       run_id=call.run_id, stop=stop)
+                       run_id=call.run_id, stop=stop, lookback_s=lookback_s)
     finish(finished)

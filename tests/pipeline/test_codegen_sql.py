@@ -87,3 +87,44 @@ def test_introspection_lists_tables_keys_and_cursors(postgres, db):
     assert {c["name"] for c in choices} == set(tables)
     with pytest.raises(CredentialError):
         check_connection(url, "wrong")
+
+
+SERVERS = """
+name: plants
+source:
+  name: postgres
+  servers:
+    - name: plant1
+      base_url: "postgresql://etl@plant1:5432/prod"
+      credential: PLANT1_PASSWORD
+      streams: [public.production]
+    - name: plant2
+      base_url: "postgresql://etl@plant2:5432/prod"
+      credential: PLANT2_PASSWORD
+      streams: [{name: public.production, into: second_plant, cursor: last_update}]
+streams: []
+destination: {kind: postgres, url: "postgresql://loader@warehouse:5432/analytics"}
+"""
+
+
+def test_one_recipe_reads_several_servers_each_into_its_own_table():
+    recipe = parse_recipe(SERVERS)
+    assert [recipe.stream_id(s) for s in recipe.streams] == ["plant1/public.production", "plant2/public.production"]
+    assert parse_recipe(recipe.to_yaml()).content() == recipe.content()  # the flat form reads back the same
+    text = render(recipe)
+    ast.parse(text)
+    assert 'plant1 = PostgresSource(\n    url="postgresql://etl@plant1:5432/prod",\n    password="PLANT1_PASSWORD",' in text
+    assert "source = plant1\n" in text
+    assert 'Table("plant1/public.production", "public.production", into="plant1_production", source=plant1),' \
+        in text
+    assert 'into="second_plant"' in text and "source=plant2" in text and 'cursor="last_update"' in text
+    assert "lookback_s=3600" in text
+
+
+@pytest.mark.parametrize("change, message", [
+    (("streams: []", "streams: [{name: t, server: nowhere}]"), "names server"),
+    (("name: plant2", "name: plant1"), "its own name"),
+])
+def test_server_mistakes_are_named(change, message):
+    with pytest.raises(RecipeError, match=message):
+        parse_recipe(SERVERS.replace(*change, 1))

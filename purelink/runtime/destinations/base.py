@@ -15,11 +15,16 @@ from typing import Any
 
 import pyarrow as pa
 
+from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.records import infer_types, to_arrow
 
 META_PURELINK = {"_purelink_run_id": "varchar", "_purelink_extracted_at": "timestamptz"}
+# `_airbyte_generation_id` means what Airbyte's destinations v2 give it: a per-stream number that
+# starts at 0 and goes up by one each time the stream's table is rebuilt from scratch (a whole-table
+# reload, or `--full-refresh` of an incremental stream); incremental runs keep the current one.
 META_AIRBYTE = {"_airbyte_raw_id": "varchar", "_airbyte_extracted_at": "timestamptz",
-                "_airbyte_meta": "json", "_airbyte_ab_id": "varchar", "_airbyte_emitted_at": "timestamptz"}
+                "_airbyte_meta": "json", "_airbyte_generation_id": "bigint",
+                "_airbyte_ab_id": "varchar", "_airbyte_emitted_at": "timestamptz"}
 
 
 @dataclass
@@ -34,6 +39,7 @@ class Batch:
     rows: list[dict] = field(default_factory=list)
     dead_letters: list[tuple[str, dict]] = field(default_factory=list)  # (reason, raw record)
     state: dict[str, Any] = field(default_factory=dict)  # key -> JSON value, None deletes the key
+    generation: int = 0  # `_airbyte_generation_id` of these rows
 
 
 @dataclass
@@ -51,8 +57,71 @@ class SchemaChange:
         return f"column {self.table}.{self.column} widened from {self.old_type} to {self.new_type}"
 
 
+@dataclass
+class Claim:
+    """A stream's wish to load into a table, and who it is: the owner recorded in `_purelink.tables`.
+
+    `source` is the server and database (`host:port/db`), `source_table` what is read there; two
+    recipes reading the same source table may share a target (they write the same rows), anything
+    else would merge two different sources into one table and is refused before a row is written.
+    """
+
+    stream: str
+    schema: str
+    table: str
+    pipeline: str
+    source: str
+    source_table: str
+
+    def owner(self) -> str:
+        return f"{self.source} {self.source_table} (recipe {self.pipeline})"
+
+
+def check_claims(claims: list[Claim], owners: dict[tuple[str, str], tuple[str, str, str, str]], *,
+                 fold_case: bool) -> list[Claim]:
+    """The claims not yet recorded; a RuntimeFailure for two streams on one table, or a table owned
+    by another source. `owners` maps (schema, table) -> (pipeline, source, source_table, table as
+    created), with names case-folded when the destination does not tell upper from lower case."""
+    def key(c: Claim) -> tuple[str, str]:
+        return (c.schema.lower(), c.table.lower()) if fold_case else (c.schema, c.table)
+
+    seen: dict[tuple[str, str], Claim] = {}
+    for claim in claims:
+        other = seen.setdefault(key(claim), claim)
+        if other is claim:
+            continue
+        if other.table != claim.table:
+            raise RuntimeFailure(
+                f"Streams {other.stream!r} and {claim.stream!r} would both land in table "
+                f"{claim.schema}.{claim.table}: {other.table!r} and {claim.table!r} differ only in case, "
+                "and the destination does not tell them apart.",
+                f"Give one of them another table name with `into` (recipe: `into: {claim.table.lower()}_2` "
+                f"under the stream; CLI: --streams '{claim.stream}:{claim.table.lower()}_2'); nothing was loaded.")
+        raise RuntimeFailure(
+            f"Streams {other.stream!r} and {claim.stream!r} would both load into {claim.schema}.{claim.table}, "
+            "mixing their rows.",
+            f"Give each its own table with `into` (CLI: --streams '{claim.stream}:OTHER_NAME'); nothing was loaded.")
+    fresh = []
+    for claim in claims:
+        found = owners.get(key(claim))
+        if found is None:
+            fresh.append(claim)
+            continue
+        pipeline, source, source_table, table = found
+        if (source, source_table) == (claim.source, claim.source_table):
+            continue
+        clash = f" (as {table!r}, which differs only in case)" if table != claim.table else ""
+        raise RuntimeFailure(
+            f"Table {claim.schema}.{claim.table}{clash} already holds {source} {source_table} (recipe "
+            f"{pipeline}); stream {claim.stream!r} of recipe {claim.pipeline} reads {claim.source} "
+            f"{claim.source_table} and would merge into it.",
+            f"Load it into its own table: set `into: NEW_NAME` on the stream in the recipe (CLI: --streams "
+            f"'{claim.stream}:NEW_NAME'), or another destination schema; nothing was loaded.")
+    return fresh
+
+
 def typed_table(rows: list[dict], *, run_id: str, extracted_at: datetime,
-                airbyte: bool = False, sync_id: str | None = None) -> tuple[pa.Table, dict[str, str]]:
+                airbyte: bool = False, sync_id: str | None = None, generation: int = 0) -> tuple[pa.Table, dict[str, str]]:
     """Rows as an Arrow table with the metadata columns, and the logical type of each column."""
     types = infer_types(rows)
     table = to_arrow(rows, types)
@@ -69,6 +138,7 @@ def typed_table(rows: list[dict], *, run_id: str, extracted_at: datetime,
             "_airbyte_raw_id": pa.array(ids, pa.string()),
             "_airbyte_extracted_at": pa.array([stamp] * n, pa.string()),
             "_airbyte_meta": pa.array([meta_json] * n, pa.string()),
+            "_airbyte_generation_id": pa.array([generation] * n, pa.int64()),
             "_airbyte_ab_id": pa.array(ids, pa.string()),
             "_airbyte_emitted_at": pa.array([stamp] * n, pa.string()),
         })
@@ -110,6 +180,10 @@ class Destination:
         raise NotImplementedError
 
     def reset_stream(self, pipeline: str, stream: str, schema: str, table: str) -> None:
+        raise NotImplementedError
+
+    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
+        """Record the owner of each target table, or refuse (RuntimeFailure) before anything loads."""
         raise NotImplementedError
 
     def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:

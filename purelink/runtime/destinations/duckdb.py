@@ -12,7 +12,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from purelink.runtime.destinations.base import Batch, Destination, SchemaChange, typed_table
+from purelink.runtime.destinations.base import (
+    Batch,
+    Claim,
+    Destination,
+    SchemaChange,
+    check_claims,
+    typed_table,
+)
 from purelink.runtime.errors import DatabaseBusy
 from purelink.runtime.records import dedupe, widen
 
@@ -34,6 +41,9 @@ CREATE TABLE IF NOT EXISTS _purelink.dead_letters (
 CREATE TABLE IF NOT EXISTS _purelink.schema_changes (
     run_id VARCHAR, pipeline VARCHAR, stream VARCHAR, table_name VARCHAR, column_name VARCHAR,
     change VARCHAR, old_type VARCHAR, new_type VARCHAR, changed_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS _purelink.tables (
+    schema_name VARCHAR, table_name VARCHAR, pipeline VARCHAR, source VARCHAR, source_table VARCHAR,
+    run_id VARCHAR, claimed_at TIMESTAMPTZ);
 """
 
 
@@ -41,13 +51,25 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# The catalog every purelink connection gives the file. DuckDB would name it after the file, and a
+# file named after a source (data/stripe.duckdb) would make `stripe.customers` ambiguous between the
+# catalog and the schema `stripe`, in the loader and in every query a user writes.
+CATALOG = "purelink_db"
+
+
 def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float = 10.0):
-    """Open a DuckDB file, waiting a little for another writer; then a clear DatabaseBusy."""
+    """Open a DuckDB file (as catalog `purelink_db`), waiting a little for another writer; then a
+    clear DatabaseBusy."""
     deadline = time.monotonic() + wait_s
+    literal = "'" + str(path).replace("'", "''") + "'"
     while True:
+        con = duckdb.connect()
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con.execute(f"ATTACH {literal} AS {CATALOG}{' (READ_ONLY)' if read_only else ''}")
+            con.execute(f"USE {CATALOG}")
+            return con
         except duckdb.IOException as exc:
+            con.close()
             if "lock" not in str(exc).lower():
                 raise
             if time.monotonic() >= deadline:
@@ -59,19 +81,32 @@ def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float =
 
 
 class DuckDBDestination(Destination):
-    """Loads into a DuckDB file; one schema per source, one table per stream."""
+    """Loads into a DuckDB file; one schema per source, one table per stream.
+
+    Tables are always named catalog.schema.table: a file called `stripe.duckdb` is the catalog
+    `stripe`, and `stripe.customers` would be ambiguous between it and the schema `stripe`.
+    DuckDB does not tell `MixedCase` from `mixedcase`, so owners are compared case-folded.
+    """
+
+    fold_case = True
 
     def __init__(self, path: str | os.PathLike, *, airbyte_metadata: bool = False) -> None:
         self.path = Path(path)
         self.airbyte_metadata = airbyte_metadata
         self.con: duckdb.DuckDBPyConnection | None = None
         self._columns: dict[tuple[str, str], dict[str, str]] = {}
+        self.catalog = ""
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = connect(self.path)
         self.con.execute(INTERNAL_DDL)
+        self.catalog = self.con.execute("SELECT current_database()").fetchone()[0]
+
+    def target(self, schema: str, table: str) -> str:
+        """The table's fully qualified, quoted name."""
+        return f"{quote(self.catalog)}.{quote(schema)}.{quote(table)}"
 
     def close(self) -> None:
         if self.con is not None:
@@ -134,13 +169,34 @@ class DuckDBDestination(Destination):
     def reset_stream(self, pipeline: str, stream: str, schema: str, table: str) -> None:
         self.con.execute("BEGIN")
         try:
-            self.con.execute("DELETE FROM _purelink.state WHERE pipeline = ? AND stream = ?", [pipeline, stream])
+            # The generation survives: the reload that follows is the next one.
+            self.con.execute("DELETE FROM _purelink.state WHERE pipeline = ? AND stream = ? "
+                             "AND key <> 'generation'", [pipeline, stream])
             if self._table_columns(schema, table):
-                self.con.execute(f"DELETE FROM {quote(schema)}.{quote(table)}")
+                self.con.execute(f"DELETE FROM {self.target(schema, table)}")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+
+    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
+        rows = self.con.execute("SELECT lower(schema_name), lower(table_name), pipeline, source, source_table, "
+                                "table_name FROM _purelink.tables").fetchall()
+        owners = {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in rows}
+        # A table that exists with another case but no recorded owner (loaded by an older version or
+        # by hand) still collides in DuckDB.
+        for schema, table in self.con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?", [self.catalog]).fetchall():
+            owners.setdefault((schema.lower(), table.lower()), ("unknown", "an existing table", "", table))
+        for claim in claims:
+            found = owners.get((claim.schema.lower(), claim.table.lower()))
+            if found and found[0] == "unknown" and found[3] == claim.table:
+                owners.pop((claim.schema.lower(), claim.table.lower()))  # same name: adopted below
+        fresh = check_claims(claims, owners, fold_case=True)
+        now = datetime.now(UTC)
+        for c in fresh:
+            self.con.execute("INSERT INTO _purelink.tables VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             [c.schema, c.table, c.pipeline, c.source, c.source_table, run_id, now])
 
     # -- loading ---------------------------------------------------------------------------
     def _table_columns(self, schema: str, table: str) -> dict[str, str]:
@@ -148,18 +204,19 @@ class DuckDBDestination(Destination):
         if key not in self._columns:
             rows = self.con.execute(
                 "SELECT column_name, data_type FROM duckdb_columns() "
-                "WHERE schema_name = ? AND table_name = ? ORDER BY column_index", [schema, table]).fetchall()
+                "WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                [self.catalog, schema, table]).fetchall()
             self._columns[key] = {name: LOGICAL.get(kind, "varchar") for name, kind in rows}
         return self._columns[key]
 
     def _evolve(self, batch: Batch, types: dict[str, str]) -> list[SchemaChange]:
         """Create the table, add new columns, widen changed ones; returns what changed."""
         s, t = batch.schema, batch.table
-        target = f"{quote(s)}.{quote(t)}"
+        target = self.target(s, t)
         existing = self._table_columns(s, t)
         stored = {c: ("varchar" if k == "null" else k) for c, k in types.items()}
         if not existing:
-            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(s)}")
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.catalog)}.{quote(s)}")
             cols = ", ".join(f"{quote(c)} {SQL_TYPES[k]}" for c, k in stored.items())
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
             self._columns[(s, t)] = stored
@@ -191,15 +248,15 @@ class DuckDBDestination(Destination):
 
     def _insert(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         table, types = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at,
-                                   airbyte=self.airbyte_metadata)
+                                   airbyte=self.airbyte_metadata, generation=batch.generation)
         changes = self._evolve(batch, types)
         columns = self._table_columns(batch.schema, batch.table)
-        target = f"{quote(batch.schema)}.{quote(batch.table)}"
+        target = self.target(batch.schema, batch.table)
         self.con.register("purelink_batch", table)
         try:
             if batch.primary_key:
-                match = " AND ".join(f"{target}.{quote(k)} = b.{quote(k)}" for k in batch.primary_key)
-                self.con.execute(f"DELETE FROM {target} USING purelink_batch b WHERE {match}")
+                match = " AND ".join(f"t.{quote(k)} = b.{quote(k)}" for k in batch.primary_key)
+                self.con.execute(f"DELETE FROM {target} AS t USING purelink_batch b WHERE {match}")
             names = ", ".join(quote(c) for c in types)
             values = ", ".join(f"CAST({quote(c)} AS {SQL_TYPES[columns[c]]})" for c in types)
             self.con.execute(f"INSERT INTO {target} ({names}) SELECT {values} FROM purelink_batch")
@@ -261,9 +318,10 @@ def coalesce(batches: list[Batch]) -> list[Batch]:
             continue
         if not b.rows:
             continue
-        key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key)
+        key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key, b.generation)
         if key not in merged:
-            merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows))
+            merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows),
+                                generation=b.generation)
             out.append(merged[key])
         else:
             merged[key].rows.extend(b.rows)

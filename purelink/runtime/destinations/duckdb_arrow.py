@@ -18,7 +18,7 @@ from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK, Batc
 from purelink.runtime.destinations.duckdb import DuckDBDestination, quote
 from purelink.runtime.errors import RuntimeFailure
 
-META_DUCKDB = {"varchar": "VARCHAR", "timestamptz": "TIMESTAMPTZ", "json": "JSON"}
+META_DUCKDB = {"varchar": "VARCHAR", "timestamptz": "TIMESTAMPTZ", "json": "JSON", "bigint": "BIGINT"}
 ROW_ID = "__purelink_row_id"
 
 
@@ -58,7 +58,8 @@ class DuckDBArrowDestination(DuckDBDestination):
     def _duck_columns(self, schema: str, table: str) -> dict[str, str]:
         rows = self.con.execute(
             "SELECT column_name, data_type FROM duckdb_columns() "
-            "WHERE schema_name = ? AND table_name = ? ORDER BY column_index", [schema, table]).fetchall()
+            "WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            [self.catalog, schema, table]).fetchall()
         return dict(rows)
 
     def _declare(self, batch: ArrowBatch, target: str) -> list[SchemaChange]:
@@ -66,7 +67,7 @@ class DuckDBArrowDestination(DuckDBDestination):
         existing = self._duck_columns(batch.schema, batch.table)
         meta = self._meta()
         if not existing:
-            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(batch.schema)}")
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.catalog)}.{quote(batch.schema)}")
             extra = "".join(f", CAST(NULL AS {kind}) AS {quote(name)}" for name, kind in meta.items())
             self.con.execute(f"CREATE TABLE {target} AS SELECT *{extra} FROM purelink_arrow LIMIT 0")
             self._columns.pop((batch.schema, batch.table), None)
@@ -86,7 +87,7 @@ class DuckDBArrowDestination(DuckDBDestination):
         if batch.load == "swap":
             return self._swap(batch)
         name = stage_name(batch.table) if batch.load == "stage" else batch.table
-        target = f"{quote(batch.schema)}.{quote(name)}"
+        target = self.target(batch.schema, name)
         if batch.load == "stage" and batch.fresh:
             self.con.execute(f"DROP TABLE IF EXISTS {target}")
         into = replace(batch, table=name)
@@ -101,9 +102,9 @@ class DuckDBArrowDestination(DuckDBDestination):
                 if not data.num_rows:
                     continue
                 if batch.primary_key and batch.load == "merge":
-                    match = " AND ".join(f"{target}.{quote(k)} = b.{quote(k)}" for k in batch.primary_key)
-                    self.con.execute(f"DELETE FROM {target} USING purelink_arrow b WHERE {match}")
-                self._append(target, data.column_names, run_id, extracted_at)
+                    match = " AND ".join(f"t.{quote(k)} = b.{quote(k)}" for k in batch.primary_key)
+                    self.con.execute(f"DELETE FROM {target} AS t USING purelink_arrow b WHERE {match}")
+                self._append(target, data.column_names, run_id, extracted_at, batch.generation)
             finally:
                 self.con.unregister("purelink_arrow")
         return [] if batch.load == "stage" else changes
@@ -114,9 +115,9 @@ class DuckDBArrowDestination(DuckDBDestination):
         if not staged:
             raise RuntimeFailure(f"Nothing was staged for {batch.stream}.", "Run the pipeline again.")
         old = self._duck_columns(batch.schema, batch.table)
-        target = f"{quote(batch.schema)}.{quote(batch.table)}"
+        target = self.target(batch.schema, batch.table)
         self.con.execute(f"DROP TABLE IF EXISTS {target}")
-        self.con.execute(f"ALTER TABLE {quote(batch.schema)}.{quote(stage_name(batch.table))} "
+        self.con.execute(f"ALTER TABLE {self.target(batch.schema, stage_name(batch.table))} "
                          f"RENAME TO {quote(batch.table)}")
         self._columns.pop((batch.schema, batch.table), None)
         if not old:
@@ -124,7 +125,8 @@ class DuckDBArrowDestination(DuckDBDestination):
         return [SchemaChange(batch.stream, batch.table, c, "added", None, kind)
                 for c, kind in staged.items() if c not in old]
 
-    def _append(self, target: str, columns: list[str], run_id: str, extracted_at: datetime) -> None:
+    def _append(self, target: str, columns: list[str], run_id: str, extracted_at: datetime,
+                generation: int) -> None:
         names = [quote(c) for c in columns]
         values = list(names)
         params: list = []
@@ -138,6 +140,9 @@ class DuckDBArrowDestination(DuckDBDestination):
                 params.append(extracted_at)
             elif name in ("_airbyte_raw_id", "_airbyte_ab_id"):
                 values.append(quote(ROW_ID))  # one fresh UUID per row, the same in both columns
+            elif name == "_airbyte_generation_id":
+                values.append("CAST(? AS BIGINT)")
+                params.append(generation)
             elif name == "_airbyte_meta":
                 values.append("CAST(? AS JSON)")
                 params.append(airbyte_meta(run_id))

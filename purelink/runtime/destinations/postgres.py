@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,8 +25,10 @@ from purelink.runtime.destinations.base import (
     META_AIRBYTE,
     META_PURELINK,
     Batch,
+    Claim,
     Destination,
     SchemaChange,
+    check_claims,
     typed_table,
 )
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
@@ -58,6 +61,9 @@ INTERNAL_DDL = (
     """CREATE TABLE IF NOT EXISTS _purelink.schema_changes (
         run_id text, pipeline text, stream text, table_name text, column_name text, change text,
         old_type text, new_type text, changed_at timestamptz)""",
+    """CREATE TABLE IF NOT EXISTS _purelink.tables (
+        schema_name text, table_name text, pipeline text, source text, source_table text, run_id text,
+        claimed_at timestamptz, PRIMARY KEY (schema_name, table_name))""",
 )
 
 
@@ -162,10 +168,28 @@ class PostgresDestination(Destination):
 
     def reset_stream(self, pipeline: str, stream: str, schema: str, table: str) -> None:
         try:
-            self.cur.execute("DELETE FROM _purelink.state WHERE pipeline = $1 AND stream = $2",
-                             parameters=[pipeline, stream])
+            # The generation survives: the reload that follows is the next one.
+            self.cur.execute("DELETE FROM _purelink.state WHERE pipeline = $1 AND stream = $2 "
+                             "AND key <> 'generation'", parameters=[pipeline, stream])
             if self._table_columns(table):
                 self.cur.execute(f"DELETE FROM {pg.qualified(self.schema, table)}")
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+
+    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
+        claims = [replace(c, schema=self.schema) for c in claims]  # this destination writes one schema
+        try:
+            rows = pg.fetch(self.cur, "SELECT table_name, pipeline, source, source_table FROM _purelink.tables "
+                                      "WHERE schema_name = $1", [self.schema])
+            owners = {(self.schema, r[0]): (r[1], r[2], r[3], r[0]) for r in rows}
+            fresh = check_claims(claims, owners, fold_case=False)
+            now = datetime.now(UTC)
+            for c in fresh:
+                self.cur.execute("INSERT INTO _purelink.tables VALUES ($1, $2, $3, $4, $5, $6, "
+                                 "CAST($7 AS timestamptz)) ON CONFLICT DO NOTHING",
+                                 parameters=[c.schema, c.table, c.pipeline, c.source, c.source_table, run_id, now])
             self.con.commit()
         except BaseException:
             self.con.rollback()
@@ -327,7 +351,8 @@ class PostgresDestination(Destination):
                 values.append(pg.quote(ROW_ID))  # one fresh UUID per row, the same in both columns
                 continue
             params.append(run_id if name == "_purelink_run_id" else
-                          airbyte_meta(run_id) if name == "_airbyte_meta" else extracted_at)
+                          airbyte_meta(run_id) if name == "_airbyte_meta" else
+                          batch.generation if name == "_airbyte_generation_id" else extracted_at)
             values.append(f"CAST(${len(params)} AS {kind})")
         relation = f"(SELECT *, gen_random_uuid()::text AS {pg.quote(ROW_ID)} FROM {source}) s" \
             if self.airbyte_metadata else f"{source} s"

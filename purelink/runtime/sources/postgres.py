@@ -34,8 +34,11 @@ from purelink.runtime.arrow_batch import PG_TYPE, normalize
 from purelink.runtime.errors import RuntimeFailure
 
 AUTO = "auto"
-# Column names that by convention hold "last changed" timestamps, in order of preference.
-CURSOR_NAMES = ("updated_at", "modified_at", "last_modified", "last_updated", "updated", "modified", "changed_at")
+# Column names that by convention hold "last changed" timestamps, in order of preference; compared
+# without case and underscores, so `LastModified`, `last_update` (Pagila) and `UPDATED_AT` match too.
+CURSOR_NAMES = ("updated_at", "modified_at", "last_modified", "last_modified_at", "last_updated", "last_update",
+                "updated_on", "modified_on", "date_updated", "date_modified", "update_time", "modify_time",
+                "updated", "modified", "changed_at", "last_changed", "changed")
 CURSOR_TYPES = {"timestamptz", "timestamp", "date", "int2", "int4", "int8", "numeric"}
 CURSOR_SETTING = "purelink.cursor"
 
@@ -55,6 +58,10 @@ class PostgresSource:
     def connect(self, database: str | None = None) -> Any:
         return pg.connect(self.url, password=self.password, database=database, role="source")
 
+    def identity(self, database: str | None = None) -> str:
+        """`host:port/db`: who the rows come from, recorded as the owner of the tables they fill."""
+        return pg.describe(self.url, database).split("@", 1)[-1]
+
 
 @dataclass
 class _SqlStream:
@@ -62,6 +69,7 @@ class _SqlStream:
     primary_key: str | tuple[str, ...] | None = None
     cursor: str | None = None
     into: str | None = None  # destination table; default: the stream's name
+    source: PostgresSource | None = None  # the server to read from; default: the run's source
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -88,8 +96,9 @@ class Table(_SqlStream):
     cursor: str | None = AUTO
 
     def __init__(self, name: str, table: str | None = None, *, primary_key: str | tuple[str, ...] | None = AUTO,
-                 cursor: str | None = AUTO, columns: list[str] | None = None, into: str | None = None) -> None:
-        super().__init__(name=name, primary_key=primary_key, cursor=cursor, into=into)
+                 cursor: str | None = AUTO, columns: list[str] | None = None, into: str | None = None,
+                 source: PostgresSource | None = None) -> None:
+        super().__init__(name=name, primary_key=primary_key, cursor=cursor, into=into, source=source)
         self.table, self.columns = table, columns
 
     @property
@@ -114,8 +123,9 @@ class Query(_SqlStream):
     database: str | None = None
 
     def __init__(self, name: str, sql: str, *, primary_key: str | tuple[str, ...] | None = None,
-                 cursor: str | None = None, database: str | None = None, into: str | None = None) -> None:
-        super().__init__(name=name, primary_key=primary_key, cursor=cursor, into=into)
+                 cursor: str | None = None, database: str | None = None, into: str | None = None,
+                 source: PostgresSource | None = None) -> None:
+        super().__init__(name=name, primary_key=primary_key, cursor=cursor, into=into, source=source)
         self.sql, self.database = sql.strip().rstrip(";"), database
 
 
@@ -175,7 +185,7 @@ def plan_stream(cur: Any, stream: SqlStream) -> Plan:
                              f"Its columns are: {', '.join(names)}.")
     cursor = stream.cursor
     if cursor == AUTO:
-        cursor = next((c for c in CURSOR_NAMES if c in names and _typename(probe, c) in CURSOR_TYPES), None)
+        cursor = guess_cursor({c: _typename(probe, c) for c in names})
     if cursor and cursor not in names:
         raise RuntimeFailure(f"Stream {stream.name} has no cursor column {cursor!r}.",
                              f"Its columns are: {', '.join(names)}.")
@@ -183,6 +193,12 @@ def plan_stream(cur: Any, stream: SqlStream) -> Plan:
         notes.append("no primary key: rows changed since the last run are appended, not merged")
     return Plan(stream, relation, names, probe, key, cursor, _typename(probe, cursor) if cursor else None,
                 estimated, notes)
+
+
+def guess_cursor(columns: dict[str, str | None]) -> str | None:
+    """The column (name -> PostgreSQL type) that by its name and type holds "last changed", or None."""
+    plain = {name.lower().replace("_", ""): name for name, kind in columns.items() if kind in CURSOR_TYPES}
+    return next((plain[n] for n in (c.replace("_", "") for c in CURSOR_NAMES) if n in plain), None)
 
 
 def _typename(schema: pa.Schema, column: str) -> str | None:
@@ -208,9 +224,12 @@ def read_batches(cur: Any, plan: Plan, *, after: Any = None, limit: int | None =
     """
     sql = f"SELECT {', '.join(pg.quote(c) for c in plan.columns)} FROM {plan.relation}"
     if plan.cursor and after is not None:
+        # Rows without a cursor value cannot be placed after any cursor: they are read on every run
+        # (and merged on the key), rather than loaded once and then never again.
         pg.fetch(cur, "SELECT set_config($1, $2, false)", [CURSOR_SETTING, _setting(after)])
-        sql += (f" WHERE {pg.quote(plan.cursor)} > (SELECT CAST(current_setting('{CURSOR_SETTING}') "
-                f"AS {pg.quote(plan.cursor_type)}))")
+        column = pg.quote(plan.cursor)
+        sql += (f" WHERE {column} > (SELECT CAST(current_setting('{CURSOR_SETTING}') "
+                f"AS {pg.quote(plan.cursor_type)})) OR {column} IS NULL")
     if plan.cursor:
         sql += f" ORDER BY {pg.quote(plan.cursor)}"
     if limit is not None:
@@ -231,13 +250,20 @@ def read_batches(cur: Any, plan: Plan, *, after: Any = None, limit: int | None =
             from None
 
 
-def cursor_batches(tables: Iterator[pa.Table], cursor: str) -> Iterator[tuple[pa.Table, Any]]:
+def cursor_batches(tables: Iterator[pa.Table], cursor: str, *, horizon: Any = None) -> Iterator[tuple[pa.Table, Any]]:
     """(rows, cursor value) pairs such that every row with cursor <= value is in this or an earlier pair.
 
     Rows come sorted by cursor. The rows sharing a batch's highest value are held back to the next
     batch, because more rows with that same value may follow; committing a cursor of v therefore
     never skips a row on resume, and `cursor > v` never re-reads one.
+
+    `horizon` caps the value: a transaction still open while we read may commit rows stamped
+    earlier than what we saw; the next run reads again from the horizon (the source's clock minus
+    the lookback), so those rows arrive then.
     """
+    def capped(value: Any) -> Any:
+        return to_state(value if horizon is None or value is None or value <= horizon else horizon)
+
     held: pa.Table | None = None
     last: Any = None
     for table in tables:
@@ -252,12 +278,12 @@ def cursor_batches(tables: Iterator[pa.Table], cursor: str) -> Iterator[tuple[pa
         split = pc.index(column, top).as_py()
         if split > 0:
             last = column[split - 1].as_py()
-            yield table.slice(0, split), to_state(last)
+            yield table.slice(0, split), capped(last)
         held = table.slice(split)
     if held is not None:
         top = pc.max(held[cursor])
         last = top.as_py() if top.is_valid else last
-        yield held, to_state(last)
+        yield held, capped(last)
 
 
 def to_state(value: Any) -> Any:
