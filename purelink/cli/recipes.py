@@ -134,7 +134,7 @@ def _settings(args, base: dict | None) -> dict:
     cursors = dict(_pair(c, "--cursor", "TABLE:COLUMN") for c in args.cursor or [])
     unknown = [c for c in cursors if c not in {s["name"] for s in data["streams"]}]
     if unknown:
-        raise RecipeError(f"--cursor names {', '.join(unknown)}, which is not among the streams.",
+        raise RecipeError(f"--cursor names {', '.join(unknown)}, which is not among --streams.",
                           f"Use one of: {', '.join(s['name'] for s in data['streams'])}.")
     if spec.kind == "rest" and (cursors or any(s.get("into") for s in data["streams"])):
         raise RecipeError("Target table names (--streams A:B) and --cursor are for database sources.",
