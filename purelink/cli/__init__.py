@@ -2,7 +2,9 @@
 
 Each subcommand lives in the module named below, which provides `add_arguments(parser)` and
 `run(args) -> int`. Modules are imported only when their command runs, so `purelink --help`
-stays fast. A `PurelinkError` becomes one paragraph on stderr and exit status 1; no traceback.
+stays fast. Any `RuntimeFailure` (the root of Purelink's exceptions, `PurelinkError` and the
+runtime's `DatabaseBusy` included) is caught here, once, and becomes one paragraph on stderr and
+exit status 1; no traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from purelink.errors import PurelinkError
+from purelink.errors import RuntimeFailure
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("purelink.cli.demo", "run the whole flow on the local sandbox API and show the result"),
@@ -60,8 +62,10 @@ def parser_for(command: str) -> argparse.ArgumentParser:
 def dispatch(args: argparse.Namespace) -> int:
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
-    except PurelinkError as exc:
-        print(f"error: {exc.message}" + (f"\n{exc.guidance}" if exc.guidance else ""), file=sys.stderr)
+    except RuntimeFailure as exc:
+        from purelink.secrets.redact import redact
+
+        print("error: " + redact(exc.paragraph()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

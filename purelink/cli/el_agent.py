@@ -15,7 +15,7 @@ import getpass
 import sys
 from typing import Any
 
-from purelink.errors import PurelinkError
+from purelink.errors import PurelinkError, RuntimeFailure
 
 MAX_SHOWN = 12  # columns listed per group before "... and N more"
 PREVIEW_FIRST = ("id", "email", "name", "created", "amount", "currency", "status", "type")
@@ -159,7 +159,7 @@ class Agent:
             except Quit:
                 self.t.say(f"\nStopped at the {stage} stage; `purelink el-agent --resume` continues.")
                 return 1
-            except PurelinkError as exc:
+            except RuntimeFailure as exc:
                 self.t.say(f"  error: {exc.message}" + (f"\n  {exc.guidance}" if exc.guidance else ""))
 
     # -- stages -----------------------------------------------------------------------------------
@@ -420,7 +420,7 @@ class Agent:
         try:
             for table, frame in self.s.tables().items():
                 self.t.say(f"  table {self.s.spec.name}.{table}: {len(frame):,} rows")
-        except PurelinkError as exc:
+        except RuntimeFailure as exc:
             self.t.say(f"  (tables not readable now: {exc.message})")
         self.t.say("\n  Notebook cell:\n" + "\n".join(f"    {line}" for line in outcome.cell.splitlines()))
         self.t.say("  Next: " + "; ".join(outcome.next_steps))
