@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from purelink.catalog.spec import ConnectorSpec, get_spec
-from purelink.errors import CredentialError, ExecutionError, PurelinkError
+from purelink.errors import ExecutionError, PurelinkError
 from purelink.execution.jobs import Job, LocalRunner, RunHandle, RunResult
 from purelink.pipeline.codegen import credential_name, write_module
 from purelink.recipes import Recipe, RecipeStore
+from purelink.secrets.redact import redact
 from purelink.workspace import Workspace
 
 EventCallback = Callable[[dict], None]
@@ -30,13 +31,8 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
         return {}
     name = credential_name(recipe, spec)
     env_vars = tuple(dict.fromkeys(v for v in (name, spec.auth.env) if v))
-    try:
-        from purelink.secrets.vault import resolve_secret
-    except ImportError:  # vault not installed in this build
-        value = next((os.environ[v] for v in env_vars if os.environ.get(v)), None)
-        if not value:
-            raise CredentialError(f"No key for {spec.title}.", f"Set {name} in the environment.") from None
-        return {name: value}
+    from purelink.secrets.vault import resolve_secret
+
     secret = resolve_secret(name, env_vars=env_vars, interactive=interactive)
     return {name: secret.reveal()}
 
@@ -55,19 +51,16 @@ def choose_runner(executor: str | None, on_build: Callable[[str], None] | None =
     executor = executor or "auto"
     if executor == "local":
         return LocalRunner(), LocalRunner.warning
-    try:
-        from purelink.execution.docker import DockerRunner, docker_available
-    except ImportError:
-        DockerRunner = None
-        docker_available = lambda: False
+    from purelink.execution.docker import DockerRunner, docker_available
+
     if executor == "docker":
-        if DockerRunner is None or not docker_available():
+        if not docker_available():
             raise ExecutionError(
                 "The Docker engine does not answer, so the pipeline cannot run in a container.",
                 "Start Docker (on these machines: `bash scripts/docker-up.sh`), or run with "
                 "`--executor local` to run it here without isolation.")
         return DockerRunner(on_build=on_build), None
-    if DockerRunner is not None and docker_available():
+    if docker_available():
         try:
             return DockerRunner(on_build=on_build), None
         except PurelinkError as exc:
@@ -85,13 +78,7 @@ class EventLog:
         self._lock = threading.Lock()
 
     def write(self, event: dict) -> None:
-        line = json.dumps(event, default=str)
-        try:
-            from purelink.secrets.redact import redact
-
-            line = redact(line)
-        except ImportError:
-            pass
+        line = redact(json.dumps(event, default=str))
         with self._lock, open(self.path, "a") as fh:
             fh.write(line + "\n")
 

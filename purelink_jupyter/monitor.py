@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from purelink.execution.console import human_bytes, summary_text
+from purelink.secrets.redact import redact
 
 DONE_STATUSES = ("success", "partial", "failed", "stopped")
 
@@ -137,14 +138,6 @@ def _duration(seconds: float) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def _redact(text: str) -> str:
-    try:
-        from purelink.secrets.redact import redact
-    except ImportError:
-        return text
-    return redact(text)
 
 
 def summary_html(finished: dict) -> str:
@@ -346,6 +339,6 @@ class LiveMonitor:
         if output is None:  # a session's RunControl wraps the runner's handle
             output = getattr(getattr(handle, "handle", None), "output", None)
         output = list(output or [])[-20:]
-        text = _redact("\n".join(lines + ([""] + ["-- output --"] + output if output else [])))
+        text = redact("\n".join(lines + ([""] + ["-- output --"] + output if output else [])))
         self.debug.value = ("<pre style='max-height:240px;overflow:auto;font-size:11px'>"
                             + html.escape(text) + "</pre>")

@@ -46,7 +46,6 @@ from purelink.wizard.models import (
     SessionError,
     SessionState,
     StreamInfo,
-    Suggestion,
     UnknownSource,
 )
 from purelink.workspace import Workspace
@@ -184,10 +183,8 @@ class Session(BuildStages):
 
     def suggest_sources(self, text: str, limit: int = 10) -> list:
         """Ranked entries for what was typed (prefix, then typos, then description words)."""
-        try:
-            from purelink.catalog.ranking import rank
-        except ImportError:
-            return _simple_rank(text, self._all_specs(), limit)
+        from purelink.catalog.ranking import rank
+
         return rank(text, specs=list(self._all_specs().values()), limit=limit)
 
     def choose_source(self, name: str) -> ConnectorSpec:
@@ -235,10 +232,7 @@ class Session(BuildStages):
 
     def _request_spec(self) -> ConnectorSpec:
         """The spec with the base URL and `{placeholders}` filled, as requests are sent."""
-        spec = self.spec
-        if hasattr(spec, "resolved"):
-            return spec.resolved(self.state.variables, base_url=self.state.base_url)
-        return spec.model_copy(update={"base_url": self.state.base_url or spec.base_url})
+        return self.spec.resolved(self.state.variables, base_url=self.state.base_url)
 
     # -- 2 streams --------------------------------------------------------------------------------
     def streams(self) -> list[StreamInfo]:
@@ -268,7 +262,7 @@ class Session(BuildStages):
               Question("base_url", "API base URL", st.base_url or spec.base_url,
                        help="replace it for a sandbox, a proxy or a region"),
               Question("keys_ready", "Do you have the key ready", st.keys_ready, ["yes", "help me get keys"])]
-        for name, var in getattr(spec, "variables", {}).items():
+        for name, var in spec.variables.items():
             qs.append(Question(f"variables.{name}", var.description, st.variables.get(name, var.default),
                                help=f"e.g. {var.example}" if var.example else ""))
         return qs
@@ -396,26 +390,3 @@ class Session(BuildStages):
                                    "Enter it again (credentials).")
             self._secret = found
         return self._secret.reveal()
-
-
-def _simple_rank(text: str, found: dict[str, ConnectorSpec], limit: int) -> list[Suggestion]:
-    """Prefix, then typos, then description words; used until the catalog's ranking is installed."""
-    from difflib import SequenceMatcher
-
-    q = text.strip().lower()
-    scored = []
-    for spec in found.values():
-        title, desc = spec.title.lower(), f"{spec.description} {spec.category}".lower()
-        typo = max(SequenceMatcher(None, q, title[:len(q) + 1]).ratio(),
-                   SequenceMatcher(None, q, title).ratio())
-        if title.startswith(q) or spec.name.startswith(q):
-            score = 3.0
-        elif q and typo >= 0.75:
-            score = 2.0 + typo
-        elif q and any(w.startswith(q) for w in desc.split()):
-            score = 1.0
-        else:
-            score = 0.0
-        if score or not q:
-            scored.append(Suggestion(spec.name, spec.title, spec.description, spec.label, score))
-    return sorted(scored, key=lambda s: (-s.score, s.title))[:limit]
