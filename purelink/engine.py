@@ -16,7 +16,7 @@ from pathlib import Path
 
 from purelink.catalog.spec import ConnectorSpec, get_spec
 from purelink.errors import ExecutionError, PurelinkError
-from purelink.execution.jobs import Job, LocalRunner, RunHandle, RunResult
+from purelink.execution.jobs import Job, LocalRunner, Run, Runner, RunResult
 from purelink.pipeline.codegen import credential_name, write_module
 from purelink.recipes import Recipe, RecipeStore
 from purelink.secrets.redact import redact
@@ -45,7 +45,7 @@ def build_progress(line: str) -> None:
 
 
 def choose_runner(executor: str | None, on_build: Callable[[str], None] | None = build_progress
-                  ) -> tuple[object, str | None]:
+                  ) -> tuple[Runner, str | None]:
     """(runner, warning). `docker` asked for explicitly fails when no engine answers; `auto`
     falls back to a local run with a visible warning."""
     executor = executor or "auto"
@@ -112,7 +112,7 @@ class Engine:
     def start(self, recipe: str | Recipe, *, executor: str | None = None, sample: int | None = None,
               full_refresh: bool = False, db_path: Path | None = None, interactive: bool | None = False,
               timeout_s: float | None = None, secrets: dict[str, str] | None = None,
-              on_build: Callable[[str], None] | None = build_progress) -> RunHandle:
+              on_build: Callable[[str], None] | None = build_progress) -> Run:
         """Start a run and return its handle at once (events arrive as it goes).
 
         `secrets` (name -> value) replaces the usual resolution (environment, vault), for a key
@@ -135,11 +135,7 @@ class Engine:
                   args=args, secrets=secrets, timeout_s=timeout_s)
         job.db_path.parent.mkdir(parents=True, exist_ok=True)
         handle = runner.start(job)
-        handle.warning = warning or getattr(handle, "warning", None)
-        handle.job = job
-        if getattr(handle, "isolated", False):
-            handle.events = _with_host_paths(handle.events, str(job.db_path))
-        return handle
+        return Run(handle, job, warning=warning or handle.warning)
 
     def logged(self, on_event: EventCallback | None = None) -> EventCallback:
         """A callback that appends each event to this workspace's log, then passes it on."""
@@ -154,11 +150,7 @@ class Engine:
 
     def execute(self, recipe: str | Recipe, *, on_event: EventCallback | None = None, **options) -> RunResult:
         """Run to the end; every event goes to the log and to `on_event`."""
-        handle = self.start(recipe, **options)
-        result = handle.collect(on_event=self.logged(on_event))
-        result.warning = handle.warning  # type: ignore[attr-defined]
-        result.isolated = bool(getattr(handle, "isolated", False))  # type: ignore[attr-defined]
-        return result
+        return self.start(recipe, **options).collect(on_event=self.logged(on_event))
 
     def tables(self, recipe: str | Recipe, *, arrow: bool = False) -> dict:
         """Each stream's table, read in one short read-only session (never held during a run)."""
@@ -187,17 +179,6 @@ class Engine:
             return out
         finally:
             con.close()
-
-
-def _with_host_paths(events: Callable[[], Iterator[dict]], db_path: str) -> Callable[[], Iterator[dict]]:
-    """A container reports its own path for the database (/data/...): show the user's instead."""
-    def rewritten() -> Iterator[dict]:
-        for event in events():
-            if "destination" in event:
-                event = {**event, "destination": db_path}
-            yield event
-
-    return rewritten
 
 
 class Result(Mapping):

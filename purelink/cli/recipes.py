@@ -62,7 +62,7 @@ def _new(engine, args) -> int:
     from purelink.catalog.spec import get_spec
     from purelink.recipes import parse_recipe
 
-    spec = get_spec(args.source)
+    spec = get_spec(args.source, engine.workspace.root)
     columns = {}
     for item in args.columns or []:
         stream, _, cols = item.partition(":")

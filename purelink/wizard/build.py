@@ -217,4 +217,4 @@ class BuildStages:
 
 def _failure(result) -> dict:
     """A stand-in `finished` event for a run that died without one."""
-    return {"status": "failed", "error": "\n".join(result.output[-5:]) or "no output"}
+    return {"status": "failed", "error": result.failure or "\n".join(result.output[-5:]) or "no output"}

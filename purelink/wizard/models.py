@@ -159,7 +159,7 @@ class RunControl:
     def __init__(self, handle, on_event: Callable[[dict], None] | None,
                  on_done: Callable[[Any], None]) -> None:
         self.handle = handle
-        self.warning: str | None = getattr(handle, "warning", None)
+        self.warning: str | None = handle.warning
         self.events: list[dict] = []
         self.progress: dict | None = None
         self.result = None

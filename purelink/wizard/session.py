@@ -75,9 +75,6 @@ class Session(BuildStages):
         self._proposal = None
         self._probes: dict = {}
         self._plan = None
-        folder = self.workspace.root / "connectors"
-        if folder not in specs.search_path:  # so the engine finds connectors imported here
-            specs.search_path.append(folder)
 
     # -- state ------------------------------------------------------------------------------------
     @property
