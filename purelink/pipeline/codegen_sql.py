@@ -69,7 +69,7 @@ def stream_code(recipe: Recipe) -> list[str]:
             kwargs["columns"] = choice.columns
         args = (choice.name, query) if query else (choice.name,)
         text = call("Query" if query else "Table", *args, **kwargs)
-        if len(text) > 96:
+        if len(text) > codegen.LINE - 4:  # the list entry is indented by four
             text = call("Query" if query else "Table", *args, indent=4, multiline=True, **kwargs)
         streams.append(text)
     return streams
