@@ -31,7 +31,7 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
         return {}
     name = credential_name(recipe, spec)
     env_vars = tuple(dict.fromkeys(v for v in (name, spec.auth.env) if v))
-    from purelink.secrets.vault import resolve_secret
+    from purelink.secrets.resolve import resolve_secret
 
     secret = resolve_secret(name, env_vars=env_vars, interactive=interactive)
     return {name: secret.reveal()}

@@ -116,7 +116,7 @@ def warehouse_credentials(recipe: Recipe, *, interactive: bool | None = False) -
     """The warehouse password a run needs, by the name the module reads it under (none for DuckDB)."""
     if recipe.destination.kind != "postgres":
         return {}
-    from purelink.secrets.vault import resolve_secret
+    from purelink.secrets.resolve import resolve_secret
 
     name = warehouse_secret(recipe)
     return {name: resolve_secret(name, env_vars=[name], interactive=interactive,

@@ -14,7 +14,8 @@ from purelink.errors import PurelinkError
 from purelink.wizard.models import CredentialStatus, KeyHelp, SessionError
 
 if TYPE_CHECKING:
-    from purelink.secrets.vault import Secret, Vault
+    from purelink.secrets.secret import Secret
+    from purelink.secrets.vault import Vault
     from purelink.wizard.session import Session
 
 
@@ -42,7 +43,7 @@ class Credentials:
 
     def existing(self) -> Secret | None:
         """A key already there for this source: the environment variable, then the vault entry."""
-        from purelink.secrets.vault import resolve_secret
+        from purelink.secrets.resolve import resolve_secret
 
         spec = self.session.spec
         try:
@@ -68,7 +69,7 @@ class Credentials:
         in the vault under `name` (default: the source's name). The value is never in the state."""
         from purelink.pipeline.preflight import health_check
         from purelink.secrets.keychecks import check_key_format
-        from purelink.secrets.vault import Secret
+        from purelink.secrets.secret import Secret
 
         spec = self.session.request_spec()
         plain = value if isinstance(value, Secret) else value.strip()
