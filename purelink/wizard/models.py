@@ -26,9 +26,9 @@ class SessionError(PurelinkError):
 class UnknownSource(SourceError):
     """A source name not in the catalog; `suggestions` are the nearest entries."""
 
-    def __init__(self, message: str, guidance: str, suggestions: list) -> None:
+    def __init__(self, message: str, guidance: str = "", suggestions: list | None = None) -> None:
         super().__init__(message, guidance)
-        self.suggestions = suggestions
+        self.suggestions = suggestions or []
 
 
 class SessionState(BaseModel):
