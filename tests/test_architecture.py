@@ -76,6 +76,31 @@ def test_the_only_arrow_back_is_the_ipython_extension_handover():
         assert owner in ("load_ipython_extension", "unload_ipython_extension")
 
 
+BUILDING_BLOCKS = ("catalog", "discovery", "pipeline", "execution", "secrets", "sandbox", "storage")
+ABOVE = ("engine", "cli", "wizard", "assistant")
+
+
+def main_guarded(path: Path) -> set[int]:
+    """Lines inside `if __name__ == "__main__":` (a `python -m` entry point handing over to the CLI)."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+            lines |= set(range(node.lineno, node.end_lineno + 1))
+    return lines
+
+
+def test_building_blocks_never_import_the_rooms_above_them():
+    wrong = []
+    for room in BUILDING_BLOCKS:
+        for path in (ROOT / "purelink" / room).rglob("*.py"):
+            if path.name == "__main__.py":  # `python -m purelink.<room>`: an entry point
+                continue
+            guarded = main_guarded(path)
+            wrong += [f"{rel(path)}:{line} imports {name}" for line, name in imports(path)
+                      if name.split(".")[:2][-1] in ABOVE and top(name) == "purelink" and line not in guarded]
+    assert wrong == []
+
+
 def test_the_runtime_imports_only_itself_the_standard_library_and_its_own_dependencies():
     wrong = []
     for path in (ROOT / "purelink" / "runtime").rglob("*.py"):
