@@ -196,3 +196,10 @@ def test_the_engine_errors_are_purelink_errors():
     assert {"RecipeError", "SourceError", "CredentialError", "ExecutionError", "SessionError"} <= names
     assert all(issubclass(c, PurelinkError) for c in every_exception()
                if c.__module__.split(".")[1] != "runtime" and c is not RuntimeFailure)
+
+
+def test_both_packages_ship_py_typed_and_declare_it():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    for package in PACKAGES:
+        assert (package / "py.typed").is_file()
+        assert f'{package.name} = ["py.typed"' in pyproject
