@@ -334,11 +334,7 @@ class LiveMonitor:
 
     def _fill_debug(self) -> None:
         lines = [json.dumps(e, default=str) for e in list(self.state.recent)[-20:]]
-        handle = self.handle
-        output = getattr(handle, "output", None)
-        if output is None:  # a session's RunControl wraps the runner's handle
-            output = getattr(getattr(handle, "handle", None), "output", None)
-        output = list(output or [])[-20:]
+        output = list(self.handle.output if self.handle is not None else [])[-20:]
         text = redact("\n".join(lines + ([""] + ["-- output --"] + output if output else [])))
         self.debug.value = ("<pre style='max-height:240px;overflow:auto;font-size:11px'>"
                             + html.escape(text) + "</pre>")
