@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from purelink.catalog.spec import ConnectorSpec, get_spec
-from purelink.errors import CredentialError, ExecutionError, PurelinkError
+from purelink.errors import ExecutionError, PurelinkError
 from purelink.execution.images import print_build_progress as build_progress
-from purelink.execution.jobs import Job, LocalRunner, RunHandle, RunResult
+from purelink.execution.jobs import Job, LocalRunner, Run, Runner, RunResult
 from purelink.execution.reach import recipe_urls
 from purelink.pipeline.codegen import credential_name, write_module
 from purelink.recipes import Recipe, RecipeStore, data_folder
+from purelink.secrets.redact import redact
 from purelink.workspace import Workspace
 
 EventCallback = Callable[[dict], None]
@@ -29,43 +30,35 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
     """The secret values a run needs, by the names the module reads them under."""
     if spec.auth.style == "none":
         return {}
-    if getattr(recipe.source, "servers", None):  # a database recipe over several servers: one each
+    if recipe.source.servers:  # a database recipe over several servers: one each
         from purelink.pipeline.codegen_sql import server_credentials
 
         return server_credentials(recipe, interactive=interactive)
     name = credential_name(recipe, spec)
     env_vars = tuple(dict.fromkeys(v for v in (name, spec.auth.env) if v))
-    try:
-        from purelink.secrets.vault import resolve_secret
-    except ImportError:  # vault not installed in this build
-        value = next((os.environ[v] for v in env_vars if os.environ.get(v)), None)
-        if not value:
-            raise CredentialError(f"No key for {spec.title}.", f"Set {name} in the environment.") from None
-        return {name: value}
+    from purelink.secrets.resolve import resolve_secret
+
     secret = resolve_secret(name, env_vars=env_vars, interactive=interactive)
     return {name: secret.reveal()}
 
 
 def choose_runner(executor: str | None, on_build: Callable[[str], None] | None = build_progress
-                  ) -> tuple[object, str | None]:
+                  ) -> tuple[Runner, str | None]:
     """(runner, warning). `docker` asked for explicitly fails when no engine answers; `auto`
     falls back to a local run with a visible warning."""
     executor = executor or "auto"
     if executor == "local":
         return LocalRunner(), LocalRunner.warning
-    try:
-        from purelink.execution.docker import DockerRunner, docker_available
-    except ImportError:
-        DockerRunner = None
-        docker_available = lambda: False
+    from purelink.execution.docker import DockerRunner, docker_available
+
     if executor == "docker":
-        if DockerRunner is None or not docker_available():
+        if not docker_available():
             raise ExecutionError(
                 "The Docker engine does not answer, so the pipeline cannot run in a container.",
                 "Start Docker (on these machines: `bash scripts/docker-up.sh`), or run with "
                 "`--executor local` to run it here without isolation.")
         return DockerRunner(on_build=on_build), None
-    if DockerRunner is not None and docker_available():
+    if docker_available():
         try:
             return DockerRunner(on_build=on_build), None
         except PurelinkError as exc:
@@ -83,13 +76,7 @@ class EventLog:
         self._lock = threading.Lock()
 
     def write(self, event: dict) -> None:
-        line = json.dumps(event, default=str)
-        try:
-            from purelink.secrets.redact import redact
-
-            line = redact(line)
-        except ImportError:
-            pass
+        line = redact(json.dumps(event, default=str))
         with self._lock, open(self.path, "a") as fh:
             fh.write(line + "\n")
 
@@ -123,7 +110,7 @@ class Engine:
     def start(self, recipe: str | Recipe, *, executor: str | None = None, sample: int | None = None,
               full_refresh: bool = False, db_path: Path | None = None, interactive: bool | None = False,
               timeout_s: float | None = None, secrets: dict[str, str] | None = None,
-              on_build: Callable[[str], None] | None = build_progress) -> RunHandle:
+              on_build: Callable[[str], None] | None = build_progress) -> Run:
         """Start a run and return its handle at once (events arrive as it goes).
 
         `secrets` (name -> value) replaces the usual resolution (environment, vault), for a key
@@ -147,11 +134,7 @@ class Engine:
                   urls=recipe_urls(recipe, spec, sample=bool(sample)))
         data_folder(self.workspace, job.db_path)  # made by this user, and only inside the workspace
         handle = runner.start(job)
-        handle.warning = warning or getattr(handle, "warning", None)
-        handle.job = job
-        if getattr(handle, "isolated", False):
-            handle.events = _with_host_paths(handle.events, str(job.db_path))
-        return handle
+        return Run(handle, job, warning=warning or handle.warning)
 
     def logged(self, on_event: EventCallback | None = None) -> EventCallback:
         """A callback that appends each event to this workspace's log, then passes it on."""
@@ -166,11 +149,7 @@ class Engine:
 
     def execute(self, recipe: str | Recipe, *, on_event: EventCallback | None = None, **options) -> RunResult:
         """Run to the end; every event goes to the log and to `on_event`."""
-        handle = self.start(recipe, **options)
-        result = handle.collect(on_event=self.logged(on_event))
-        result.warning = handle.warning  # type: ignore[attr-defined]
-        result.isolated = bool(getattr(handle, "isolated", False))  # type: ignore[attr-defined]
-        return result
+        return self.start(recipe, **options).collect(on_event=self.logged(on_event))
 
     def tables(self, recipe: str | Recipe, *, arrow: bool = False) -> dict:
         """Each stream's table, read in one short read-only session (never held during a run)."""
@@ -199,17 +178,6 @@ class Engine:
             return out
         finally:
             con.close()
-
-
-def _with_host_paths(events: Callable[[], Iterator[dict]], db_path: str) -> Callable[[], Iterator[dict]]:
-    """A container reports its own path for the database (/data/...): show the user's instead."""
-    def rewritten() -> Iterator[dict]:
-        for event in events():
-            if "destination" in event:
-                event = {**event, "destination": db_path}
-            yield event
-
-    return rewritten
 
 
 class Result(Mapping):

@@ -1,22 +1,29 @@
 """Exceptions that say what went wrong and what to do next.
 
-Every error a user can cause is a `PurelinkError` carrying `guidance`; the command line prints
-both as one paragraph (no traceback) and the notebook raises them as `UsageError`.
+One hierarchy: `purelink.runtime.errors.RuntimeFailure` (message + guidance) is the root, because
+the runtime runs alone in containers; `PurelinkError` extends it for the engine's own failures, and
+the runtime's `DatabaseBusy` is the only one of its kind. The command line's dispatch and the
+magics' wrapper each catch `RuntimeFailure` once and show `paragraph()`, never a traceback.
 """
 
 from __future__ import annotations
 
+from purelink.runtime.errors import DatabaseBusy, RuntimeFailure, TooManyBadRecords
 
-class PurelinkError(Exception):
-    """A failure the user can act on: `message` says what happened, `guidance` what to do."""
+__all__ = [
+    "CredentialError",
+    "DatabaseBusy",
+    "ExecutionError",
+    "PurelinkError",
+    "RecipeError",
+    "RuntimeFailure",
+    "SourceError",
+    "TooManyBadRecords",
+]
 
-    def __init__(self, message: str, guidance: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.guidance = guidance
 
-    def __str__(self) -> str:
-        return f"{self.message} {self.guidance}".strip()
+class PurelinkError(RuntimeFailure):
+    """A failure of the engine (outside a pipeline run) the user can act on."""
 
 
 class RecipeError(PurelinkError):
@@ -29,10 +36,6 @@ class SourceError(PurelinkError):
 
 class CredentialError(PurelinkError):
     """A key or password is missing, malformed, rejected, or lacks permission."""
-
-
-class DatabaseBusy(PurelinkError):
-    """Another process is writing to the DuckDB file."""
 
 
 class ExecutionError(PurelinkError):

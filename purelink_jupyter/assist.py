@@ -23,10 +23,7 @@ def assistant_for(wizard):
 
 def intent_box(wizard, on_filled) -> w.Widget:
     """'stripe customers since January, daily' -> source, streams and requirements filled in."""
-    try:
-        name = assistant_for(wizard).name
-    except ImportError:
-        return w.VBox()
+    name = assistant_for(wizard).name
     text = w.Text(placeholder="or describe it: stripe customers since January, daily",
                   layout=w.Layout(width="460px"))
     text.add_class("purelink-intent")
@@ -135,11 +132,7 @@ class DiscoverBox:
         if not name or not base_url:
             self.wizard.say("Give the API's name and its base URL first.", "warn")
             return
-        try:
-            assistant = assistant_for(self.wizard)
-        except ImportError as exc:
-            self.wizard.say(f"The assistant is not available here: {exc}", "error")
-            return
+        assistant = assistant_for(self.wizard)
         from purelink.assistant.prefill import discover_source
 
         self.discovery = None

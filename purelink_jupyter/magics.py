@@ -31,29 +31,22 @@ from IPython.display import display
 from IPython.utils.process import arg_split
 from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
-from purelink.errors import PurelinkError
+from purelink.errors import RuntimeFailure
+from purelink.secrets.redact import redact
 
 COMMANDS = ("run", "recipes", "inspect", "export", "import")
 
 
-def _redact(text: str) -> str:
-    try:
-        from purelink.secrets.redact import redact
-    except ImportError:
-        return text
-    return redact(text)
-
-
 def friendly(func):
-    """A user's mistake becomes a UsageError (a sentence and what to do), not a traceback."""
+    """A user's mistake becomes a UsageError (a sentence and what to do), not a traceback. The one
+    place the notebook catches Purelink's exceptions (`RuntimeFailure` is their root)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except PurelinkError as exc:
-            text = exc.message + (f"\n{exc.guidance}" if exc.guidance else "")
-            raise UsageError(_redact(text)) from None
+        except RuntimeFailure as exc:
+            raise UsageError(redact(exc.paragraph())) from None
 
     return wrapper
 
@@ -200,7 +193,7 @@ class Purelink(Magics):
             shown.update(monitor)  # the text fallback of the saved notebook now holds the summary
         done = outcome.finished or {}
         if not outcome.ok and done.get("status") != "stopped":
-            raise UsageError(_redact(f"The run of {recipe.name} did not succeed: "
+            raise UsageError(redact(f"The run of {recipe.name} did not succeed: "
                                      f"{done.get('error') or 'see the summary above'}\n"
                                      f"{done.get('guidance') or f'The events are in {engine.workspace.logs}.'}"))
         return Result(recipe, outcome, engine.tables(recipe, arrow=arrow))
@@ -292,7 +285,7 @@ class Purelink(Magics):
                 shown.update(monitor)
             if not test.ok:
                 done = test.finished or {}
-                raise UsageError(_redact(f"The test run of {saved.name} failed: {done.get('error') or 'see above'}"
+                raise UsageError(redact(f"The test run of {saved.name} failed: {done.get('error') or 'see above'}"
                                          f"\n{done.get('guidance') or 'Fix the recipe or the key and run the cell again.'}"))
         if args.no_run:
             return None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from purelink.execution.console import human_bytes, summary_text
+from purelink.secrets.redact import redact
 
 DONE_STATUSES = ("success", "partial", "failed", "stopped")
 
@@ -137,14 +138,6 @@ def _duration(seconds: float) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def _redact(text: str) -> str:
-    try:
-        from purelink.secrets.redact import redact
-    except ImportError:
-        return text
-    return redact(text)
 
 
 def summary_html(finished: dict) -> str:
@@ -341,11 +334,7 @@ class LiveMonitor:
 
     def _fill_debug(self) -> None:
         lines = [json.dumps(e, default=str) for e in list(self.state.recent)[-20:]]
-        handle = self.handle
-        output = getattr(handle, "output", None)
-        if output is None:  # a session's RunControl wraps the runner's handle
-            output = getattr(getattr(handle, "handle", None), "output", None)
-        output = list(output or [])[-20:]
-        text = _redact("\n".join(lines + ([""] + ["-- output --"] + output if output else [])))
+        output = list(self.handle.output if self.handle is not None else [])[-20:]
+        text = redact("\n".join(lines + ([""] + ["-- output --"] + output if output else [])))
         self.debug.value = ("<pre style='max-height:240px;overflow:auto;font-size:11px'>"
                             + html.escape(text) + "</pre>")

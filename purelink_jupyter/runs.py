@@ -11,18 +11,15 @@ kernel's interrupt stops it gracefully: what was committed stays, the next run r
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from IPython.core.error import UsageError
 
-from purelink.engine import Engine, EventLog, Result
-from purelink.execution.jobs import RunResult
+from purelink.engine import Engine, Result
+from purelink.execution.jobs import Run, RunResult
 from purelink.recipes import Recipe
-
-_END = object()
 
 
 class NotebookEngine(Engine):
@@ -50,7 +47,7 @@ def scratch_db(engine: Engine, recipe: Recipe) -> Path:
     return path
 
 
-def start(engine: Engine, recipe: Recipe, monitor, **options):
+def start(engine: Engine, recipe: Recipe, monitor, **options) -> Run:
     """Start the run (errors such as a missing key raise here, in the cell) and wire the monitor."""
     handle = engine.start(recipe, **options)
     if handle.warning:
@@ -59,49 +56,20 @@ def start(engine: Engine, recipe: Recipe, monitor, **options):
     return handle
 
 
-def failed_event(result: RunResult, failure: BaseException | None) -> dict:
+def failed_event(result: RunResult) -> dict:
     """A `finished` event for a run that ended without one (it crashed or was killed)."""
-    detail = str(failure) if failure else ("\n".join(result.output[-5:]) or f"exit code {result.exit_code}")
+    detail = result.failure or ("\n".join(result.output[-5:]) or f"exit code {result.exit_code}")
     return {"status": "failed", "error": detail, "records": 0, "streams": {}}
 
 
-def _pump(handle, sink: queue.Queue) -> None:
-    try:
-        for event in handle.events():
-            sink.put(event)
-    except Exception as exc:  # noqa: BLE001 - handed to the consuming thread, which reports it
-        sink.put(exc)
-    finally:
-        sink.put(_END)
+def follow(engine: Engine, run: Run, monitor) -> RunResult:
+    """Follow the run to its end (log, monitor); Ctrl-C or the kernel's interrupt stops it."""
+    def interrupted() -> None:
+        monitor.note("Interrupted: stopping the run; what was committed stays, the next run resumes.")
+        monitor.stop()
 
-
-def follow(engine: Engine, handle, monitor) -> RunResult:
-    """Consume the run's events to the end (log, monitor); Ctrl-C or the kernel's interrupt stops it."""
-    log = EventLog(engine.workspace)
-    events: list[dict] = []
-    inbox: queue.Queue = queue.Queue()
-    threading.Thread(target=_pump, args=(handle, inbox), daemon=True, name="purelink-events").start()
-    failure: BaseException | None = None
-    while True:
-        try:
-            item = inbox.get(timeout=0.1)
-            if item is _END:
-                break
-            if isinstance(item, BaseException):
-                failure = item
-                continue
-            events.append(item)
-            log.write(item)
-            monitor(item)
-        except queue.Empty:
-            continue
-        except KeyboardInterrupt:
-            monitor.note("Interrupted: stopping the run; what was committed stays, the next run resumes.")
-            monitor.stop()
-    code = handle.wait()
-    result = RunResult(exit_code=code, events=events, output=list(getattr(handle, "output", [])))
-    result.warning = handle.warning  # type: ignore[attr-defined]
-    monitor.finish(result.finished or failed_event(result, failure))
+    result = run.collect(on_event=engine.logged(monitor), on_interrupt=interrupted)
+    monitor.finish(result.finished or failed_event(result))
     return result
 
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
-from purelink.errors import PurelinkError
+from purelink.errors import RuntimeFailure
+from purelink.secrets.redact import redact
 from purelink_jupyter.insert import CellInserter
 
 TITLES = {"source": "Source", "streams": "Streams", "requirements": "Requirements", "credentials": "Credentials",
@@ -33,14 +34,6 @@ def screen_class(stage: str):
     return {"source": a.SourceScreen, "streams": a.StreamsScreen, "requirements": a.RequirementsScreen,
             "credentials": a.CredentialsScreen, "schema": a.SchemaScreen, "design": b.DesignScreen,
             "generate": b.GenerateScreen, "test": b.TestScreen, "run": b.RunScreen, "result": b.ResultScreen}[stage]
-
-
-def _redact(text: str) -> str:
-    try:
-        from purelink.secrets.redact import redact
-    except ImportError:
-        return text
-    return redact(text)
 
 
 class Wizard:
@@ -79,7 +72,7 @@ class Wizard:
             try:
                 self.session.choose_source(source)
                 self.session.next()
-            except PurelinkError as exc:
+            except RuntimeFailure as exc:
                 self.fail(exc)
         self.show()
 
@@ -121,7 +114,7 @@ class Wizard:
             if self.screen is not None:
                 self.screen.commit()
             self.session.next()
-        except PurelinkError as exc:
+        except RuntimeFailure as exc:
             self.fail(exc)
             return
         self.say("")
@@ -139,13 +132,13 @@ class Wizard:
     def say(self, text: str, kind: str = "info") -> None:
         colour = {"info": "#1565c0", "ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828"}[kind]
         self.message.value = (f"<div class='purelink-message purelink-{kind}' style='color:{colour}'>"
-                              f"{html.escape(_redact(text))}</div>") if text else ""
+                              f"{html.escape(redact(text))}</div>") if text else ""
 
     def fail(self, exc: BaseException) -> None:
-        if isinstance(exc, PurelinkError):
+        if isinstance(exc, RuntimeFailure):
             self.say(f"{exc.message} {exc.guidance}".strip(), "error")
         else:
-            detail = _redact("".join(traceback.format_exception(exc))[-1500:])
+            detail = redact("".join(traceback.format_exception(exc))[-1500:])
             self.say(f"Something went wrong: {type(exc).__name__}: {exc}", "error")
             self.message.value += f"<details><summary>details</summary><pre>{html.escape(detail)}</pre></details>"
 

@@ -176,19 +176,13 @@ def catalog() -> dict[str, ConnectorSpec]:
     return {spec.name: spec for spec in map(load_spec_file, sorted(CONNECTORS.glob("*.yaml")))}
 
 
-#: `connectors/` folders of workspaces opened in this process (the agent session adds its own),
-#: searched after the catalog for specs imported from OpenAPI documents.
-search_path: list[Path] = []
-
-
 def connector_folders(workspace: str | Path | None = None) -> list[Path]:
-    """Where imported specs live (`connectors/NAME.yaml`): the given workspace's folder, or else the
-    registered ones and `$PURELINK_WORKSPACE` (or the current directory)."""
+    """Where imported specs live (`connectors/NAME.yaml`): the given workspace's folder, else that
+    of `$PURELINK_WORKSPACE` (or the current directory). Never a process-wide list: two
+    workspaces open in one kernel do not see each other's connectors."""
     from purelink.workspace import Workspace
 
-    if workspace:
-        return [Workspace.at(workspace).root / "connectors"]
-    return list(dict.fromkeys([*search_path, Workspace.at().root / "connectors"]))
+    return [Workspace.at(workspace or None).root / "connectors"]
 
 
 def workspace_specs(workspace: str | Path | None = None) -> dict[str, ConnectorSpec]:
@@ -209,7 +203,7 @@ def get_spec(name: str, workspace: str | Path | None = None) -> ConnectorSpec:
     for spec in specs.values():
         if spec.title.lower() == key:
             return spec
-    for folder in dict.fromkeys([*(connector_folders(workspace) if workspace else []), *connector_folders()]):
+    for folder in connector_folders(workspace):
         if (folder / f"{key}.yaml").is_file():
             return load_spec_file(folder / f"{key}.yaml")
     raise SourceError(f"No source named {name!r} in the catalog.",

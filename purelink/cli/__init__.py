@@ -2,7 +2,9 @@
 
 Each subcommand lives in the module named below, which provides `add_arguments(parser)` and
 `run(args) -> int`. Modules are imported only when their command runs, so `purelink --help`
-stays fast. A `PurelinkError` becomes one paragraph on stderr and exit status 1; no traceback.
+stays fast. Any `RuntimeFailure` (the root of Purelink's exceptions, `PurelinkError` and the
+runtime's `DatabaseBusy` included) is caught here, once, and becomes one paragraph on stderr and
+exit status 1; no traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from purelink.errors import PurelinkError
+from purelink.errors import RuntimeFailure
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("purelink.cli.demo", "run the whole flow on the local sandbox API and show the result"),
@@ -63,8 +65,10 @@ def dispatch(args: argparse.Namespace) -> int:
         status = int(importlib.import_module(args._module).run(args) or 0)
         sys.stdout.flush()  # a piped stdout is block-buffered: its last write happens here, not at exit
         return status
-    except PurelinkError as exc:
-        print(f"error: {exc.message}" + (f"\n{exc.guidance}" if exc.guidance else ""), file=sys.stderr)
+    except RuntimeFailure as exc:
+        from purelink.secrets.redact import redact
+
+        print("error: " + redact(exc.paragraph()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

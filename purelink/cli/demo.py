@@ -78,7 +78,8 @@ executor: {args.executor}
         finished = result.finished or {"status": "failed", "error": "\n".join(result.output[-5:])}
         print(summary_text(finished))
         if not result.ok:
-            raise ExecutionError("The demo run did not succeed.", "See the error above and logs/ for events.")
+            raise ExecutionError(f"The demo run did not succeed: {finished.get('error') or 'see the error above'}",
+                                 finished.get("guidance") or "See logs/ for the events of the run.")
     frame = engine.tables(recipe)["customers"]
     print(f"\nstripe.customers: {len(frame):,} rows, {frame['id'].nunique():,} distinct ids. First rows:")
     print(frame[["id", "email", "name", "created", "balance"]].head(5).to_string(index=False))

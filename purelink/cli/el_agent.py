@@ -11,22 +11,13 @@ missing; plain lines when stdin is not a terminal, so answers can be piped in). 
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
 from typing import Any
 
-from purelink.errors import PurelinkError
+from purelink.cli.terminal import Back, Quit, Terminal
+from purelink.errors import PurelinkError, RuntimeFailure
 
 MAX_SHOWN = 12  # columns listed per group before "... and N more"
 PREVIEW_FIRST = ("id", "email", "name", "created", "amount", "currency", "status", "type")
-
-
-class Back(Exception):
-    """The user typed `back`."""
-
-
-class Quit(Exception):
-    """The user typed `quit`, or input ended."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,103 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", help="the API's base URL (a sandbox, a proxy, a region)")
     parser.add_argument("--executor", choices=["docker", "local", "auto"], help="where the pipeline runs")
     parser.add_argument("--resume", action="store_true", help="continue the session saved in the workspace")
-
-
-class Terminal:
-    """Questions and answers on a terminal (or on piped lines when there is none)."""
-
-    def __init__(self, stdin=None, stdout=None) -> None:
-        self.stdin, self.out = stdin or sys.stdin, stdout or sys.stdout
-        self.tty = self.stdin.isatty() and self.out.isatty()
-
-    def say(self, text: str = "") -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
-
-    def _line(self, prompt: str) -> str:
-        if self.tty:
-            try:
-                return input(prompt)
-            except EOFError:
-                raise Quit from None
-        self.out.write(prompt)
-        self.out.flush()
-        line = self.stdin.readline()
-        if not line:
-            raise Quit
-        return line.rstrip("\n")
-
-    def ask(self, prompt: str, default: Any = None, choices: list[str] | None = None, completer=None) -> str:
-        hint = f" ({'/'.join(choices)})" if choices else ""
-        shown = "" if default in (None, "") else f" [{default}]"
-        text = f"{prompt}{hint}{shown}: "
-        while True:
-            answer = (self._complete(text, completer) if completer else self._line(text)).strip()
-            if answer.lower() == "back":
-                raise Back
-            if answer.lower() in ("quit", "exit"):
-                raise Quit
-            answer = answer or ("" if default is None else str(default))
-            if not choices or answer in choices:
-                return answer
-            found = [c for c in choices if c.startswith(answer.lower())]
-            if len(found) == 1:
-                return found[0]
-            self.say(f"  please answer one of: {', '.join(choices)}")
-
-    def yes(self, prompt: str, default: bool = True) -> bool:
-        return self.ask(prompt + (" [Y/n]" if default else " [y/N]")).lower() in (("", "y", "yes") if default
-                                                                                  else ("y", "yes"))
-
-    def secret(self, prompt: str) -> str:
-        if not self.tty:
-            return self._line(prompt)
-        try:
-            return getpass.getpass(prompt)
-        except EOFError:
-            raise Quit from None
-
-    def _complete(self, prompt: str, suggest) -> str:
-        """A prompt that completes from `suggest(text) -> [Suggestion]` while typing."""
-        if not self.tty:
-            return self._line(prompt)
-        try:
-            from prompt_toolkit import prompt as pt_prompt
-            from prompt_toolkit.completion import Completer, Completion
-        except ImportError:
-            return self._readline(prompt, suggest)
-
-        class Sources(Completer):
-            def get_completions(self, document, complete_event):
-                text = document.text_before_cursor
-                for s in suggest(text):
-                    yield Completion(s.title, start_position=-len(text), display=s.label)
-
-        try:
-            return pt_prompt(prompt, completer=Sources(), complete_while_typing=True)
-        except EOFError:
-            raise Quit from None
-        except KeyboardInterrupt:
-            raise Quit from None
-
-    def _readline(self, prompt: str, suggest) -> str:
-        try:
-            import readline
-        except ImportError:
-            return self._line(prompt)
-        matches: list[str] = []
-
-        def complete(text: str, state: int) -> str | None:
-            if state == 0:
-                matches[:] = [s.title for s in suggest(text)]
-            return matches[state] if state < len(matches) else None
-
-        readline.set_completer(complete)
-        readline.parse_and_bind("tab: complete")
-        try:
-            return self._line(prompt)
-        finally:
-            readline.set_completer(None)
 
 
 class Agent:
@@ -159,7 +53,7 @@ class Agent:
             except Quit:
                 self.t.say(f"\nStopped at the {stage} stage; `purelink el-agent --resume` continues.")
                 return 1
-            except PurelinkError as exc:
+            except RuntimeFailure as exc:
                 self.t.say(f"  error: {exc.message}" + (f"\n  {exc.guidance}" if exc.guidance else ""))
 
     # -- stages -----------------------------------------------------------------------------------
@@ -420,7 +314,7 @@ class Agent:
         try:
             for table, frame in self.s.tables().items():
                 self.t.say(f"  table {self.s.spec.name}.{table}: {len(frame):,} rows")
-        except PurelinkError as exc:
+        except RuntimeFailure as exc:
             self.t.say(f"  (tables not readable now: {exc.message})")
         self.t.say("\n  Notebook cell:\n" + "\n".join(f"    {line}" for line in outcome.cell.splitlines()))
         self.t.say("  Next: " + "; ".join(outcome.next_steps))

@@ -70,15 +70,11 @@ def _hint(con, exc: Exception) -> str:
 
 def open_db(db: Path):
     from purelink.runtime.destinations.duckdb import connect
-    from purelink.runtime.errors import DatabaseBusy
 
     if not db.exists():
         raise PurelinkError(f"There is no database at {db}.",
                             "Run a pipeline first (`purelink demo`), or pass --db PATH.")
-    try:
-        return connect(db, read_only=True, wait_s=5)
-    except DatabaseBusy as exc:
-        raise PurelinkError(exc.message, exc.guidance) from None
+    return connect(db, read_only=True, wait_s=5)  # DatabaseBusy: the dispatch shows it
 
 
 def _print(columns: list[str], rows: list, fmt: str, limit: int) -> None:

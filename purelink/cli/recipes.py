@@ -72,7 +72,8 @@ def _new(engine, args) -> int:
                           f"For example: purelink recipes new {args.name} --source stripe --streams customers")
     if args.update and latest is None:
         raise RecipeError(f"There is no recipe {args.name} to update.", "Leave out --update to create it.")
-    data = _settings(args, latest.model_dump(mode="json", exclude={"version", "created_at"}) if latest else None)
+    base = latest.model_dump(mode="json", exclude={"version", "created_at"}) if latest else None
+    data = _settings(args, engine.workspace.root, base)
     recipe = parse_recipe(_yaml(data), origin="the new recipe")
     if latest is not None and recipe.content() != latest.content() and not args.update:
         # Writing the next version from defaults would silently drop what the recipe holds beyond
@@ -105,7 +106,7 @@ def _yaml(data: dict) -> str:
     return yaml.safe_dump(data)
 
 
-def _settings(args, base: dict | None) -> dict:
+def _settings(args, workspace, base: dict | None) -> dict:
     """The recipe's settings: `base` (the latest version's, with --update) with only the options
     given on this command line changed; without a base, the defaults for the rest."""
     from purelink.catalog.spec import get_spec
@@ -113,7 +114,7 @@ def _settings(args, base: dict | None) -> dict:
     data = base or {"name": args.name, "source": {}, "streams": [], "requirements": {}, "destination": {},
                     "executor": "auto"}
     source = data["source"]
-    spec = get_spec(args.source or source["name"])
+    spec = get_spec(args.source or source["name"], workspace)
     if args.source:
         source["name"] = spec.name
     for option, key in (("base_url", "base_url"), ("credential", "credential")):
@@ -202,7 +203,7 @@ def _run(engine, args) -> int:
             Path(str(db) + suffix).unlink(missing_ok=True)
     result = engine.execute(recipe, executor=args.executor, full_refresh=args.full_refresh,
                             sample=args.sample, db_path=db, on_event=monitor)
-    warning = getattr(result, "warning", None)
+    warning = result.warning
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     finished = result.finished or {"status": "failed", "error": "\n".join(result.output[-5:]) or "no output"}

@@ -1,8 +1,11 @@
-"""Running a generated pipeline module: the Job, the handle on a run, and the LocalRunner.
+"""Running a generated pipeline module: the Job, the handle on a run, the Run the engine
+follows to its end, and the LocalRunner.
 
 A runner starts `python pipelines/NAME.py ARGS` somewhere (a subprocess here, a container in
 `purelink.execution.docker`) and hands back a `RunHandle` whose `events()` yields the runtime's
-JSON events as they happen. Secrets never travel as environment variables: they are written to
+JSON events as they happen. The engine wraps it in a `Run` (the job, the warning to show), and
+`Run.collect()` is the one place a run is followed to its end, for the command line, the wizard
+and the notebook alike. Secrets never travel as environment variables: they are written to
 a file readable by the owner only and its path is passed as `PURELINK_SECRETS_FILE`.
 """
 
@@ -10,15 +13,17 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from purelink.runtime.events import parse_event
 
@@ -45,6 +50,9 @@ class RunResult:
     exit_code: int
     events: list[dict]
     output: list[str]  # lines that were not events (plain prints, logs)
+    warning: str | None = None  # shown to the user: a local run is not isolated, ...
+    isolated: bool = False  # ran in a container
+    failure: str | None = None  # reading the events broke (the run had no say in it)
 
     @property
     def finished(self) -> dict | None:
@@ -57,10 +65,12 @@ class RunResult:
 
 
 class RunHandle:
-    """A run under way. Iterate `events()`; `stop()`, `pause()` and `resume()` control it."""
+    """A runner's handle on a run under way. Iterate `events()`; `stop()`, `pause()` and
+    `resume()` control it; `output` keeps the lines that were not events."""
 
-    isolated = False
+    isolated: bool = False
     warning: str | None = None
+    output: list[str]
 
     def events(self) -> Iterator[dict]:
         raise NotImplementedError
@@ -78,14 +88,108 @@ class RunHandle:
         raise NotImplementedError
 
     def collect(self, on_event=None) -> RunResult:
-        """Consume the whole run; `on_event` sees each event as it arrives."""
+        """Consume the whole run in this thread; `on_event` sees each event as it arrives. The
+        runner-level primitive: product code follows a `Run` instead."""
         events = []
         for event in self.events():
             events.append(event)
             if on_event is not None:
                 on_event(event)
         code = self.wait()
-        return RunResult(exit_code=code, events=events, output=list(getattr(self, "output", [])))
+        return RunResult(exit_code=code, events=events, output=list(self.output), isolated=self.isolated)
+
+
+_END = object()
+
+
+@dataclass
+class Run:
+    """A run the engine started: the runner's handle, the job it runs and the warning to show.
+
+    `events()` gives the user's own database path where a container reports its own (/data/...).
+    `collect()` follows the run to its end; events are read in a helper thread, so the caller's
+    thread stays free for Ctrl-C or a kernel's interrupt, which stop the run gracefully (what was
+    committed stays; the next run resumes).
+    """
+
+    handle: RunHandle
+    job: Job
+    warning: str | None = None
+
+    @property
+    def isolated(self) -> bool:
+        return self.handle.isolated
+
+    @property
+    def output(self) -> list[str]:
+        return self.handle.output
+
+    def events(self) -> Iterator[dict]:
+        shown = str(self.job.db_path)
+        for event in self.handle.events():
+            if self.isolated and "destination" in event:
+                event = {**event, "destination": shown}
+            yield event
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        self.handle.stop(grace_s)
+
+    def pause(self) -> None:
+        self.handle.pause()
+
+    def resume(self) -> None:
+        self.handle.resume()
+
+    def wait(self) -> int:
+        return self.handle.wait()
+
+    def collect(self, on_event: Callable[[dict], None] | None = None,
+                on_interrupt: Callable[[], None] | None = None) -> RunResult:
+        """Follow the run to its end. `on_event` sees each event (in the caller's thread);
+        `on_interrupt` is called on Ctrl-C (default: stop the run in the background)."""
+        inbox: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, args=(inbox,), daemon=True, name="purelink-events").start()
+        events: list[dict] = []
+        failure: str | None = None
+        while True:
+            try:
+                item = inbox.get(timeout=0.5)  # a timeout keeps the wait interruptible everywhere
+                if item is _END:
+                    break
+                if isinstance(item, BaseException):
+                    failure = f"{type(item).__name__}: {item}"
+                    continue
+                events.append(item)
+                if on_event is not None:
+                    on_event(item)
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:
+                (on_interrupt or self._stop_in_background)()
+        code = self.wait()
+        return RunResult(exit_code=code, events=events, output=list(self.output), warning=self.warning,
+                         isolated=self.isolated, failure=failure)
+
+    def _pump(self, sink: queue.Queue) -> None:
+        try:
+            for event in self.events():
+                sink.put(event)
+        except Exception as exc:  # noqa: BLE001 - handed to the following thread, which reports it
+            sink.put(exc)
+        finally:
+            sink.put(_END)
+
+    def _stop_in_background(self) -> None:
+        threading.Thread(target=self.stop, daemon=True, name="purelink-stop").start()
+
+
+class Runner(Protocol):
+    """Where a job runs: `LocalRunner` here, `DockerRunner` in a container. A new runner is one
+    module in purelink/execution/ with a class of this shape and a `RunHandle` subclass."""
+
+    name: str
+
+    def start(self, job: Job) -> RunHandle: ...
 
 
 def write_secrets_file(secrets: dict[str, str], directory: Path | None = None) -> Path:

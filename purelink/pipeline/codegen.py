@@ -7,12 +7,19 @@ code, and no secret value is ever written: credentials appear only by name.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
+from purelink import __version__
 from purelink.catalog.spec import ConnectorSpec, Pagination, get_spec
 from purelink.errors import RecipeError
 from purelink.recipes import Recipe
+from purelink.runtime.sources.rest import RestSource, Stream
+from purelink.runtime.windows import TimeFilter
+
+LINE = 100  # generated lines stay under ruff's 110 with room for the reader
 
 PAGINATORS = {
     "cursor": "CursorPagination", "next_url": "NextUrlPagination", "link_header": "LinkHeaderPagination",
@@ -35,11 +42,28 @@ def literal(value) -> str:
     return repr(value)
 
 
+def runtime_default(cls: type, name: str) -> Any:
+    """The runtime's own default for a field, so a module spells out only what differs from it
+    (and a default changed in the runtime is never contradicted by a copied literal)."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default
+
+
+def one_per_line(values: list, indent: int) -> str:
+    """A long list (of columns) with one item per line, as a person would write it."""
+    pad = " " * (indent + 4)
+    return "[\n" + "".join(f"{pad}{literal(v)},\n" for v in values) + " " * indent + "]"
+
+
 def call(_callee: str, *args, indent: int = 0, multiline: bool = False, **kwargs) -> str:
     parts = [literal(a) for a in args] + [f"{k}={literal(v)}" for k, v in kwargs.items() if v is not None]
     if not multiline:
         return f"{_callee}({', '.join(parts)})"
     pad = " " * (indent + 4)
+    for i, (k, v) in enumerate((k, v) for k, v in kwargs.items() if v is not None):
+        part = parts[len(args) + i]
+        if isinstance(v, list) and len(pad) + len(part) + 1 > LINE:
+            parts[len(args) + i] = f"{k}={one_per_line(v, indent + 4)}"
     return f"{_callee}(\n" + "".join(f"{pad}{p},\n" for p in parts) + " " * indent + ")"
 
 
@@ -50,7 +74,7 @@ class Code(str):
 def paginator_code(p: Pagination, indent: int = 4) -> Code:
     options = {k: v for k, v in (p.model_extra or {}).items()}
     text = call(PAGINATORS[p.style], **options)
-    if len(text) + indent + len("paginator=,") > 100:  # keep generated lines readable
+    if len(text) + indent + len("paginator=,") > LINE:
         text = call(PAGINATORS[p.style], indent=indent, multiline=True, **options)
     return Code(text)
 
@@ -89,9 +113,9 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
     for choice in recipe.streams:
         s = spec.stream(choice.name)
         kwargs: dict = {"path": s.path}
-        if s.primary_key is None:  # said explicitly: the runtime's default is "id"
+        if s.primary_key is None:  # said explicitly: the runtime's default is a key
             kwargs["primary_key"] = Code("None")
-        elif s.primary_key != "id":
+        elif s.primary_key != runtime_default(Stream, "primary_key"):
             kwargs["primary_key"] = tuple(s.primary_key) if isinstance(s.primary_key, list) else s.primary_key
         if s.records_path is not None:
             kwargs["records_path"] = s.records_path
@@ -103,11 +127,11 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
         if s.time_filter is not None:
             tf = s.time_filter
             # None said explicitly: the runtime's defaults are Stripe's created[gte]/created[lt]
-            kwargs["time_filter"] = Code(call("TimeFilter", tf.field, gte=tf.gte or Code("None"),
-                                              lt=tf.lt or Code("None"),
-                                              format=None if tf.format == "unix" else tf.format,
-                                              order=None if tf.order == "desc" else tf.order,
-                                              template=tf.template))
+            kwargs["time_filter"] = Code(call(
+                "TimeFilter", tf.field, gte=tf.gte or Code("None"), lt=tf.lt or Code("None"),
+                format=None if tf.format == runtime_default(TimeFilter, "format") else tf.format,
+                order=None if tf.order == runtime_default(TimeFilter, "order") else tf.order,
+                template=tf.template))
             names.add("TimeFilter")
             kwargs["start"] = req.history_start
             kwargs["lookback_s"] = req.lookback_s or None
@@ -117,15 +141,16 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
             rules = ", ".join(call("Validation", v.kind, v.field, type=v.type) for v in choice.validations)
             kwargs["validations"] = Code(f"[{rules}]")
             names.add("Validation")
-        if choice.max_bad_share != 0.05:
+        if choice.max_bad_share != runtime_default(Stream, "max_bad_share"):
             kwargs["max_bad_share"] = choice.max_bad_share
         streams.append(call("Stream", choice.name, indent=4, multiline=True, **kwargs))
     source = call(
         "RestSource", indent=0, multiline=True, name=spec.name,
         base_url=recipe.source.base_url or spec.base_url, auth=auth, paginator=pag,
-        records_path=spec.records_path if spec.records_path != "data" else None,
+        records_path=None if spec.records_path == runtime_default(RestSource, "records_path") else spec.records_path,
         rate_limit=req.rate_limit or spec.rate_limit.requests_per_second,
-        concurrency=req.concurrency or (spec.concurrency if spec.concurrency != 8 else None),
+        concurrency=req.concurrency or (
+            None if spec.concurrency == runtime_default(RestSource, "concurrency") else spec.concurrency),
         headers=spec.headers or None,
     )
     dest = recipe.destination
@@ -142,12 +167,12 @@ def module_text(recipe: Recipe, names: set[str], source: str, streams: list[str]
     """The layout every generated module shares: header, imports, source, streams, entry point."""
     entry_kwargs = {**entry_kwargs, "workspace": Code("Path(__file__).resolve().parents[1]")}
     main_call = call(entry, Code("source"), Code("streams"), **entry_kwargs)
-    if len(main_call) > 100:  # the house style: ruff-formatted lines
+    if len(main_call) > LINE:
         main_call = call(entry, Code("source"), Code("streams"), indent=4, multiline=True, **entry_kwargs)
     stream_list = "".join(f"    {s},\n" for s in streams)
     return (
-        f'"""{recipe.name} v{recipe.version}: generated by purelink from recipes/{recipe.filename}. '
-        f'Run: python pipelines/{recipe.name}.py [--sample N] [--full-refresh]"""\n\n'
+        f'"""{recipe.name} v{recipe.version}: generated by purelink {__version__} from '
+        f'recipes/{recipe.filename}.\n\nRun: python pipelines/{recipe.name}.py [--sample N] [--full-refresh]\n"""\n\n'
         "from pathlib import Path\n\n"
         f"from purelink.runtime import {', '.join(sorted(names))}\n\n"
         f"source = {source}\n\n"

@@ -10,7 +10,6 @@ the same server, read with the same user), and lands in a destination table of i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from purelink.catalog.spec import ConnectorSpec, get_spec
@@ -24,10 +23,9 @@ WAREHOUSE_SECRET = "WAREHOUSE_PASSWORD"
 
 def source_url(recipe: Recipe, spec: ConnectorSpec) -> str:
     """The connection URL without password: the recipe's, or the spec's form filled in."""
-    variables = getattr(recipe.source, "variables", None)
-    resolve = getattr(spec, "resolved", None)
-    if resolve is not None and (variables or not recipe.source.base_url):
-        spec = resolve(variables, base_url=recipe.source.base_url)
+    variables = recipe.source.variables
+    if variables or not recipe.source.base_url:
+        spec = spec.resolved(variables, base_url=recipe.source.base_url)
     url = recipe.source.base_url or spec.base_url
     if not url or "{" in url:
         raise RecipeError(f"The {spec.title} recipe {recipe.name} has no connection URL.",
@@ -36,8 +34,8 @@ def source_url(recipe: Recipe, spec: ConnectorSpec) -> str:
 
 
 def warehouse_secret(recipe: Recipe) -> str:
-    """The secret holding the warehouse password (the destination's credential, when recipes have one)."""
-    return getattr(recipe.destination, "credential", None) or WAREHOUSE_SECRET
+    """The secret holding the warehouse password: the destination's credential, or the default name."""
+    return recipe.destination.credential or WAREHOUSE_SECRET
 
 
 def destination_tables(recipe: Recipe) -> dict[str, str]:
@@ -76,15 +74,16 @@ def stream_code(recipe: Recipe) -> list[str]:
         sid = recipe.stream_id(choice)
         into = targets[sid]
         kwargs: dict = {}
-        query = getattr(choice, "query", None)
+        query = choice.query
         if into != sid:
             kwargs["into"] = into
         if choice.server:
             kwargs["source"] = Code(server_variable(choice.server))
-        for option in ("primary_key", "cursor"):
-            value = getattr(choice, option, None)
-            if value is not None:
-                kwargs[option] = tuple(value) if isinstance(value, list) else value
+        if choice.primary_key is not None:
+            pk = choice.primary_key
+            kwargs["primary_key"] = tuple(pk) if isinstance(pk, list) else pk
+        if choice.cursor is not None:
+            kwargs["cursor"] = choice.cursor
         if not query and choice.columns is not None:
             kwargs["columns"] = choice.columns
         if query:
@@ -92,7 +91,7 @@ def stream_code(recipe: Recipe) -> list[str]:
         else:
             args = (sid, choice.name) if sid != choice.name else (choice.name,)
         text = call("Query" if query else "Table", *args, **kwargs)
-        if len(text) > 96:
+        if len(text) > codegen.LINE - 4:  # the list entry is indented by four
             text = call("Query" if query else "Table", *args, indent=4, multiline=True, **kwargs)
         streams.append(text)
     return streams
@@ -171,13 +170,6 @@ def warehouse_credentials(recipe: Recipe, *, interactive: bool | None = False) -
 
 
 def _secret(name: str, label: str, interactive: bool | None) -> str:
-    try:
-        from purelink.secrets.vault import resolve_secret
-    except ImportError:  # vault not installed in this build
-        value = os.environ.get(name)
-        if not value:
-            from purelink.errors import CredentialError
+    from purelink.secrets.resolve import resolve_secret
 
-            raise CredentialError(f"No {label}.", f"Set {name} in the environment.") from None
-        return value
     return resolve_secret(name, env_vars=[name], interactive=interactive, label=label).reveal()

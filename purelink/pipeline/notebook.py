@@ -19,6 +19,7 @@ import yaml
 
 from purelink.errors import PurelinkError, RecipeError
 from purelink.recipes import Recipe, parse_recipe
+from purelink.secrets.redact import redact
 from purelink.workspace import Workspace
 
 __all__ = ["export_notebook", "import_notebook", "notebook_for"]
@@ -117,13 +118,7 @@ def export_notebook(recipe: Recipe, path: str | os.PathLike, *,
     nbf = _nbformat()
     nb = notebook_for(recipe)
     nbf.validate(nb)
-    text = nbf.writes(nb)
-    try:
-        from purelink.secrets.redact import redact
-
-        text = redact(text)
-    except ImportError:
-        pass
+    text = redact(nbf.writes(nb))
     target = Path(path)
     if not target.is_absolute() and workspace is not None:
         root = workspace.root if isinstance(workspace, Workspace) else Path(workspace)

@@ -53,6 +53,16 @@ class Page:
     nbytes: int
 
 
+
+@dataclass
+class PageBatch(Batch):
+    """A batch made of one page: the window it advances and its size on the wire, for the
+    `page` event emitted once it is committed."""
+
+    window: Window = field(kw_only=True)
+    nbytes: int = 0
+
+
 class Extraction:
     def __init__(self, source: RestSource, streams: list[Stream], destination: Destination, *,
                  pipeline: str, run_id: str, client: HttpClient, emit, stop: threading.Event,
@@ -192,7 +202,7 @@ class Extraction:
             request = window.next or self.first_request(run.stream, window)
             pending[pool.submit(self.fetch, run.stream, window, request)] = (run, window)
 
-    def _page_batch(self, run: StreamRun, page: Page, ready: deque, idle: int) -> Batch:
+    def _page_batch(self, run: StreamRun, page: Page, ready: deque, idle: int) -> PageBatch:
         s, window = run.stream, page.window
         tf = s.time_filter
         rows, dead = [], []
@@ -225,11 +235,9 @@ class Extraction:
             state[window.key] = window.to_state()
             ready.append((run, window))
         run.pages += 1
-        batch = self._batch(s, rows=dedupe(rows, s.key), state=state)
-        batch.dead_letters = dead
-        batch.nbytes = page.nbytes  # type: ignore[attr-defined]
-        batch.window = window  # type: ignore[attr-defined]
-        return batch
+        return PageBatch(pipeline=self.pipeline, stream=s.name, schema=self.source.name,
+                         table=s.table or s.name, primary_key=s.key, rows=dedupe(rows, s.key),
+                         dead_letters=dead, state=state, window=window, nbytes=page.nbytes)
 
     def _maybe_split(self, run: StreamRun, window: Window, busy: int) -> Window | None:
         """Give idle workers half of what is left of a dense window (newest-first paging only)."""
@@ -259,8 +267,8 @@ class Extraction:
             top = window.position if window.position is not None else window.hi
             if top is not None:
                 run.progress.covered += max(0, top - window.lo)
-        open_windows = [w for w in run.windows.values() if w.id != window.id and not getattr(w, "closed", False)]
-        window.closed = True  # type: ignore[attr-defined]
+        open_windows = [w for w in run.windows.values() if w.id != window.id and not w.closed]
+        window.closed = True
         if not open_windows:
             state["sync"] = None
             value = run.sync_hi if run.sync_hi is not None else window.max_cursor
@@ -273,7 +281,7 @@ class Extraction:
                      table=stream.table or stream.name, primary_key=stream.key, rows=rows or [],
                      state=state or {})
 
-    def _after_commit(self, batch: Batch) -> None:
+    def _after_commit(self, batch: PageBatch) -> None:
         run = self.runs[batch.stream]
         run.records += len(batch.rows)
         run.dead_letters += len(batch.dead_letters)

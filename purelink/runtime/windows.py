@@ -93,6 +93,7 @@ class Window:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     pages: int = 0
     density: float | None = None  # records per second of the range, from the last page
+    closed: bool = False  # its last page is in a batch: the stream's cursor may advance once all are
 
     @property
     def key(self) -> str:

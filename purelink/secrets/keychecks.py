@@ -10,7 +10,7 @@ from typing import Any
 
 from purelink.errors import CredentialError, PurelinkError, SourceError
 from purelink.secrets import redact
-from purelink.secrets.vault import Secret
+from purelink.secrets.secret import Secret
 
 __all__ = ["HealthCheck", "check_key_format", "classify_health_check"]
 

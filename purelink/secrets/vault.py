@@ -1,10 +1,11 @@
-"""API keys and passwords: the encrypted vault, the `Secret` value holder, and where a key comes from.
+"""The encrypted vault of API keys and passwords.
 
     vault = Vault()                           # $PURELINK_HOME/vault, default ~/.purelink/vault
     vault.set("stripe", "sk_test_4eC39HqLyjWDarjtT1zdp7dc")
-    key = resolve_secret("stripe", env_vars=["STRIPE_API_KEY"])
-    print(key)                                # sk_test_****p7dc
-    key.reveal()                              # the value itself, only where it is really sent
+    vault.get("stripe")                       # a Secret: prints as sk_test_****p7dc
+
+The value holder is `purelink.secrets.secret.Secret`; where a key comes from (explicit value,
+environment, vault, prompt) is `purelink.secrets.resolve.resolve_secret`.
 
 Recipes hold a secret's name, never its value. The vault is AES-256-GCM; its key lives in the OS
 keyring where one really works, else in a key file only its owner can read, or comes from a
@@ -15,15 +16,10 @@ key's shape and of a health-check answer are in `purelink.secrets.keychecks`. Se
 from __future__ import annotations
 
 import base64
-import getpass
 import hashlib
 import hmac
 import json
 import os
-import re
-import sys
-import tempfile
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,15 +27,11 @@ from typing import Any, Literal, NoReturn
 
 from purelink.errors import CredentialError
 from purelink.secrets import redact
+from purelink.secrets.files import fsync_dir, write_private
+from purelink.secrets.secret import Secret, check_secret_name, purelink_home
 
-__all__ = [
-    "Secret",
-    "SecretInfo",
-    "Vault",
-    "check_secret_name",
-    "purelink_home",
-    "resolve_secret",
-]
+__all__ = ["Secret", "SecretInfo", "Vault", "check_secret_name", "purelink_home"]
+
 
 PASSPHRASE_ENV = "PURELINK_VAULT_PASSPHRASE"
 KEYRING_ENV = "PURELINK_VAULT_KEYRING"  # "0" keeps the OS keyring out (CI, shared machines)
@@ -47,96 +39,6 @@ KEYRING_SERVICE = "purelink-vault"
 ENVELOPE_VERSION = 1
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
 KeySource = Literal["keyring", "key file", "passphrase"]
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-
-
-def check_secret_name(name: str) -> str:
-    """Return `name` if it can name a vault entry (it becomes a file name), else raise."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise CredentialError(
-            f"{name!r} is not a valid secret name.",
-            "Use up to 100 letters, digits, '_', '-' or '.', starting with a letter or digit "
-            "(for example stripe or stripe_live).")
-    return name
-
-
-def purelink_home() -> Path:
-    """`$PURELINK_HOME`, or `~/.purelink`: where the vault and other per-user state live."""
-    return Path(os.environ.get("PURELINK_HOME") or Path.home() / ".purelink").expanduser()
-
-
-# --- Secret -----------------------------------------------------------------------------------
-
-
-class Secret:
-    """A secret value that shows only a mask when printed, logged, formatted or repr'd.
-
-    `reveal()` returns the value; call it only where the value is really sent. A `Secret` refuses
-    to be pickled (store its name instead) and is not a `str`, so `json.dumps` refuses it too.
-
-    >>> s = Secret("sk_test_4eC39HqLyjWDarjtT1zdp7dc")
-    >>> f"using {s}"
-    'using sk_test_****p7dc'
-    """
-
-    __slots__ = ("_value", "name", "source")
-
-    def __init__(self, value: str | Secret, *, name: str | None = None, source: str | None = None) -> None:
-        plain = value.reveal() if isinstance(value, Secret) else value
-        if not isinstance(plain, str):
-            raise TypeError("a Secret holds a str")
-        self._value = plain
-        self.name = name  # the vault entry or credential it stands for, if any
-        self.source = source  # where it came from: "explicit", "env:VAR", "vault:NAME" or "prompt"
-
-    def reveal(self) -> str:
-        """The value itself."""
-        return self._value
-
-    def masked(self) -> str:
-        """The value as shown to people, e.g. `sk_test_****p7dc`."""
-        return redact.mask(self._value)
-
-    def __str__(self) -> str:
-        return self.masked()
-
-    def __repr__(self) -> str:
-        return f"Secret({self.masked()!r})"
-
-    def __format__(self, spec: str) -> str:
-        return format(self.masked(), spec)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __len__(self) -> int:
-        return len(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Secret):
-            other = other._value
-        if not isinstance(other, str):
-            return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other.encode())
-
-    def __hash__(self) -> int:
-        return hash(self._value)  # equal to the str it equals, as __eq__ requires
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("a Secret cannot be pickled or serialized; store its name and resolve it again")
-
-    def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        self.__reduce__()
-
-    def __copy__(self) -> Secret:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
-        return self
-
-
-# --- Vault ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -152,56 +54,6 @@ class SecretInfo:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_private(path: Path, data: bytes, *, exclusive: bool = False) -> bool:
-    """Write `data` to `path` atomically with mode 0600: temp file, fsync, rename.
-
-    With `exclusive`, an existing file wins (os.link fails on it) and False is returned, so two
-    processes creating the master key at the same moment end up using the same one.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if exclusive:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
-            except OSError:  # a file system without hard links: O_EXCL still lets one writer win
-                try:
-                    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                except FileExistsError:
-                    return False
-                with os.fdopen(out, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            finally:
-                os.unlink(tmp)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return True
 
 
 def _key_id(key: bytes) -> str:
@@ -314,7 +166,7 @@ class Vault:
             if not create:
                 return None
             self._ensure_folder()
-            _write_private(path, os.urandom(32), exclusive=True)
+            write_private(path, os.urandom(32), exclusive=True)
         # Checked on the open file itself (and never through a symlink), so what was checked is
         # what is read.
         try:
@@ -379,7 +231,7 @@ class Vault:
             self._ensure_folder()
             params = {"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
                       "salt": base64.b64encode(os.urandom(16)).decode(), "created": _now()}
-            _write_private(path, json.dumps(params, indent=1).encode(), exclusive=True)
+            write_private(path, json.dumps(params, indent=1).encode(), exclusive=True)
         try:
             params = json.loads(path.read_text())
             salt = base64.b64decode(params["salt"], validate=True)
@@ -420,7 +272,7 @@ class Vault:
                     "nonce": base64.b64encode(nonce).decode(),
                     "ciphertext": base64.b64encode(sealed).decode(),
                     "created": created, "updated": _now()}
-        _write_private(path, json.dumps(envelope, indent=1).encode())
+        write_private(path, json.dumps(envelope, indent=1).encode())
         redact.register(plain)  # it was just typed or pasted: keep it out of what comes next
 
     def get(self, name: str) -> Secret | None:
@@ -468,7 +320,7 @@ class Vault:
         except FileNotFoundError:
             raise CredentialError(f"There is no secret named {name!r} in the vault ({self.path}).",
                                   "`purelink secrets list` shows the names it holds.") from None
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
 
     def list(self) -> list[SecretInfo]:
         """Names and dates of the stored secrets, sorted by name; values are not decrypted."""
@@ -517,56 +369,3 @@ class Vault:
         raise CredentialError(
             f"The vault entry {name!r} was encrypted with a different key than the one in use.",
             f"{hint} Otherwise store it again: `purelink secrets set {name}`.")
-
-
-# --- where a key comes from -------------------------------------------------------------------
-
-
-def _stdin_is_tty() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
-def resolve_secret(name: str, *, explicit: str | Secret | None = None, env_vars: Sequence[str] | str = (),
-                   vault: Vault | None = None, prompt: Callable[[str], str] | None = None,
-                   interactive: bool | None = None, label: str | None = None) -> Secret:
-    """Find the credential `name`: an explicit value, then the first of `env_vars` that is set,
-    then the vault entry `name`, then a prompt when a person is there.
-
-    A person is there when `interactive` says so, or (when it is None) when a `prompt` callable is
-    given (getpass, a notebook Password widget) or stdin is a terminal; getpass is the default
-    prompt. When nobody is there, `CredentialError` says which variable to set or which command
-    to run. The result is registered for redaction.
-
-    Example: `resolve_secret("stripe", env_vars=["STRIPE_API_KEY"], interactive=False)` with nothing
-    set raises "No value found for the credential 'stripe'. Set the environment variable
-    STRIPE_API_KEY, or store it once with `purelink secrets set stripe`."
-    """
-    env_list = [env_vars] if isinstance(env_vars, str) else list(env_vars)
-    found: Secret | None = None
-    if explicit is not None and (explicit.reveal() if isinstance(explicit, Secret) else explicit).strip():
-        found = Secret(explicit, name=name, source="explicit")
-    for var in env_list:
-        if found is None and os.environ.get(var, "").strip():
-            found = Secret(os.environ[var].strip(), name=name, source=f"env:{var}")
-    if found is None and _NAME.fullmatch(name):  # a name no vault entry can have is not looked up
-        found = (vault if vault is not None else Vault()).get(name)
-    if found is None:
-        someone_there = interactive if interactive is not None else (prompt is not None or _stdin_is_tty())
-        if someone_there:
-            answer = (prompt or getpass.getpass)(f"{label or name} (input hidden): ")
-            answer = answer.reveal() if isinstance(answer, Secret) else (answer or "")
-            if not answer.strip():
-                raise CredentialError(f"No value was entered for {label or name!r}.",
-                                      "Paste the key when asked, or set it before starting.")
-            found = Secret(answer.strip(), name=name, source="prompt")
-    if found is None:
-        where = (f"Set the environment variable {env_list[0]}" if len(env_list) == 1 else
-                 f"Set one of the environment variables {', '.join(env_list)}" if env_list else
-                 "Pass the value")
-        raise CredentialError(f"No value found for the credential {name!r}.",
-                              f"{where}, or store it once with `purelink secrets set {name}`.")
-    redact.register(found)
-    return found

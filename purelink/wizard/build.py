@@ -1,8 +1,9 @@
 """Stages 5-10 of a `Session`: schema, design, generate, test, run, result.
 
-A mixin, kept apart from the answers of stages 1-4 (`purelink.wizard.session`) so each file
-stays readable in one sitting; it uses the session's `state`, `spec`, `workspace`, `engine`
-and key, and is never used on its own.
+A collaborator of the session, not a mixin: `Builder(session)` reads the session's declared
+answers (`state`, `spec`, `request_spec()`, `workspace`, `engine`, `credentials`), asks it what
+is missing (`missing()`), and tells it when an answer changed (`changed()`, `save()`). What it
+keeps itself: the probes of this session and the plan.
 """
 
 from __future__ import annotations
@@ -10,13 +11,28 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from purelink.recipes import Recipe, SourceChoice, StreamChoice
 from purelink.wizard.models import Generated, Outcome, RunControl, SessionError, TestReport
 
+if TYPE_CHECKING:
+    from purelink.discovery.probe import Probe
+    from purelink.execution.jobs import Run, RunResult
+    from purelink.pipeline.design import Plan
+    from purelink.wizard.session import Session
 
-class BuildStages:
+
+class Builder:
     """Sample, design, generate, test and run the pipeline the session's answers describe."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.probes: dict[str, Probe] = {}
+        self.planned: Plan | None = None
+
+    def forget_plan(self) -> None:
+        self.planned = None
 
     # -- 5 schema ---------------------------------------------------------------------------------
     def probe(self, streams: list[str] | None = None) -> dict:
@@ -25,39 +41,39 @@ class BuildStages:
         from purelink.discovery.columns import default_selection, group_columns
         from purelink.discovery.probe import probe_stream, write_schema
 
-        st = self.state
-        if self.missing("credentials"):
-            raise SessionError("The key has not been checked yet.", self.missing("credentials"))
-        spec, out = self._request_spec(), {}
+        st = self.session.state
+        if self.session.missing("credentials"):
+            raise SessionError("The key has not been checked yet.", self.session.missing("credentials"))
+        spec, out = self.session.request_spec(), {}
         for name in streams or st.streams:
-            probe = probe_stream(spec, name, secret=self._secret_value(), workspace=self.workspace)
+            probe = probe_stream(spec, name, secret=self.session.credentials.value(), workspace=self.session.workspace)
             group_columns(probe.columns)
             if name not in st.columns:  # a choice made earlier (even "every field") is kept
                 st.columns[name] = default_selection(probe.columns)
-            probe.schema_path = write_schema(probe, self.workspace, st.columns[name],
+            probe.schema_path = write_schema(probe, self.session.workspace, st.columns[name],
                                              airbyte=st.destination.airbyte_metadata)
-            self._probes[name] = out[name] = probe
+            self.probes[name] = out[name] = probe
             if name not in st.probed:
                 st.probed.append(name)
-        self._changed("schema")
+        self.session.changed("schema")
         return out
 
-    def probe_of(self, stream: str):
+    def probe_of(self, stream: str) -> Probe:
         """The probe of a stream: from this session, or re-read from its saved sample file."""
         from purelink.discovery.columns import group_columns
         from purelink.discovery.probe import Probe, infer_columns
 
-        if stream not in self._probes:
-            path = self.workspace.samples / f"{self.spec.name}_{stream}_preview.json"
+        if stream not in self.probes:
+            path = self.session.workspace.samples / f"{self.session.spec.name}_{stream}_preview.json"
             if not path.is_file():
                 raise SessionError(f"{stream} has not been sampled yet.", "Run the probe first.")
-            pk = self.spec.stream(stream).primary_key
+            pk = self.session.spec.stream(stream).primary_key
             key = tuple([pk] if isinstance(pk, str) else pk or [])
-            schema = self.workspace.schemas / f"{self.spec.name}_{stream}.sql"
-            self._probes[stream] = Probe(self.spec.name, stream, json.loads(path.read_text()),
+            schema = self.session.workspace.schemas / f"{self.session.spec.name}_{stream}.sql"
+            self.probes[stream] = Probe(self.session.spec.name, stream, json.loads(path.read_text()),
                                          infer_columns(path), key, path, schema)
-            group_columns(self._probes[stream].columns)
-        return self._probes[stream]
+            group_columns(self.probes[stream].columns)
+        return self.probes[stream]
 
     def column_groups(self, stream: str) -> dict:
         from purelink.discovery.columns import group_columns
@@ -76,21 +92,21 @@ class BuildStages:
                 raise SessionError(f"{stream} has no field {', '.join(unknown)} in the sample.",
                                    f"Fields: {', '.join(sorted(known))[:400]}.")
             columns = list(dict.fromkeys(columns))
-        self.state.columns[stream] = columns
-        write_schema(probe, self.workspace, columns, airbyte=self.state.destination.airbyte_metadata)
-        self._changed("schema")
+        self.session.state.columns[stream] = columns
+        write_schema(probe, self.session.workspace, columns, airbyte=self.session.state.destination.airbyte_metadata)
+        self.session.changed("schema")
         return columns
 
     # -- 6 design ---------------------------------------------------------------------------------
     def draft(self) -> Recipe:
         """The recipe the answers so far describe (not saved)."""
-        st = self.state
+        st = self.session.state
         if not st.source or not st.streams:
             raise SessionError("A recipe needs a source and streams.", "Choose them first.")
-        name = st.recipe_name or "_".join([self.spec.name, *st.streams])[:60].rstrip("_")
-        plan_rules = {s.name: s.validations for s in self._plan.streams} if self._plan else {}
-        source = {"name": self.spec.name, "base_url": st.base_url,
-                  "credential": st.credential if self._needs_key() else None}
+        name = st.recipe_name or "_".join([self.session.spec.name, *st.streams])[:60].rstrip("_")
+        plan_rules = {s.name: s.validations for s in self.planned.streams} if self.planned else {}
+        source = {"name": self.session.spec.name, "base_url": st.base_url,
+                  "credential": st.credential if self.session.credentials.needs_key() else None}
         if st.variables:
             source["variables"] = dict(st.variables)
         return Recipe(name=name, source=SourceChoice(**source),
@@ -98,14 +114,14 @@ class BuildStages:
                                             validations=plan_rules.get(s, [])) for s in st.streams],
                       requirements=st.requirements, destination=st.destination, executor=st.executor)
 
-    def plan(self):
+    def plan(self) -> Plan:
         from purelink.pipeline.design import design
 
-        self._plan = None
-        st = self.state
+        self.planned = None
+        st = self.session.state
         schema = {name: self.probe_of(name).columns for name in st.probed if name in st.streams}
-        self._plan = design(self.draft(), self.spec, schema)
-        return self._plan
+        self.planned = design(self.draft(), self.session.spec, schema)
+        return self.planned
 
     # -- 7 generate -------------------------------------------------------------------------------
     def generate(self, name: str | None = None) -> Generated:
@@ -113,94 +129,96 @@ class BuildStages:
         from purelink.pipeline.preflight import preflight
 
         if name:
-            self.state.recipe_name = name
-        if self._plan is None:
+            self.session.state.recipe_name = name
+        if self.planned is None:
             self.plan()
-        recipe = self.engine.recipes.save(self.draft())
-        module = self.engine.generate(recipe)
-        spec = self._request_spec()
-        checks = preflight(module, spec=spec, streams=self.state.streams, workspace=self.workspace,
-                           secret=self._secret_value(), base_url=spec.base_url)
-        st = self.state
+        recipe = self.session.engine.recipes.save(self.draft())
+        module = self.session.engine.generate(recipe)
+        spec = self.session.request_spec()
+        checks = preflight(module, spec=spec, streams=self.session.state.streams, workspace=self.session.workspace,
+                           secret=self.session.credentials.value(), base_url=spec.base_url)
+        st = self.session.state
         st.recipe_name, st.recipe_version, st.module = recipe.name, recipe.version, str(module)
         st.preflight = [c.as_dict() for c in checks]
         st.test, st.run, st.done = None, None, False
-        self.save()
-        return Generated(recipe, self.engine.recipes.path(recipe.name, recipe.version), module,
+        self.session.save()
+        return Generated(recipe, self.session.engine.recipes.path(recipe.name, recipe.version), module,
                          module.read_text(), checks, self.cell())
 
     def cell(self) -> str:
-        name = self.state.recipe_name or self.draft().name
-        root = self.workspace.root
+        name = self.session.state.recipe_name or self.draft().name
+        root = self.session.workspace.root
         where = "" if root == Path.cwd().resolve() else f", workspace={str(root)!r}"
-        first = self.state.streams[0] if self.state.streams else "customers"
+        first = self.session.state.streams[0] if self.session.state.streams else "customers"
         return f'import purelink\n\nresult = purelink.run("{name}"{where})\nresult["{first}"]'
 
     def recipe(self) -> Recipe:
-        if not self.state.recipe_name:
+        if not self.session.state.recipe_name:
             raise SessionError("The pipeline has not been generated yet.", "Generate it first.")
-        return self.engine.recipes.load(self.state.recipe_name, self.state.recipe_version)
+        return self.session.engine.recipes.load(self.session.state.recipe_name, self.session.state.recipe_version)
 
     # -- 8 test, 9 run ----------------------------------------------------------------------------
-    def _start(self, *, sample: int | None = None, db_path: Path | None = None, full_refresh: bool = False):
+    def _start(self, *, sample: int | None = None, db_path: Path | None = None,
+               full_refresh: bool = False) -> Run:
         recipe = self.recipe()
         secrets = None
-        if self._secret is not None and self._needs_key():
+        typed = self.session.credentials.secret
+        if typed is not None and self.session.credentials.needs_key():
             # The key typed in this session goes to the run itself: it may be in memory only, and
             # an environment variable of the same source must not silently take its place.
             from purelink.pipeline.codegen import credential_name
 
-            secrets = {credential_name(recipe, self.spec): self._secret.reveal()}
-        return self.engine.start(recipe, sample=sample, db_path=db_path, full_refresh=full_refresh,
+            secrets = {credential_name(recipe, self.session.spec): typed.reveal()}
+        return self.session.engine.start(recipe, sample=sample, db_path=db_path, full_refresh=full_refresh,
                                  secrets=secrets)
 
     def _logged(self, on_event):
-        return self.engine.logged(on_event)
+        return self.session.engine.logged(on_event)
 
     def test(self, on_event=None) -> TestReport:
         """The sample run: 5 records per stream into a scratch database, as a checklist."""
-        if self.missing("generate"):
-            raise SessionError("The pipeline is not ready to test.", self.missing("generate"))
-        scratch = self.workspace.root / ".purelink" / "scratch" / f"{self.state.recipe_name}_test.duckdb"
+        if self.session.missing("generate"):
+            raise SessionError("The pipeline is not ready to test.", self.session.missing("generate"))
+        scratch = self.session.workspace.root / ".purelink" / "scratch" / f"{self.session.state.recipe_name}_test.duckdb"
         for leftover in (scratch, scratch.with_suffix(".duckdb.wal")):
             leftover.unlink(missing_ok=True)
         handle = self._start(sample=5, db_path=scratch)
         result = handle.collect(on_event=self._logged(on_event))
         finished = result.finished or _failure(result)
-        self.state.test = {"status": "success" if result.ok else "failed",
+        self.session.state.test = {"status": "success" if result.ok else "failed",
                            "checks": finished.get("checks", []), "records": finished.get("records", 0),
                            "error": finished.get("error")}
-        self.state.run, self.state.done = None, False
-        self.save()
+        self.session.state.run, self.session.state.done = None, False
+        self.session.save()
         return TestReport(result.ok, finished.get("checks", []), finished, handle.warning, result.output)
 
     def run(self, on_event=None, *, full_refresh: bool = False) -> RunControl:
         """Start the full run and return at once; events are consumed in a background thread."""
-        if self.missing("test"):
-            raise SessionError("The pipeline has not passed its test run.", self.missing("test"))
+        if self.session.missing("test"):
+            raise SessionError("The pipeline has not passed its test run.", self.session.missing("test"))
         handle = self._start(full_refresh=full_refresh)
-        self.state.run, self.state.done = None, False
+        self.session.state.run, self.session.state.done = None, False
         return RunControl(handle, self._logged(on_event), self._finished)
 
-    def _finished(self, result) -> None:
+    def _finished(self, result: RunResult) -> None:
         finished = result.finished or _failure(result)
-        self.state.run = {k: v for k, v in finished.items() if k not in ("checks",)}
-        self.state.done = bool(result.ok and self.state.test and self.state.test.get("status") == "success")
-        self.save()
+        self.session.state.run = {k: v for k, v in finished.items() if k not in ("checks",)}
+        self.session.state.done = bool(result.ok and self.session.state.test and self.session.state.test.get("status") == "success")
+        self.session.save()
 
     # -- 10 result --------------------------------------------------------------------------------
     def result(self) -> Outcome:
         from purelink.execution.console import summary_text
 
-        st = self.state
+        st = self.session.state
         if not st.run:
             raise SessionError("The pipeline has not run yet.", "Run it first.")
         recipe = self.recipe()
-        ws = self.workspace
-        names = [f"{self.spec.name}_{s}" for s in st.streams]
-        files = {"recipe": str(self.engine.recipes.path(recipe.name, recipe.version)),
+        ws = self.session.workspace
+        names = [f"{self.session.spec.name}_{s}" for s in st.streams]
+        files = {"recipe": str(self.session.engine.recipes.path(recipe.name, recipe.version)),
                  "module": st.module or "",
-                 "database": str(self.engine.db_path(recipe)), "logs": str(ws.logs),
+                 "database": str(self.session.engine.db_path(recipe)), "logs": str(ws.logs),
                  "schemas": ", ".join(str(ws.schemas / f"{n}.sql") for n in names),
                  "samples": ", ".join(str(ws.samples / f"{n}_preview.json") for n in names)}
         # Each step works when typed where the wizard was started: the workspace named when it is
@@ -221,9 +239,9 @@ class BuildStages:
 
     def tables(self, *, arrow: bool = False) -> dict:
         """Each stream's table as a DataFrame (or Arrow table), read in one short session."""
-        return self.engine.tables(self.recipe(), arrow=arrow)
+        return self.session.engine.tables(self.recipe(), arrow=arrow)
 
 
-def _failure(result) -> dict:
+def _failure(result: RunResult) -> dict:
     """A stand-in `finished` event for a run that died without one."""
-    return {"status": "failed", "error": "\n".join(result.output[-5:]) or "no output"}
+    return {"status": "failed", "error": result.failure or "\n".join(result.output[-5:]) or "no output"}

@@ -7,12 +7,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from purelink.errors import PurelinkError, SourceError
 from purelink.recipes import DestinationChoice, Recipe, Requirements
+
+if TYPE_CHECKING:
+    from purelink.execution.jobs import Run
 
 Stage = Literal["source", "streams", "requirements", "credentials", "schema", "design", "generate", "test",
                 "run", "result"]
@@ -26,9 +29,9 @@ class SessionError(PurelinkError):
 class UnknownSource(SourceError):
     """A source name not in the catalog; `suggestions` are the nearest entries."""
 
-    def __init__(self, message: str, guidance: str, suggestions: list) -> None:
+    def __init__(self, message: str, guidance: str = "", suggestions: list | None = None) -> None:
         super().__init__(message, guidance)
-        self.suggestions = suggestions
+        self.suggestions = suggestions or []
 
 
 class SessionState(BaseModel):
@@ -156,10 +159,10 @@ class RunControl:
     `stop()`, `pause()`, `resume()`; `progress` is the latest page/heartbeat event; `wait()`
     returns the `RunResult` once finished. `on_event` is called from that thread."""
 
-    def __init__(self, handle, on_event: Callable[[dict], None] | None,
+    def __init__(self, handle: Run, on_event: Callable[[dict], None] | None,
                  on_done: Callable[[Any], None]) -> None:
         self.handle = handle
-        self.warning: str | None = getattr(handle, "warning", None)
+        self.warning: str | None = handle.warning
         self.events: list[dict] = []
         self.progress: dict | None = None
         self.result = None
@@ -192,6 +195,11 @@ class RunControl:
     @property
     def done(self) -> bool:
         return self._done.is_set()
+
+    @property
+    def output(self) -> list[str]:
+        """The run's lines that were not events (for the monitor's Debug view)."""
+        return self.handle.output
 
     def stop(self) -> None:
         if self.paused:

@@ -32,24 +32,33 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from purelink.catalog import spec as specs
 from purelink.catalog.spec import ConnectorSpec
-from purelink.errors import PurelinkError, SourceError
-from purelink.wizard.build import BuildStages
+from purelink.errors import SourceError
+from purelink.recipes import Recipe
+from purelink.wizard.build import Builder
+from purelink.wizard.credentials import Credentials
 from purelink.wizard.models import (
     STAGES,
     CredentialStatus,
+    Generated,
     KeyHelp,
+    Outcome,
     Question,
+    RunControl,
     SessionError,
     SessionState,
     StreamInfo,
-    Suggestion,
+    TestReport,
     UnknownSource,
 )
 from purelink.workspace import Workspace
+
+if TYPE_CHECKING:
+    from purelink.discovery.probe import Probe
+    from purelink.pipeline.design import Plan
 
 INVALIDATES = {  # what an answer at a stage makes stale
     "source": ("streams", "credential", "schema", "plan", "generate"),
@@ -60,8 +69,12 @@ INVALIDATES = {  # what an answer at a stage makes stale
 }
 
 
-class Session(BuildStages):
-    """One pipeline being built; see the module docstring for the whole flow."""
+class Session:
+    """One pipeline being built; see the module docstring for the whole flow.
+
+    Stages 1-3 are answered here; stage 4 (the key) is its `credentials` collaborator and stages
+    5-10 its `builder`, each given this session and using only what it declares public: `state`,
+    `spec`, `request_spec()`, `workspace`, `engine`, `missing()`, `changed()` and `save()`."""
 
     def __init__(self, workspace: str | os.PathLike | Workspace | None = None, *,
                  state: SessionState | None = None, vault=None) -> None:
@@ -71,14 +84,9 @@ class Session(BuildStages):
             Path(workspace).expanduser() if workspace else None)
         self.engine = Engine(self.workspace)
         self.state = state or SessionState()
-        self._vault = vault
-        self._secret = None  # purelink.secrets.vault.Secret typed in this session
+        self.credentials = Credentials(self, vault)
+        self.builder = Builder(self)
         self._proposal = None
-        self._probes: dict = {}
-        self._plan = None
-        folder = self.workspace.root / "connectors"
-        if folder not in specs.search_path:  # so the engine finds connectors imported here
-            specs.search_path.append(folder)
 
     # -- state ------------------------------------------------------------------------------------
     @property
@@ -110,18 +118,20 @@ class Session(BuildStages):
             state.credential_ok = False
         return cls(ws, state=state, vault=vault)
 
-    def _changed(self, stage: str) -> None:
+    def changed(self, stage: str) -> None:
+        """An answer at `stage` changed: clear what depended on it, save."""
         stale = INVALIDATES.get(stage, ())
         st = self.state
         if "streams" in stale:  # another source: a new pipeline, with a name of its own
             st.streams, st.columns, st.recipe_name = [], {}, None
         if "credential" in stale:
-            st.credential, st.credential_ok, st.credential_saved, self._secret = None, False, False, None
+            st.credential, st.credential_ok, st.credential_saved = None, False, False
+            self.credentials.secret = None
         if "schema" in stale:
             st.probed = [s for s in st.probed if s in st.streams]
             st.columns = {k: v for k, v in st.columns.items() if k in st.streams}
         if "plan" in stale:
-            self._plan = None
+            self.builder.forget_plan()
         if "generate" in stale:  # the recipe's name is an answer and stays; its next save is a new version
             st.recipe_version = st.module = None
             st.preflight = []
@@ -136,7 +146,7 @@ class Session(BuildStages):
             return "Choose a source, or import an OpenAPI document for an API not in the catalog."
         if stage == "streams" and not st.streams:
             return "Choose at least one stream."
-        if stage == "credentials" and self._needs_key() and not st.credential_ok:
+        if stage == "credentials" and self.credentials.needs_key() and not st.credential_ok:
             return "Enter the key (or use the one found) so it can be checked against the API."
         if stage == "schema" and any(s not in st.probed for s in st.streams):
             return "Fetch the sample records (probe) of every chosen stream."
@@ -151,7 +161,7 @@ class Session(BuildStages):
         return None
 
     def next(self) -> str:
-        if self.stage == "design" and self._plan is None:
+        if self.stage == "design" and self.builder.planned is None:
             self.plan()
         problem = self.missing()
         if problem:
@@ -184,10 +194,8 @@ class Session(BuildStages):
 
     def suggest_sources(self, text: str, limit: int = 10) -> list:
         """Ranked entries for what was typed (prefix, then typos, then description words)."""
-        try:
-            from purelink.catalog.ranking import rank
-        except ImportError:
-            return _simple_rank(text, self._all_specs(), limit)
+        from purelink.catalog.ranking import rank
+
         return rank(text, specs=list(self._all_specs().values()), limit=limit)
 
     def choose_source(self, name: str) -> ConnectorSpec:
@@ -201,7 +209,7 @@ class Session(BuildStages):
             raise UnknownSource(f"No source named {name!r}.", hint, near) from None
         if spec.name != self.state.source:
             self.state.source, self.state.base_url, self.state.variables = spec.name, None, {}
-            self._changed("source")
+            self.changed("source")
         return spec
 
     def import_openapi(self, location: str | os.PathLike, *, name: str | None = None,
@@ -233,12 +241,9 @@ class Session(BuildStages):
             raise SessionError("No source chosen yet.", "Choose a source first.")
         return specs.get_spec(self.state.source, self.workspace.root)
 
-    def _request_spec(self) -> ConnectorSpec:
+    def request_spec(self) -> ConnectorSpec:
         """The spec with the base URL and `{placeholders}` filled, as requests are sent."""
-        spec = self.spec
-        if hasattr(spec, "resolved"):
-            return spec.resolved(self.state.variables, base_url=self.state.base_url)
-        return spec.model_copy(update={"base_url": self.state.base_url or spec.base_url})
+        return self.spec.resolved(self.state.variables, base_url=self.state.base_url)
 
     # -- 2 streams --------------------------------------------------------------------------------
     def streams(self) -> list[StreamInfo]:
@@ -253,7 +258,7 @@ class Session(BuildStages):
             raise SessionError("No stream chosen.", f"Choose among: {known}.")
         if chosen != self.state.streams:
             self.state.streams = chosen
-            self._changed("streams")
+            self.changed("streams")
         return chosen
 
     # -- 3 requirements ---------------------------------------------------------------------------
@@ -268,7 +273,7 @@ class Session(BuildStages):
               Question("base_url", "API base URL", st.base_url or spec.base_url,
                        help="replace it for a sandbox, a proxy or a region"),
               Question("keys_ready", "Do you have the key ready", st.keys_ready, ["yes", "help me get keys"])]
-        for name, var in getattr(spec, "variables", {}).items():
+        for name, var in spec.variables.items():
             qs.append(Question(f"variables.{name}", var.description, st.variables.get(name, var.default),
                                help=f"e.g. {var.example}" if var.example else ""))
         return qs
@@ -306,116 +311,58 @@ class Session(BuildStages):
         if (st.base_url, st.variables) != where:  # another server: the key and the samples are unproven
             st.credential_ok = False
             st.probed = []
-        self._changed("requirements")
+        self.changed("requirements")
         return st
 
-    # -- 4 credentials ----------------------------------------------------------------------------
-    def _needs_key(self) -> bool:
-        return self.spec.auth.style not in ("none",)
-
-    def _secret_name(self) -> str:
-        return self.state.credential or self.spec.name
-
+    # -- 4 credentials: the `credentials` collaborator ---------------------------------------------
     def vault(self):
-        if self._vault is None:
-            from purelink.secrets.vault import Vault
-
-            self._vault = Vault()
-        return self._vault
-
-    def _existing(self):
-        """A key already there for this source: the environment variable, then the vault entry."""
-        from purelink.secrets.vault import resolve_secret
-
-        spec = self.spec
-        try:
-            return resolve_secret(self._secret_name(), env_vars=tuple(v for v in (spec.auth.env,) if v),
-                                  vault=self.vault(), interactive=False)
-        except PurelinkError:
-            return None
+        return self.credentials.vault()
 
     def key_guidance(self) -> KeyHelp:
-        spec = self.spec
-        a = spec.auth
-        found = self._existing() if self._needs_key() else None
-        where = None
-        if found is not None:
-            origin = found.source or ""
-            where = (f"environment variable {origin[4:]}" if origin.startswith("env:")
-                     else f"vault entry {self._secret_name()}") + f": {found.masked()}"
-        return KeyHelp(spec.title, self._needs_key(), a.guidance.dashboard_url, list(a.guidance.steps),
-                       a.key_hint, a.guidance.test_vs_live, a.env, self._secret_name(), where)
+        return self.credentials.guidance()
 
-    def set_credential(self, value: str, *, save: bool = True, name: str | None = None) -> CredentialStatus:
-        """Check the key's format, send one live health-check request, and (save=True) encrypt it
-        in the vault under `name` (default: the source's name). The value is never in the state."""
-        from purelink.pipeline.preflight import health_check
-        from purelink.secrets.keychecks import check_key_format
-        from purelink.secrets.vault import Secret
-
-        spec = self._request_spec()
-        plain = value if isinstance(value, Secret) else value.strip()
-        secret = Secret(plain, name=name or self._secret_name())
-        try:
-            check_key_format(secret, spec.auth.key_pattern, source_title=spec.title)
-        except PurelinkError as exc:
-            guidance = " ".join(x for x in (spec.auth.key_hint, exc.guidance) if x)
-            raise type(exc)(exc.message, guidance) from None
-        result = health_check(spec, secret.reveal(), base_url=spec.base_url)
-        if not result.ok:
-            result.raise_for_problem()
-        st = self.state
-        st.credential = name or self._secret_name()
-        if save:
-            self.vault().set(st.credential, secret)
-        self._secret = secret
-        st.credential_saved, st.credential_ok = save, True
-        self._changed("credentials")
-        return CredentialStatus(st.credential, secret.masked(), result.message, save,
-                                "vault" if save else "memory")
+    def set_credential(self, value, *, save: bool = True, name: str | None = None) -> CredentialStatus:
+        return self.credentials.set(value, save=save, name=name)
 
     def use_existing_credential(self) -> CredentialStatus:
-        """Accept the key found in the environment or the vault, after the same live check."""
-        found = self._existing()
-        if found is None:
-            raise SessionError(f"No key for {self.spec.title} was found.",
-                               "Enter it with set_credential(KEY).")
-        status = self.set_credential(found, save=False)  # never copies an environment variable into the vault
-        if not (found.source or "").startswith("env:"):
-            self.state.credential_saved, status.saved, status.where = True, True, "vault"
-            self.save()
-        return status
+        return self.credentials.use_existing()
 
-    def _secret_value(self) -> str | None:
-        if not self._needs_key():
-            return None
-        if self._secret is None:
-            found = self._existing()
-            if found is None:
-                raise SessionError("The key is not available in this session.",
-                                   "Enter it again (credentials).")
-            self._secret = found
-        return self._secret.reveal()
+    # -- 5-10 schema to result: the `builder` collaborator ------------------------------------------
+    def probe(self, streams: list[str] | None = None) -> dict:
+        return self.builder.probe(streams)
 
+    def probe_of(self, stream: str) -> Probe:
+        return self.builder.probe_of(stream)
 
-def _simple_rank(text: str, found: dict[str, ConnectorSpec], limit: int) -> list[Suggestion]:
-    """Prefix, then typos, then description words; used until the catalog's ranking is installed."""
-    from difflib import SequenceMatcher
+    def column_groups(self, stream: str) -> dict:
+        return self.builder.column_groups(stream)
 
-    q = text.strip().lower()
-    scored = []
-    for spec in found.values():
-        title, desc = spec.title.lower(), f"{spec.description} {spec.category}".lower()
-        typo = max(SequenceMatcher(None, q, title[:len(q) + 1]).ratio(),
-                   SequenceMatcher(None, q, title).ratio())
-        if title.startswith(q) or spec.name.startswith(q):
-            score = 3.0
-        elif q and typo >= 0.75:
-            score = 2.0 + typo
-        elif q and any(w.startswith(q) for w in desc.split()):
-            score = 1.0
-        else:
-            score = 0.0
-        if score or not q:
-            scored.append(Suggestion(spec.name, spec.title, spec.description, spec.label, score))
-    return sorted(scored, key=lambda s: (-s.score, s.title))[:limit]
+    def choose_columns(self, stream: str, columns: list[str] | None) -> list[str] | None:
+        return self.builder.choose_columns(stream, columns)
+
+    def draft(self) -> Recipe:
+        return self.builder.draft()
+
+    def plan(self) -> Plan:
+        return self.builder.plan()
+
+    def generate(self, name: str | None = None) -> Generated:
+        return self.builder.generate(name)
+
+    def cell(self) -> str:
+        return self.builder.cell()
+
+    def recipe(self) -> Recipe:
+        return self.builder.recipe()
+
+    def test(self, on_event=None) -> TestReport:
+        return self.builder.test(on_event)
+
+    def run(self, on_event=None, *, full_refresh: bool = False) -> RunControl:
+        return self.builder.run(on_event, full_refresh=full_refresh)
+
+    def result(self) -> Outcome:
+        return self.builder.result()
+
+    def tables(self, *, arrow: bool = False) -> dict:
+        return self.builder.tables(arrow=arrow)

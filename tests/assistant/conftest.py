@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from purelink.catalog import spec as specs
 from purelink.sandbox import serve
 
 _spec = importlib.util.spec_from_file_location("purelink_tests_fake_gemini", Path(__file__).with_name("fake_gemini.py"))
@@ -24,14 +23,12 @@ FakeGemini = fake_gemini_module.FakeGemini
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """No Gemini settings, a private vault and home, no workspace from the environment, and no
-    connector folder registered by another test's session (it could shadow this workspace's)."""
+    """No Gemini settings, a private vault and home, no workspace from the environment."""
     for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "PURELINK_GEMINI_MODEL",
                 "PURELINK_WORKSPACE", "ACME_TICKETS_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PURELINK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PURELINK_VAULT_KEYRING", "0")
-    monkeypatch.setattr(specs, "search_path", [])
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ def test_a_failed_test_can_be_explained(wizard, sandbox, workspace, monkeypatch)
         wiz.session.next()
     wiz.session.generate()
     wiz.session.next()
-    wiz.session._secret = type(wiz.session._secret)("sk_test_wrongwrongwrong123456")  # the key was revoked
+    wiz.session.credentials.secret = type(wiz.session.credentials.secret)("sk_test_wrongwrongwrong123456")  # the key was revoked
     wiz.show()
     one(wiz, "purelink-test").click()
     assert wiz.wait(120)

@@ -14,7 +14,7 @@ import pytest
 
 from purelink.errors import CredentialError
 from purelink.secrets import redact
-from purelink.secrets.vault import Secret
+from purelink.secrets.secret import Secret
 
 KEY = "sk_test_51HcanaryQ7xZr2LmNpW9vB3kTy8sDfGh"
 PASSWORD = "p@ss/w0rd+x=y&z ünïcode 42"

@@ -23,7 +23,8 @@ import pytest
 from purelink.errors import CredentialError, SourceError
 from purelink.secrets import redact
 from purelink.secrets.keychecks import check_key_format, classify_health_check
-from purelink.secrets.vault import Secret, Vault, resolve_secret
+from purelink.secrets.resolve import resolve_secret
+from purelink.secrets.vault import Secret, Vault
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk_test_51HcanaryQ7xZr2LmNpW9vB3kTy8sDfGh"
@@ -366,7 +367,7 @@ def test_nobody_there(home: Path) -> None:
 
 
 def test_nobody_there_in_a_real_process(home: Path) -> None:
-    code = ("from purelink.secrets.vault import resolve_secret\n"
+    code = ("from purelink.secrets.resolve import resolve_secret\n"
             "resolve_secret('shop', env_vars=['SHOPIFY_TOKEN', 'SHOPIFY_API_KEY'])\n")
     proc = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, env=_env(home), timeout=60, check=False)
@@ -376,7 +377,7 @@ def test_nobody_there_in_a_real_process(home: Path) -> None:
 
 def test_resolution_reaches_prompt_on_a_terminal(home: Path) -> None:
     pexpect = pytest.importorskip("pexpect")
-    code = ("from purelink.secrets.vault import resolve_secret\n"
+    code = ("from purelink.secrets.resolve import resolve_secret\n"
             "s = resolve_secret('stripe', env_vars=['STRIPE_API_KEY'])\n"
             "print('got', s, s.source, len(s.reveal()))\n")
     child = pexpect.spawn(sys.executable, ["-c", code], env=_env(home), encoding="utf-8", timeout=30)
