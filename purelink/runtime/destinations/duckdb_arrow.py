@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from purelink.runtime.arrow_batch import ArrowBatch, stage_name
+from purelink.runtime.arrow_batch import ArrowBatch, duckdb_casts, stage_name
 from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK, Batch, SchemaChange
 from purelink.runtime.destinations.duckdb import DuckDBDestination, quote
 from purelink.runtime.errors import RuntimeFailure
@@ -38,6 +38,7 @@ class DuckDBArrowDestination(DuckDBDestination):
                  memory_limit: str | None = "128MB") -> None:
         super().__init__(path, airbyte_metadata=airbyte_metadata)
         self.memory_limit = memory_limit
+        self._arrow_schema = None  # the schema of the batch registered as purelink_arrow
 
     def open(self) -> None:
         super().open()
@@ -68,11 +69,12 @@ class DuckDBArrowDestination(DuckDBDestination):
         if not existing:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(batch.schema)}")
             extra = "".join(f", CAST(NULL AS {kind}) AS {quote(name)}" for name, kind in meta.items())
-            self.con.execute(f"CREATE TABLE {target} AS SELECT *{extra} FROM purelink_arrow LIMIT 0")
+            self.con.execute(f"CREATE TABLE {target} AS SELECT {_typed(self._arrow_schema)}{extra} "
+                             "FROM purelink_arrow LIMIT 0")
             self._columns.pop((batch.schema, batch.table), None)
             return []
         incoming = dict(self.con.execute("SELECT column_name, column_type FROM "
-                                         "(DESCRIBE SELECT * FROM purelink_arrow)").fetchall())
+                                         f"(DESCRIBE SELECT {_typed(self._arrow_schema)} FROM purelink_arrow)").fetchall())
         incoming.update(meta)
         changes = []
         for column, kind in incoming.items():
@@ -94,6 +96,7 @@ class DuckDBArrowDestination(DuckDBDestination):
         first = True
         for data in batch.tables():
             self.con.register("purelink_arrow", data)
+            self._arrow_schema = data.schema
             try:
                 if first:
                     changes = self._declare(into, target)
@@ -126,7 +129,8 @@ class DuckDBArrowDestination(DuckDBDestination):
 
     def _append(self, target: str, columns: list[str], run_id: str, extracted_at: datetime) -> None:
         names = [quote(c) for c in columns]
-        values = list(names)
+        casts = duckdb_casts(self._arrow_schema)
+        values = [f"CAST({quote(c)} AS {casts[c]})" if c in casts else quote(c) for c in columns]
         params: list = []
         for name in self._meta():
             names.append(quote(name))
@@ -146,6 +150,13 @@ class DuckDBArrowDestination(DuckDBDestination):
             source = f"(SELECT *, CAST(uuid() AS VARCHAR) AS {quote(ROW_ID)} FROM purelink_arrow)"
         self.con.execute(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(values)} FROM {source}",
                          params)
+
+
+def _typed(schema) -> str:
+    """The registered batch's columns, cast where the source asked for a DuckDB type (timetz, bit)."""
+    casts = duckdb_casts(schema)
+    return ", ".join(f"CAST({quote(c)} AS {casts[c]}) AS {quote(c)}" if c in casts else quote(c)
+                     for c in schema.names)
 
 
 def _size(text: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from purelink.runtime import pg
-from purelink.runtime.arrow_batch import ArrowBatch, pg_type
+from purelink.runtime.arrow_batch import ArrowBatch, pg_type, warehouse_ready
 from purelink.runtime.destinations.base import (
     META_AIRBYTE,
     META_PURELINK,
@@ -286,7 +286,8 @@ class PostgresDestination(Destination):
         for data in batch.tables():
             if batch.fresh:
                 self._staged[batch.table] = {f.name: pg_type(f) for f in data.schema}
-            self.cur.adbc_ingest(name, data, mode="create_append", db_schema_name="_purelink")
+            self.cur.adbc_ingest(name, warehouse_ready(data, always=True), mode="create_append",
+                                 db_schema_name="_purelink")
 
     def _swap(self, batch: ArrowBatch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         """The staged rows replace the table's in one transaction (DELETE + INSERT: the table itself,
@@ -307,7 +308,7 @@ class PostgresDestination(Destination):
 
     def _merge(self, batch: Batch, data: pa.Table, *, run_id: str, extracted_at: datetime) -> None:
         # Temporary and per transaction: a crash leaves nothing behind, and COPY needs no cast.
-        self.cur.adbc_ingest(STAGE, data, mode="replace", temporary=True)
+        self.cur.adbc_ingest(STAGE, warehouse_ready(data), mode="replace", temporary=True)
         columns = self._table_columns(batch.table)
         if batch.primary_key:
             match = " AND ".join(f"t.{pg.quote(k)} = CAST(s.{pg.quote(k)} AS {columns[k]})" for k in batch.primary_key)

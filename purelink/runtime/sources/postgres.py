@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from purelink.runtime import pg
 from purelink.runtime.arrow_batch import PG_TYPE, normalize
 from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.pg_types import ColumnRead, column_types, plan_columns, profile
 
 AUTO = "auto"
 # Column names that by convention hold "last changed" timestamps, in order of preference.
@@ -135,6 +136,7 @@ class Plan:
     cursor_type: str | None
     estimated_rows: int | None
     notes: list[str] = field(default_factory=list)  # worth a warning event
+    reads: list[ColumnRead] = field(default_factory=list)  # how each column is selected (pg_types)
 
     @property
     def mode(self) -> str:
@@ -181,8 +183,25 @@ def plan_stream(cur: Any, stream: SqlStream) -> Plan:
                              f"Its columns are: {', '.join(names)}.")
     if cursor and not key:
         notes.append("no primary key: rows changed since the last run are appended, not merged")
+    reads = _column_reads(cur, stream, relation, probe, cursor)
+    notes.extend(r.note for r in reads if r.note)
     return Plan(stream, relation, names, probe, key, cursor, _typename(probe, cursor) if cursor else None,
-                estimated, notes)
+                estimated, notes, reads)
+
+
+def _column_reads(cur: Any, stream: SqlStream, relation: str, probe: pa.Schema, cursor: str | None) -> list[ColumnRead]:
+    """Each column's SELECT expression and destination types, from the catalog and one profile scan."""
+    try:
+        types = column_types(cur, probe, stream.parts[1:] if isinstance(stream, Table) else None)
+        reads = plan_columns(types, profile(cur, relation, types))
+    except pg.driver().Error as exc:
+        cur.connection.rollback()
+        raise RuntimeFailure(f"Cannot read the column types of stream {stream.name}: {pg.first_line(exc)}",
+                             "Check that the user can read the table and the catalog (pg_type).") from None
+    for read in reads:
+        if read.name == cursor:  # compared and ordered by its own type: never read as text
+            read.expression = pg.quote(read.name)
+    return reads
 
 
 def _typename(schema: pa.Schema, column: str) -> str | None:
@@ -206,7 +225,8 @@ def read_batches(cur: Any, plan: Plan, *, after: Any = None, limit: int | None =
     it back with `current_setting`: a parameterized query would make the driver leave COPY and
     buffer the whole result.
     """
-    sql = f"SELECT {', '.join(pg.quote(c) for c in plan.columns)} FROM {plan.relation}"
+    selects = [r.select() for r in plan.reads] or [pg.quote(c) for c in plan.columns]
+    sql = f"SELECT {', '.join(selects)} FROM {plan.relation}"
     if plan.cursor and after is not None:
         pg.fetch(cur, "SELECT set_config($1, $2, false)", [CURSOR_SETTING, _setting(after)])
         sql += (f" WHERE {pg.quote(plan.cursor)} > (SELECT CAST(current_setting('{CURSOR_SETTING}') "
@@ -220,11 +240,12 @@ def read_batches(cur: Any, plan: Plan, *, after: Any = None, limit: int | None =
         cur.execute(sql)
         reader = cur.fetch_record_batch()
         empty = True
+        reads = {r.name: r for r in plan.reads}
         for record_batch in reader:
             empty = False
-            yield normalize(pa.Table.from_batches([record_batch]))
+            yield normalize(pa.Table.from_batches([record_batch]), reads)
         if empty:
-            yield normalize(reader.schema.empty_table())
+            yield normalize(reader.schema.empty_table(), reads)
     except pg.driver().Error as exc:
         raise RuntimeFailure(f"Reading stream {plan.stream.name} failed: {pg.first_line(exc)}",
                              "Nothing of the failed batch was committed; run again once the cause is fixed.") \
