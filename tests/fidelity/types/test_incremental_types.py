@@ -1,0 +1,132 @@
+"""The awkward types also survive the incremental path (merge by key, batch by batch) and a query
+stream, whose column types come from the driver rather than from pg_attribute."""
+
+from __future__ import annotations
+
+import io
+
+import duckdb
+import pytest
+
+from purelink.runtime import PostgresDestination, PostgresSource, Query, Table, sql_run
+from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
+from purelink.runtime.events import EventWriter
+
+pytestmark = pytest.mark.postgres
+
+COLUMNS = {  # column -> (declared type, DuckDB type)
+    "day": ("date", "DATE"),
+    "moment": ("timestamptz", "TIMESTAMP WITH TIME ZONE"),
+    "clock tz": ("timetz", "TIME WITH TIME ZONE"),
+    "ip": ("inet", "VARCHAR"),
+    "Amount": ("numeric(10,2)", "DECIMAL(10,2)"),
+    "cash": ("money", "DECIMAL(38,2)"),
+    "matrix": ("integer[]", "VARCHAR"),
+    "pair": ("pair", "JSON"),
+    "range": ("int4range", "VARCHAR"),
+}
+SETUP = [
+    "CREATE TYPE pair AS (a integer, b text)",
+    ('CREATE TABLE events (id integer PRIMARY KEY, updated_at timestamptz NOT NULL, day date, moment timestamptz, '
+    '"clock tz" timetz, ip inet, "Amount" numeric(10,2), cash money, matrix integer[], pair pair, range int4range)'),
+]
+ROWS = [
+    ("(1, now() - interval '2 days', 'infinity', '-infinity', '01:02:03+05', '10.0.0.1/8', 1.5, 2.25, "
+    "'{{1,2},{3,4}}', ROW(1, 'x'), '[1,3)')"),
+    ("(2, now() - interval '2 days', '2024-02-29', 'infinity', '23:00:00-02', '::1', -0.01, -3, '{{5}}', "
+    "ROW(NULL, 'y'), 'empty')"),
+]
+MORE = [  # the second run: one new row, one changed row
+    ("INSERT INTO events VALUES (3, now(), '-infinity', '2024-01-02 03:04:05+02', '00:00:00+00', '192.168.1.1', "
+    "99999999.99, 0.01, '{{7,8}}', ROW(3, 'z'), '(,)')"),
+    "UPDATE events SET updated_at = now(), day = 'infinity', ip = 'fe80::1/64', matrix = '{{0}}' WHERE id = 2",
+]
+
+
+def _render(column: str, declared: str) -> str:
+    quoted = '"' + column + '"'
+    return f"to_jsonb({quoted})::text" if declared == "pair" else f"{quoted}::text"
+
+
+def _source_rows(postgres, db) -> list[tuple]:
+    rendered = ", ".join(_render(c, d) for c, (d, _) in COLUMNS.items())
+    return postgres.query(db, f"SELECT id, {rendered} FROM events ORDER BY id")
+
+
+def _duck_rows(postgres, db, path) -> list[tuple]:
+    """DuckDB's values, rendered by the source server (same session time zone, same output functions)."""
+    con = duckdb.connect(str(path), read_only=True)
+    texts = ", ".join(f"CAST(\"{c}\" AS VARCHAR)" for c in COLUMNS)
+    rows = con.execute(f"SELECT id, {texts} FROM postgres.events ORDER BY id").fetchall()
+    types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'events'")
+                 .fetchall())
+    con.close()
+    assert {c: types[c] for c in COLUMNS} == {c: kind for c, (_, kind) in COLUMNS.items()}
+    casts = []
+    for i, (column, (declared, kind)) in enumerate(COLUMNS.items(), start=2):
+        value = f"${i}::text"
+        if declared == "pair":
+            casts.append(f"{value}::jsonb::text")
+        elif kind == "VARCHAR":
+            casts.append(value)
+        elif declared == "money":
+            casts.append(f"{value}::numeric::money::text")
+        else:
+            casts.append(f"CAST({value} AS {declared})::text")
+    return [_render_row(postgres, db, casts, row) for row in rows]
+
+
+def _render_row(postgres, db, casts, row) -> tuple:
+    con = postgres.connect(db)
+    cur = con.cursor()
+    cur.execute(f"SELECT $1::int, {', '.join(casts)}", parameters=[row[0], *[None if v is None else str(v)
+                                                                             for v in row[1:]]])
+    out = cur.fetchone()
+    con.close()
+    return out
+
+
+def _run(postgres, db, destination, stream) -> dict:
+    finished = sql_run(PostgresSource(url=postgres.url(db)), [stream], pipeline="incremental_types",
+                       destination=destination, events=EventWriter("t", io.StringIO()))
+    assert finished["status"] == "success", finished
+    return finished
+
+
+@pytest.mark.parametrize("target", ["duckdb", "warehouse"])
+def test_incremental_runs_keep_every_value(postgres, db, secrets_env, tmp_path, target):
+    postgres.execute(db, *SETUP, f"INSERT INTO events VALUES {', '.join(ROWS)}")
+    warehouse = postgres.create_database("wh") if target == "warehouse" else None
+
+    def destination():
+        if warehouse:
+            return PostgresDestination(postgres.url(warehouse))
+        return DuckDBArrowDestination(tmp_path / "inc.duckdb")
+
+    def landed() -> list[tuple]:
+        if warehouse is None:
+            return _duck_rows(postgres, db, tmp_path / "inc.duckdb")
+        rendered = ", ".join(f'"{c}"::text' for c in COLUMNS)
+        return postgres.query(warehouse, f"SELECT id, {rendered} FROM raw.events ORDER BY id")
+
+    first = _run(postgres, db, destination(), Table("events"))
+    assert first["streams"]["events"]["mode"] == "incremental by updated_at"
+    assert landed() == _source_rows(postgres, db)
+    postgres.execute(db, *MORE)
+    second = _run(postgres, db, destination(), Table("events"))
+    assert second["records"] == 2  # only the new and the changed row were read
+    assert landed() == _source_rows(postgres, db)
+
+
+def test_query_stream_types_come_from_the_driver(postgres, db, secrets_env, tmp_path):
+    postgres.execute(db, *SETUP, f"INSERT INTO events VALUES {', '.join(ROWS)}")
+    names = ", ".join(f'"{c}"' for c in COLUMNS)
+    stream = Query("events", f"SELECT id, {names} FROM events", primary_key="id")
+    path = tmp_path / "query.duckdb"
+    _run(postgres, db, DuckDBArrowDestination(path), stream)
+    assert _duck_rows(postgres, db, path) == _source_rows(postgres, db)
+    warehouse = postgres.create_database("wh")
+    _run(postgres, db, PostgresDestination(postgres.url(warehouse)), stream)
+    rendered = ", ".join(f'"{c}"::text' for c in COLUMNS)
+    assert postgres.query(warehouse, f"SELECT id, {rendered} FROM raw.events ORDER BY id") == \
+        _source_rows(postgres, db)
