@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from purelink.runtime.destinations.base import Batch
+from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.pg_types import DUCKDB, WAREHOUSE, ColumnRead
 
 PG_TYPE = b"POSTGRESQL:type"
@@ -99,11 +100,19 @@ def normalize(table: pa.Table, reads: dict[str, ColumnRead] | None = None) -> pa
             if precision is not None and read is None:
                 column = pc.cast(column, pa.decimal128(*precision))
         if read is not None and read.decimal is not None:
-            column = pc.cast(column, pa.decimal128(*read.decimal))
+            column = _decimal(column, field.name, read.decimal)
         column = _infinities(column)
         columns.append(column)
         fields.append(pa.field(field.name, column.type, nullable=True, metadata=metadata or None))
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _decimal(column: pa.ChunkedArray, name: str, size: tuple[int, int]) -> pa.ChunkedArray:
+    try:
+        return pc.cast(column, pa.decimal128(*size))
+    except pa.ArrowInvalid:  # a value written after the run sized the column
+        raise RuntimeFailure(f"Column {name} received a value that does not fit DECIMAL{size}.",
+                             "Run the pipeline again: each run sizes the column from the values it finds.") from None
 
 
 # The driver adds the 2000 -> 1970 epoch shift to PostgreSQL's infinity sentinels (INT32/INT64

@@ -9,11 +9,12 @@ letters, one transaction per commit) is the parent's.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from purelink.runtime.arrow_batch import ArrowBatch, duckdb_casts, stage_name
+from purelink.runtime.arrow_batch import MAX_DECIMAL_PRECISION, ArrowBatch, duckdb_casts, stage_name
 from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK, Batch, SchemaChange
 from purelink.runtime.destinations.duckdb import DuckDBDestination, quote
 from purelink.runtime.errors import RuntimeFailure
@@ -81,8 +82,23 @@ class DuckDBArrowDestination(DuckDBDestination):
             if column not in existing:
                 self.con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(column)} {kind}")
                 changes.append(SchemaChange(batch.stream, batch.table, column, "added", None, kind))
+            elif (wider := self._widen_decimal(target, column, existing[column], kind)) is not None:
+                changes.append(SchemaChange(batch.stream, batch.table, column, "widened", existing[column], wider))
         self._columns.pop((batch.schema, batch.table), None)
         return changes
+
+    def _widen_decimal(self, target: str, column: str, old: str, new: str) -> str | None:
+        """A DECIMAL column that now meets a wider scale or more digits (numeric without precision
+        is sized from the values of each run) is widened, or becomes exact text: inserting as it is
+        would round silently."""
+        for wider in widened_decimal(old, new):
+            # TRY_CAST: a failed ALTER would abort the commit's transaction
+            fits = self.con.execute(f"SELECT count(*) FILTER (WHERE {quote(column)} IS NOT NULL AND "
+                                    f"TRY_CAST({quote(column)} AS {wider}) IS NULL) = 0 FROM {target}").fetchone()[0]
+            if fits:
+                self.con.execute(f"ALTER TABLE {target} ALTER COLUMN {quote(column)} TYPE {wider}")
+                return wider
+        return None
 
     def _load(self, batch: ArrowBatch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         if batch.load == "swap":
@@ -150,6 +166,25 @@ class DuckDBArrowDestination(DuckDBDestination):
             source = f"(SELECT *, CAST(uuid() AS VARCHAR) AS {quote(ROW_ID)} FROM purelink_arrow)"
         self.con.execute(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(values)} FROM {source}",
                          params)
+
+
+def _decimal(kind: str) -> tuple[int, int] | None:
+    match = re.fullmatch(r"DECIMAL\((\d+),(\d+)\)", kind.replace(" ", ""))
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def widened_decimal(old: str, new: str) -> list[str]:
+    """DuckDB types to try, in order, for a DECIMAL column `old` receiving `new` values; [] when
+    the column holds them as it is."""
+    was, comes = _decimal(old), _decimal(new)
+    if was is None or new == old:
+        return []
+    if comes is None:
+        return ["VARCHAR"] if new == "VARCHAR" else []
+    if comes[1] <= was[1]:
+        return []  # no digit after the point is lost; too many before it fails the insert loudly
+    digits = max(was[0] - was[1], comes[0] - comes[1])
+    return [f"DECIMAL({min(MAX_DECIMAL_PRECISION, digits + comes[1])},{comes[1]})", "VARCHAR"]
 
 
 def _typed(schema) -> str:

@@ -130,3 +130,31 @@ def test_query_stream_types_come_from_the_driver(postgres, db, secrets_env, tmp_
     rendered = ", ".join(f'"{c}"::text' for c in COLUMNS)
     assert postgres.query(warehouse, f"SELECT id, {rendered} FROM raw.events ORDER BY id") == \
         _source_rows(postgres, db)
+
+
+def test_numeric_without_precision_widens_instead_of_rounding(postgres, db, secrets_env, tmp_path):
+    """Each run sizes DECIMAL from the values it finds: a later, finer value widens the DuckDB column
+    (recorded as a schema change), and a NaN turns it into exact text; no value is ever rounded."""
+    postgres.execute(db, "CREATE TABLE amounts (id integer PRIMARY KEY, updated_at timestamptz NOT NULL, amount numeric)",
+                     "INSERT INTO amounts VALUES (1, now() - interval '1 day', 1.5), (2, now() - interval '1 day', -2)")
+    path = tmp_path / "amounts.duckdb"
+    steps = [("DECIMAL(38,1)", None),
+             ("DECIMAL(38,2)", "INSERT INTO amounts VALUES (3, now(), 1.25)"),
+             ("VARCHAR", "INSERT INTO amounts VALUES (4, now() + interval '1 second', 'NaN')")]
+    for expected, change in steps:
+        if change:
+            postgres.execute(db, change)
+        _run(postgres, db, DuckDBArrowDestination(path), Table("amounts"))
+        con = duckdb.connect(str(path), read_only=True)
+        kind = con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = 'amounts' "
+                           "AND column_name = 'amount'").fetchone()[0]
+        landed = con.execute("SELECT id, CAST(amount AS VARCHAR) FROM postgres.amounts ORDER BY id").fetchall()
+        widened = con.execute("SELECT count(*) FROM _purelink.schema_changes WHERE change = 'widened'").fetchone()[0]
+        con.close()
+        assert kind == expected
+        source = postgres.query(db, "SELECT id, amount::text FROM amounts ORDER BY id")
+        assert len(landed) == len(source)
+        for (key, got), (_, want) in zip(landed, source, strict=True):
+            same = postgres.query(db, f"SELECT CAST('{got}' AS numeric) = CAST('{want}' AS numeric)")[0][0]
+            assert same, f"row {key}: source {want}, DuckDB {got}"
+    assert widened == 2
