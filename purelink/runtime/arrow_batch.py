@@ -2,8 +2,9 @@
 
 A REST `Batch` carries Python dicts whose types are inferred. A database already knows its
 types, so an `ArrowBatch` carries Arrow data as the driver produced it and each destination
-declares columns from the Arrow schema: numeric(12,3) stays a 12,3 decimal, jsonb stays JSON,
-an interval stays an interval. Nothing is converted row by row.
+declares columns from the Arrow schema and the source's decisions in its field metadata
+(pg_types): numeric(12,3) stays a 12,3 decimal, jsonb stays JSON, inet keeps its exact text in
+DuckDB and is inet again in the warehouse. Nothing is converted row by row.
 """
 
 from __future__ import annotations

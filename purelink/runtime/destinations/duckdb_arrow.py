@@ -94,7 +94,7 @@ class DuckDBArrowDestination(DuckDBDestination):
         for wider in widened_decimal(old, new):
             # TRY_CAST: a failed ALTER would abort the commit's transaction
             fits = self.con.execute(f"SELECT count(*) FILTER (WHERE {quote(column)} IS NOT NULL AND "
-                                    f"TRY_CAST({quote(column)} AS {wider}) IS NULL) = 0 FROM {target}").fetchone()[0]
+                                    f"TRY_CAST({quote(column)} AS {wider}) IS NULL) = 0 FROM {target}").fetchall()[0][0]
             if fits:
                 self.con.execute(f"ALTER TABLE {target} ALTER COLUMN {quote(column)} TYPE {wider}")
                 return wider
@@ -192,6 +192,25 @@ def _typed(schema) -> str:
     casts = duckdb_casts(schema)
     return ", ".join(f"CAST({quote(c)} AS {casts[c]}) AS {quote(c)}" if c in casts else quote(c)
                      for c in schema.names)
+
+
+PANDAS_TEXT = {"TIME WITH TIME ZONE", "BIT"}  # pandas has no such type: DuckDB refuses to convert
+INFINITE = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE"}
+
+
+def dataframe_select(con, schema: str, table: str) -> str:
+    """The SELECT list that reads a loaded table into pandas without failing: timetz and bit
+    columns, and date or timestamp columns holding an infinity, come as their text form."""
+    columns = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? "
+                          "AND table_name = ? ORDER BY column_index", [schema, table]).fetchall()
+    temporal = [c for c, kind in columns if kind in INFINITE]
+    infinite: set[str] = set()
+    if temporal:
+        flags = con.execute(f"SELECT {', '.join(f'bool_or(NOT isfinite({quote(c)}))' for c in temporal)} "
+                            f"FROM {quote(schema)}.{quote(table)}").fetchall()[0]
+        infinite = {c for c, flag in zip(temporal, flags) if flag}
+    return ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if kind in PANDAS_TEXT or c in infinite
+                     else quote(c) for c, kind in columns)
 
 
 def _size(text: str) -> str:

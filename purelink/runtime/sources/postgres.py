@@ -9,8 +9,8 @@
 
 Rows travel from the server as binary COPY through ADBC's PostgreSQL driver, straight into Arrow
 batches of about `batch_mb` megabytes: never row by row, and never more than a batch or two in
-memory. Types stay faithful: numeric(p,s) becomes a p,s decimal, timestamptz, date, interval,
-uuid, json/jsonb, arrays, enums (as text), bytea and NULLs keep their meaning.
+memory. Types stay faithful: each column is read by the rule `pg_types` picks from the catalog
+(natively, as its exact text form, or as jsonb for composites); docs/types.md has the table.
 
 A stream with a cursor column (an `updated_at` timestamp or an increasing id) reads only rows
 past the saved cursor, in cursor order, and each batch is committed with the cursor it reached.

@@ -259,3 +259,20 @@ def test_warehouse_value_by_value(postgres, loaded, type_id):
 def test_every_type_has_a_case():
     assert len(IDS) == len(set(IDS)) == len(TYPES)
     assert len({t[1] for t in TYPES}) == len(TYPES)  # column names are distinct
+
+
+def test_every_type_reads_into_pandas(loaded):
+    """`purelink.run()` hands tables over as DataFrames: timetz, bit and infinite dates must not fail it."""
+    from purelink.runtime.destinations.duckdb_arrow import dataframe_select
+
+    con = duckdb.connect(str(loaded["duckdb"]), read_only=True)
+    try:
+        frame = con.sql(f"SELECT {dataframe_select(con, 'postgres', 'every_type')} FROM postgres.every_type "
+                        f"ORDER BY {quote(KEY)}").df()
+    finally:
+        con.close()
+    assert len(frame) == 4 and list(frame.columns)[1:len(TYPES) + 1] == [t[1] for t in TYPES]
+    assert list(frame["day"][:3]) == ["2024-02-29", "infinity", "-infinity"]
+    assert list(frame["clock tz"][:3]) == ["13:14:15.5+02", "00:00:00-05:30", "23:59:59.999999+00"]
+    assert list(frame["bits"][:3]) == ["1010", "0000", "1111"]
+    assert frame["Integer"].tolist()[:3] == [2147483647, -2147483648, 0]
