@@ -35,6 +35,8 @@ NATIVE = {"bool", "int2", "int4", "int8", "float4", "float8", "text", "varchar",
           "bytea", "date", "time", "timestamp", "timestamptz", "interval", "uuid", "json", "jsonb"}
 TEMPORAL = {"date", "timestamp", "timestamptz"}
 DUCKDB_CAST = {"timetz": "TIMETZ", "bit": "BIT", "varbit": "BIT"}
+# Types whose cast to text is not their output: inet::text adds /32 to a host address.
+OUTPUT_FORM = {"inet"}
 # Text forms whose meaning depends on the source database (object names, transaction ids of
 # another server): the warehouse keeps them as text rather than resolve them against itself.
 LOCAL_MEANING = {"regclass", "regproc", "regprocedure", "regoper", "regoperator", "regtype", "regconfig",
@@ -131,7 +133,7 @@ def _profile_items(name: str, kind: PgType) -> list[tuple[str, str]]:
         return [("special", f"bool_or(NOT ({finite}))"),
                 ("scale", f"max(scale({value})) FILTER (WHERE {finite})"),
                 ("digits", f"max(length(trunc(abs({value}))::text)) FILTER (WHERE {finite})")]
-    if kind.category == "A" and kind.element is not None and kind.element.kind != "c":
+    if kind.category == "A" and kind.name.startswith("_") and kind.element is not None and kind.element.kind != "c":
         items = [("nested", f"bool_or(array_ndims({col}) > 1 OR array_lower({col}, 1) <> 1)")]
         if kind.element.name in TEMPORAL:
             items.append(("infinite", f"bool_or(EXISTS (SELECT FROM unnest({col}) e WHERE NOT isfinite(e)))"))
@@ -160,6 +162,8 @@ def _warehouse(kind: PgType) -> str:
     base = kind.element or kind
     if base.kind == "c":
         return "jsonb"
+    if base.kind == "p":  # a query's anonymous record or unknown literal: no column can have that type
+        return "text[]" if kind.element is not None else "text"
     if base.builtin and base.name not in LOCAL_MEANING:
         return kind.declared
     return "text[]" if kind.element is not None else "text"
@@ -168,24 +172,35 @@ def _warehouse(kind: PgType) -> str:
 def read_rule(name: str, kind: PgType, facts: dict[str, Any]) -> ColumnRead:
     """The read of one column: see the module docstring and docs/types.md."""
     col = pg.quote(name)
-    text = ColumnRead(name, kind, f"{col}::text", _warehouse(kind), DUCKDB_CAST.get(kind.name))
+    text = ColumnRead(name, kind, _text_form(col, kind.name), _warehouse(kind), DUCKDB_CAST.get(kind.name))
     if kind.kind == "c" or (kind.element is not None and kind.element.kind == "c"):
         return ColumnRead(name, kind, f"to_jsonb({col})", "jsonb")
     if kind.name in ("numeric", "money"):
         return _numeric(name, kind, facts)
     if kind.name == "oid":
         return ColumnRead(name, kind, f"{col}::bigint", "oid")  # unsigned: an int4 would wrap past 2^31
-    if kind.element is not None:
+    if kind.element is not None and kind.name.startswith("_"):  # int2vector & co. have no ::text[] cast
         if facts.get("nested"):
             text.note = (f"column {name} holds arrays of more than one dimension (or not starting at 1): "
                          "DuckDB gets their exact text form")
             return text
         if kind.element.name in NATIVE and not facts.get("infinite"):
             return ColumnRead(name, kind, col, _warehouse(kind))
+        if kind.element.name in OUTPUT_FORM:
+            elements = (f"ARRAY(SELECT {_text_form('e', kind.element.name)} FROM unnest({col}) "
+                        "WITH ORDINALITY AS u(e, i) ORDER BY i)")
+            return ColumnRead(name, kind, f"CASE WHEN {col} IS NOT NULL THEN {elements} END", _warehouse(kind))
         return ColumnRead(name, kind, f"{col}::text[]", _warehouse(kind))
     if kind.name in NATIVE:
         return ColumnRead(name, kind, col, _warehouse(kind))
     return text
+
+
+def _text_form(col: str, typename: str) -> str:
+    """The type's text as its output function writes it (what psql shows)."""
+    if typename in OUTPUT_FORM:  # format() calls the output function; NULL would become ''
+        return f"CASE WHEN {col} IS NOT NULL THEN format('%s', {col}) END"
+    return f"{col}::text"
 
 
 def _numeric(name: str, kind: PgType, facts: dict[str, Any]) -> ColumnRead:

@@ -99,6 +99,22 @@ TYPES = [
     ("array_timestamptz", "moments", "timestamptz[]", ["'{\"2024-01-02 03:04:05+02\"}'", "'{}'", "'{NULL}'"],
      "TIMESTAMP WITH TIME ZONE[]", "timestamp with time zone[]"),
     ("array_numeric", "amounts", "numeric[]", ["'{1.5,NaN}'", "'{}'", "'{-0.001}'"], "VARCHAR[]", "numeric[]"),
+    ("array_uuid", "refs", "uuid[]", ["'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}'", "'{}'",
+                                      "'{00000000-0000-0000-0000-000000000000}'"], "UUID[]", "uuid[]"),
+    ("array_jsonb", "docs", "jsonb[]", ["ARRAY['{\"a\": 1}'::jsonb, NULL]", "'{}'", "ARRAY['[]'::jsonb]"],
+     "JSON[]", "jsonb[]"),
+    ("array_bytea", "blobs", "bytea[]", ["ARRAY['\\x00ff'::bytea, NULL]", "'{}'", "ARRAY[''::bytea]"], "BLOB[]",
+     "bytea[]"),
+    ("array_interval", "spans", "interval[]", ["'{\"1 mon 2 days\",NULL}'", "'{}'", "'{-00:00:01}'"],
+     "INTERVAL[]", "interval[]"),
+    ("array_bool", "flags", "boolean[]", ["'{t,f,NULL}'", "'{}'", "'{t}'"], "BOOLEAN[]", "boolean[]"),
+    ("array_float", "floats8", "double precision[]", ["'{1.5,NaN,-Infinity}'", "'{}'", "'{NULL}'"], "DOUBLE[]",
+     "double precision[]"),
+    ("array_time", "clocks", "time[]", ["'{13:14:15.5,NULL}'", "'{}'", "'{00:00:00}'"], "TIME[]",
+     "time without time zone[]"),
+    ("array_char", "fixeds", "char(2)[]", ["'{a,bc}'", "'{}'", "'{NULL}'"], "VARCHAR[]", "character(2)[]"),
+    ("array_timetz", "clocks tz", "timetz[]", ["'{13:14:15+02}'", "'{}'", "'{NULL}'"], "VARCHAR[]",
+     "time with time zone[]"),
     ("array_enum", "moods", "mood[]", ["'{ok,sad}'", "'{}'", "'{happy,NULL}'"], "VARCHAR[]", "text[]"),
     ("composite", "Pair (a,b)", "pair", ["ROW(1, 'x')", "ROW(NULL, 'a \"q\"')", "ROW(-1, NULL)"], "JSON",
      "jsonb"),
@@ -190,8 +206,9 @@ def _duck(loaded, column: str) -> tuple[str, list[tuple]]:
         col = quote(column)
         if kind == "BLOB":
             text = f"hex({col})"
-        elif kind.endswith("[]"):  # elements as DuckDB text, in order, NULLs kept
-            text = f"CAST(to_json(list_transform({col}, lambda x: CAST(x AS VARCHAR))) AS VARCHAR)"
+        elif kind.endswith("[]"):  # elements as DuckDB text (bytes in hex), in order, NULLs kept
+            element = "hex(x)" if kind == "BLOB[]" else "CAST(x AS VARCHAR)"
+            text = f"CAST(to_json(list_transform({col}, lambda x: {element})) AS VARCHAR)"
         else:
             text = f"CAST({col} AS VARCHAR)"
         rows = con.execute(f"SELECT {quote(KEY)}, {text} FROM postgres.every_type ORDER BY 1").fetchall()
@@ -202,10 +219,9 @@ def _duck(loaded, column: str) -> tuple[str, list[tuple]]:
 
 def _landed_check(kind: str, declared: str, col: str) -> str:
     """SQL run in the source database: is the landed text d.v the same value as the source's s.col?"""
-    if kind == "VARCHAR":
-        if declared.startswith("char("):  # the output function keeps the padding that ::text trims
-            return f"d.v IS NOT DISTINCT FROM CASE WHEN s.{col} IS NOT NULL THEN format('%s', s.{col}) END"
-        return f"d.v IS NOT DISTINCT FROM s.{col}::text"  # the exact text form, character for character
+    if kind == "VARCHAR":  # the exact text as the type's output function writes it, character for character
+        # (format() calls the output function: char(n) keeps its padding, inet shows no /32)
+        return f"d.v IS NOT DISTINCT FROM CASE WHEN s.{col} IS NOT NULL THEN format('%s', s.{col}) END"
     if kind == "BLOB":
         return f"decode(d.v, 'hex') IS NOT DISTINCT FROM s.{col}"
     if kind.startswith("DECIMAL"):  # equal values; DuckDB pads to its scale (1.5 -> 1.50)
@@ -216,8 +232,9 @@ def _landed_check(kind: str, declared: str, col: str) -> str:
         return f"CAST(d.v AS jsonb) IS NOT DISTINCT FROM to_jsonb(s.{col})"
     if kind.endswith("[]"):
         element = declared.removesuffix("[]") if kind != "VARCHAR[]" else "text"
-        source = f"s.{col}::text[]" if kind == "VARCHAR[]" else f"s.{col}"
-        landed = (f"(SELECT coalesce(array_agg(CAST(e AS {element}) ORDER BY i), '{{}}') "
+        value = "decode(e, 'hex')" if kind == "BLOB[]" else f"CAST(e AS {element})"
+        source = f"s.{col}"  # array_out quotes elements the same way for text[] as for inet[]
+        landed = (f"(SELECT coalesce(array_agg({value} ORDER BY i), '{{}}') "
                   f"FROM jsonb_array_elements_text(CAST(d.v AS jsonb)) WITH ORDINALITY AS x(e, i))")
         return f"(CASE WHEN d.v IS NULL THEN NULL ELSE {landed} END)::text IS NOT DISTINCT FROM {source}::text"
     # natural types: PostgreSQL reads DuckDB's rendering back and must render the source's text
