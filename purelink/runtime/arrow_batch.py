@@ -138,10 +138,11 @@ def _infinities(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return raw.cast(kind)
 
 
-def warehouse_ready(table: pa.Table, *, always: bool = False) -> pa.Table:
-    """Dates and timestamps holding infinities as text ('infinity'), which PostgreSQL casts back;
-    the driver's COPY writer cannot send them. `always`: every such column, so the batches of one
-    staging table agree on its column types."""
+def warehouse_ready(table: pa.Table, *, text: Iterable[str] = ()) -> pa.Table:
+    """Dates and timestamps holding an infinity, and the columns named in `text`, as PostgreSQL
+    text ('infinity', '0044-03-15 BC'), which the warehouse casts back: the driver's COPY writer
+    cannot send an infinity. `text` keeps the batches of one staging table agreeing on its types."""
+    forced = set(text)
     for index, field in enumerate(table.schema):
         kind = field.type
         if not (pa.types.is_date32(kind) or pa.types.is_timestamp(kind)):
@@ -150,12 +151,27 @@ def warehouse_ready(table: pa.Table, *, always: bool = False) -> pa.Table:
         raw = table.column(index).cast(storage)
         top = 2**31 - 1 if storage == pa.int32() else 2**63 - 1
         plus, minus = pc.equal(raw, top), pc.equal(raw, -top)
-        if not always and not pc.any(pc.or_(plus, minus)).as_py():
+        if field.name not in forced and not pc.any(pc.or_(plus, minus)).as_py():
             continue
         finite = pc.if_else(pc.or_(plus, minus), pa.scalar(None, storage), raw).cast(kind)
-        text = pc.if_else(plus, "infinity", pc.if_else(minus, "-infinity", finite.cast(pa.string())))
-        table = table.set_column(index, pa.field(field.name, pa.string(), metadata=field.metadata), text)
+        rendered = pc.if_else(plus, "infinity", pc.if_else(minus, "-infinity", _pg_text(finite)))
+        table = table.set_column(index, pa.field(field.name, pa.string(), metadata=field.metadata), rendered)
     return table
+
+
+def _pg_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """ISO text PostgreSQL reads back; Arrow writes year 44 BC as -0043, PostgreSQL wants '0044 ... BC'."""
+    rendered = column.cast(pa.string())
+    if not pc.any(pc.starts_with(rendered, "-")).as_py():
+        return rendered
+
+    def era(value: str | None) -> str | None:
+        if value is None or not value.startswith("-"):
+            return value
+        year, rest = value[1:].split("-", 1)
+        return f"{int(year) + 1:04d}-{rest.removesuffix('Z')}{'+00' if rest.endswith('Z') else ''} BC"
+
+    return pa.chunked_array([pa.array([era(v) for v in rendered.to_pylist()], pa.string())])
 
 
 def duckdb_casts(schema: pa.Schema) -> dict[str, str]:

@@ -286,8 +286,21 @@ class PostgresDestination(Destination):
         for data in batch.tables():
             if batch.fresh:
                 self._staged[batch.table] = {f.name: pg_type(f) for f in data.schema}
-            self.cur.adbc_ingest(name, warehouse_ready(data, always=True), mode="create_append",
+            self.cur.adbc_ingest(name, self._stage_ready(name, data), mode="create_append",
                                  db_schema_name="_purelink")
+
+    def _stage_ready(self, name: str, data: pa.Table) -> pa.Table:
+        """A batch whose dates or timestamps must travel as text (an infinity) turns that staging
+        column into text (PostgreSQL's own rendering), and later batches send it as text too."""
+        staged = dict(pg.fetch(self.cur, "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                                         "WHERE attrelid = to_regclass(format('_purelink.%I', $1::text)) "
+                                         "AND attnum > 0 AND NOT attisdropped", [name]))
+        ready = warehouse_ready(data, text=[c for c, kind in staged.items() if kind == "text"])
+        for before, after in zip(data.schema, ready.schema):
+            if before.type != after.type and staged.get(before.name, "text") != "text":
+                self.cur.execute(f"ALTER TABLE _purelink.{pg.quote(name)} ALTER COLUMN {pg.quote(before.name)} "
+                                 f"TYPE text USING {pg.quote(before.name)}::text")
+        return ready
 
     def _swap(self, batch: ArrowBatch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         """The staged rows replace the table's in one transaction (DELETE + INSERT: the table itself,
