@@ -82,6 +82,8 @@ class DuckDBArrowDestination(DuckDBDestination):
             if column not in existing:
                 self.con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(column)} {kind}")
                 changes.append(SchemaChange(batch.stream, batch.table, column, "added", None, kind))
+            elif existing[column] == "BLOB" and kind != "BLOB":
+                raise _stale_bytes(column, target, kind)
             elif (wider := self._widen_decimal(target, column, existing[column], kind)) is not None:
                 changes.append(SchemaChange(batch.stream, batch.table, column, "widened", existing[column], wider))
         self._columns.pop((batch.schema, batch.table), None)
@@ -166,6 +168,14 @@ class DuckDBArrowDestination(DuckDBDestination):
             source = f"(SELECT *, CAST(uuid() AS VARCHAR) AS {quote(ROW_ID)} FROM purelink_arrow)"
         self.con.execute(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(values)} FROM {source}",
                          params)
+
+
+def _stale_bytes(column: str, target: str, kind: str) -> RuntimeFailure:
+    """An earlier version loaded types such as inet or timetz as PostgreSQL's wire bytes (BLOB):
+    appending their text to those bytes would mix two forms in one column."""
+    return RuntimeFailure(f"Column {column} of {target} holds PostgreSQL wire bytes from an earlier load; "
+                          f"its values now arrive as {kind}.",
+                          f"Drop the table (DROP TABLE {target}) and run again: it is reloaded with readable types.")
 
 
 def _decimal(kind: str) -> tuple[int, int] | None:

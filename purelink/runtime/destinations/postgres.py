@@ -237,6 +237,11 @@ class PostgresDestination(Destination):
             if old is None:
                 self.cur.execute(f"ALTER TABLE {target} ADD COLUMN {pg.quote(column)} {kind}")
                 changes.append(SchemaChange(batch.stream, batch.table, column, "added", None, kind))
+            elif old == "bytea" and kind != "bytea":  # wire bytes of an earlier version (see duckdb_arrow)
+                raise RuntimeFailure(f"Column {column} of {target} holds PostgreSQL wire bytes from an earlier "
+                                     f"load; its values now arrive as {kind}.",
+                                     f"Drop the table (DROP TABLE {target}) and run again: it is reloaded with "
+                                     "its source types.")
             elif logical and column in logical and old in PG_LOGICAL:
                 new = widen(PG_LOGICAL[old], logical[column])
                 if new != PG_LOGICAL[old] and logical[column] != "null":
