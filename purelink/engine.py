@@ -154,6 +154,7 @@ class Engine:
     def tables(self, recipe: str | Recipe, *, arrow: bool = False) -> dict:
         """Each stream's table, read in one short read-only session (never held during a run)."""
         from purelink.runtime.destinations.duckdb import connect
+        from purelink.runtime.destinations.duckdb_arrow import dataframe_select
 
         recipe = self.recipe(recipe)
         path = self.db_path(recipe)
@@ -173,7 +174,8 @@ class Engine:
                 "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [schema]).fetchall()}
             for stream, table in targets.items():
                 if table in existing:
-                    rel = con.sql(f'SELECT * FROM "{schema}"."{table}"')
+                    columns = "*" if arrow else dataframe_select(con, schema, table)  # infinities, timetz
+                    rel = con.sql(f'SELECT {columns} FROM "{schema}"."{table}"')
                     out[stream] = rel.to_arrow_table() if arrow else rel.df()
             return out
         finally:

@@ -9,11 +9,12 @@ letters, one transaction per commit) is the parent's.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from purelink.runtime.arrow_batch import ArrowBatch, stage_name
+from purelink.runtime.arrow_batch import MAX_DECIMAL_PRECISION, ArrowBatch, duckdb_casts, stage_name
 from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK, Batch, SchemaChange
 from purelink.runtime.destinations.duckdb import DuckDBDestination, quote
 from purelink.runtime.errors import RuntimeFailure
@@ -38,6 +39,7 @@ class DuckDBArrowDestination(DuckDBDestination):
                  memory_limit: str | None = "128MB") -> None:
         super().__init__(path, airbyte_metadata=airbyte_metadata)
         self.memory_limit = memory_limit
+        self._arrow_schema = None  # the schema of the batch registered as purelink_arrow
 
     def open(self) -> None:
         super().open()
@@ -69,19 +71,37 @@ class DuckDBArrowDestination(DuckDBDestination):
         if not existing:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.catalog)}.{quote(batch.schema)}")
             extra = "".join(f", CAST(NULL AS {kind}) AS {quote(name)}" for name, kind in meta.items())
-            self.con.execute(f"CREATE TABLE {target} AS SELECT *{extra} FROM purelink_arrow LIMIT 0")
+            self.con.execute(f"CREATE TABLE {target} AS SELECT {_typed(self._arrow_schema)}{extra} "
+                             "FROM purelink_arrow LIMIT 0")
             self._columns.pop((batch.schema, batch.table), None)
             return []
         incoming = dict(self.con.execute("SELECT column_name, column_type FROM "
-                                         "(DESCRIBE SELECT * FROM purelink_arrow)").fetchall())
+                                         f"(DESCRIBE SELECT {_typed(self._arrow_schema)} FROM purelink_arrow)").fetchall())
         incoming.update(meta)
         changes = []
         for column, kind in incoming.items():
             if column not in existing:
                 self.con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(column)} {kind}")
                 changes.append(SchemaChange(batch.stream, batch.table, column, "added", None, kind))
+            elif existing[column] == "BLOB" and kind != "BLOB":
+                raise _stale_bytes(column, target, kind)
+            elif (wider := self._widen_decimal(target, column, existing[column], kind)) is not None:
+                changes.append(SchemaChange(batch.stream, batch.table, column, "widened", existing[column], wider))
         self._columns.pop((batch.schema, batch.table), None)
         return changes
+
+    def _widen_decimal(self, target: str, column: str, old: str, new: str) -> str | None:
+        """A DECIMAL column that now meets a wider scale or more digits (numeric without precision
+        is sized from the values of each run) is widened, or becomes exact text: inserting as it is
+        would round silently."""
+        for wider in widened_decimal(old, new):
+            # TRY_CAST: a failed ALTER would abort the commit's transaction
+            fits = self.con.execute(f"SELECT count(*) FILTER (WHERE {quote(column)} IS NOT NULL AND "
+                                    f"TRY_CAST({quote(column)} AS {wider}) IS NULL) = 0 FROM {target}").fetchall()[0][0]
+            if fits:
+                self.con.execute(f"ALTER TABLE {target} ALTER COLUMN {quote(column)} TYPE {wider}")
+                return wider
+        return None
 
     def _load(self, batch: ArrowBatch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         if batch.load == "swap":
@@ -95,6 +115,7 @@ class DuckDBArrowDestination(DuckDBDestination):
         first = True
         for data in batch.tables():
             self.con.register("purelink_arrow", data)
+            self._arrow_schema = data.schema
             try:
                 if first:
                     changes = self._declare(into, target)
@@ -128,7 +149,8 @@ class DuckDBArrowDestination(DuckDBDestination):
     def _append(self, target: str, columns: list[str], run_id: str, extracted_at: datetime,
                 generation: int) -> None:
         names = [quote(c) for c in columns]
-        values = list(names)
+        casts = duckdb_casts(self._arrow_schema)
+        values = [f"CAST({quote(c)} AS {casts[c]})" if c in casts else quote(c) for c in columns]
         params: list = []
         for name in self._meta():
             names.append(quote(name))
@@ -151,6 +173,59 @@ class DuckDBArrowDestination(DuckDBDestination):
             source = f"(SELECT *, CAST(uuid() AS VARCHAR) AS {quote(ROW_ID)} FROM purelink_arrow)"
         self.con.execute(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(values)} FROM {source}",
                          params)
+
+
+def _stale_bytes(column: str, target: str, kind: str) -> RuntimeFailure:
+    """An earlier version loaded types such as inet or timetz as PostgreSQL's wire bytes (BLOB):
+    appending their text to those bytes would mix two forms in one column."""
+    return RuntimeFailure(f"Column {column} of {target} holds PostgreSQL wire bytes from an earlier load; "
+                          f"its values now arrive as {kind}.",
+                          f"Drop the table (DROP TABLE {target}) and run again: it is reloaded with readable types.")
+
+
+def _decimal(kind: str) -> tuple[int, int] | None:
+    match = re.fullmatch(r"DECIMAL\((\d+),(\d+)\)", kind.replace(" ", ""))
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def widened_decimal(old: str, new: str) -> list[str]:
+    """DuckDB types to try, in order, for a DECIMAL column `old` receiving `new` values; [] when
+    the column holds them as it is."""
+    was, comes = _decimal(old), _decimal(new)
+    if was is None or new == old:
+        return []
+    if comes is None:
+        return ["VARCHAR"] if new == "VARCHAR" else []
+    if comes[1] <= was[1]:
+        return []  # no digit after the point is lost; too many before it fails the insert loudly
+    digits = max(was[0] - was[1], comes[0] - comes[1])
+    return [f"DECIMAL({min(MAX_DECIMAL_PRECISION, digits + comes[1])},{comes[1]})", "VARCHAR"]
+
+
+def _typed(schema) -> str:
+    """The registered batch's columns, cast where the source asked for a DuckDB type (timetz, bit)."""
+    casts = duckdb_casts(schema)
+    return ", ".join(f"CAST({quote(c)} AS {casts[c]}) AS {quote(c)}" if c in casts else quote(c)
+                     for c in schema.names)
+
+
+PANDAS_TEXT = {"TIME WITH TIME ZONE", "BIT"}  # pandas has no such type: DuckDB refuses to convert
+INFINITE = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE"}
+
+
+def dataframe_select(con, schema: str, table: str) -> str:
+    """The SELECT list that reads a loaded table into pandas without failing: timetz and bit
+    columns, and date or timestamp columns holding an infinity, come as their text form."""
+    columns = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? "
+                          "AND table_name = ? ORDER BY column_index", [schema, table]).fetchall()
+    temporal = [c for c, kind in columns if kind in INFINITE]
+    infinite: set[str] = set()
+    if temporal:
+        flags = con.execute(f"SELECT {', '.join(f'bool_or(NOT isfinite({quote(c)}))' for c in temporal)} "
+                            f"FROM {quote(schema)}.{quote(table)}").fetchall()[0]
+        infinite = {c for c, flag in zip(temporal, flags) if flag}
+    return ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if kind in PANDAS_TEXT or c in infinite
+                     else quote(c) for c, kind in columns)
 
 
 def _size(text: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from purelink.runtime import pg
-from purelink.runtime.arrow_batch import ArrowBatch, pg_type
+from purelink.runtime.arrow_batch import ArrowBatch, pg_type, warehouse_ready
 from purelink.runtime.destinations.base import (
     META_AIRBYTE,
     META_PURELINK,
@@ -261,6 +261,11 @@ class PostgresDestination(Destination):
             if old is None:
                 self.cur.execute(f"ALTER TABLE {target} ADD COLUMN {pg.quote(column)} {kind}")
                 changes.append(SchemaChange(batch.stream, batch.table, column, "added", None, kind))
+            elif old == "bytea" and kind != "bytea":  # wire bytes of an earlier version (see duckdb_arrow)
+                raise RuntimeFailure(f"Column {column} of {target} holds PostgreSQL wire bytes from an earlier "
+                                     f"load; its values now arrive as {kind}.",
+                                     f"Drop the table (DROP TABLE {target}) and run again: it is reloaded with "
+                                     "its source types.")
             elif logical and column in logical and old in PG_LOGICAL:
                 new = widen(PG_LOGICAL[old], logical[column])
                 if new != PG_LOGICAL[old] and logical[column] != "null":
@@ -310,7 +315,21 @@ class PostgresDestination(Destination):
         for data in batch.tables():
             if batch.fresh:
                 self._staged[batch.table] = {f.name: pg_type(f) for f in data.schema}
-            self.cur.adbc_ingest(name, data, mode="create_append", db_schema_name="_purelink")
+            self.cur.adbc_ingest(name, self._stage_ready(name, data), mode="create_append",
+                                 db_schema_name="_purelink")
+
+    def _stage_ready(self, name: str, data: pa.Table) -> pa.Table:
+        """A batch whose dates or timestamps must travel as text (an infinity) turns that staging
+        column into text (PostgreSQL's own rendering), and later batches send it as text too."""
+        staged = dict(pg.fetch(self.cur, "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                                         "WHERE attrelid = to_regclass(format('_purelink.%I', $1::text)) "
+                                         "AND attnum > 0 AND NOT attisdropped", [name]))
+        ready = warehouse_ready(data, text=[c for c, kind in staged.items() if kind == "text"])
+        for before, after in zip(data.schema, ready.schema):
+            if before.type != after.type and staged.get(before.name, "text") != "text":
+                self.cur.execute(f"ALTER TABLE _purelink.{pg.quote(name)} ALTER COLUMN {pg.quote(before.name)} "
+                                 f"TYPE text USING {pg.quote(before.name)}::text")
+        return ready
 
     def _swap(self, batch: ArrowBatch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         """The staged rows replace the table's in one transaction (DELETE + INSERT: the table itself,
@@ -331,7 +350,7 @@ class PostgresDestination(Destination):
 
     def _merge(self, batch: Batch, data: pa.Table, *, run_id: str, extracted_at: datetime) -> None:
         # Temporary and per transaction: a crash leaves nothing behind, and COPY needs no cast.
-        self.cur.adbc_ingest(STAGE, data, mode="replace", temporary=True)
+        self.cur.adbc_ingest(STAGE, warehouse_ready(data), mode="replace", temporary=True)
         columns = self._table_columns(batch.table)
         if batch.primary_key:
             match = " AND ".join(f"t.{pg.quote(k)} = CAST(s.{pg.quote(k)} AS {columns[k]})" for k in batch.primary_key)

@@ -9,8 +9,8 @@
 
 Rows travel from the server as binary COPY through ADBC's PostgreSQL driver, straight into Arrow
 batches of about `batch_mb` megabytes: never row by row, and never more than a batch or two in
-memory. Types stay faithful: numeric(p,s) becomes a p,s decimal, timestamptz, date, interval,
-uuid, json/jsonb, arrays, enums (as text), bytea and NULLs keep their meaning.
+memory. Types stay faithful: each column is read by the rule `pg_types` picks from the catalog
+(natively, as its exact text form, or as jsonb for composites); docs/types.md has the table.
 
 A stream with a cursor column (an `updated_at` timestamp or an increasing id) reads only rows
 past the saved cursor, in cursor order, and each batch is committed with the cursor it reached.
@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from purelink.runtime import pg
 from purelink.runtime.arrow_batch import PG_TYPE, normalize
 from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.pg_types import ColumnRead, column_types, plan_columns, profile
 
 AUTO = "auto"
 # Column names that by convention hold "last changed" timestamps, in order of preference; compared
@@ -145,6 +146,7 @@ class Plan:
     cursor_type: str | None
     estimated_rows: int | None
     notes: list[str] = field(default_factory=list)  # worth a warning event
+    reads: list[ColumnRead] = field(default_factory=list)  # how each column is selected (pg_types)
 
     @property
     def mode(self) -> str:
@@ -191,8 +193,25 @@ def plan_stream(cur: Any, stream: SqlStream) -> Plan:
                              f"Its columns are: {', '.join(names)}.")
     if cursor and not key:
         notes.append("no primary key: rows changed since the last run are appended, not merged")
+    reads = _column_reads(cur, stream, relation, probe, cursor)
+    notes.extend(r.note for r in reads if r.note)
     return Plan(stream, relation, names, probe, key, cursor, _typename(probe, cursor) if cursor else None,
-                estimated, notes)
+                estimated, notes, reads)
+
+
+def _column_reads(cur: Any, stream: SqlStream, relation: str, probe: pa.Schema, cursor: str | None) -> list[ColumnRead]:
+    """Each column's SELECT expression and destination types, from the catalog and one profile scan."""
+    try:
+        types = column_types(cur, probe, stream.parts[1:] if isinstance(stream, Table) else None)
+        reads = plan_columns(types, profile(cur, relation, types))
+    except pg.driver().Error as exc:
+        cur.connection.rollback()
+        raise RuntimeFailure(f"Cannot read the column types of stream {stream.name}: {pg.first_line(exc)}",
+                             "Check that the user can read the table and the catalog (pg_type).") from None
+    for read in reads:
+        if read.name == cursor:  # compared and ordered by its own type: never read as text
+            read.expression = pg.quote(read.name)
+    return reads
 
 
 def guess_cursor(columns: dict[str, str | None]) -> str | None:
@@ -222,7 +241,8 @@ def read_batches(cur: Any, plan: Plan, *, after: Any = None, limit: int | None =
     it back with `current_setting`: a parameterized query would make the driver leave COPY and
     buffer the whole result.
     """
-    sql = f"SELECT {', '.join(pg.quote(c) for c in plan.columns)} FROM {plan.relation}"
+    selects = [r.select() for r in plan.reads] or [pg.quote(c) for c in plan.columns]
+    sql = f"SELECT {', '.join(selects)} FROM {plan.relation}"
     if plan.cursor and after is not None:
         # Rows without a cursor value cannot be placed after any cursor: they are read on every run
         # (and merged on the key), rather than loaded once and then never again.
@@ -239,11 +259,12 @@ def read_batches(cur: Any, plan: Plan, *, after: Any = None, limit: int | None =
         cur.execute(sql)
         reader = cur.fetch_record_batch()
         empty = True
+        reads = {r.name: r for r in plan.reads}
         for record_batch in reader:
             empty = False
-            yield normalize(pa.Table.from_batches([record_batch]))
+            yield normalize(pa.Table.from_batches([record_batch]), reads)
         if empty:
-            yield normalize(reader.schema.empty_table())
+            yield normalize(reader.schema.empty_table(), reads)
     except pg.driver().Error as exc:
         raise RuntimeFailure(f"Reading stream {plan.stream.name} failed: {pg.first_line(exc)}",
                              "Nothing of the failed batch was committed; run again once the cause is fixed.") \
