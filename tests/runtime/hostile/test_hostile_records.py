@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+
 @pytest.mark.parametrize("switch", ["case_twins", "lone_surrogate", "null_record", "invalid_utf8", "keyless"])
 def test_each_bad_record_is_a_dead_letter_and_the_rest_loads(hostile, workspace, switch):
     api = hostile(**{switch: True})
