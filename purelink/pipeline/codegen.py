@@ -126,7 +126,7 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
         records_path=spec.records_path if spec.records_path != "data" else None,
         rate_limit=req.rate_limit or spec.rate_limit.requests_per_second,
         concurrency=req.concurrency or (spec.concurrency if spec.concurrency != 8 else None),
-        headers=spec.headers or None,
+        headers=spec.headers or None, retry_budget_s=req.retry_budget_s,
     )
     dest = recipe.destination
     main_kwargs = {"pipeline": recipe.name, "version": recipe.version}
