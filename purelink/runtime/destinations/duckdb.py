@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -19,6 +20,7 @@ from purelink.runtime.records import dedupe, widen
 SQL_TYPES = {"boolean": "BOOLEAN", "bigint": "BIGINT", "double": "DOUBLE", "varchar": "VARCHAR",
              "json": "JSON", "timestamptz": "TIMESTAMPTZ", "null": "VARCHAR"}
 LOGICAL = {v: k for k, v in SQL_TYPES.items() if k != "null"}
+LOGICAL["TIMESTAMP WITH TIME ZONE"] = "timestamptz"  # how duckdb_columns() spells it
 
 INTERNAL_DDL = """
 CREATE SCHEMA IF NOT EXISTS _purelink;
@@ -205,7 +207,9 @@ class DuckDBDestination(Destination):
             values = ", ".join(f"CAST({quote(c)} AS {SQL_TYPES[columns[c]]})" for c in types)
             self.con.execute(f"INSERT INTO {target} ({names}) SELECT {values} FROM purelink_batch")
         finally:
-            self.con.unregister("purelink_batch")
+            # in an aborted transaction this fails too, and would hide the error that matters
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister("purelink_batch")
         return changes
 
     def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:

@@ -38,6 +38,7 @@ class Switches:
     retry_after_every: int = 0  # every Nth request: 429 with Retry-After as an HTTP date ...
     retry_after_until: int = 30  # ... up to this request, then never again
     text_times: bool = False  # `created` is free text from the 2nd page of records on
+    hide_below: int = 0  # records before this position are no longer listed (deleted upstream)
 
 
 @dataclass
@@ -118,7 +119,7 @@ class HostileApi:
 
     # -- serving ----------------------------------------------------------------------------
     def _page(self, route: str, q: dict) -> tuple[dict, list]:
-        entries = list(enumerate(self.records()))
+        entries = [(p, r) for p, r in enumerate(self.records()) if p >= self.switches.hide_below]
         if route == "cursor":
             size = int(q.get("limit", 50))
             after = int(q["starting_after"][1:]) if "starting_after" in q else -1
