@@ -6,6 +6,7 @@ the shape of the waiting, which does not depend on the scale.
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 
@@ -20,7 +21,7 @@ def test_a_lockout_without_retry_after_is_waited_out_with_growing_backoff(hostil
     throttled = [t for t, _, status in api.log.requests if status == 429]
     # doubling waits: a handful of 429s for the whole lockout, not one every quarter second
     assert 2 <= len(throttled) <= 8, len(throttled)
-    gaps = [b - a for a, b in zip(throttled, throttled[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(throttled)]
     assert gaps[-1] > gaps[0]
     said = [w["message"] for w in run.of("warning") if "rate limited" in w["message"]]
     assert said and all(re.fullmatch(r"rate limited since \d\d:\d\d:\d\d: retrying in \d+ s \(backing off\)", m)
@@ -53,5 +54,5 @@ def test_retry_after_dates_are_honoured_and_the_rate_recovers_at_once(hostile, w
     after = [t for t, _, status in api.log.requests if t > last_429]
     assert len(after) >= 12
     # back at the recipe's 10 requests/s within a few requests, not crawling for minutes
-    tail = [b - a for a, b in zip(after[4:], after[5:])]
+    tail = [b - a for a, b in itertools.pairwise(after[4:])]
     assert statistics.median(tail) < 0.2, tail
