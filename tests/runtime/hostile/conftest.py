@@ -38,7 +38,8 @@ STREAMS = {
         "style": "page_number", "page_param": "page", "limit_param": "per_page", "page_size": PAGE,
         "total_pages_path": "total_pages", "has_more_path": "has_more"}},
     "offset_items": {"path": "/offset", "pagination": {
-        "style": "offset", "limit_param": "limit", "page_size": PAGE, "total_path": "total"}},
+        "style": "offset", "limit_param": "limit", "page_size": PAGE, "total_path": "total",
+        "has_more_path": "has_more"}},
     "broken_items": {"path": "/broken"},
 }
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+GRACE_S = 0.5
 BAD_BYTES, SURROGATE = "@@BADBYTES@@", "@@SURROGATE@@"  # placeholders swapped in after encoding
 
 
@@ -171,7 +172,10 @@ class HostileApi:
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
                 with api.lock:
                     wall = time.time()
-                    if any(wall < until for until, _ in api.log.throttled_until[-1:]):
+                    # early: before the announced date, and sent after the client had the 429 (a
+                    # request already on its way when the 429 left is not a client's fault)
+                    if any(wall < until and time.monotonic() - sent > GRACE_S
+                           for until, sent in api.log.throttled_until[-1:]):
                         api.log.early += 1
                     seq = len(api.log.requests) + 1
                     fault = api._fault(self.path, seq)
