@@ -367,8 +367,8 @@ class Extraction:
         self.errors += 1
         run.status = "failed"
         run.error, run.guidance = describe_failure(exc, run.stream.name)
-        if isinstance(exc, (BadBody, PageError)):
-            self._dead_page(run, exc)
+        if isinstance(exc, (BadBody, PageError)) or (isinstance(exc, HttpError) and exc.status >= 500):
+            self._dead_page(run, exc)  # a page the retries could not get: kept with its URL
         self.emit("error", stream=run.stream.name, message=run.error, guidance=run.guidance,
                   status=getattr(exc, "status", None))
         if isinstance(exc, HttpError) and exc.status == 401:

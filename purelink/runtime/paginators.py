@@ -14,8 +14,9 @@ from urllib.parse import urljoin
 import httpx
 
 
-class PageError(Exception):
-    """A page whose body does not allow going on (no cursor anywhere on it)."""
+class PageError(ValueError):
+    """A page whose body does not allow going on (no cursor anywhere on it). A ValueError, as a
+    body that is not JSON is, for callers that sample a source and report either alike."""
 
     def __init__(self, message: str, url: str) -> None:
         super().__init__(f"{message} ({url})")
