@@ -243,7 +243,7 @@ class Extraction:
         tf = s.time_filter
         rows, dead = [], []
         for record in page.records:
-            reason = (record_problem(record, s.key, check_text=page.suspect_text)
+            reason = (record_problem(record, s.key, check_text=page.suspect_text, all_fields=s.columns is None)
                       or first_failure(record, s.validations))
             if reason:
                 dead.append((reason, printable(record)))

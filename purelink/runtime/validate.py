@@ -51,13 +51,15 @@ def first_failure(record: dict, validations: tuple[Validation, ...] | list[Valid
     return None
 
 
-def record_problem(record: Any, key: tuple[str, ...], *, check_text: bool = False) -> str | None:
+def record_problem(record: Any, key: tuple[str, ...], *, check_text: bool = False,
+                   all_fields: bool = True) -> str | None:
     """Why a record cannot be loaded whatever the recipe says, or None.
 
     These hold for every stream: a record that is not an object, one without its primary key
-    (merge could never match it, so it would be appended again on every run), one with two
-    fields differing only in case (a database folds case in column names), and, when the page
-    held suspect bytes, one with text that is not valid Unicode.
+    (merge could never match it, so it would be appended again on every run), one whose key is
+    an object or an array, and, when the page held suspect bytes, one with text that is not
+    valid Unicode. When every field becomes a column (`all_fields`), also one with two fields
+    differing only in case (a database folds case in column names) or a field without a name.
     """
     if not isinstance(record, dict):
         return f"the record is {json_kind(record)}, not an object"
@@ -66,8 +68,12 @@ def record_problem(record: Any, key: tuple[str, ...], *, check_text: bool = Fals
             return f"primary key {k} is missing"
         if record[k] is None or record[k] == "":
             return f"primary key {k} is null"
+        if isinstance(record[k], (dict, list)):
+            return f"primary key {k} is {json_kind(record[k])}, not a single value"
     folded: dict[str, str] = {}
-    for name in record:
+    for name in record if all_fields else ():
+        if not name.strip():
+            return "a field has an empty name; a table cannot hold it as a column"
         other = folded.setdefault(name.lower(), name)
         if other != name:
             return f"fields {other!r} and {name!r} differ only in case; a table cannot hold both as columns"
@@ -79,8 +85,8 @@ def record_problem(record: Any, key: tuple[str, ...], *, check_text: bool = Fals
 
 
 def json_kind(value: Any) -> str:
-    return "null" if value is None else {list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(value), "a number")
+    kinds = {list: "an array", dict: "an object", str: "a string", bool: "a boolean"}
+    return "null" if value is None else kinds.get(type(value), "a number")
 
 
 def bad_text(value: Any, path: str = "") -> str | None:

@@ -33,6 +33,7 @@ class Switches:
     null_record: bool = False  # a null element in the records array
     invalid_utf8: bool = False  # one record's name holds the bytes ff fe
     keyless: bool = False  # one record without id, one with id null
+    odd_fields: bool = False  # one record with a field named "", one whose id is an object
     html_first: bool = False  # each request's first attempt: 200 with a proxy's HTML page
     truncate_first: bool = False  # each request's next attempt: the body cut short, no Content-Length
     lockout_s: float = 0.0  # after the 3rd request, 429 without Retry-After for this long
@@ -95,6 +96,10 @@ class HostileApi:
                 del rec["id"]
             if s.keyless and pos == 101:
                 rec["id"] = None
+            if s.odd_fields and pos == 107:
+                rec[""] = "nameless"
+            if s.odd_fields and pos == 109:
+                rec["id"] = {"region": "eu", "n": pos + 1}
             out.append(None if s.null_record and pos == 103 else rec)
         return out
 
@@ -110,6 +115,7 @@ class HostileApi:
         bad.update({93: "not valid Unicode"} if s.invalid_utf8 else {})
         bad.update({97: "primary key id is missing", 101: "primary key id is null"} if s.keyless else {})
         bad.update({103: "not an object"} if s.null_record else {})
+        bad.update({107: "empty name", 109: "not a single value"} if s.odd_fields else {})
         return {p: why for p, why in bad.items() if not numbered or self.visible(p)}
 
     def truth(self, numbered: bool = False) -> dict[int, dict]:

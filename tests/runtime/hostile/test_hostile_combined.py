@@ -4,7 +4,7 @@ unsurvivable one stops only its stream, with its cause, and the others load."""
 from __future__ import annotations
 
 SURVIVABLE = {"cursor_gaps": True, "short_pages": True, "case_twins": True, "lone_surrogate": True,
-              "null_record": True, "invalid_utf8": True, "keyless": True, "html_first": True,
+              "null_record": True, "invalid_utf8": True, "keyless": True, "odd_fields": True, "html_first": True,
               "truncate_first": True, "lockout_s": 2.0, "retry_after_every": 7, "retry_after_until": 30,
               "text_times": True}
 LOADING = {"cursor_items": False, "page_items": True, "offset_items": True}  # stream -> numbered

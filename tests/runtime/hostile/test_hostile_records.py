@@ -7,7 +7,8 @@ import json
 import pytest
 
 
-@pytest.mark.parametrize("switch", ["case_twins", "lone_surrogate", "null_record", "invalid_utf8", "keyless"])
+@pytest.mark.parametrize("switch", ["case_twins", "lone_surrogate", "null_record", "invalid_utf8", "keyless",
+                                    "odd_fields"])
 def test_each_bad_record_is_a_dead_letter_and_the_rest_loads(hostile, workspace, switch):
     api = hostile(**{switch: True})
     ws = workspace(api, ["cursor_items", "page_items"])
