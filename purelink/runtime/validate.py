@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+RESERVED = ("_purelink_", "_airbyte_")  # prefixes of the metadata columns on every loaded row
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
@@ -74,6 +75,8 @@ def record_problem(record: Any, key: tuple[str, ...], *, check_text: bool = Fals
     for name in record if all_fields else ():
         if not name.strip():
             return "a field has an empty name; a table cannot hold it as a column"
+        if name.lower().startswith(RESERVED):
+            return f"field {name!r} has the name of a metadata column the loader writes itself"
         other = folded.setdefault(name.lower(), name)
         if other != name:
             return f"fields {other!r} and {name!r} differ only in case; a table cannot hold both as columns"

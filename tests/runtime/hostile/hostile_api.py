@@ -33,7 +33,7 @@ class Switches:
     null_record: bool = False  # a null element in the records array
     invalid_utf8: bool = False  # one record's name holds the bytes ff fe
     keyless: bool = False  # one record without id, one with id null
-    odd_fields: bool = False  # one record with a field named "", one whose id is an object
+    odd_fields: bool = False  # fields named "" or like a metadata column; an id that is an object
     html_first: bool = False  # each request's first attempt: 200 with a proxy's HTML page
     truncate_first: bool = False  # each request's next attempt: the body cut short, no Content-Length
     lockout_s: float = 0.0  # after the 3rd request, 429 without Retry-After for this long
@@ -100,6 +100,8 @@ class HostileApi:
                 rec[""] = "nameless"
             if s.odd_fields and pos == 109:
                 rec["id"] = {"region": "eu", "n": pos + 1}
+            if s.odd_fields and pos == 111:
+                rec["_purelink_extracted_at"] = "yesterday"
             out.append(None if s.null_record and pos == 103 else rec)
         return out
 
@@ -115,7 +117,7 @@ class HostileApi:
         bad.update({93: "not valid Unicode"} if s.invalid_utf8 else {})
         bad.update({97: "primary key id is missing", 101: "primary key id is null"} if s.keyless else {})
         bad.update({103: "not an object"} if s.null_record else {})
-        bad.update({107: "empty name", 109: "not a single value"} if s.odd_fields else {})
+        bad.update({107: "empty name", 109: "not a single value", 111: "metadata column"} if s.odd_fields else {})
         return {p: why for p, why in bad.items() if not numbered or self.visible(p)}
 
     def truth(self, numbered: bool = False) -> dict[int, dict]:

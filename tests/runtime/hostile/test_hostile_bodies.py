@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import duckdb
+
 from purelink.runtime.http import RetryPolicy
 
 
@@ -47,3 +49,22 @@ def test_a_body_that_stays_html_fails_that_stream_only_and_says_why(hostile, wor
     # retried like a 5xx, as often as the retry policy allows, then given up
     assert {k: n for k, n in api.log.attempts.items() if k.startswith("/broken")} == {
         "/broken?limit=50": RetryPolicy().max_attempts}
+
+
+def test_rows_the_database_refuses_fail_that_stream_only_with_the_database_reason(hostile, workspace):
+    api = hostile()
+    ws = workspace(api, ["cursor_items", "page_items"])
+    con = duckdb.connect(str(ws.db))  # someone put a rule on one table by hand
+    con.execute("CREATE SCHEMA hostile; CREATE TABLE hostile.page_items (id BIGINT CHECK (id <= 100))")
+    con.close()
+    run = ws.run()
+    assert run.code != 0
+    truth = api.truth()
+    assert ws.query("SELECT count(*), count(DISTINCT id) FROM hostile.cursor_items")[0] == (len(truth), len(truth))
+    assert run.finished["streams"]["cursor_items"]["status"] == "success"
+    # the pages the table accepted are kept; the first it refused stopped the stream
+    assert ws.query("SELECT count(*), min(id), max(id) FROM hostile.page_items")[0] == (100, 1, 100)
+    error, = run.of("error")
+    assert error["stream"] == "page_items" and "CHECK constraint" in error["message"] and error["guidance"]
+    assert run.finished["streams"]["page_items"] == {**run.finished["streams"]["page_items"],
+                                                     "status": "failed", "error": error["message"]}
