@@ -194,14 +194,15 @@ class Extraction:
         the destination refuses fails with that cause and the others load. Returns the streams
         whose pages were committed."""
         try:
-            self._committed(batches, self.destination.commit(batches, run_id=self.run_id,
-                                                             extracted_at=datetime.now(UTC)))
-            return {b.stream for b in batches}
+            changes = self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
         except RuntimeFailure:
             raise
-        except Exception:  # noqa: BLE001 - find the stream it came from below
+        except Exception:  # noqa: BLE001 - any refusal: the per-stream commits below say whose data it was
             if len({b.stream for b in batches}) == 1:
                 return self._commit_alone(batches)
+        else:
+            self._committed(batches, changes)
+            return {b.stream for b in batches}
         committed: set[str] = set()
         for name in dict.fromkeys(b.stream for b in batches):
             committed |= self._commit_alone([b for b in batches if b.stream == name])
