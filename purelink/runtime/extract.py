@@ -23,7 +23,7 @@ from purelink.runtime.paginators import PageError, PageRequest, dig
 from purelink.runtime.records import dedupe, select
 from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.runtime.stream_errors import describe_failure
-from purelink.runtime.validate import first_failure, printable, record_problem
+from purelink.runtime.validate import first_failure, names_need_checking, printable, record_problem
 from purelink.runtime.windows import DEFAULT_START, Progress, Window, cut, to_unix
 
 MIN_SPLIT_S = 2
@@ -243,8 +243,9 @@ class Extraction:
         s, window = run.stream, page.window
         tf = s.time_filter
         rows, dead = [], []
+        check_names = s.columns is None and names_need_checking(page.records)
         for record in page.records:
-            reason = (record_problem(record, s.key, check_text=page.suspect_text, all_fields=s.columns is None)
+            reason = (record_problem(record, s.key, check_text=page.suspect_text, check_names=check_names)
                       or first_failure(record, s.validations))
             if reason:
                 dead.append((reason, printable(record)))

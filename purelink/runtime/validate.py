@@ -53,13 +53,13 @@ def first_failure(record: dict, validations: tuple[Validation, ...] | list[Valid
 
 
 def record_problem(record: Any, key: tuple[str, ...], *, check_text: bool = False,
-                   all_fields: bool = True) -> str | None:
+                   check_names: bool = True) -> str | None:
     """Why a record cannot be loaded whatever the recipe says, or None.
 
     These hold for every stream: a record that is not an object, one without its primary key
     (merge could never match it, so it would be appended again on every run), one whose key is
     an object or an array, and, when the page held suspect bytes, one with text that is not
-    valid Unicode. When every field becomes a column (`all_fields`), also one with two fields
+    valid Unicode. With `check_names` (every field becomes a column), also one with two fields
     differing only in case (a database folds case in column names) or a field without a name.
     """
     if not isinstance(record, dict):
@@ -72,7 +72,7 @@ def record_problem(record: Any, key: tuple[str, ...], *, check_text: bool = Fals
         if isinstance(record[k], (dict, list)):
             return f"primary key {k} is {json_kind(record[k])}, not a single value"
     folded: dict[str, str] = {}
-    for name in record if all_fields else ():
+    for name in record if check_names else ():
         if not name.strip():
             return "a field has an empty name; a table cannot hold it as a column"
         if name.lower().startswith(RESERVED):
@@ -85,6 +85,17 @@ def record_problem(record: Any, key: tuple[str, ...], *, check_text: bool = Fals
         if where is not None:
             return f"{where} holds text that is not valid Unicode (invalid UTF-8 or a lone surrogate)"
     return None
+
+
+def names_need_checking(records: list) -> bool:
+    """Whether any field name on a page could be refused (case twins, empty, reserved): one pass in
+    C over the page's names, so a clean page skips the per-record name checks."""
+    names: set[str] = set()
+    for record in records:
+        if isinstance(record, dict):
+            names.update(record)
+    return (len({n.lower() for n in names}) != len(names)
+            or any(not n.strip() or n.lower().startswith(RESERVED) for n in names))
 
 
 def json_kind(value: Any) -> str:
