@@ -82,6 +82,7 @@ class Requirements(Model):
     lookback_s: int = Field(3600, ge=0)
     rate_limit: float | None = Field(None, gt=0)  # requests/s; None: the spec's
     concurrency: int | None = Field(None, ge=1, le=64)
+    retry_budget_s: float | None = Field(None, gt=0)  # how long to wait out 429s; None: the runtime's
 
     @field_validator("history_start", mode="before")
     @classmethod

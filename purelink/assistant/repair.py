@@ -26,7 +26,7 @@ from purelink.catalog.openapi_guesses import BODY_CURSOR_FIELDS, HAS_MORE, NEXT_
 from purelink.catalog.spec import ConnectorSpec, catalog
 from purelink.discovery.probe import make_client, paginator_for
 from purelink.runtime.http import HttpClient, HttpError
-from purelink.runtime.paginators import dig
+from purelink.runtime.paginators import PageError, dig
 from purelink.secrets.redact import redact, register
 
 MAX_ROUNDS = 3
@@ -144,7 +144,11 @@ def probe_stream(spec: ConnectorSpec, name: str, client: HttpClient, *, page_siz
             out.problem = problem
             return out
         pages.append(records)
-        nxt = paginator.next(request, response, body, records)
+        try:
+            nxt = paginator.next(request, response, body, records)
+        except PageError as exc:  # the runtime fails loudly where a cursor is missing: so does the probe
+            out.problem = f"page {number}: {exc}"
+            return out
         if nxt is None:
             if number == 1:
                 more = _more_hint(body, response)

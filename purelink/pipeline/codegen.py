@@ -151,7 +151,7 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
         rate_limit=req.rate_limit or spec.rate_limit.requests_per_second,
         concurrency=req.concurrency or (
             None if spec.concurrency == runtime_default(RestSource, "concurrency") else spec.concurrency),
-        headers=spec.headers or None,
+        headers=spec.headers or None, retry_budget_s=req.retry_budget_s,
     )
     dest = recipe.destination
     main_kwargs = {"pipeline": recipe.name, "version": recipe.version}

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from purelink.runtime.destinations.base import Batch, Destination
-from purelink.runtime.http import HttpClient, HttpError
-from purelink.runtime.paginators import PageRequest, dig
+from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.http import BadBody, HttpClient, HttpError
+from purelink.runtime.paginators import PageError, PageRequest, dig
 from purelink.runtime.records import dedupe, select
 from purelink.runtime.sources.rest import RestSource, Stream
-from purelink.runtime.validate import first_failure
+from purelink.runtime.stream_errors import describe_failure
+from purelink.runtime.validate import first_failure, names_need_checking, printable, record_problem
 from purelink.runtime.windows import DEFAULT_START, Progress, Window, cut, to_unix
 
 MIN_SPLIT_S = 2
@@ -41,7 +41,9 @@ class StreamRun:
     windows_total: int = 0
     windows_done: int = 0
     error: str | None = None
+    guidance: str | None = None
     status: str = "running"
+    warned: set = field(default_factory=set)  # kinds of paging warning already given
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Page:
     records: list[dict]
     next: PageRequest | None
     nbytes: int
+    suspect_text: bool = False  # the body held bytes or escapes that may not be valid Unicode
+    notes: list = field(default_factory=list)  # (kind, message) the paginator wants the user to hear
 
 
 
@@ -82,6 +86,9 @@ class Extraction:
         self.warnings = 0
         self.errors = 0
         self.schema_changes = 0
+        client.on_throttle = self.warn
+        if source.retry_budget_s is not None:
+            client.retry.throttle_budget_s = source.retry_budget_s
 
     # -- planning ---------------------------------------------------------------------------
     def plan(self, run: StreamRun) -> list[Window]:
@@ -139,15 +146,15 @@ class Extraction:
 
     # -- fetching (worker threads) ------------------------------------------------------------
     def fetch(self, stream: Stream, window: Window, request: PageRequest) -> Page:
-        response = self.client.get(request.url, request.params)
-        body = response.json()
+        response, body, suspect = self.client.get_json(request.url, request.params)
         path = stream.records_path if stream.records_path is not None else self.source.records_path
         records = dig(body, path)
         if not isinstance(records, list):
-            raise HttpError(response.status_code, f"no list of records at {path or 'the top level'!r}",
-                            str(response.url))
-        nxt = self._paginator(stream).next(request, response, body, records)
-        return Page(window, request, records, nxt, len(response.content))
+            raise PageError(f"the page has no list of records at {path or 'the top level'!r}", str(response.url))
+        notes: list = []
+        nxt = self._paginator(stream).next(request, response, body, records,
+                                           warn=lambda kind, message: notes.append((kind, message)))
+        return Page(window, request, records, nxt, len(response.content), suspect, notes)
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -169,30 +176,70 @@ class Extraction:
                     run, window = pending.pop(future)
                     try:
                         page = future.result()
-                    except (HttpError, httpx.HTTPError, ValueError) as exc:
+                        if run.status == "failed":
+                            continue
+                        batches.append(self._page_batch(run, page, ready, idle=len(pending) + len(ready)))
+                    except Exception as exc:  # noqa: BLE001 - whatever one stream meets stops that stream only
                         self._fail(run, exc)
                         continue
-                    batches.append(self._page_batch(run, page, ready, idle=len(pending) + len(ready)))
+                    for kind, message in page.notes:
+                        self._paging_warning(run, kind, message)
                     if page.next is None:
                         finished.append((run, window))
                 # Next pages leave before this commit: fetching overlaps writing. Safe, since
                 # commits stay in order and a page's state names the request after it.
                 self._submit(pool, ready, pending)
-                if batches:
-                    changes = self.destination.commit(batches, run_id=self.run_id,
-                                                      extracted_at=datetime.now(UTC))
-                    for change in changes:
-                        self.schema_changes += 1
-                        self.warn(change.message(), stream=change.stream)
-                    for batch in batches:
-                        self._after_commit(batch)
+                committed = self._commit(batches) if batches else set()
                 for run, window in finished:
-                    self._window_done(run, window)
+                    if run.stream.name in committed:
+                        self._window_done(run, window)
                 if self.stop.is_set() and not pending:
                     break
         for run in self.runs.values():
             if run.status == "running":
                 run.status = "stopped" if self.stop.is_set() and run.windows else "success"
+
+    def _commit(self, batches: list[Batch]) -> set[str]:
+        """Commit the pages; when that fails, each stream's pages alone, so the stream whose data
+        the destination refuses fails with that cause and the others load. Returns the streams
+        whose pages were committed."""
+        try:
+            changes = self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
+        except RuntimeFailure:
+            raise
+        except Exception:  # noqa: BLE001 - any refusal: the per-stream commits below say whose data it was
+            if len({b.stream for b in batches}) == 1:
+                return self._commit_alone(batches)
+        else:
+            self._committed(batches, changes)
+            return {b.stream for b in batches}
+        committed: set[str] = set()
+        for name in dict.fromkeys(b.stream for b in batches):
+            committed |= self._commit_alone([b for b in batches if b.stream == name])
+        return committed
+
+    def _commit_alone(self, batches: list[Batch]) -> set[str]:
+        try:
+            changes = self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
+        except RuntimeFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the destination refused this stream's data
+            self._fail(self.runs[batches[0].stream], exc)
+            return set()
+        self._committed(batches, changes)
+        return {batches[0].stream}
+
+    def _committed(self, batches: list[Batch], changes) -> None:
+        for change in changes:
+            self.schema_changes += 1
+            self.warn(change.message(), stream=change.stream)
+        for batch in batches:
+            self._after_commit(batch)
+
+    def _paging_warning(self, run: StreamRun, kind: str, message: str) -> None:
+        if kind not in run.warned:  # once per stream and kind: every page of a filtered list is short
+            run.warned.add(kind)
+            self.warn(f"{run.stream.name}: {message}", stream=run.stream.name)
 
     def _submit(self, pool, ready: deque, pending: dict) -> None:
         while ready and len(pending) < self.concurrency and not self.stop.is_set():
@@ -206,15 +253,18 @@ class Extraction:
         s, window = run.stream, page.window
         tf = s.time_filter
         rows, dead = [], []
+        check_names = s.columns is None and names_need_checking(page.records)
         for record in page.records:
-            reason = first_failure(record, s.validations)
+            reason = (record_problem(record, s.key, check_text=page.suspect_text, check_names=check_names)
+                      or first_failure(record, s.validations))
             if reason:
-                dead.append((reason, record))
+                dead.append((reason, printable(record)))
             else:
                 rows.append(select(record, s.columns_with_key))
         state: dict[str, Any] = {}
         if tf is not None and page.records:
-            times = [t for t in (to_unix(r.get(tf.field)) for r in page.records) if t is not None]
+            times = [t for t in (to_unix(r.get(tf.field)) for r in page.records if isinstance(r, dict))
+                     if t is not None]
             if times:
                 oldest, newest = min(times), max(times)
                 top = window.position if window.position is not None else window.hi
@@ -321,24 +371,26 @@ class Extraction:
         self.emit("warning", message=message, stream=stream)
 
     def _fail(self, run: StreamRun, exc: Exception) -> None:
+        """Stop this stream with its cause; a page that could not be read is kept as a dead letter."""
+        if run.status == "failed":
+            return
         self.errors += 1
         run.status = "failed"
-        if isinstance(exc, HttpError):
-            run.error = describe_http_error(exc, run.stream.name)
-        else:
-            run.error = f"{type(exc).__name__}: {exc}"
-        self.emit("error", stream=run.stream.name, message=run.error,
+        run.error, run.guidance = describe_failure(exc, run.stream.name)
+        if isinstance(exc, (BadBody, PageError)) or (isinstance(exc, HttpError) and exc.status >= 500):
+            self._dead_page(run, exc)  # a page the retries could not get: kept with its URL
+        self.emit("error", stream=run.stream.name, message=run.error, guidance=run.guidance,
                   status=getattr(exc, "status", None))
         if isinstance(exc, HttpError) and exc.status == 401:
             self.stop.set()  # a rejected key fails every stream alike: stop at once
 
-
-def describe_http_error(exc: HttpError, stream: str) -> str:
-    if exc.status == 401:
-        return f"The API rejected the key ({exc.api_message}). Check the key, or store a new one."
-    if exc.status == 403:
-        return (f"The key has no permission to read {stream} ({exc.api_message}). "
-                f"Use a key with read access to {stream}, or drop the stream from the recipe.")
-    if exc.status == 404:
-        return f"{exc.url} does not exist (404). Check the base URL and the stream's path."
-    return f"HTTP {exc.status} from {exc.url}: {exc.api_message}"
+    def _dead_page(self, run: StreamRun, exc: Exception) -> None:
+        page = {"url": exc.url, "status": getattr(exc, "status", None),
+                "content_type": getattr(exc, "content_type", None), "body_begins": getattr(exc, "head", None)}
+        batch = self._batch(run.stream)
+        batch.dead_letters = [(f"page could not be read: {exc}", page)]
+        try:
+            self.destination.commit([batch], run_id=self.run_id, extracted_at=datetime.now(UTC))
+            run.dead_letters += 1
+        except Exception as error:  # noqa: BLE001 - the stream's own error is what the user needs
+            self.emit("warning", stream=run.stream.name, message=f"the unreadable page was not kept: {error}")

@@ -7,10 +7,14 @@ Policy and transport are kept apart: `RetryPolicy` decides whether and when to t
 from __future__ import annotations
 
 import email.utils
+import json
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -27,6 +31,45 @@ class HttpError(Exception):
         self.status = status
         self.api_message = message
         self.url = url
+
+
+class BadBody(HttpError):
+    """A 2xx response whose body is not the JSON the API promised (a proxy's HTML page, a body
+    cut short), still bad after the retries: says what came instead."""
+
+    def __init__(self, response: httpx.Response, url: str, problem: str) -> None:
+        kind = response.headers.get("content-type", "no content type")
+        head = response.content[:120].decode("utf-8", "replace")
+        super().__init__(response.status_code, f"{problem} (content type {kind}; the body begins {head!r})", url)
+        self.content_type = kind
+        self.head = head
+
+
+#: a JSON escape of a lone UTF-16 surrogate (`\ud800`): such text cannot be stored as UTF-8
+SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def decode_json(response: httpx.Response) -> tuple[Any, bool]:
+    """The body as JSON, and whether it may hold text that is not valid Unicode.
+
+    Invalid UTF-8 in one record must not cost the whole page: the bytes are read with
+    `surrogateescape`, so the bad ones survive as lone surrogates that the record checks find
+    and turn into a dead letter for that record only. Raises ValueError for a body that is not
+    JSON at all.
+    """
+    content = response.content
+    kind = response.headers.get("content-type", "").lower()
+    if "html" in kind or content.lstrip()[:1] == b"<":
+        raise ValueError("an HTML page instead of JSON")
+    try:
+        text, suspect = content.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, suspect = content.decode("utf-8", "surrogateescape"), True
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"the body is not complete JSON ({exc.msg} at byte {exc.pos} of {len(content)})") from None
+    return body, suspect or bool(SURROGATE_ESCAPE.search(text))
 
 
 class TokenBucket:
@@ -76,10 +119,14 @@ class TokenBucket:
             self._tokens = 0
 
     def relax(self) -> None:
-        """A request went through: creep back toward the configured rate."""
+        """A request went through: climb back toward the configured rate.
+
+        Ten successes restore the full rate from half: a server that throttled a moment ago
+        and now answers again is used at the speed it allows, not minutes later.
+        """
         if self.rate is not None and self.rate < self.target:
             with self._lock:
-                self.rate = min(self.target, self.rate + self.target * 0.02)
+                self.rate = min(self.target, self.rate + self.target * 0.1)
 
 
 @dataclass
@@ -87,9 +134,12 @@ class RetryPolicy:
     """Exponential backoff with full jitter, honouring `Retry-After` and `Stripe-Should-Retry`."""
 
     max_attempts: int = 8
-    max_throttled: int = 50  # 429s are flow control, not failures: they get a budget of their own
     base_delay_s: float = 0.25
     max_delay_s: float = 30.0
+    #: 429s are flow control, not failures: a lockout is waited out, backing off up to minutes,
+    #: for at most this long in all before the request fails
+    throttle_budget_s: float = 900.0
+    max_throttle_delay_s: float = 120.0
 
     def should_retry(self, response: httpx.Response | None, attempt: int) -> bool:
         if attempt >= self.max_attempts:
@@ -107,6 +157,15 @@ class RetryPolicy:
             if after is not None:
                 return min(after, self.max_delay_s)
         return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
+
+    def throttle_delay(self, response: httpx.Response, throttled: int) -> float:
+        """The wait after the `throttled`-th 429 in a row: the server's Retry-After, else doubling
+        (with jitter in its upper half, so workers spread out but the wait really grows)."""
+        after = parse_retry_after(response.headers.get("retry-after"))
+        if after is not None:
+            return min(after, self.max_throttle_delay_s)
+        ceiling = min(self.max_throttle_delay_s, self.base_delay_s * 2 ** (throttled - 1))
+        return random.uniform(ceiling / 2, ceiling)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -156,7 +215,8 @@ class HttpClient:
         self.limiter = limiter or TokenBucket(None)
         self.retry = retry or RetryPolicy()
         self.stats = HttpStats()
-        self.on_retry = None  # callable(message) for warnings
+        self.on_retry = None  # callable(message): every retry, for the log
+        self.on_throttle = None  # callable(message): long rate-limit waits, for the user
         self._client = httpx.Client(
             headers=headers or {}, params=params, auth=auth, timeout=timeout_s, follow_redirects=True,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -175,6 +235,7 @@ class HttpClient:
             params = [(k, v) for k, v in parsed.params.multi_items() if k not in given] + list(given.items())
             url = str(parsed.copy_with(query=None))
         attempt = throttled = 0
+        throttled_since: float | None = None
         while True:
             attempt += 1
             self.limiter.acquire()
@@ -190,20 +251,57 @@ class HttpClient:
                 if response.status_code < 400:
                     self.limiter.relax()
                     return response
-                if response.status_code == 429 and throttled < self.retry.max_throttled:
-                    throttled += 1
+                if response.status_code == 429:
                     attempt -= 1
-                elif not self.retry.should_retry(response, attempt):
+                    throttled += 1
+                    throttled_since = throttled_since or time.time()
+                    wait = self.retry.throttle_delay(response, throttled)
+                    self._throttled(response, url, throttled_since, wait)
+                    continue
+                if not self.retry.should_retry(response, attempt):
                     raise HttpError(response.status_code, api_message(response), url)
                 reason = f"HTTP {response.status_code}"
             wait = self.retry.delay(response, max(attempt, 1))
-            if response is not None and response.status_code == 429:
-                self.limiter.hold(wait)
-            with self.stats.lock:
-                self.stats.retries += 1
-            if self.on_retry is not None:
-                self.on_retry(f"{reason} on {url}; retry {attempt} in {wait:.2f}s")
+            self._count_retry(f"{reason} on {url}; retry {attempt} in {wait:.2f}s")
             time.sleep(wait)
+
+    def _count_retry(self, message: str) -> None:
+        with self.stats.lock:
+            self.stats.retries += 1
+        if self.on_retry is not None:
+            self.on_retry(message)
+
+    def _throttled(self, response: httpx.Response, url: str, since: float, wait: float) -> None:
+        """Wait out a 429 (every worker waits with it), or fail once the budget is spent."""
+        spent = time.time() - since
+        if spent + wait > self.retry.throttle_budget_s:
+            raise HttpError(429, f"still rate limited after {spent:.0f} s, more than the "
+                                 f"{self.retry.throttle_budget_s:.0f} s allowed for waiting", url)
+        self.limiter.hold(wait)
+        self._count_retry(f"HTTP 429 on {url}; waiting {wait:.2f}s")
+        if wait >= 1 and self.on_throttle is not None:
+            told = "as the API asked (Retry-After)" if response.headers.get("retry-after") else "(backing off)"
+            self.on_throttle(f"rate limited since {datetime.fromtimestamp(since).strftime('%H:%M:%S')}: "
+                             f"retrying in {wait:.0f} s {told}")
+        time.sleep(wait)
+
+    def get_json(self, path_or_url: str, params: dict | None = None) -> tuple[httpx.Response, Any, bool]:
+        """GET and decode the JSON body; a body that is not JSON is retried like a 5xx, then
+        raises `BadBody` naming the URL, status, content type and the body's first bytes."""
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self.get(path_or_url, params)
+            try:
+                body, suspect = decode_json(response)
+            except ValueError as exc:
+                if attempt >= self.retry.max_attempts:
+                    raise BadBody(response, str(response.url), str(exc)) from None
+                wait = self.retry.delay(None, attempt)
+                self._count_retry(f"{exc} from {response.url}; retry {attempt} in {wait:.2f}s")
+                time.sleep(wait)
+                continue
+            return response, body, suspect
 
     def close(self) -> None:
         self._client.close()

@@ -14,6 +14,15 @@ from urllib.parse import urljoin
 import httpx
 
 
+class PageError(ValueError):
+    """A page whose body does not allow going on (no cursor anywhere on it). A ValueError, as a
+    body that is not JSON is, for callers that sample a source and report either alike."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(f"{message} ({url})")
+        self.url = url
+
+
 @dataclass
 class PageRequest:
     url: str
@@ -56,7 +65,12 @@ class Paginator:
         return PageRequest(url, params)
 
     def next(self, request: PageRequest, response: httpx.Response, body: Any,
-             records: list) -> PageRequest | None:
+             records: list, warn=None) -> PageRequest | None:
+        """The request for the page after this one, or None at the end.
+
+        `warn(kind, message)`, when given, hears what the user should know about the paging
+        (signals that disagree); a page that cannot be continued raises `PageError`.
+        """
         return None
 
     def describe(self) -> str:
@@ -83,15 +97,29 @@ class CursorPagination(Paginator):
         self.has_more_path = has_more_path
         self.keyed_by_record = cursor_path is None
 
-    def next(self, request, response, body, records):
+    def next(self, request, response, body, records, warn=None):
         if self.has_more_path and not dig(body, self.has_more_path):
             return None
         if self.cursor_path:
             cursor = dig(body, self.cursor_path)
+            if cursor in (None, ""):
+                return None
         else:
-            cursor = records[-1].get(self.cursor_field) if records else None
-        if cursor in (None, ""):
-            return None
+            if not records:
+                return None
+            # A last record without the cursor field is a gap in the data, not the end of the
+            # list: resume after the last record that has one (the records after it come again
+            # and merge on their key). A page where no record has one cannot be continued.
+            cursor = next((c for c in (dig(r, self.cursor_field) if isinstance(r, dict) else None
+                                       for r in reversed(records)) if c not in (None, "")), None)
+            if cursor is None:
+                raise PageError(
+                    f"no record on this page has the cursor field {self.cursor_field!r}, so the next "
+                    f"page cannot be asked for", str(response.url))
+            last = records[-1]
+            if warn is not None and (not isinstance(last, dict) or dig(last, self.cursor_field) in (None, "")):
+                warn("cursor", f"a page's last record has no {self.cursor_field!r}: resuming after the last "
+                               f"record that has one ({cursor})")
         return PageRequest(request.url, {**request.params, self.cursor_param: cursor})
 
     def describe(self) -> str:
@@ -109,7 +137,7 @@ class NextUrlPagination(Paginator):
         super().__init__(limit_param=limit_param, page_size=page_size)
         self.next_url_path = next_url_path
 
-    def next(self, request, response, body, records):
+    def next(self, request, response, body, records, warn=None):
         nxt = dig(body, self.next_url_path)
         if not nxt:
             return None
@@ -128,7 +156,7 @@ class LinkHeaderPagination(Paginator):
         super().__init__(limit_param=limit_param, page_size=page_size)
         self.rel = rel
 
-    def next(self, request, response, body, records):
+    def next(self, request, response, body, records, warn=None):
         link = response.links.get(self.rel)
         if not link or not link.get("url"):
             return None
@@ -138,31 +166,66 @@ class LinkHeaderPagination(Paginator):
         return f"Link header (rel={self.rel})"
 
 
-class PageNumberPagination(Paginator):
-    """`?page=N`; ends on a short page or past `total_pages_path`."""
+class NumberedPagination(Paginator):
+    """What page-number and offset paging share: reading the API's signals in a response."""
+
+    has_more_path: str | None = None
+    next_path: str | None = None
+
+    def _signals(self, response: httpx.Response, body: Any) -> dict[str, bool]:
+        signals: dict[str, bool] = {}
+        if self.has_more_path:
+            value = dig(body, self.has_more_path)
+            if value is not None:
+                signals["has_more"] = bool(value)
+        if self.next_path:
+            signals["next"] = bool(dig(body, self.next_path))
+        if response.links:  # a Link header, when the API sends one, is a signal too
+            signals["next link"] = bool(response.links.get("next", {}).get("url"))
+        return signals
+
+    def _size(self, request: PageRequest) -> int | None:
+        if not self.limit_param:
+            return None
+        try:
+            return int(request.params.get(self.limit_param, self.page_size))
+        except (TypeError, ValueError):
+            return self.page_size
+
+
+class PageNumberPagination(NumberedPagination):
+    """`?page=N`; see `more_pages` for when it ends."""
 
     style = "page_number"
 
     def __init__(self, *, page_param: str = "page", start: int = 1, total_pages_path: str | None = None,
-                 limit_param: str | None = "per_page", page_size: int = 100) -> None:
+                 total_path: str | None = None, has_more_path: str | None = None,
+                 next_path: str | None = None, limit_param: str | None = "per_page", page_size: int = 100) -> None:
         super().__init__(limit_param=limit_param, page_size=page_size)
         self.page_param = page_param
         self.start = start
         self.total_pages_path = total_pages_path
+        self.total_path = total_path
+        self.has_more_path = has_more_path
+        self.next_path = next_path
 
     def first(self, url, params, page_size=None):
         request = super().first(url, params, page_size)
         request.params[self.page_param] = self.start
         return request
 
-    def next(self, request, response, body, records):
+    def next(self, request, response, body, records, warn=None):
         page = int(request.params.get(self.page_param, self.start))
-        size = int(request.params.get(self.limit_param, self.page_size)) if self.limit_param else None
-        if self.total_pages_path:
-            total = dig(body, self.total_pages_path)
-            if total is not None and page - self.start + 1 >= int(total):
-                return None
-        if not records or (size and len(records) < size):
+        size = self._size(request)
+        pages_read = page - self.start + 1
+        signals = self._signals(response, body)
+        total_pages = _number(dig(body, self.total_pages_path)) if self.total_pages_path else None
+        if total_pages is not None:
+            signals["total_pages"] = pages_read < total_pages
+        total = _number(dig(body, self.total_path)) if self.total_path else None
+        if total is not None and size:
+            signals["total"] = pages_read * size < total
+        if not more_pages(signals, records, size, warn):
             return None
         return PageRequest(request.url, {**request.params, self.page_param: page + 1})
 
@@ -170,35 +233,72 @@ class PageNumberPagination(Paginator):
         return f"page number ({self.page_param})"
 
 
-class OffsetPagination(Paginator):
-    """`?offset=N&limit=M`; ends on a short page or at `total_path`."""
+class OffsetPagination(NumberedPagination):
+    """`?offset=N&limit=M`; see `more_pages` for when it ends."""
 
     style = "offset"
 
     def __init__(self, *, offset_param: str = "offset", total_path: str | None = None,
+                 has_more_path: str | None = None, next_path: str | None = None,
                  limit_param: str | None = "limit", page_size: int = 100) -> None:
         super().__init__(limit_param=limit_param, page_size=page_size)
         self.offset_param = offset_param
         self.total_path = total_path
+        self.has_more_path = has_more_path
+        self.next_path = next_path
 
     def first(self, url, params, page_size=None):
         request = super().first(url, params, page_size)
         request.params[self.offset_param] = 0
         return request
 
-    def next(self, request, response, body, records):
-        offset = int(request.params.get(self.offset_param, 0)) + len(records)
-        size = int(request.params.get(self.limit_param, self.page_size)) if self.limit_param else None
-        if self.total_path:
-            total = dig(body, self.total_path)
-            if total is not None and offset >= int(total):
-                return None
-        if not records or (size and len(records) < size):
+    def next(self, request, response, body, records, warn=None):
+        size = self._size(request)
+        # The offset moves by the page size asked for, not the records received: a page the API
+        # filtered server-side is short, and moving by its length would read records twice.
+        offset = int(request.params.get(self.offset_param, 0)) + (size or len(records))
+        signals = self._signals(response, body)
+        total = _number(dig(body, self.total_path)) if self.total_path else None
+        if total is not None:
+            signals["total"] = offset < total
+        if not more_pages(signals, records, size, warn):
             return None
         return PageRequest(request.url, {**request.params, self.offset_param: offset})
 
     def describe(self) -> str:
         return f"offset ({self.offset_param})"
+
+
+def _number(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def more_pages(signals: dict[str, bool], records: list, size: int | None, warn) -> bool:
+    """Whether a numbered list goes on, from the signals the API gave.
+
+    A short page is not an end: APIs filter pages server-side (GitHub does), so a page can hold
+    fewer records than asked for with more to come. The list ends when the API says so (a total
+    reached, no next link, has_more false) or, with no signal at all, on an empty page. When the
+    signals disagree the list goes on while any says more (an empty page still ends it), and the
+    user is told which signals disagreed.
+    """
+    if warn is not None and len(set(signals.values())) > 1:
+        said = ", ".join(f"{name} says {'more' if more else 'done'}" for name, more in signals.items())
+        warn("signals", f"the API's paging signals disagree ({said}): reading on while any says more")
+    if not records:
+        if warn is not None and any(signals.values()):
+            warn("empty", "an empty page arrived while the API said more would come: stopping there")
+        return False
+    if signals:
+        more = any(signals.values())
+        if more and warn is not None and size and len(records) < size:
+            warn("short", f"a page held {len(records)} of {size} records while the API says more "
+                          f"would come: reading on")
+        return more
+    return True
 
 
 STYLES: dict[str, type[Paginator]] = {

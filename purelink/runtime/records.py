@@ -107,13 +107,22 @@ def to_arrow(rows: Sequence[dict], types: dict[str, str]) -> pa.Table:
 
 
 def dedupe(rows: list[dict], key: Sequence[str]) -> list[dict]:
-    """Keep the last row for each primary key (a page can repeat a record that changed)."""
+    """Keep the last row for each primary key (a page can repeat a record that changed).
+
+    A row whose key is missing or null matches nothing, so it is never folded into another;
+    the extractor dead-letters such records before they get here.
+    """
     if not key:
         return rows
     seen: dict[tuple, int] = {}
+    keyless = []
     for i, row in enumerate(rows):
-        seen[tuple(row.get(k) for k in key)] = i
-    if len(seen) == len(rows):
+        ident = tuple(row.get(k) for k in key)
+        if None in ident:
+            keyless.append(i)
+        else:
+            seen[ident] = i
+    if len(seen) + len(keyless) == len(rows):
         return rows
-    keep = sorted(seen.values())
+    keep = sorted([*seen.values(), *keyless])
     return [rows[i] for i in keep]

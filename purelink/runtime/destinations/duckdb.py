@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -26,6 +27,7 @@ from purelink.runtime.records import dedupe, widen
 SQL_TYPES = {"boolean": "BOOLEAN", "bigint": "BIGINT", "double": "DOUBLE", "varchar": "VARCHAR",
              "json": "JSON", "timestamptz": "TIMESTAMPTZ", "null": "VARCHAR"}
 LOGICAL = {v: k for k, v in SQL_TYPES.items() if k != "null"}
+LOGICAL["TIMESTAMP WITH TIME ZONE"] = "timestamptz"  # how duckdb_columns() spells it
 
 INTERNAL_DDL = """
 CREATE SCHEMA IF NOT EXISTS _purelink;
@@ -235,7 +237,7 @@ class DuckDBDestination(Destination):
             first_values = old == "varchar" and self._all_null(target, column)
             if first_values:
                 new = kind  # a column that held only nulls gets its type now: not a widening
-            using = f" USING to_json({quote(column)})" if new == "json" and not first_values else ""
+            using = widening_cast(column, old, new) if not first_values else ""
             self.con.execute(f"ALTER TABLE {target} ALTER COLUMN {quote(column)} "
                              f"SET DATA TYPE {SQL_TYPES[new]}{using}")
             existing[column] = new
@@ -247,6 +249,7 @@ class DuckDBDestination(Destination):
         return self.con.execute(f"SELECT count({quote(column)}) = 0 FROM {target}").fetchone()[0]
 
     def _insert(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+        batch.rows = fold_case(batch.rows, self._table_columns(batch.schema, batch.table))
         table, types = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at,
                                    airbyte=self.airbyte_metadata, generation=batch.generation)
         changes = self._evolve(batch, types)
@@ -261,7 +264,9 @@ class DuckDBDestination(Destination):
             values = ", ".join(f"CAST({quote(c)} AS {SQL_TYPES[columns[c]]})" for c in types)
             self.con.execute(f"INSERT INTO {target} ({names}) SELECT {values} FROM purelink_batch")
         finally:
-            self.con.unregister("purelink_batch")
+            # in an aborted transaction this fails too, and would hide the error that matters
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister("purelink_batch")
         return changes
 
     def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
@@ -305,6 +310,46 @@ class DuckDBDestination(Destination):
                 "FROM purelink_dead", [run_id, batch.pipeline, batch.stream, at])
         finally:
             self.con.unregister("purelink_dead")
+
+
+ISO_UTC = ("CASE WHEN epoch_us({0}) % 1000000 = 0 THEN strftime({0} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') "
+           "ELSE strftime({0} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') END")
+
+
+def widening_cast(column: str, old: str, new: str) -> str:
+    """The USING clause that rewrites loaded values when a column widens.
+
+    A timestamp becomes ISO 8601 text in UTC, whatever the session's time zone: DuckDB's own
+    cast would write local time (`2020-09-13 08:28:17-04` under America/New_York), which reads
+    differently from the same value arriving later as text.
+    """
+    value = quote(column)
+    if old == "timestamptz":
+        value = ISO_UTC.format(value)
+        return f" USING to_json({value})" if new == "json" else f" USING {value}"
+    return f" USING to_json({value})" if new == "json" else ""
+
+
+def fold_case(rows: list[dict], existing: dict[str, str]) -> list[dict]:
+    """Rows whose field names match a column in all but case use the column's spelling.
+
+    DuckDB folds case in column names: `Email` on one record and `email` on another are one
+    column, and adding the second spelling fails with "Column already exists". A record holding
+    both spellings at once is dead-lettered before it gets here.
+    """
+    names: dict[str, str] = {name.lower(): name for name in existing}
+    rename: dict[str, str] = {}
+    for row in rows:
+        for key in row:
+            if key in rename:
+                continue
+            canonical = names.setdefault(key.lower(), key)
+            rename[key] = canonical
+    changes = {k: v for k, v in rename.items() if k != v}
+    if not changes:
+        return rows
+    return [{changes.get(k, k): v for k, v in row.items()} if changes.keys() & row.keys() else row
+            for row in rows]
 
 
 def coalesce(batches: list[Batch]) -> list[Batch]:

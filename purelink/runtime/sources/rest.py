@@ -64,3 +64,5 @@ class RestSource:
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 30.0
+    #: how long a request may keep waiting out 429s (backing off up to minutes) before it fails
+    retry_budget_s: float | None = None

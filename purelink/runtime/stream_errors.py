@@ -1,0 +1,60 @@
+"""What a stream's failure means to the user: a sentence naming the cause, and what to do next.
+
+Every failure that stops a stream goes through `describe_failure`, so the `error` event (and from
+it the finished event, the CLI and the executions row) always carries the cause, never a bare
+exception name.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from purelink.runtime.http import BadBody, HttpError
+from purelink.runtime.paginators import PageError
+
+
+def describe_failure(exc: Exception, stream: str) -> tuple[str, str]:
+    """(message, guidance) for an exception that stopped `stream`."""
+    if isinstance(exc, BadBody):
+        message = (f"{stream}: the API answered HTTP {exc.status} from {exc.url} with a body that is not "
+                   f"JSON, even after retries: {exc.api_message}")
+        guidance = ("A proxy or gateway in front of the API may be answering instead of it; check the base "
+                    "URL and the network, then run again: the stream resumes from its last committed page.")
+    elif isinstance(exc, PageError):
+        message = f"{stream}: a page could not be continued: {exc}"
+        guidance = ("The page is kept in _purelink.dead_letters with its URL. Check the stream's pagination "
+                    "settings (cursor field, records path) against what the API returns.")
+    elif isinstance(exc, HttpError):
+        message, guidance = describe_http_error(exc, stream), http_guidance(exc)
+    elif isinstance(exc, httpx.HTTPError):
+        message = f"{stream}: the API could not be reached ({type(exc).__name__}: {exc})"
+        guidance = "Check the network and the base URL, then run again: the stream resumes where it stopped."
+    else:
+        message = f"{stream}: {type(exc).__name__}: {exc}"
+        guidance = ("The other streams were loaded. The message says what this stream's data held that "
+                    "could not be written; run again once it is fixed: the stream resumes where it stopped.")
+    return message, guidance
+
+
+def describe_http_error(exc: HttpError, stream: str) -> str:
+    if exc.status == 401:
+        return f"The API rejected the key ({exc.api_message}). Check the key, or store a new one."
+    if exc.status == 403:
+        return (f"The key has no permission to read {stream} ({exc.api_message}). "
+                f"Use a key with read access to {stream}, or drop the stream from the recipe.")
+    if exc.status == 404:
+        return f"{exc.url} does not exist (404). Check the base URL and the stream's path."
+    return f"HTTP {exc.status} from {exc.url}: {exc.api_message}"
+
+
+def http_guidance(exc: HttpError) -> str:
+    if exc.status == 401:
+        return "Store a valid key (purelink secrets set NAME) and run again."
+    if exc.status == 403:
+        return "Use a key with read access to this stream, or drop the stream from the recipe."
+    if exc.status == 404:
+        return "Check the base URL and the stream's path in the connector spec."
+    if exc.status == 429:
+        return ("The API kept refusing requests for longer than the retry budget: run again later, lower the "
+                "recipe's rate_limit, or raise its retry_budget_s.")
+    return "Run again: the stream resumes from its last committed page. If it persists, ask the API's provider."
