@@ -139,8 +139,11 @@ def _run(engine, args) -> int:
     else:
         print(summary_text(finished))
     if not result.ok:
-        raise RecipeError(f"The run of {recipe.name} did not succeed.",
-                          finished.get("guidance") or f"See {engine.workspace.logs} for its events.")
+        # The cause and what to do were just printed in the summary: point at them, do not repeat them.
+        told = bool(finished.get("cause")) and args.format != "json"
+        raise RecipeError(f"The run of {recipe.name} did not succeed" + (" (cause above)." if told else "."),
+                          (None if told else finished.get("guidance"))
+                          or f"Every event of the run is in {engine.workspace.logs}.")
     return 0
 
 

@@ -16,10 +16,17 @@ from urllib.parse import quote
 from purelink.runtime.errors import RuntimeFailure
 
 _known: set[str] = set()
+_given: dict[str, str] = {}  # handed over by the runner through a pipe (never a file on disk)
+
+
+def provide(secrets: dict[str, str]) -> None:
+    """Secrets the runner handed over on this process's stdin (see `purelink.runtime.entry`)."""
+    _given.update(secrets)
+    _known.update(v for v in secrets.values() if v)
 
 
 def read_secret(name: str) -> str:
-    value = os.environ.get(name)
+    value = os.environ.get(name) or _given.get(name)
     if not value:
         path = os.environ.get("PURELINK_SECRETS_FILE")
         if path and os.path.exists(path):

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from purelink.runtime.causes import cause_of
 from purelink.runtime.destinations.base import Batch, Destination
 from purelink.runtime.http import HttpClient, HttpError
 from purelink.runtime.paginators import PageRequest, dig
@@ -41,6 +42,7 @@ class StreamRun:
     windows_total: int = 0
     windows_done: int = 0
     error: str | None = None
+    cause: dict | None = None  # structured (purelink.runtime.causes), for the finished event
     status: str = "running"
 
 
@@ -313,13 +315,17 @@ class Extraction:
         self.emit("warning", message=message, stream=stream)
 
     def _fail(self, run: StreamRun, exc: Exception) -> None:
+        if run.status == "failed":  # other windows of a dead API fail alike: say it once per stream
+            return
         self.errors += 1
         run.status = "failed"
+        run.cause = cause_of(exc, stream=run.stream.name)
         if isinstance(exc, HttpError):
             run.error = describe_http_error(exc, run.stream.name)
+            run.cause["message"] = run.error
         else:
-            run.error = f"{type(exc).__name__}: {exc}"
-        self.emit("error", stream=run.stream.name, message=run.error,
+            run.error = run.cause["message"]
+        self.emit("error", stream=run.stream.name, message=run.error, cause=run.cause,
                   status=getattr(exc, "status", None))
         if isinstance(exc, HttpError) and exc.status == 401:
             self.stop.set()  # a rejected key fails every stream alike: stop at once

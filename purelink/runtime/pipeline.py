@@ -15,11 +15,11 @@ import uuid
 from pathlib import Path
 
 from purelink.runtime.auth import mask
+from purelink.runtime.causes import cause_of
 from purelink.runtime.checks import sample_checks
 from purelink.runtime.destinations.base import Destination
 from purelink.runtime.destinations.duckdb import DuckDBDestination
 from purelink.runtime.entry import finish, invocation
-from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.events import EventWriter
 from purelink.runtime.extract import Extraction
 from purelink.runtime.http import HttpClient, RetryPolicy, TokenBucket
@@ -46,8 +46,8 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
         concurrency: int | None = None) -> dict:
     """Run the streams into the destination and return the `finished` event."""
     run_id = run_id or uuid.uuid4().hex[:16]
-    events = events or EventWriter(run_id, redact=mask)
     stop = stop or threading.Event()
+    events = events or EventWriter(run_id, redact=mask, on_lost=stop.set)
     mode = "sample" if sample else ("full_refresh" if full_refresh else "incremental")
     started = time.monotonic()
     emit = events.emit
@@ -57,6 +57,7 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
     client = None
     opened = False
     finished: dict = {}
+    extraction: Extraction | None = None
     try:
         destination.open()
         opened = True
@@ -78,10 +79,9 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
             finally:
                 beat.cancel()
             finished = summarize(extraction, stop)
-    except RuntimeFailure as exc:
-        emit("error", message=exc.message, guidance=exc.guidance)
-        finished = {"status": "failed", "error": exc.message, "guidance": exc.guidance, "records": 0,
-                    "errors": 1, "warnings": 0, "streams": {}}
+    except Exception as exc:  # noqa: BLE001 - any failure ends as a cause the user can act on, not a traceback
+        finished = failed(exc, summarize(extraction, stop) if extraction is not None else None)
+        emit("error", message=finished["error"], guidance=finished["guidance"], cause=finished["cause"])
     finally:
         if client is not None:
             finished.setdefault("requests", client.stats.requests)
@@ -94,11 +94,22 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
         if opened:
             try:
                 destination.record_finished(run_id, finished)
+            except Exception as exc:  # noqa: BLE001 - the finished event must still go out with the cause
+                log.warning("could not write the executions row: %s", exc)
             finally:
                 destination.close()
         finished["storage_bytes"] = destination.storage_bytes()
         finished["destination"] = destination.location()
         emit("finished", **finished)
+    return finished
+
+
+def failed(exc: BaseException, partial: dict | None) -> dict:
+    """The finished event of a run stopped by an exception: its cause, and what was committed."""
+    cause = cause_of(exc)
+    finished = partial or {"records": 0, "errors": 0, "warnings": 0, "streams": {}, "dead_letters": 0}
+    finished.update(status="failed", cause=cause, error=cause["message"], guidance=cause["guidance"],
+                    errors=finished.get("errors", 0) + 1)
     return finished
 
 
@@ -113,17 +124,18 @@ def summarize(extraction: Extraction, stop: threading.Event) -> dict:
             extraction.errors += 1
             extraction.emit("error", stream=name, message=r.error)
         streams[name] = {"records": r.records, "dead_letters": r.dead_letters, "pages": r.pages,
-                         "status": r.status, "error": r.error,
+                         "status": r.status, "error": r.error, "cause": r.cause, "committed": r.records,
                          "windows": r.windows_total}
         if r.error:
-            errors.append(r.error)
+            errors.append(r.cause or {"kind": "runtime", "message": r.error, "guidance": "", "stream": name})
     statuses = {s["status"] for s in streams.values()}
     status = "failed" if "failed" in statuses else ("stopped" if stop.is_set() else "success")
-    return {"status": status, "records": extraction.records, "streams": streams,
+    return {"status": status, "records": extraction.records, "committed": extraction.records, "streams": streams,
             "dead_letters": sum(s["dead_letters"] for s in streams.values()),
             "errors": extraction.errors, "warnings": extraction.warnings,
-            "schema_changes": extraction.schema_changes, "error": errors[0] if errors else None,
-            "progress": extraction.progress()}
+            "schema_changes": extraction.schema_changes, "cause": errors[0] if errors else None,
+            "error": errors[0]["message"] if errors else None,
+            "guidance": errors[0]["guidance"] if errors else None, "progress": extraction.progress()}
 
 
 class _Heartbeat(threading.Thread):

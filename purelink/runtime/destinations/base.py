@@ -99,12 +99,18 @@ class Destination:
 
     def record_finished(self, run_id: str, finished: dict) -> None:
         """The run's row in `_purelink.executions`, from its `finished` event."""
+        cause = finished.get("cause")
+        # A run that did not finish counts what it committed (what a re-run resumes after), not
+        # what it read: "failed, 0 records" over 10,000 committed rows misleads.
+        records = finished.get("records", 0) if finished["status"] == "success" else \
+            finished.get("committed", finished.get("records", 0))
         self.finish_run(
             run_id, status=finished["status"], duration_s=finished["duration_s"],
-            records=finished.get("records", 0), requests=finished.get("requests", 0),
+            records=records, requests=finished.get("requests", 0),
             bytes=finished.get("bytes", 0), errors=finished.get("errors", 0),
             warnings=finished.get("warnings", 0), dead_letters=finished.get("dead_letters", 0),
-            error_message=finished.get("error"), streams=finished.get("streams", {}))
+            error_message=finished.get("error"), cause=json.dumps(cause) if cause else None,
+            streams=finished.get("streams", {}))
 
     def load_state(self, pipeline: str, stream: str) -> dict[str, Any]:
         raise NotImplementedError

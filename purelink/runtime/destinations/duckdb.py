@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS _purelink.executions (
     started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, duration_s DOUBLE, records BIGINT,
     requests BIGINT, bytes BIGINT, errors INTEGER, warnings INTEGER, dead_letters BIGINT,
     error_message VARCHAR, streams JSON);
+ALTER TABLE _purelink.executions ADD COLUMN IF NOT EXISTS cause JSON;
 CREATE TABLE IF NOT EXISTS _purelink.state (
     pipeline VARCHAR, stream VARCHAR, key VARCHAR, value JSON, run_id VARCHAR, updated_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS _purelink.dead_letters (
