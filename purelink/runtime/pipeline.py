@@ -159,13 +159,18 @@ class _Heartbeat(threading.Thread):
 
 def main(source: RestSource, streams: list[Stream], *, pipeline: str, recipe: str | None = None,
          version: int = 1, db: str = "data/purelink.duckdb", airbyte_metadata: bool = False,
-         workspace: str | Path | None = None) -> None:
-    """Command-line entry point of a generated module; exits with the run's status."""
+         warehouse: Destination | None = None, workspace: str | Path | None = None) -> None:
+    """Command-line entry point of a generated module; exits with the run's status.
+
+    `warehouse` (a `PostgresDestination`) receives the rows; without it they go to the DuckDB
+    file `db`. A `--sample` run always writes to the DuckDB file it is given, never the warehouse.
+    """
     def options(parser) -> None:
         parser.add_argument("--concurrency", type=int, help="parallel requests (default: the source's)")
 
     call = invocation(pipeline, streams, db=db, workspace=workspace, extra_options=options)
-    finish(run(source, call.streams, pipeline=pipeline, recipe=recipe, version=version,
-               destination=DuckDBDestination(call.db_path, airbyte_metadata=airbyte_metadata),
+    destination = warehouse if warehouse is not None and not call.args.sample else \
+        DuckDBDestination(call.db_path, airbyte_metadata=airbyte_metadata)
+    finish(run(source, call.streams, pipeline=pipeline, recipe=recipe, version=version, destination=destination,
                sample=call.args.sample, full_refresh=call.args.full_refresh, run_id=call.run_id,
                stop=call.stop, concurrency=call.args.concurrency))
