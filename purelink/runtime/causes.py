@@ -7,6 +7,7 @@ read this one structure, so nobody has to parse message text to learn what went 
 - `api_error`        the API answered with an error status
 - `source_database`  the source database failed or went away while being read
 - `destination`      the destination (DuckDB or the warehouse) refused a statement
+- `validation`       more records failed the recipe's checks than it allows (`rejected`, `total`)
 - `runtime`          a failure the runtime diagnosed itself (RuntimeFailure: bad key, busy file...)
 - `internal`         anything else: a defect, reported with its type so it can be filed
 """
@@ -47,9 +48,11 @@ def cause_of(exc: BaseException, *, stream: str | None = None, source: str | Non
                      url=getattr(exc, "url", None), stream=stream)
     status = getattr(exc, "status", None)
     if isinstance(status, int) and hasattr(exc, "api_message"):  # the runtime's HttpError
-        return cause("api_error", f"HTTP {status} from {exc.url}{where}: {exc.api_message}",
-                     "Check the URL and the key; a 5xx that persists is the API's own failure: re-run "
-                     "later.", url=exc.url, stream=stream)
+        found = cause("api_error", f"HTTP {status} from {exc.url}{where}: {exc.api_message}",
+                      "Check the URL and the key; a 5xx that persists is the API's own failure: re-run "
+                      "later.", url=exc.url, stream=stream)
+        found["status"] = status
+        return found
     module = type(exc).__module__ or ""
     if module.startswith(("httpx", "httpcore")):
         url = _request_url(exc)

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from purelink.runtime.auth import mask
-from purelink.runtime.causes import cause_of
+from purelink.runtime.causes import cause, cause_of
 from purelink.runtime.checks import sample_checks
 from purelink.runtime.destinations.base import Destination
 from purelink.runtime.destinations.duckdb import DuckDBDestination
@@ -106,9 +106,9 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
 
 def failed(exc: BaseException, partial: dict | None) -> dict:
     """The finished event of a run stopped by an exception: its cause, and what was committed."""
-    cause = cause_of(exc)
+    found = cause_of(exc)
     finished = partial or {"records": 0, "errors": 0, "warnings": 0, "streams": {}, "dead_letters": 0}
-    finished.update(status="failed", cause=cause, error=cause["message"], guidance=cause["guidance"],
+    finished.update(status="failed", cause=found, error=found["message"], guidance=found["guidance"],
                     errors=finished.get("errors", 0) + 1)
     return finished
 
@@ -121,8 +121,12 @@ def summarize(extraction: Extraction, stop: threading.Event) -> dict:
             r.status = "failed"
             r.error = (f"{r.dead_letters} of {total} records of {name} failed validation, more than the "
                        f"{r.stream.max_bad_share:.0%} allowed. See _purelink.dead_letters for the reasons.")
+            r.cause = {**cause("validation", r.error, "Look at the reasons in _purelink.dead_letters; drop "
+                               "the check from the recipe if it does not fit the data, or raise max_bad_share.",
+                               stream=name), "rejected": r.dead_letters, "total": total,
+                       "allowed": r.stream.max_bad_share}
             extraction.errors += 1
-            extraction.emit("error", stream=name, message=r.error)
+            extraction.emit("error", stream=name, message=r.error, cause=r.cause)
         streams[name] = {"records": r.records, "dead_letters": r.dead_letters, "pages": r.pages,
                          "status": r.status, "error": r.error, "cause": r.cause, "committed": r.records,
                          "windows": r.windows_total}

@@ -14,9 +14,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from purelink.assistant import OfflineAssistant
+from purelink.engine import Engine
 from tests.conftest import SCRIPT
 
 CLI = [sys.executable, "-m", "purelink.cli"]
+EXPLAINED = {"api_unreachable": "connectivity", "source_database": "connectivity", "destination": "storage"}
 
 
 def new_recipe(ws: Path, *args: str) -> None:
@@ -81,6 +84,10 @@ def assert_told_everywhere(ws: Path, output: str, kind: str, *needles: str) -> d
     row = executions_row(ws / "data" / "purelink.duckdb")
     assert row["status"] == "failed" and row["cause"]["kind"] == kind, row
     assert row["error_message"] == finished["cause"]["message"]
+    # the assistant's offline explainer reads the structured cause
+    name = finished["pipeline"] if "pipeline" in finished else Engine(ws).recipes.names()[0]
+    explained = OfflineAssistant().explain_failure(Engine(ws).recipe(name), finished)
+    assert explained.cause == EXPLAINED[kind], explained
     return row
 
 
