@@ -68,7 +68,14 @@ class RunState:
         elif kind == "warning":
             self.warnings.append(_where(event) + event.get("message", ""))
         elif kind == "error":
-            self.errors.append(_where(event) + event.get("message", ""))
+            # Told once: a dead API fails every window alike. With a structured cause, what to do
+            # comes with it (the summary adds what was committed).
+            text = _where(event) + event.get("message", "")
+            guidance = (event.get("cause") or {}).get("guidance") or event.get("guidance")
+            if guidance:
+                text += f" — {guidance}"
+            if text not in self.errors:
+                self.errors.append(text)
         elif kind == "finished":
             self.finished = event
             self.status = event.get("status", "failed")
@@ -161,6 +168,7 @@ class TextMonitor:
         self.out = out or sys.stdout
         self.every_s = every_s
         self._last = 0.0
+        self._errors_told = 0
         self._lock = threading.Lock()
         self.handle = None
 
@@ -174,8 +182,11 @@ class TextMonitor:
             if kind == "started":
                 self._print(f"{self.state.title}: run {self.state.run_id} ({self.state.mode}) "
                             f"-> {self.state.destination}")
-            elif kind in ("warning", "error"):
-                self._print(f"{kind}: " + (self.state.warnings if kind == "warning" else self.state.errors)[-1])
+            elif kind == "warning":
+                self._print("warning: " + self.state.warnings[-1])
+            elif kind == "error" and len(self.state.errors) > self._errors_told:
+                self._errors_told = len(self.state.errors)
+                self._print("error: " + self.state.errors[-1])
             elif kind in ("page", "heartbeat", "window_done") and time.monotonic() - self._last >= self.every_s:
                 self._last = time.monotonic()
                 self._print(self.state.line())
