@@ -63,6 +63,7 @@ def _new(engine, args) -> int:
     from purelink.recipes import parse_recipe
 
     spec = get_spec(args.source)
+    _password_to_vault(args)
     columns = {}
     for item in args.columns or []:
         stream, _, cols = item.partition(":")
@@ -92,6 +93,26 @@ def _new(engine, args) -> int:
         print(f"module  {module}")
         print(f"next    purelink recipes run {recipe.name}")
     return 0
+
+
+def _password_to_vault(args) -> None:
+    """A password written inside --base-url (postgresql://u:pw@host/db) goes to the vault, and the
+    recipe and module get the URL without it and the secret's name: never the value."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    from purelink.secrets.vault import Vault, check_secret_name
+
+    parts = urlsplit(args.base_url or "")
+    if parts.password is None:
+        return
+    name = check_secret_name(args.credential or f"{args.name}_password")
+    Vault().set(name, unquote(parts.password))
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}@" if parts.username else ""
+    args.base_url = urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    args.credential = name
+    print(f"note    the password in --base-url is now in the vault as {name!r}; the recipe keeps the URL "
+          f"without it ({args.base_url}) and the secret's name only", file=sys.stderr)
 
 
 def _list(engine, args) -> int:
