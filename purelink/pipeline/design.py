@@ -1,7 +1,8 @@
 """Pipeline design: a pure function from recipe + connector spec (+ probed schema) to a plan.
 
     plan = design(recipe, spec, schema={"customers": probe.columns})
-    plan.streams[0].validations     # [required id, email format of email]
+    plan.streams[0].validations     # [required id]: what the run applies
+    plan.streams[0].suggested       # [email format of email]: offered, applied only once chosen
     print(plan.text())              # what the user reads before the code is generated
 
 No I/O and no clock: the same inputs give the same plan, so the wizard, the terminal agent and
@@ -36,6 +37,9 @@ class StreamPlan(BaseModel):
     pagination: str
     write: str
     validations: list[ValidationRule] = Field(default_factory=list)
+    # Checks offered but not applied: a format check sends failing rows to dead letters, so it
+    # is the user's choice (unticked by default), never the plan's.
+    suggested: list[ValidationRule] = Field(default_factory=list)
     indexes: list[str] = Field(default_factory=list)
     columns: list[str] | None = None
     notes: list[str] = Field(default_factory=list)
@@ -75,8 +79,12 @@ class Plan(BaseModel):
                       f"    extraction  {s.incremental}",
                       f"    pagination  {s.pagination}",
                       f"    writes      {s.write}",
-                      f"    validations {checks}",
-                      f"    indexes     {'; '.join(s.indexes)}"]
+                      f"    validations {checks}"]
+            if s.suggested:
+                offered = ", ".join(f"{v.field}: {v.kind} format" for v in s.suggested)
+                lines.append(f"    suggested   {offered} (not applied unless you choose it: failing rows "
+                             "would go to _purelink.dead_letters)")
+            lines.append(f"    indexes     {'; '.join(s.indexes)}")
             lines += [f"    note        {n}" for n in s.notes]
         if self.production:
             lines.append("  production")
@@ -108,18 +116,19 @@ def describe_pagination(spec: ConnectorSpec, stream: StreamSpec) -> str:
 
 
 def suggest_validations(stream: StreamSpec, choice: StreamChoice,
-                        columns: Sequence[Column] | None) -> list[ValidationRule]:
-    """Required for the primary key; email format for email-like fields that are loaded."""
-    rules = [ValidationRule(kind="required", field=k) for k in _key(stream)]
+                        columns: Sequence[Column] | None) -> tuple[list[ValidationRule], list[ValidationRule]]:
+    """(applied, offered): the recipe's own checks plus required for the primary key (a record
+    without its key can never be merged); email format for email-like fields, offered only."""
+    existing = {(v.kind, v.field) for v in choice.validations}
+    required = [ValidationRule(kind="required", field=k) for k in _key(stream)]
+    applied = [*choice.validations, *(r for r in required if (r.kind, r.field) not in existing)]
     if choice.columns is not None:
         candidates = list(choice.columns)
     else:
         candidates = [c.path for c in columns or [] if not c.nested]
-    for path in candidates:
-        if EMAIL_LIKE.search(path.rsplit(".", 1)[-1]):
-            rules.append(ValidationRule(kind="email", field=path))
-    existing = {(v.kind, v.field) for v in choice.validations}
-    return [*choice.validations, *(r for r in rules if (r.kind, r.field) not in existing)]
+    offered = [ValidationRule(kind="email", field=path) for path in candidates
+               if EMAIL_LIKE.search(path.rsplit(".", 1)[-1]) and ("email", path) not in existing]
+    return applied, offered
 
 
 def _key(stream: StreamSpec) -> list[str]:
@@ -190,11 +199,12 @@ def design(recipe: Recipe, spec: ConnectorSpec, schema: Mapping[str, Sequence[Co
             indexes += [f"btree on ({cursor})"] if cursor else []
         write = (f"merge on {', '.join(key)}: a replayed page replaces its rows, in the same transaction as "
                  "the cursor state" if key else "append: no primary key, so a replay can duplicate rows")
+        applied, offered = suggest_validations(s, choice, columns)
         streams.append(StreamPlan(
             name=choice.name, table=f"{spec.name}.{s.name}", primary_key=key, strategy=strategy,
             cursor=cursor,
             incremental=text, pagination=describe_pagination(spec, s), write=write,
-            validations=suggest_validations(s, choice, columns), indexes=indexes, columns=choice.columns,
+            validations=applied, suggested=offered, indexes=indexes, columns=choice.columns,
             notes=notes))
     page = (spec.pagination.model_extra or {}).get("page_size")
     batching = (f"each page ({page or 'as the API sends it'} records) is committed with its state in one "
