@@ -118,9 +118,13 @@ class RunState:
         size = human_bytes(self.storage_bytes) if self.storage_bytes is not None else "..."
         return f"{size} at {self.destination}" if self.destination else size
 
+    def shown_status(self) -> str:
+        """"success with 134 rejected" rather than a plain success that dropped rows."""
+        return (self.finished or {}).get("outcome") or self.status
+
     def line(self) -> str:
         """One status line, for text output."""
-        parts = [self.status, f"{self.records:,} records"]
+        parts = [self.shown_status(), f"{self.records:,} records"]
         if self.progress is not None:
             parts.append(f"{self.progress:.0%}")
         parts += [self.rate_text(), f"ETA {self.eta_text()}"]
@@ -320,11 +324,11 @@ class LiveMonitor:
     def _render(self) -> None:
         s = self.state
         colour = {"success": "#2e7d32", "failed": "#c62828", "stopped": "#ef6c00", "paused": "#ef6c00",
-                  "partial": "#ef6c00"}.get(s.status, "#1565c0")
+                  "partial": "#ef6c00"}.get("partial" if s.shown_status() != s.status else s.status, "#1565c0")
         run = f" · run {html.escape(s.run_id)}" if s.run_id else ""
         mode = f" · {html.escape(s.mode)}" if s.mode else ""
         self.header.value = (f"<b>{html.escape(s.title)}</b>{run}{mode} · status: "
-                             f"<b class='purelink-status' style='color:{colour}'>{html.escape(s.status)}</b>")
+                             f"<b class='purelink-status' style='color:{colour}'>{html.escape(s.shown_status())}</b>")
         if s.progress is not None:
             self.bar.value = round(s.progress * 100)
             self.bar.description = f"{self.bar.value}%"

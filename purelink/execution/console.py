@@ -79,7 +79,7 @@ class ConsoleMonitor:
 def summary_text(finished: dict) -> str:
     """The completion summary a person reads."""
     status = finished.get("status", "failed")
-    lines = [f"status:      {status}"]
+    lines = [f"status:      {finished.get('outcome') or status}"]
     streams = finished.get("streams") or {}
     total = finished.get("records", 0)
     dead = finished.get("dead_letters", 0)
@@ -96,6 +96,10 @@ def summary_text(finished: dict) -> str:
     lines.append(f"storage:     {finished.get('destination', '')} ({human_bytes(finished.get('storage_bytes'))})")
     if finished.get("warnings"):
         lines.append(f"warnings:    {finished['warnings']}")
+    for name, s in streams.items():
+        if s.get("dead_letters") and s.get("rejected_query"):
+            lines.append(f"rejected:    {s['dead_letters']:,} {name} rows; see them with")
+            lines.append(f"             purelink inspect --query \"{s['rejected_query']}\"")
     if finished.get("checks"):
         lines.append("checks:")
         for c in finished["checks"]:

@@ -127,19 +127,38 @@ def summarize(extraction: Extraction, stop: threading.Event) -> dict:
                        "allowed": r.stream.max_bad_share}
             extraction.errors += 1
             extraction.emit("error", stream=name, message=r.error, cause=r.cause)
+        query = rejected_query(extraction.run_id, name) if r.dead_letters else None
+        if query and r.status != "failed":  # rejected rows are a warning the user can look at, never silent
+            extraction.warn(f"{r.dead_letters:,} records of {name} were rejected by the recipe's checks "
+                            f"(kept in _purelink.dead_letters): {query}", stream=name)
         streams[name] = {"records": r.records, "dead_letters": r.dead_letters, "pages": r.pages,
                          "status": r.status, "error": r.error, "cause": r.cause, "committed": r.records,
-                         "windows": r.windows_total}
+                         "windows": r.windows_total, "rejected_query": query}
         if r.error:
             errors.append(r.cause or {"kind": "runtime", "message": r.error, "guidance": "", "stream": name})
     statuses = {s["status"] for s in streams.values()}
     status = "failed" if "failed" in statuses else ("stopped" if stop.is_set() else "success")
+    rejected = sum(s["dead_letters"] for s in streams.values())
     return {"status": status, "records": extraction.records, "committed": extraction.records, "streams": streams,
-            "dead_letters": sum(s["dead_letters"] for s in streams.values()),
+            "dead_letters": rejected, "outcome": outcome(status, rejected),
             "errors": extraction.errors, "warnings": extraction.warnings,
             "schema_changes": extraction.schema_changes, "cause": errors[0] if errors else None,
             "error": errors[0]["message"] if errors else None,
             "guidance": errors[0]["guidance"] if errors else None, "progress": extraction.progress()}
+
+
+def rejected_query(run_id: str, stream: str) -> str:
+    """The SQL a user runs (`purelink inspect --query ...`) to see the rows a run rejected."""
+    def text(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    return (f"SELECT reason, record FROM _purelink.dead_letters WHERE run_id = {text(run_id)} "
+            f"AND stream = {text(stream)}")
+
+
+def outcome(status: str, rejected: int) -> str:
+    """The status as people read it: a success that dropped rows says so."""
+    return f"success with {rejected:,} rejected" if status == "success" and rejected else status
 
 
 class _Heartbeat(threading.Thread):

@@ -105,7 +105,7 @@ class Destination:
         records = finished.get("records", 0) if finished["status"] == "success" else \
             finished.get("committed", finished.get("records", 0))
         self.finish_run(
-            run_id, status=finished["status"], duration_s=finished["duration_s"],
+            run_id, status=finished.get("outcome") or finished["status"], duration_s=finished["duration_s"],
             records=records, requests=finished.get("requests", 0),
             bytes=finished.get("bytes", 0), errors=finished.get("errors", 0),
             warnings=finished.get("warnings", 0), dead_letters=finished.get("dead_letters", 0),
