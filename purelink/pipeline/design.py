@@ -24,6 +24,8 @@ from purelink.runtime.http import RETRYABLE_STATUS, RetryPolicy
 EMAIL_LIKE = re.compile(r"(^|_)e-?mail(_address)?$", re.IGNORECASE)
 CRON = {"hourly": "0 * * * *", "daily": "0 3 * * *"}
 DEFAULT_START = "2010-01-01"  # the runtime's start when no history start is given
+NARROWING = ("a later version that loads fewer columns: a --full-refresh drops the columns no longer "
+             "chosen; an incremental run keeps their old values; both are recorded in _purelink.schema_changes")
 INSERT_ONLY = re.compile(r"^(created|created_at|createdAt|CreatedDate|inserted_at)$")
 
 
@@ -70,7 +72,8 @@ class Plan(BaseModel):
                  f"  rate limit   {rate}, {self.concurrency} parallel requests; {self.rate_limit_note}",
                  f"  retries      {self.retries}",
                  f"  storage      {self.storage}",
-                 f"  batching     {self.batching}"]
+                 f"  batching     {self.batching}",
+                 f"  columns      {NARROWING}"]
         for s in self.streams:
             checks = ", ".join(f"{v.field}: {'required' if v.kind == 'required' else v.kind + ' format'}"
                                for v in s.validations) or "none"

@@ -273,7 +273,7 @@ class Extraction:
     def _batch(self, stream: Stream, rows=None, state=None) -> Batch:
         return Batch(pipeline=self.pipeline, stream=stream.name, schema=self.source.name,
                      table=stream.table or stream.name, primary_key=stream.key, rows=rows or [],
-                     state=state or {})
+                     state=state or {}, selected=stream.columns is not None)
 
     def _after_commit(self, batch: Batch) -> None:
         run = self.runs[batch.stream]

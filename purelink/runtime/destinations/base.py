@@ -34,6 +34,9 @@ class Batch:
     rows: list[dict] = field(default_factory=list)
     dead_letters: list[tuple[str, dict]] = field(default_factory=list)  # (reason, raw record)
     state: dict[str, Any] = field(default_factory=dict)  # key -> JSON value, None deletes the key
+    # Every row carries every column the recipe selects (an explicit selection), so a table column
+    # missing here is one the recipe no longer loads, not a field this page happened to lack.
+    selected: bool = False
 
 
 @dataclass
@@ -41,13 +44,18 @@ class SchemaChange:
     stream: str
     table: str
     column: str
-    change: str  # "added" or "widened"
+    change: str  # "added", "widened", "dropped" (full refresh) or "kept" (no longer loaded, old values kept)
     old_type: str | None
-    new_type: str
+    new_type: str | None
 
     def message(self) -> str:
         if self.change == "added":
             return f"new column {self.table}.{self.column} ({self.new_type})"
+        if self.change == "dropped":
+            return f"column {self.table}.{self.column} dropped: the full refresh no longer loads it"
+        if self.change == "kept":
+            return (f"column {self.table}.{self.column} is no longer loaded: rows keep their old values "
+                    "(a --full-refresh drops it)")
         return f"column {self.table}.{self.column} widened from {self.old_type} to {self.new_type}"
 
 
