@@ -108,8 +108,11 @@ def failed(exc: BaseException, partial: dict | None) -> dict:
     """The finished event of a run stopped by an exception: its cause, and what was committed."""
     found = cause_of(exc)
     finished = partial or {"records": 0, "errors": 0, "warnings": 0, "streams": {}, "dead_letters": 0}
-    finished.update(status="failed", cause=found, error=found["message"], guidance=found["guidance"],
-                    errors=finished.get("errors", 0) + 1)
+    finished.update(status="failed", outcome="failed", cause=found, error=found["message"],
+                    guidance=found["guidance"], errors=finished.get("errors", 0) + 1)
+    for stream in finished.get("streams", {}).values():
+        if stream.get("status") == "running":  # cut short by the failure
+            stream["status"] = "failed"
     return finished
 
 

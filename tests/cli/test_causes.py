@@ -74,7 +74,7 @@ def count(db: Path, sql: str) -> int:
 def assert_told_everywhere(ws: Path, output: str, kind: str, *needles: str) -> dict:
     """The cause in the CLI output once, in the log's finished event, and in the executions row."""
     assert "Traceback" not in output, output
-    assert output.count("cause:") == 1, output
+    assert output.count("cause:") == 1 and "status:      failed" in output, output
     assert "what to do:" in output and "A re-run resumes" in output, output
     for needle in needles:
         assert needle in output, (needle, output)
