@@ -30,6 +30,8 @@ def test_poc_plan_for_stripe_customers():
     assert [(v.kind, v.field) for v in s.validations] == [("required", "id")]
     assert [(v.kind, v.field) for v in s.suggested] == [("email", "email")]  # offered, not applied
     assert "suggested   email: email format (not applied unless you choose it" in plan.text()
+    assert "a --full-refresh drops the columns no longer chosen; an incremental run keeps their old values" \
+        in plan.text()
     assert s.write.startswith("merge on id") and "zone maps" in s.indexes[0]
     assert any("not picked up" in n for n in s.notes)  # created is insert-only
     assert "Retry-After" in plan.retries and "8 attempts" in plan.retries
