@@ -57,6 +57,12 @@ def test_the_whole_flow(sandbox, workspace):
     assert s.stage == "design"
     plan = s.plan()
     assert "stripe.customers" in plan.text()
+    offered = plan.stream("customers").suggested
+    assert [(v.kind, v.field) for v in offered] == [("email", "email")]  # unticked by default
+    s.choose_validations("customers", offered)  # ticked, then unticked again: the user decides
+    assert any(v.kind == "email" for v in s.plan().stream("customers").validations)
+    s.choose_validations("customers", [])
+    assert not any(v.kind == "email" for v in s.plan().stream("customers").validations)
     s.next()
     g = s.generate()
     assert g.ok and g.recipe.name == "stripe_customers" and g.recipe.version == 1
