@@ -69,7 +69,14 @@ class RunState:
         elif kind == "warning":
             self.warnings.append(_where(event) + event.get("message", ""))
         elif kind == "error":
-            self.errors.append(_where(event) + event.get("message", ""))
+            # Told once: a dead API fails every window alike. With a structured cause, what to do
+            # comes with it (the summary adds what was committed).
+            text = _where(event) + event.get("message", "")
+            guidance = (event.get("cause") or {}).get("guidance") or event.get("guidance")
+            if guidance:
+                text += f" — {guidance}"
+            if text not in self.errors:
+                self.errors.append(text)
         elif kind == "finished":
             self.finished = event
             self.status = event.get("status", "failed")
@@ -112,9 +119,13 @@ class RunState:
         size = human_bytes(self.storage_bytes) if self.storage_bytes is not None else "..."
         return f"{size} at {self.destination}" if self.destination else size
 
+    def shown_status(self) -> str:
+        """"success with 134 rejected" rather than a plain success that dropped rows."""
+        return (self.finished or {}).get("outcome") or self.status
+
     def line(self) -> str:
         """One status line, for text output."""
-        parts = [self.status, f"{self.records:,} records"]
+        parts = [self.shown_status(), f"{self.records:,} records"]
         if self.progress is not None:
             parts.append(f"{self.progress:.0%}")
         parts += [self.rate_text(), f"ETA {self.eta_text()}"]
@@ -154,6 +165,7 @@ class TextMonitor:
         self.out = out or sys.stdout
         self.every_s = every_s
         self._last = 0.0
+        self._errors_told = 0
         self._lock = threading.Lock()
         self.handle = None
 
@@ -167,8 +179,11 @@ class TextMonitor:
             if kind == "started":
                 self._print(f"{self.state.title}: run {self.state.run_id} ({self.state.mode}) "
                             f"-> {self.state.destination}")
-            elif kind in ("warning", "error"):
-                self._print(f"{kind}: " + (self.state.warnings if kind == "warning" else self.state.errors)[-1])
+            elif kind == "warning":
+                self._print("warning: " + self.state.warnings[-1])
+            elif kind == "error" and len(self.state.errors) > self._errors_told:
+                self._errors_told = len(self.state.errors)
+                self._print("error: " + self.state.errors[-1])
             elif kind in ("page", "heartbeat", "window_done") and time.monotonic() - self._last >= self.every_s:
                 self._last = time.monotonic()
                 self._print(self.state.line())
@@ -302,11 +317,11 @@ class LiveMonitor:
     def _render(self) -> None:
         s = self.state
         colour = {"success": "#2e7d32", "failed": "#c62828", "stopped": "#ef6c00", "paused": "#ef6c00",
-                  "partial": "#ef6c00"}.get(s.status, "#1565c0")
+                  "partial": "#ef6c00"}.get("partial" if s.shown_status() != s.status else s.status, "#1565c0")
         run = f" · run {html.escape(s.run_id)}" if s.run_id else ""
         mode = f" · {html.escape(s.mode)}" if s.mode else ""
         self.header.value = (f"<b>{html.escape(s.title)}</b>{run}{mode} · status: "
-                             f"<b class='purelink-status' style='color:{colour}'>{html.escape(s.status)}</b>")
+                             f"<b class='purelink-status' style='color:{colour}'>{html.escape(s.shown_status())}</b>")
         if s.progress is not None:
             self.bar.value = round(s.progress * 100)
             self.bar.description = f"{self.bar.value}%"

@@ -33,7 +33,30 @@ class DesignScreen(Screen):
         except PurelinkError as exc:
             wizard.fail(exc)
             return
-        self.widget.children = [w.HTML(f"<pre class='purelink-plan' style='font-size:12px'>{esc(plan.text())}</pre>")]
+        self.plan_html = w.HTML(f"<pre class='purelink-plan' style='font-size:12px'>{esc(plan.text())}</pre>")
+        self.widget.children = [self.plan_html, *self._check_boxes(plan)]
+
+    def _check_boxes(self, plan) -> list:
+        """One box per suggested check, unticked: it would send failing rows to dead letters, so
+        it is the user's choice. Ticking one re-plans."""
+        chosen = self.session.state.validations
+        boxes = []
+        for stream in plan.streams:
+            for rule in [*[v for v in stream.validations if v in chosen.get(stream.name, [])], *stream.suggested]:
+                box = w.Checkbox(value=rule in chosen.get(stream.name, []), indent=False,
+                                 description=f"{stream.name}: check {rule.field} is a valid {rule.kind} "
+                                             "(failing rows go to dead letters)",
+                                 layout=w.Layout(width="auto"))
+                box.add_class("purelink-suggested-check")
+                box.observe(lambda change, s=stream.name, r=rule: self._tick(s, r, change["new"]), names="value")
+                boxes.append(box)
+        return boxes
+
+    def _tick(self, stream: str, rule, on: bool) -> None:
+        rules = [v for v in self.session.state.validations.get(stream, []) if v != rule]
+        self.session.choose_validations(stream, [*rules, rule] if on else rules)
+        self.plan_html.value = (f"<pre class='purelink-plan' style='font-size:12px'>"
+                                f"{esc(self.session.plan().text())}</pre>")
 
 
 class GenerateScreen(Screen):

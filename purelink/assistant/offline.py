@@ -98,26 +98,42 @@ def column_note(column, person_stream: bool) -> ColumnNote:
                       validation="email" if email_rule else "none", include=include)
 
 
+def run_cause(finished: dict) -> dict:
+    """The run's structured cause (see purelink.runtime.causes): the run's own, else its first
+    failed stream's; an empty dict when the run gave none (a test run's checklist says more)."""
+    if finished.get("cause"):
+        return finished["cause"]
+    streams = finished.get("streams") or {}
+    return next((s["cause"] for s in streams.values() if s.get("cause")), {})
+
+
 def explain(recipe: Recipe, finished: dict, answered_by: str) -> FailureExplanation:
-    """A failed run's checklist and error, in plain words, with a recipe change when one helps."""
+    """A failed run's checklist and structured cause, in plain words, with a recipe change when one
+    helps. Reads fields (cause kind, HTTP status, counts, check names), never the message text."""
     checks = {c.get("name"): c for c in finished.get("checks") or []}
     failed = {n: c for n, c in checks.items() if c.get("status") == "FAIL"}
-    error = str(finished.get("error") or "")
+    cause = run_cause(finished)
+    kind, status = cause.get("kind"), cause.get("status")
+    error = str(cause.get("message") or finished.get("error") or "")
     streams = finished.get("streams") or {}
 
     def answer(explanation: str, cause: str, next_step: str, change: RecipeChange | None = None):
         return FailureExplanation(explanation=explanation, cause=cause, next_step=next_step, change=change,
                                   answered_by=answered_by)
 
-    if "credentials" in failed or re.search(r"\b401\b|rejected the key|invalid api key", error, re.IGNORECASE):
+    if "credentials" in failed or status == 401:
         return answer("The API rejected the key, so nothing could be read.", "credentials",
                       "Enter the key again (a live key, not revoked, for this account); the recipe is fine.")
-    if "connectivity" in failed or "cannot reach" in error:
-        return answer(f"The API could not be reached: {failed.get('connectivity', {}).get('detail') or error}.",
-                      "connectivity", "Check the base URL and the network, then run the test again.")
-    if "permissions" in failed:
-        denied = re.findall(r"[a-z0-9_]+", failed["permissions"].get("detail", "").split("to", 1)[-1])
-        denied = [d for d in denied if d in {s.name for s in recipe.streams}]
+    if "connectivity" in failed or kind in ("api_unreachable", "source_database"):
+        detail = failed.get("connectivity", {}).get("detail") or error
+        return answer(f"The source could not be reached: {detail}", "connectivity",
+                      cause.get("guidance") or "Check the base URL and the network, then run the test again.")
+    if "permissions" in failed or status == 403:
+        detail = failed["permissions"].get("detail", "") if "permissions" in failed else ""
+        names = {s.name for s in recipe.streams}
+        denied = [d for d in re.findall(r"[a-z0-9_]+", detail.split("to", 1)[-1]) if d in names]
+        if cause.get("stream") in names and cause["stream"] not in denied:
+            denied.append(cause["stream"])
         change = None
         if denied and len(denied) < len(recipe.streams):
             change = RecipeChange(summary=f"Stop loading {', '.join(denied)}, which this key may not read.",
@@ -125,9 +141,8 @@ def explain(recipe: Recipe, finished: dict, answered_by: str) -> FailureExplanat
         return answer(f"The key may not read {', '.join(denied) or 'some streams'} (403), so the test failed "
                       "although the other streams were readable.", "permissions",
                       "Accept the change to load only what the key may read, or use a key with more access.", change)
-    bad = re.search(r"(\d+) of (\d+) records of ([a-z0-9_]+) failed validation", error)
-    if bad:
-        dead, total, name = int(bad.group(1)), int(bad.group(2)), bad.group(3)
+    if kind == "validation":
+        dead, total, name = int(cause["rejected"]), int(cause["total"]), cause["stream"]
         share = dead / total
         choice = next((s for s in recipe.streams if s.name == name), None)
         if choice is not None and share > 0.5 and choice.validations:
@@ -144,14 +159,17 @@ def explain(recipe: Recipe, finished: dict, answered_by: str) -> FailureExplanat
                       "allowed, so the run was marked failed. The failing records are in _purelink.dead_letters.",
                       "validation", "Look at the reasons in _purelink.dead_letters, then accept the change or "
                       "fix the data at the source.", change)
-    if re.search(r"\b429\b|rate.?limit", error, re.IGNORECASE) or finished.get("throttled"):
+    if status == 429 or finished.get("throttled"):
         current = recipe.requirements.rate_limit or 5.0
         change = RecipeChange(summary="Send fewer requests per second and one at a time.",
                               edits=[Edit(op="set", path="requirements.rate_limit", value_json=str(max(0.5, current / 2))),
                                      Edit(op="set", path="requirements.concurrency", value_json="1")])
         return answer("The API kept answering 429 (too many requests).", "rate_limit",
                       "Accept the lower rate limit and run again.", change)
-    if "sample records" in failed or "no list of records" in error:
+    if kind == "destination":
+        return answer(f"The records could not be written to the database: {error}", "storage",
+                      cause.get("guidance") or "Check the destination, then run again.")
+    if "sample records" in failed or (kind == "api_error" and status is not None and status < 300):
         return answer("The API answered without a list of records where the connector expects one.", "records",
                       "The connector spec's records path is wrong for this API: correct the spec, not the recipe.")
     if "storage writes" in failed or "type conversion" in failed:
@@ -159,5 +177,5 @@ def explain(recipe: Recipe, finished: dict, answered_by: str) -> FailureExplanat
         return answer(f"The records could not be written to the database: {detail}.", "storage",
                       "Deselect the column named in the error (or check the database path), then test again.")
     broken = [n for n, s in streams.items() if s.get("status") == "failed"]
-    return answer(f"The run failed{' on ' + ', '.join(broken) if broken else ''}: {error or 'no error was given'}.",
-                  "other", "Read the run's log in logs/ for the details, then test again.")
+    return answer(f"The run failed{' on ' + ', '.join(broken) if broken else ''}: {error or 'no error was given'}",
+                  "other", cause.get("guidance") or "Read the run's log in logs/ for the details, then test again.")

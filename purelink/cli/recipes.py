@@ -72,6 +72,7 @@ def _new(engine, args) -> int:
                           f"For example: purelink recipes new {args.name} --source stripe --streams customers")
     if args.update and latest is None:
         raise RecipeError(f"There is no recipe {args.name} to update.", "Leave out --update to create it.")
+    _password_to_vault(args)
     base = latest.model_dump(mode="json", exclude={"version", "created_at"}) if latest else None
     data = _settings(args, engine.workspace.root, base)
     recipe = parse_recipe(_yaml(data), origin="the new recipe")
@@ -167,6 +168,27 @@ def _pair(text: str, option: str, form: str, optional: bool = False) -> tuple[st
     return left, right or None
 
 
+def _password_to_vault(args) -> None:
+    """A password written inside --base-url (postgresql://u:pw@host/db) goes to the vault, and the
+    recipe and module get the URL without it and the secret's name: never the value."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    from purelink.secrets.secret import check_secret_name
+    from purelink.secrets.vault import Vault
+
+    parts = urlsplit(args.base_url or "")
+    if parts.password is None:
+        return
+    name = check_secret_name(args.credential or f"{args.name}_password")
+    Vault().set(name, unquote(parts.password))
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}@" if parts.username else ""
+    args.base_url = urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    args.credential = name
+    print(f"note    the password in --base-url is now in the vault as {name!r}; the recipe keeps the URL "
+          f"without it ({args.base_url}) and the secret's name only", file=sys.stderr)
+
+
 def _list(engine, args) -> int:
     rows = []
     for name in engine.recipes.names():
@@ -212,8 +234,11 @@ def _run(engine, args) -> int:
     else:
         print(summary_text(finished))
     if not result.ok:
-        raise RecipeError(f"The run of {recipe.name} did not succeed.",
-                          finished.get("guidance") or f"See {engine.workspace.logs} for its events.")
+        # The cause and what to do were just printed in the summary: point at them, do not repeat them.
+        told = bool(finished.get("cause")) and args.format != "json"
+        raise RecipeError(f"The run of {recipe.name} did not succeed" + (" (cause above)." if told else "."),
+                          (None if told else finished.get("guidance"))
+                          or f"Every event of the run is in {engine.workspace.logs}.")
     return 0
 
 

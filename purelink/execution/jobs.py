@@ -5,8 +5,9 @@ A runner starts `python pipelines/NAME.py ARGS` somewhere (a subprocess here, a 
 `purelink.execution.docker`) and hands back a `RunHandle` whose `events()` yields the runtime's
 JSON events as they happen. The engine wraps it in a `Run` (the job, the warning to show), and
 `Run.collect()` is the one place a run is followed to its end, for the command line, the wizard
-and the notebook alike. Secrets never travel as environment variables: they are written to
-a file readable by the owner only and its path is passed as `PURELINK_SECRETS_FILE`.
+and the notebook alike. Secrets never travel as environment variables: a local run reads them
+from a pipe on its stdin; a container gets a file readable by the owner only, named by
+`PURELINK_SECRETS_FILE`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from purelink.runtime.entry import PARENT_PIPE
 from purelink.runtime.events import parse_event
 
 
@@ -231,17 +233,24 @@ class _LocalHandle(RunHandle):
     def __init__(self, runner: LocalRunner, job: Job) -> None:
         self.warning = runner.warning
         self.output: list[str] = []
-        self._secrets_path = write_secrets_file(job.secrets) if job.secrets else None
         env = {k: v for k, v in os.environ.items() if k not in job.secrets}
         env.update(job.env)
         env["PYTHONUNBUFFERED"] = "1"
-        if self._secrets_path:
-            env["PURELINK_SECRETS_FILE"] = str(self._secrets_path)
+        env.pop("PURELINK_SECRETS_FILE", None)
+        env[PARENT_PIPE] = "stdin"
         cmd = [runner.python, str(job.module), "--db", str(job.db_path), *job.args]
+        # Secrets go down a pipe, never into a file: a kill -9 of this process leaves nothing on
+        # disk. The pipe stays open for the whole run; its end tells the pipeline we are gone.
         self._proc = subprocess.Popen(
-            cmd, cwd=job.workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, bufsize=1, start_new_session=True,
+            cmd, cwd=job.workspace, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
         )
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(job.secrets) + "\n")
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # the module died at once; its output says why
         self._deadline = time.monotonic() + job.timeout_s if job.timeout_s else None
         self._timer = None
         if job.timeout_s:
@@ -284,7 +293,9 @@ class _LocalHandle(RunHandle):
         code = self._proc.wait()
         if self._timer is not None:
             self._timer.cancel()
-        if self._secrets_path is not None:
-            remove_secrets_file(self._secrets_path)
-            self._secrets_path = None
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:
+                pass
         return code

@@ -153,13 +153,32 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
             None if spec.concurrency == runtime_default(RestSource, "concurrency") else spec.concurrency),
         headers=spec.headers or None, retry_budget_s=req.retry_budget_s,
     )
-    dest = recipe.destination
     main_kwargs = {"pipeline": recipe.name, "version": recipe.version}
+    warehouse = destination_code(recipe, default_schema=spec.name, names=names, entry_kwargs=main_kwargs)
+    return module_text(recipe, names, source, streams, "main", main_kwargs, middle=warehouse)
+
+
+def destination_code(recipe: Recipe, *, default_schema: str, names: set[str], entry_kwargs: dict) -> str:
+    """Where the rows go: the DuckDB file's options, or a `warehouse = PostgresDestination(...)`
+    block (its password by the name of its secret) that the entry point receives. A `--sample`
+    run still writes to a scratch DuckDB file."""
+    dest = recipe.destination
     if dest.path:
-        main_kwargs["db"] = dest.path
-    if dest.airbyte_metadata:
-        main_kwargs["airbyte_metadata"] = True
-    return module_text(recipe, names, source, streams, "main", main_kwargs)
+        entry_kwargs["db"] = dest.path
+    if dest.kind != "postgres":
+        if dest.airbyte_metadata:
+            entry_kwargs["airbyte_metadata"] = True
+        return ""
+    from purelink.pipeline.codegen_sql import warehouse_secret  # codegen_sql builds on this module
+
+    if not dest.url:
+        raise RecipeError(f"The recipe {recipe.name} loads into a PostgreSQL warehouse but gives no URL.",
+                          "Set destination.url to postgresql://USER@HOST:PORT/DATABASE (without password).")
+    names.add("PostgresDestination")
+    entry_kwargs["warehouse"] = Code("warehouse")
+    return "warehouse = " + call(
+        "PostgresDestination", indent=0, multiline=True, url=dest.url, password=warehouse_secret(recipe),
+        schema=dest.schema_name or default_schema, airbyte_metadata=dest.airbyte_metadata or None) + "\n\n"
 
 
 def module_text(recipe: Recipe, names: set[str], source: str, streams: list[str], entry: str,

@@ -1,7 +1,8 @@
 """Pipeline design: a pure function from recipe + connector spec (+ probed schema) to a plan.
 
     plan = design(recipe, spec, schema={"customers": probe.columns})
-    plan.streams[0].validations     # [required id, email format of email]
+    plan.streams[0].validations     # [required id]: what the run applies
+    plan.streams[0].suggested       # [email format of email]: offered, applied only once chosen
     print(plan.text())              # what the user reads before the code is generated
 
 No I/O and no clock: the same inputs give the same plan, so the wizard, the terminal agent and
@@ -23,6 +24,8 @@ from purelink.runtime.http import RETRYABLE_STATUS, RetryPolicy
 EMAIL_LIKE = re.compile(r"(^|_)e-?mail(_address)?$", re.IGNORECASE)
 CRON = {"hourly": "0 * * * *", "daily": "0 3 * * *"}
 DEFAULT_START = "2010-01-01"  # the runtime's start when no history start is given
+NARROWING = ("a later version that loads fewer columns: a --full-refresh drops the columns no longer "
+             "chosen; an incremental run keeps their old values; both are recorded in _purelink.schema_changes")
 INSERT_ONLY = re.compile(r"^(created|created_at|createdAt|CreatedDate|inserted_at)$")
 
 
@@ -36,6 +39,9 @@ class StreamPlan(BaseModel):
     pagination: str
     write: str
     validations: list[ValidationRule] = Field(default_factory=list)
+    # Checks offered but not applied: a format check sends failing rows to dead letters, so it
+    # is the user's choice (unticked by default), never the plan's.
+    suggested: list[ValidationRule] = Field(default_factory=list)
     indexes: list[str] = Field(default_factory=list)
     columns: list[str] | None = None
     notes: list[str] = Field(default_factory=list)
@@ -66,7 +72,8 @@ class Plan(BaseModel):
                  f"  rate limit   {rate}, {self.concurrency} parallel requests; {self.rate_limit_note}",
                  f"  retries      {self.retries}",
                  f"  storage      {self.storage}",
-                 f"  batching     {self.batching}"]
+                 f"  batching     {self.batching}",
+                 f"  columns      {NARROWING}"]
         for s in self.streams:
             checks = ", ".join(f"{v.field}: {'required' if v.kind == 'required' else v.kind + ' format'}"
                                for v in s.validations) or "none"
@@ -75,8 +82,12 @@ class Plan(BaseModel):
                       f"    extraction  {s.incremental}",
                       f"    pagination  {s.pagination}",
                       f"    writes      {s.write}",
-                      f"    validations {checks}",
-                      f"    indexes     {'; '.join(s.indexes)}"]
+                      f"    validations {checks}"]
+            if s.suggested:
+                offered = ", ".join(f"{v.field}: {v.kind} format" for v in s.suggested)
+                lines.append(f"    suggested   {offered} (not applied unless you choose it: failing rows "
+                             "would go to _purelink.dead_letters)")
+            lines.append(f"    indexes     {'; '.join(s.indexes)}")
             lines += [f"    note        {n}" for n in s.notes]
         if self.production:
             lines.append("  production")
@@ -108,18 +119,19 @@ def describe_pagination(spec: ConnectorSpec, stream: StreamSpec) -> str:
 
 
 def suggest_validations(stream: StreamSpec, choice: StreamChoice,
-                        columns: Sequence[Column] | None) -> list[ValidationRule]:
-    """Required for the primary key; email format for email-like fields that are loaded."""
-    rules = [ValidationRule(kind="required", field=k) for k in _key(stream)]
+                        columns: Sequence[Column] | None) -> tuple[list[ValidationRule], list[ValidationRule]]:
+    """(applied, offered): the recipe's own checks plus required for the primary key (a record
+    without its key can never be merged); email format for email-like fields, offered only."""
+    existing = {(v.kind, v.field) for v in choice.validations}
+    required = [ValidationRule(kind="required", field=k) for k in _key(stream)]
+    applied = [*choice.validations, *(r for r in required if (r.kind, r.field) not in existing)]
     if choice.columns is not None:
         candidates = list(choice.columns)
     else:
         candidates = [c.path for c in columns or [] if not c.nested]
-    for path in candidates:
-        if EMAIL_LIKE.search(path.rsplit(".", 1)[-1]):
-            rules.append(ValidationRule(kind="email", field=path))
-    existing = {(v.kind, v.field) for v in choice.validations}
-    return [*choice.validations, *(r for r in rules if (r.kind, r.field) not in existing)]
+    offered = [ValidationRule(kind="email", field=path) for path in candidates
+               if EMAIL_LIKE.search(path.rsplit(".", 1)[-1]) and ("email", path) not in existing]
+    return applied, offered
 
 
 def _key(stream: StreamSpec) -> list[str]:
@@ -193,11 +205,12 @@ def design(recipe: Recipe, spec: ConnectorSpec, schema: Mapping[str, Sequence[Co
             indexes += [f"btree on ({cursor})"] if cursor else []
         write = (f"merge on {', '.join(key)}: a replayed page replaces its rows, in the same transaction as "
                  "the cursor state" if key else "append: no primary key, so a replay can duplicate rows")
+        applied, offered = suggest_validations(s, choice, columns)
         streams.append(StreamPlan(
             name=choice.name, table=f"{spec.name}.{s.name}", primary_key=key, strategy=strategy,
             cursor=cursor,
             incremental=text, pagination=describe_pagination(spec, s), write=write,
-            validations=suggest_validations(s, choice, columns), indexes=indexes, columns=choice.columns,
+            validations=applied, suggested=offered, indexes=indexes, columns=choice.columns,
             notes=notes))
     page = (spec.pagination.model_extra or {}).get("page_size")
     batching = (f"each page ({page or 'as the API sends it'} records) is committed with its state in one "

@@ -31,8 +31,17 @@ def set_context(**context: str | None) -> None:
     _context.update({k: str(v) for k, v in context.items() if v is not None})
 
 
+_given: dict[str, str] = {}  # handed over by the runner through a pipe (never a file on disk)
+
+
+def provide(secrets: dict[str, str]) -> None:
+    """Secrets the runner handed over on this process's stdin (see `purelink.runtime.entry`)."""
+    _given.update(secrets)
+    _known.update(v for v in secrets.values() if v)
+
+
 def read_secret(name: str) -> str:
-    value = os.environ.get(name)
+    value = os.environ.get(name) or _given.get(name)
     if not value:
         path = os.environ.get("PURELINK_SECRETS_FILE")
         if path and os.path.exists(path):

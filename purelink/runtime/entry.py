@@ -19,9 +19,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from purelink.runtime.auth import mask, set_context
+from purelink.runtime.auth import mask, provide, set_context
 
 EXIT_FAILED, EXIT_STOPPED = 1, 143
+PARENT_PIPE = "PURELINK_PARENT_PIPE"  # set by a runner that holds a pipe on our stdin
 
 
 @dataclass
@@ -76,7 +77,28 @@ def invocation(pipeline: str, streams: list, *, db: str, workspace: str | Path |
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if os.environ.get(PARENT_PIPE) == "stdin":
+        watch_parent(stop)
     return Invocation(args, chosen, Path(args.db) if args.db else base / db, run_id, stop)
+
+
+def watch_parent(stop: threading.Event) -> None:
+    """The runner's pipe on stdin: its first line holds the secrets (JSON), kept in memory only;
+    its end (EOF) means the command that started this run is gone, even by kill -9, so the run
+    stops gracefully and records what it committed instead of running on as an orphan."""
+    first = sys.stdin.readline()
+    if first.strip():
+        try:
+            provide(json.loads(first))
+        except ValueError:
+            pass  # not secrets: nothing to remember, and nothing to echo (it could hold one)
+
+    def wait_for_eof() -> None:
+        while sys.stdin.readline():
+            pass
+        stop.set()
+
+    threading.Thread(target=wait_for_eof, daemon=True, name="purelink-parent").start()
 
 
 def finish(finished: dict) -> None:

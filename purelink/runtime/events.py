@@ -20,11 +20,13 @@ KINDS = ("started", "page", "window_done", "warning", "error", "heartbeat", "fin
 class EventWriter:
     """Writes events as JSON lines; safe to call from several worker threads."""
 
-    def __init__(self, run_id: str, stream: IO[str] | None = None, redact=None) -> None:
+    def __init__(self, run_id: str, stream: IO[str] | None = None, redact=None, on_lost=None) -> None:
         self.run_id = run_id
         self._out = stream if stream is not None else sys.stdout
         self._lock = threading.Lock()
         self._redact = redact or (lambda text: text)
+        self._on_lost = on_lost
+        self.lost = False  # the reader is gone (its pipe closed): events go nowhere from now on
 
     def emit(self, kind: str, **fields: Any) -> dict:
         if kind not in KINDS:
@@ -33,9 +35,31 @@ class EventWriter:
                  "run_id": self.run_id, **fields}
         line = self._redact(json.dumps(event, default=str, separators=(",", ":")))
         with self._lock:
-            self._out.write(line + "\n")
-            self._out.flush()
+            if self.lost:
+                return event
+            try:
+                self._out.write(line + "\n")
+                self._out.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                # The command that started us died (kill -9): nobody reads on. The run stops
+                # gracefully instead of failing on this write, so its executions row still tells
+                # what was committed.
+                self.lost = True
+                _silence(self._out)
+                if self._on_lost is not None:
+                    self._on_lost()
         return event
+
+
+def _silence(out: IO[str]) -> None:
+    """Point the dead stdout at /dev/null so the interpreter's final flush does not raise again."""
+    if out is sys.stdout:
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 def parse_event(line: str) -> dict | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from purelink.runtime.causes import cause_of
 from purelink.runtime.destinations.base import Batch, Destination
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.http import BadBody, HttpClient, HttpError
@@ -42,6 +43,7 @@ class StreamRun:
     windows_done: int = 0
     error: str | None = None
     guidance: str | None = None
+    cause: dict | None = None  # structured (purelink.runtime.causes), for the finished event
     status: str = "running"
     warned: set = field(default_factory=set)  # kinds of paging warning already given
 
@@ -329,7 +331,7 @@ class Extraction:
     def _batch(self, stream: Stream, rows=None, state=None) -> Batch:
         return Batch(pipeline=self.pipeline, stream=stream.name, schema=self.source.name,
                      table=stream.table or stream.name, primary_key=stream.key, rows=rows or [],
-                     state=state or {})
+                     state=state or {}, selected=stream.columns is not None)
 
     def _after_commit(self, batch: PageBatch) -> None:
         run = self.runs[batch.stream]
@@ -372,14 +374,15 @@ class Extraction:
 
     def _fail(self, run: StreamRun, exc: Exception) -> None:
         """Stop this stream with its cause; a page that could not be read is kept as a dead letter."""
-        if run.status == "failed":
+        if run.status == "failed":  # other windows of a dead API fail alike: say it once per stream
             return
         self.errors += 1
         run.status = "failed"
         run.error, run.guidance = describe_failure(exc, run.stream.name)
+        run.cause = {**cause_of(exc, stream=run.stream.name), "message": run.error, "guidance": run.guidance}
         if isinstance(exc, (BadBody, PageError)) or (isinstance(exc, HttpError) and exc.status >= 500):
             self._dead_page(run, exc)  # a page the retries could not get: kept with its URL
-        self.emit("error", stream=run.stream.name, message=run.error, guidance=run.guidance,
+        self.emit("error", stream=run.stream.name, message=run.error, guidance=run.guidance, cause=run.cause,
                   status=getattr(exc, "status", None))
         if isinstance(exc, HttpError) and exc.status == 401:
             self.stop.set()  # a rejected key fails every stream alike: stop at once

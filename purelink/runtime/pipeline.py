@@ -15,11 +15,11 @@ import uuid
 from pathlib import Path
 
 from purelink.runtime.auth import mask
+from purelink.runtime.causes import cause, cause_of
 from purelink.runtime.checks import sample_checks
 from purelink.runtime.destinations.base import Destination
 from purelink.runtime.destinations.duckdb import DuckDBDestination
 from purelink.runtime.entry import finish, invocation
-from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.events import EventWriter
 from purelink.runtime.extract import Extraction
 from purelink.runtime.http import HttpClient, RetryPolicy, TokenBucket
@@ -46,8 +46,8 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
         concurrency: int | None = None) -> dict:
     """Run the streams into the destination and return the `finished` event."""
     run_id = run_id or uuid.uuid4().hex[:16]
-    events = events or EventWriter(run_id, redact=mask)
     stop = stop or threading.Event()
+    events = events or EventWriter(run_id, redact=mask, on_lost=stop.set)
     mode = "sample" if sample else ("full_refresh" if full_refresh else "incremental")
     started = time.monotonic()
     emit = events.emit
@@ -57,6 +57,7 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
     client = None
     opened = False
     finished: dict = {}
+    extraction: Extraction | None = None
     try:
         destination.open()
         opened = True
@@ -78,10 +79,9 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
             finally:
                 beat.cancel()
             finished = summarize(extraction, stop)
-    except RuntimeFailure as exc:
-        emit("error", message=exc.message, guidance=exc.guidance)
-        finished = {"status": "failed", "error": exc.message, "guidance": exc.guidance, "records": 0,
-                    "errors": 1, "warnings": 0, "streams": {}}
+    except Exception as exc:  # noqa: BLE001 - any failure ends as a cause the user can act on, not a traceback
+        finished = failed(exc, summarize(extraction, stop) if extraction is not None else None)
+        emit("error", message=finished["error"], guidance=finished["guidance"], cause=finished["cause"])
     finally:
         if client is not None:
             finished.setdefault("requests", client.stats.requests)
@@ -94,11 +94,25 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
         if opened:
             try:
                 destination.record_finished(run_id, finished)
+            except Exception as exc:  # noqa: BLE001 - the finished event must still go out with the cause
+                log.warning("could not write the executions row: %s", exc)
             finally:
                 destination.close()
         finished["storage_bytes"] = destination.storage_bytes()
         finished["destination"] = destination.location()
         emit("finished", **finished)
+    return finished
+
+
+def failed(exc: BaseException, partial: dict | None) -> dict:
+    """The finished event of a run stopped by an exception: its cause, and what was committed."""
+    found = cause_of(exc)
+    finished = partial or {"records": 0, "errors": 0, "warnings": 0, "streams": {}, "dead_letters": 0}
+    finished.update(status="failed", outcome="failed", cause=found, error=found["message"],
+                    guidance=found["guidance"], errors=finished.get("errors", 0) + 1)
+    for stream in finished.get("streams", {}).values():
+        if stream.get("status") == "running":  # cut short by the failure
+            stream["status"] = "failed"
     return finished
 
 
@@ -110,20 +124,44 @@ def summarize(extraction: Extraction, stop: threading.Event) -> dict:
             r.status = "failed"
             r.error = (f"{r.dead_letters} of {total} records of {name} failed validation, more than the "
                        f"{r.stream.max_bad_share:.0%} allowed. See _purelink.dead_letters for the reasons.")
+            r.cause = {**cause("validation", r.error, "Look at the reasons in _purelink.dead_letters; drop "
+                               "the check from the recipe if it does not fit the data, or raise max_bad_share.",
+                               stream=name), "rejected": r.dead_letters, "total": total,
+                       "allowed": r.stream.max_bad_share}
             extraction.errors += 1
-            extraction.emit("error", stream=name, message=r.error)
+            extraction.emit("error", stream=name, message=r.error, cause=r.cause)
+        query = rejected_query(extraction.run_id, name) if r.dead_letters else None
+        if query and r.status != "failed":  # rejected rows are a warning the user can look at, never silent
+            extraction.warn(f"{r.dead_letters:,} records of {name} were rejected by the recipe's checks "
+                            f"(kept in _purelink.dead_letters): {query}", stream=name)
         streams[name] = {"records": r.records, "dead_letters": r.dead_letters, "pages": r.pages,
-                         "status": r.status, "error": r.error,
-                         "windows": r.windows_total}
+                         "status": r.status, "error": r.error, "cause": r.cause, "committed": r.records,
+                         "windows": r.windows_total, "rejected_query": query}
         if r.error:
-            errors.append(r.error)
+            errors.append(r.cause or {"kind": "runtime", "message": r.error, "guidance": "", "stream": name})
     statuses = {s["status"] for s in streams.values()}
     status = "failed" if "failed" in statuses else ("stopped" if stop.is_set() else "success")
-    return {"status": status, "records": extraction.records, "streams": streams,
-            "dead_letters": sum(s["dead_letters"] for s in streams.values()),
+    rejected = sum(s["dead_letters"] for s in streams.values())
+    return {"status": status, "records": extraction.records, "committed": extraction.records, "streams": streams,
+            "dead_letters": rejected, "outcome": outcome(status, rejected),
             "errors": extraction.errors, "warnings": extraction.warnings,
-            "schema_changes": extraction.schema_changes, "error": errors[0] if errors else None,
-            "progress": extraction.progress()}
+            "schema_changes": extraction.schema_changes, "cause": errors[0] if errors else None,
+            "error": errors[0]["message"] if errors else None,
+            "guidance": errors[0]["guidance"] if errors else None, "progress": extraction.progress()}
+
+
+def rejected_query(run_id: str, stream: str) -> str:
+    """The SQL a user runs (`purelink inspect --query ...`) to see the rows a run rejected."""
+    def text(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    return (f"SELECT reason, record FROM _purelink.dead_letters WHERE run_id = {text(run_id)} "
+            f"AND stream = {text(stream)}")
+
+
+def outcome(status: str, rejected: int) -> str:
+    """The status as people read it: a success that dropped rows says so."""
+    return f"success with {rejected:,} rejected" if status == "success" and rejected else status
 
 
 class _Heartbeat(threading.Thread):
@@ -147,13 +185,18 @@ class _Heartbeat(threading.Thread):
 
 def main(source: RestSource, streams: list[Stream], *, pipeline: str, recipe: str | None = None,
          version: int = 1, db: str = "data/purelink.duckdb", airbyte_metadata: bool = False,
-         workspace: str | Path | None = None) -> None:
-    """Command-line entry point of a generated module; exits with the run's status."""
+         warehouse: Destination | None = None, workspace: str | Path | None = None) -> None:
+    """Command-line entry point of a generated module; exits with the run's status.
+
+    `warehouse` (a `PostgresDestination`) receives the rows; without it they go to the DuckDB
+    file `db`. A `--sample` run always writes to the DuckDB file it is given, never the warehouse.
+    """
     def options(parser) -> None:
         parser.add_argument("--concurrency", type=int, help="parallel requests (default: the source's)")
 
     call = invocation(pipeline, streams, db=db, workspace=workspace, extra_options=options)
-    finish(run(source, call.streams, pipeline=pipeline, recipe=recipe, version=version,
-               destination=DuckDBDestination(call.db_path, airbyte_metadata=airbyte_metadata),
+    destination = warehouse if warehouse is not None and not call.args.sample else \
+        DuckDBDestination(call.db_path, airbyte_metadata=airbyte_metadata)
+    finish(run(source, call.streams, pipeline=pipeline, recipe=recipe, version=version, destination=destination,
                sample=call.args.sample, full_refresh=call.args.full_refresh, run_id=call.run_id,
                stop=call.stop, concurrency=call.args.concurrency))

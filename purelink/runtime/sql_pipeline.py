@@ -23,6 +23,7 @@ import pyarrow as pa
 from purelink.runtime import pg
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.auth import mask
+from purelink.runtime.causes import cause_of
 from purelink.runtime.destinations.base import Claim, Destination
 from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
 from purelink.runtime.entry import finish, invocation
@@ -150,7 +151,7 @@ class SqlRun:
 
     def close(self) -> None:
         for con in self._connections.values():
-            with contextlib.suppress(pg.driver().Error):  # closing after a failure must not hide it
+            with contextlib.suppress(Exception):  # closing after a failure (a dead server) must not hide it
                 con.rollback()
                 con.close()
 
@@ -181,7 +182,7 @@ class SqlRun:
                 self.results[name]["status"] = "success"
             except Stopped:
                 self.results[name]["status"] = "stopped"
-            except RuntimeFailure as exc:
+            except Exception as exc:  # noqa: BLE001 - one stream's failure, with its cause, stops that stream only
                 self._fail(name, exc)
 
     def _claim(self, plan: Plan) -> Claim:
@@ -190,11 +191,12 @@ class SqlRun:
         return Claim(stream=stream.name, schema=self.schema, table=stream.table_name, pipeline=self.pipeline,
                      source=self.source_of(stream).identity(stream.database), source_table=read)
 
-    def _fail(self, name: str, exc: RuntimeFailure) -> None:
+    def _fail(self, name: str, exc: BaseException) -> None:
         self.errors += 1
+        cause = cause_of(exc, stream=name, source=pg.describe(self.source.url))
         entry = self.results.setdefault(name, {"records": 0})
-        entry.update(status="failed", error=exc.message)
-        self.emit("error", stream=name, message=exc.message, guidance=exc.guidance)
+        entry.update(status="failed", error=cause["message"], cause=cause)
+        self.emit("error", stream=name, message=cause["message"], guidance=cause["guidance"], cause=cause)
 
     def warn(self, message: str, stream: str | None = None) -> None:
         self.warnings += 1
@@ -214,6 +216,14 @@ class SqlRun:
 
     def _commit(self, batches: list[ArrowBatch]) -> None:
         changes = self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
+        for batch in batches:  # what a failure later in the run leaves committed
+            entry = self.results.setdefault(batch.stream, {"records": 0})
+            if batch.load == "stage":
+                entry["staged"] = entry.get("staged", 0) + (batch.data.num_rows if batch.data is not None else 0)
+            elif batch.load == "swap":
+                entry["committed"] = entry.pop("staged", 0)
+            elif batch.data is not None:
+                entry["committed"] = entry.get("committed", 0) + batch.data.num_rows
         for change in changes:
             self.schema_changes += 1
             self.warn(change.message(), change.stream)
@@ -270,8 +280,8 @@ def sql_run(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, 
             stop: threading.Event | None = None, lookback_s: float = 0) -> dict:
     """Run the streams into the destination and return the `finished` event."""
     run_id = run_id or uuid.uuid4().hex[:16]
-    events = events or EventWriter(run_id, redact=mask)
     stop = stop or threading.Event()
+    events = events or EventWriter(run_id, redact=mask, on_lost=stop.set)
     emit = events.emit
     mode = "sample" if sample else ("full_refresh" if full_refresh else "incremental")
     started = time.monotonic()
@@ -292,22 +302,28 @@ def sql_run(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, 
         job.run()
         statuses = {r["status"] for r in job.results.values()}
         status = "failed" if "failed" in statuses else ("stopped" if stop.is_set() else "success")
-        errors = [r["error"] for r in job.results.values() if r.get("error")]
+        causes = [r["cause"] for r in job.results.values() if r.get("cause")]
         finished = {"status": status, "records": job.counter.records, "streams": job.results,
                     "errors": job.errors, "warnings": job.warnings, "schema_changes": job.schema_changes,
-                    "error": errors[0] if errors else None, "dead_letters": 0}
+                    "cause": causes[0] if causes else None, "error": causes[0]["message"] if causes else None,
+                    "guidance": causes[0]["guidance"] if causes else None, "dead_letters": 0}
         if sample:
             finished["checks"] = sample_checklist(job)
-    except RuntimeFailure as exc:
-        emit("error", message=exc.message, guidance=exc.guidance)
-        finished.update(status="failed", error=exc.message, guidance=exc.guidance, errors=job.errors + 1)
+    except Exception as exc:  # noqa: BLE001 - any failure ends as a cause the user can act on
+        cause = cause_of(exc, source=pg.describe(source.url))
+        emit("error", message=cause["message"], guidance=cause["guidance"], cause=cause)
+        finished.update(status="failed", cause=cause, error=cause["message"], guidance=cause["guidance"],
+                        errors=job.errors + 1, streams=job.results, records=job.counter.records)
     finally:
         beat.cancel()
         job.close()
         finished["duration_s"] = round(time.monotonic() - started, 3)
+        finished["committed"] = sum(r.get("committed", 0) for r in job.results.values())
         if opened:
             try:
                 destination.record_finished(run_id, finished)
+            except Exception:  # noqa: BLE001, S110 - the finished event must still go out with the cause
+                pass
             finally:
                 destination.close()
         finished["storage_bytes"] = destination.storage_bytes()

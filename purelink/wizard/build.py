@@ -111,8 +111,16 @@ class Builder:
             source["variables"] = dict(st.variables)
         return Recipe(name=name, source=SourceChoice(**source),
                       streams=[StreamChoice(name=s, columns=st.columns.get(s),
-                                            validations=plan_rules.get(s, [])) for s in st.streams],
+                                            validations=plan_rules.get(s, st.validations.get(s, [])))
+                               for s in st.streams],
                       requirements=st.requirements, destination=st.destination, executor=st.executor)
+
+    def choose_validations(self, stream: str, rules: list) -> None:
+        """The checks the user ticked for a stream (the plan's `suggested` ones, or their own).
+        A format check sends failing rows to dead letters, so none is applied until chosen."""
+        self.session.state.validations[stream] = list(rules)
+        self.planned = None
+        self.session.save()
 
     def plan(self) -> Plan:
         from purelink.pipeline.design import design

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from purelink.errors import PurelinkError, SourceError
-from purelink.recipes import DestinationChoice, Recipe, Requirements
+from purelink.recipes import DestinationChoice, Recipe, Requirements, ValidationRule
 
 if TYPE_CHECKING:
     from purelink.execution.jobs import Run
@@ -53,6 +53,7 @@ class SessionState(BaseModel):
     credential_saved: bool = False  # in the vault; otherwise in this process's memory only
     credential_ok: bool = False  # passed the format check and the live health check
     columns: dict[str, list[str] | None] = Field(default_factory=dict)
+    validations: dict[str, list[ValidationRule]] = Field(default_factory=dict)  # checks the user ticked
     probed: list[str] = Field(default_factory=list)
     recipe_name: str | None = None
     recipe_version: int | None = None

@@ -343,6 +343,9 @@ class Session:
     def draft(self) -> Recipe:
         return self.builder.draft()
 
+    def choose_validations(self, stream: str, rules: list) -> None:
+        return self.builder.choose_validations(stream, rules)
+
     def plan(self) -> Plan:
         return self.builder.plan()
 

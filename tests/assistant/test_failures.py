@@ -76,17 +76,29 @@ def test_a_change_is_data_checked_before_use(edit, words):
         RecipeChange(summary="x", edits=[edit]).apply(recipe())
 
 
+def failed_with(kind: str, message: str, **fields) -> dict:
+    """A finished event as the runtime writes it: the structured cause, messages in any words."""
+    return {"status": "failed", "error": message, "cause": {"kind": kind, "message": message, "guidance": "g",
+                                                            **fields}}
+
+
 @pytest.mark.parametrize("finished, cause, change", [
     ({"status": "failed", "error": "the API answered 401: the key was rejected",
       "checks": [{"name": "credentials", "status": "FAIL", "detail": "the API answered 401"}]}, "credentials", None),
-    ({"status": "failed", "error": "40 of 50 records of tickets failed validation, more than the 5% allowed."},
-     "validation", ['set streams.tickets.validations = [{"kind": "required", "field": "id"}]']),
-    ({"status": "failed", "error": "10 of 100 records of tickets failed validation, more than the 5% allowed."},
-     "validation", ["set streams.tickets.max_bad_share = 0.15"]),
-    ({"status": "failed", "error": "HTTP 429 from http://x: too many requests", "throttled": 40}, "rate_limit",
-     ["set requirements.rate_limit = 2.5", "set requirements.concurrency = 1"]),
+    (failed_with("api_error", "whatever the API said", status=401, stream="tickets"), "credentials", None),
+    (failed_with("validation", "40 of 50 failed", stream="tickets", rejected=40, total=50), "validation",
+     ['set streams.tickets.validations = [{"kind": "required", "field": "id"}]']),
+    (failed_with("validation", "10 of 100 failed", stream="tickets", rejected=10, total=100), "validation",
+     ["set streams.tickets.max_bad_share = 0.15"]),
+    ({**failed_with("api_error", "HTTP 429 from http://x: too many requests", status=429), "throttled": 40},
+     "rate_limit", ["set requirements.rate_limit = 2.5", "set requirements.concurrency = 1"]),
+    (failed_with("api_error", "forbidden", status=403, stream="agents"), "permissions", ["remove streams.agents"]),
     ({"status": "failed", "error": "cannot reach http://x",
       "checks": [{"name": "connectivity", "status": "FAIL", "detail": "cannot reach http://x"}]}, "connectivity", None),
+    (failed_with("api_unreachable", "The API at http://x stopped answering", url="http://x"), "connectivity", None),
+    (failed_with("source_database", "Lost the PostgreSQL source u@h:1/db"), "connectivity", None),
+    (failed_with("destination", "DuckDB refused a statement: Binder Error"), "storage", None),
+    (failed_with("internal", "AttributeError: x"), "other", None),
 ])
 def test_offline_rules_for_common_failures(finished, cause, change):
     r = recipe(validations=[ValidationRule(kind="required", field="id"),

@@ -120,3 +120,25 @@ def test_text_monitor_prints_lines_and_the_summary(every_s):
     assert "warning: customers: resuming" in text and "error: charges: no permission" in text
     assert "3,421 loaded" in text
     assert ("52%" in text) == (every_s == 0.0)
+
+
+def test_a_failure_is_shown_once_with_its_cause_what_to_do_and_what_was_committed():
+    cause = {"kind": "api_unreachable", "message": "The API at http://api/v1/customers stopped answering",
+             "guidance": "Check that the API is up, then re-run.", "url": "http://api/v1/customers",
+             "stream": "customers"}
+    down = {"event": "error", "stream": "customers", "message": cause["message"], "cause": cause}
+    out = io.StringIO()
+    m = TextMonitor("stripe_customers v1", out=out, every_s=0)
+    for event in [EVENTS[0], down, down, down]:
+        m(event)
+    m.finish({"status": "failed", "records": 700, "committed": 700, "duration_s": 3.0, "cause": cause,
+              "error": cause["message"], "streams": {"customers": {"records": 700, "committed": 700,
+                                                                   "status": "failed", "cause": cause}}})
+    text = out.getvalue()
+    assert m.state.errors == [("customers: The API at http://api/v1/customers stopped answering — "
+                               "Check that the API is up, then re-run.")]
+    assert text.count("error: customers: The API") == 1
+    assert "cause:       The API at http://api/v1/customers stopped answering" in text
+    assert "what to do:  Check that the API is up, then re-run." in text
+    assert "Committed before it stopped: 700 records (customers 700). A re-run resumes" in text
+    assert m.state.status == "failed"

@@ -82,6 +82,12 @@ def test_the_whole_flow_by_clicking(wizard, sandbox, workspace):
     click_next(wiz, "design")
     assert set(wiz.session.state.columns["customers"]) == wanted
     assert "Plan for stripe_customers" in wiz.screen.widget.children[0].value
+    (email_check,) = find(wiz.widget, "purelink-suggested-check")
+    assert not email_check.value and "email is a valid email" in email_check.description  # unticked
+    email_check.value = True  # ticked: the plan applies it ...
+    assert "email: email format" in wiz.screen.plan_html.value.split("suggested")[0]
+    email_check.value = False  # ... unticked again: it does not
+    assert "suggested   email: email format" in wiz.screen.plan_html.value
     click_next(wiz, "generate")
 
     one(wiz, "purelink-generate").click()

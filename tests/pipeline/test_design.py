@@ -27,7 +27,11 @@ def test_poc_plan_for_stripe_customers():
     assert "2024-01-01" in s.incremental and "created[gte] / created[lt]" in s.incremental
     assert s.pagination == ("cursor: starting_after from the last record's id while has_more is true, "
                             "100 per page")
-    assert [(v.kind, v.field) for v in s.validations] == [("required", "id"), ("email", "email")]
+    assert [(v.kind, v.field) for v in s.validations] == [("required", "id")]
+    assert [(v.kind, v.field) for v in s.suggested] == [("email", "email")]  # offered, not applied
+    assert "suggested   email: email format (not applied unless you choose it" in plan.text()
+    assert "a --full-refresh drops the columns no longer chosen; an incremental run keeps their old values" \
+        in plan.text()
     assert s.write.startswith("merge on id") and "zone maps" in s.indexes[0]
     assert any("not picked up" in n for n in s.notes)  # created is insert-only
     assert "Retry-After" in plan.retries and "8 attempts" in plan.retries
@@ -50,16 +54,17 @@ def test_validations_from_the_schema_when_every_field_is_loaded():
                             Column("items", "STRUCT(a BIGINT)[]", False, heavy=True)]}
     plan = design(recipe("[{name: customers}]"), get_spec("stripe"), schema)
     s = plan.stream("customers")
-    assert [(v.kind, v.field) for v in s.validations] == [
-        ("required", "id"), ("email", "email"), ("email", "billing.customer_email")]
+    assert [(v.kind, v.field) for v in s.validations] == [("required", "id")]
+    assert [(v.kind, v.field) for v in s.suggested] == [("email", "email"), ("email", "billing.customer_email")]
     assert any("items may slow extraction" in n for n in s.notes)
     assert s.columns is None and "all fields" in plan.text()
 
 
 def test_user_validations_are_kept_and_not_doubled():
     r = recipe("[{name: customers, columns: [id, email], validations: [{kind: email, field: email}]}]")
-    rules = design(r, get_spec("stripe")).stream("customers").validations
-    assert [(v.kind, v.field) for v in rules] == [("email", "email"), ("required", "id")]
+    plan = design(r, get_spec("stripe")).stream("customers")
+    assert [(v.kind, v.field) for v in plan.validations] == [("email", "email"), ("required", "id")]
+    assert plan.suggested == []  # chosen already: applied, not offered again
 
 
 def test_recipe_rate_limit_and_postgres_indexes():

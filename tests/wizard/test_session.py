@@ -57,11 +57,18 @@ def test_the_whole_flow(sandbox, workspace):
     assert s.stage == "design"
     plan = s.plan()
     assert "stripe.customers" in plan.text()
+    offered = plan.stream("customers").suggested
+    assert [(v.kind, v.field) for v in offered] == [("email", "email")]  # unticked by default
+    s.choose_validations("customers", offered)  # ticked, then unticked again: the user decides
+    assert any(v.kind == "email" for v in s.plan().stream("customers").validations)
+    s.choose_validations("customers", [])
+    assert not any(v.kind == "email" for v in s.plan().stream("customers").validations)
     s.next()
     g = s.generate()
     assert g.ok and g.recipe.name == "stripe_customers" and g.recipe.version == 1
     assert g.recipe_path.is_file() and g.module_path.is_file()
-    assert re.search(r"Validation\(['\"]email['\"], ['\"]email['\"]\)", g.code)  # suggested by the plan
+    assert "email format" in plan.text()  # offered by the plan ...
+    assert not re.search(r"Validation\(['\"]email['\"]", g.code)  # ... and not applied: nobody chose it
     assert [c.status for c in g.checks] == ["PASS"] * 5
     assert g.cell.startswith("import purelink") and 'purelink.run("stripe_customers"' in g.cell
     s.next()

@@ -40,6 +40,9 @@ class Batch:
     dead_letters: list[tuple[str, dict]] = field(default_factory=list)  # (reason, raw record)
     state: dict[str, Any] = field(default_factory=dict)  # key -> JSON value, None deletes the key
     generation: int = 0  # `_airbyte_generation_id` of these rows
+    # Every row carries every column the recipe selects (an explicit selection), so a table column
+    # missing here is one the recipe no longer loads, not a field this page happened to lack.
+    selected: bool = False
 
 
 @dataclass
@@ -47,13 +50,18 @@ class SchemaChange:
     stream: str
     table: str
     column: str
-    change: str  # "added" or "widened"
+    change: str  # "added", "widened", "dropped" (full refresh) or "kept" (no longer loaded, old values kept)
     old_type: str | None
-    new_type: str
+    new_type: str | None
 
     def message(self) -> str:
         if self.change == "added":
             return f"new column {self.table}.{self.column} ({self.new_type})"
+        if self.change == "dropped":
+            return f"column {self.table}.{self.column} dropped: the full refresh no longer loads it"
+        if self.change == "kept":
+            return (f"column {self.table}.{self.column} is no longer loaded: rows keep their old values "
+                    "(a --full-refresh drops it)")
         return f"column {self.table}.{self.column} widened from {self.old_type} to {self.new_type}"
 
 
@@ -169,12 +177,18 @@ class Destination:
 
     def record_finished(self, run_id: str, finished: dict) -> None:
         """The run's row in `_purelink.executions`, from its `finished` event."""
+        cause = finished.get("cause")
+        # A run that did not finish counts what it committed (what a re-run resumes after), not
+        # what it read: "failed, 0 records" over 10,000 committed rows misleads.
+        records = finished.get("records", 0) if finished["status"] == "success" else \
+            finished.get("committed", finished.get("records", 0))
         self.finish_run(
-            run_id, status=finished["status"], duration_s=finished["duration_s"],
-            records=finished.get("records", 0), requests=finished.get("requests", 0),
+            run_id, status=finished.get("outcome") or finished["status"], duration_s=finished["duration_s"],
+            records=records, requests=finished.get("requests", 0),
             bytes=finished.get("bytes", 0), errors=finished.get("errors", 0),
             warnings=finished.get("warnings", 0), dead_letters=finished.get("dead_letters", 0),
-            error_message=finished.get("error"), streams=finished.get("streams", {}))
+            error_message=finished.get("error"), cause=json.dumps(cause) if cause else None,
+            streams=finished.get("streams", {}))
 
     def load_state(self, pipeline: str, stream: str) -> dict[str, Any]:
         raise NotImplementedError

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS _purelink.executions (
     started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, duration_s DOUBLE, records BIGINT,
     requests BIGINT, bytes BIGINT, errors INTEGER, warnings INTEGER, dead_letters BIGINT,
     error_message VARCHAR, streams JSON);
+ALTER TABLE _purelink.executions ADD COLUMN IF NOT EXISTS cause JSON;
 CREATE TABLE IF NOT EXISTS _purelink.state (
     pipeline VARCHAR, stream VARCHAR, key VARCHAR, value JSON, run_id VARCHAR, updated_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS _purelink.dead_letters (
@@ -98,6 +99,8 @@ class DuckDBDestination(Destination):
         self.con: duckdb.DuckDBPyConnection | None = None
         self._columns: dict[tuple[str, str], dict[str, str]] = {}
         self.catalog = ""
+        self._refreshed: dict[tuple[str, str], dict[str, str]] = {}  # columns before a full refresh
+        self._kept: set[tuple[str, str, str]] = set()  # columns no longer loaded, already recorded
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -174,8 +177,13 @@ class DuckDBDestination(Destination):
             # The generation survives: the reload that follows is the next one.
             self.con.execute("DELETE FROM _purelink.state WHERE pipeline = ? AND stream = ? "
                              "AND key <> 'generation'", [pipeline, stream])
-            if self._table_columns(schema, table):
-                self.con.execute(f"DELETE FROM {self.target(schema, table)}")
+            old = self._table_columns(schema, table)
+            if old:
+                # A full refresh rebuilds the table, so columns the recipe no longer selects go
+                # (recorded as "dropped") instead of staying behind all NULL.
+                self.con.execute(f"DROP TABLE {self.target(schema, table)}")
+                self._refreshed[(schema, table)] = dict(old)
+                self._columns.pop((schema, table), None)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -222,7 +230,7 @@ class DuckDBDestination(Destination):
             cols = ", ".join(f"{quote(c)} {SQL_TYPES[k]}" for c, k in stored.items())
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
             self._columns[(s, t)] = stored
-            return []
+            return self._refresh_changes(batch, stored, self._refreshed.pop((s, t), {}))
         changes = []
         for column, kind in types.items():
             old = existing.get(column)
@@ -245,6 +253,22 @@ class DuckDBDestination(Destination):
                 changes.append(SchemaChange(batch.stream, t, column, "widened", SQL_TYPES[old], SQL_TYPES[new]))
         return changes
 
+    @staticmethod
+    def _refresh_changes(batch: Batch, stored: dict[str, str], before: dict[str, str]) -> list[SchemaChange]:
+        """A table rebuilt by a full refresh, compared with the one it replaced. A column is called
+        dropped only under an explicit selection: with every field loaded, a page may just lack it."""
+        changes = []
+        for c, kind in stored.items():
+            old = before.get(c)
+            if before and old is None:
+                changes.append(SchemaChange(batch.stream, batch.table, c, "added", None, SQL_TYPES[kind]))
+            elif old is not None and old != kind and widen(old, kind) == kind:
+                changes.append(SchemaChange(batch.stream, batch.table, c, "widened", SQL_TYPES[old], SQL_TYPES[kind]))
+        if batch.selected:
+            changes += [SchemaChange(batch.stream, batch.table, c, "dropped", SQL_TYPES[k], None)
+                        for c, k in before.items() if c not in stored]
+        return changes
+
     def _all_null(self, target: str, column: str) -> bool:
         return self.con.execute(f"SELECT count({quote(column)}) = 0 FROM {target}").fetchone()[0]
 
@@ -255,19 +279,39 @@ class DuckDBDestination(Destination):
         changes = self._evolve(batch, types)
         columns = self._table_columns(batch.schema, batch.table)
         target = self.target(batch.schema, batch.table)
+        # Columns of the table this batch does not carry (the recipe selects fewer now): a merged
+        # row keeps its old values there instead of turning NULL.
+        kept = [c for c in columns if c not in types] if batch.primary_key and batch.selected else []
         self.con.register("purelink_batch", table)
         try:
+            values = [f"CAST(b.{quote(c)} AS {SQL_TYPES[columns[c]]})" for c in types]
+            source = "purelink_batch b"
+            if kept:
+                keys = ", ".join(quote(k) for k in batch.primary_key)
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE purelink_kept AS SELECT {keys}, "
+                                 f"{', '.join(quote(c) for c in kept)} FROM {target} "
+                                 f"SEMI JOIN purelink_batch USING ({keys})")
+                source += f" LEFT JOIN purelink_kept k USING ({keys})"
+                values += [f"k.{quote(c)}" for c in kept]
+                changes += self._note_kept(batch, kept)
             if batch.primary_key:
                 match = " AND ".join(f"t.{quote(k)} = b.{quote(k)}" for k in batch.primary_key)
                 self.con.execute(f"DELETE FROM {target} AS t USING purelink_batch b WHERE {match}")
-            names = ", ".join(quote(c) for c in types)
-            values = ", ".join(f"CAST({quote(c)} AS {SQL_TYPES[columns[c]]})" for c in types)
-            self.con.execute(f"INSERT INTO {target} ({names}) SELECT {values} FROM purelink_batch")
+            names = ", ".join(quote(c) for c in [*types, *kept])
+            self.con.execute(f"INSERT INTO {target} ({names}) SELECT {', '.join(values)} FROM {source}")
         finally:
             # in an aborted transaction this fails too, and would hide the error that matters
             with contextlib.suppress(duckdb.Error):
                 self.con.unregister("purelink_batch")
         return changes
+
+    def _note_kept(self, batch: Batch, kept: list[str]) -> list[SchemaChange]:
+        """Each column no longer loaded, recorded once per run (and per table)."""
+        new = [c for c in kept if (batch.schema, batch.table, c) not in self._kept
+               and not c.startswith(("_purelink_", "_airbyte_"))]
+        self._kept.update((batch.schema, batch.table, c) for c in kept)
+        columns = self._table_columns(batch.schema, batch.table)
+        return [SchemaChange(batch.stream, batch.table, c, "kept", SQL_TYPES[columns[c]], None) for c in new]
 
     def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         changes: list[SchemaChange] = []
@@ -366,7 +410,7 @@ def coalesce(batches: list[Batch]) -> list[Batch]:
         key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key, b.generation)
         if key not in merged:
             merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows),
-                                generation=b.generation)
+                                generation=b.generation, selected=b.selected)
             out.append(merged[key])
         else:
             merged[key].rows.extend(b.rows)

@@ -144,7 +144,9 @@ class DuckDBArrowDestination(DuckDBDestination):
         if not old:
             return []
         return [SchemaChange(batch.stream, batch.table, c, "added", None, kind)
-                for c, kind in staged.items() if c not in old]
+                for c, kind in staged.items() if c not in old] + \
+            [SchemaChange(batch.stream, batch.table, c, "dropped", kind, None)
+             for c, kind in old.items() if c not in staged]
 
     def _append(self, target: str, columns: list[str], run_id: str, extracted_at: datetime,
                 generation: int) -> None:

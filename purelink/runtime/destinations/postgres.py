@@ -42,7 +42,7 @@ PG_LOGICAL = {"boolean": "boolean", "bigint": "bigint", "double precision": "dou
               "jsonb": "json", "timestamp with time zone": "timestamptz"}
 EXECUTION_TYPES = {"status": "text", "duration_s": "double precision", "records": "bigint", "requests": "bigint",
                    "bytes": "bigint", "errors": "integer", "warnings": "integer", "dead_letters": "bigint",
-                   "error_message": "text", "streams": "jsonb", "finished_at": "timestamptz"}
+                   "error_message": "text", "cause": "jsonb", "streams": "jsonb", "finished_at": "timestamptz"}
 STAGE = "purelink_stage"
 ROW_ID = "__purelink_row_id"
 
@@ -53,6 +53,7 @@ INTERNAL_DDL = (
         started_at timestamptz, finished_at timestamptz, duration_s double precision, records bigint,
         requests bigint, bytes bigint, errors integer, warnings integer, dead_letters bigint,
         error_message text, streams jsonb)""",
+    "ALTER TABLE _purelink.executions ADD COLUMN IF NOT EXISTS cause jsonb",  # the run's structured cause
     """CREATE TABLE IF NOT EXISTS _purelink.state (
         pipeline text, stream text, key text, value jsonb, run_id text, updated_at timestamptz,
         PRIMARY KEY (pipeline, stream, key))""",
