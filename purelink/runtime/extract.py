@@ -378,8 +378,10 @@ class Extraction:
             return
         self.errors += 1
         run.status = "failed"
-        run.error, run.guidance = describe_failure(exc, run.stream.name)
-        run.cause = {**cause_of(exc, stream=run.stream.name), "message": run.error, "guidance": run.guidance}
+        run.cause = cause_of(exc, stream=run.stream.name)
+        if isinstance(exc, (BadBody, PageError, HttpError)):  # what the API did, in the user's words
+            run.cause["message"], run.cause["guidance"] = describe_failure(exc, run.stream.name)
+        run.error, run.guidance = run.cause["message"], run.cause["guidance"]
         if isinstance(exc, (BadBody, PageError)) or (isinstance(exc, HttpError) and exc.status >= 500):
             self._dead_page(run, exc)  # a page the retries could not get: kept with its URL
         self.emit("error", stream=run.stream.name, message=run.error, guidance=run.guidance, cause=run.cause,

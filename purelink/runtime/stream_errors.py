@@ -7,14 +7,13 @@ exception name.
 
 from __future__ import annotations
 
-import httpx
-
 from purelink.runtime.http import BadBody, HttpError
 from purelink.runtime.paginators import PageError
 
 
-def describe_failure(exc: Exception, stream: str) -> tuple[str, str]:
-    """(message, guidance) for an exception that stopped `stream`."""
+def describe_failure(exc: BadBody | PageError | HttpError, stream: str) -> tuple[str, str]:
+    """(message, guidance) for what the API did that stopped `stream`; every other failure is
+    described by `purelink.runtime.causes.cause_of`."""
     if isinstance(exc, BadBody):
         message = (f"{stream}: the API answered HTTP {exc.status} from {exc.url} with a body that is not "
                    f"JSON, even after retries: {exc.api_message}")
@@ -24,15 +23,8 @@ def describe_failure(exc: Exception, stream: str) -> tuple[str, str]:
         message = f"{stream}: a page could not be continued: {exc}"
         guidance = ("The page is kept in _purelink.dead_letters with its URL. Check the stream's pagination "
                     "settings (cursor field, records path) against what the API returns.")
-    elif isinstance(exc, HttpError):
-        message, guidance = describe_http_error(exc, stream), http_guidance(exc)
-    elif isinstance(exc, httpx.HTTPError):
-        message = f"{stream}: the API could not be reached ({type(exc).__name__}: {exc})"
-        guidance = "Check the network and the base URL, then run again: the stream resumes where it stopped."
     else:
-        message = f"{stream}: {type(exc).__name__}: {exc}"
-        guidance = ("The other streams were loaded. The message says what this stream's data held that "
-                    "could not be written; run again once it is fixed: the stream resumes where it stopped.")
+        message, guidance = describe_http_error(exc, stream), http_guidance(exc)
     return message, guidance
 
 
