@@ -12,7 +12,6 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,53 +19,15 @@ from purelink.runtime.causes import cause_of
 from purelink.runtime.destinations.base import Batch, Destination
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.http import BadBody, HttpClient, HttpError
+from purelink.runtime.pages import Page, PageBatch, StreamRun
 from purelink.runtime.paginators import PageError, PageRequest, dig
 from purelink.runtime.records import dedupe, select
 from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.runtime.stream_errors import describe_failure
 from purelink.runtime.validate import first_failure, names_need_checking, printable, record_problem
-from purelink.runtime.windows import DEFAULT_START, Progress, Window, cut, to_unix
+from purelink.runtime.windows import DEFAULT_START, Window, cut, to_unix
 
 MIN_SPLIT_S = 2
-
-
-@dataclass
-class StreamRun:
-    stream: Stream
-    windows: dict[str, Window] = field(default_factory=dict)
-    sync_hi: int | None = None
-    progress: Progress = field(default_factory=Progress)
-    records: int = 0
-    dead_letters: int = 0
-    pages: int = 0
-    windows_total: int = 0
-    windows_done: int = 0
-    error: str | None = None
-    guidance: str | None = None
-    cause: dict | None = None  # structured (purelink.runtime.causes), for the finished event
-    status: str = "running"
-    warned: set = field(default_factory=set)  # kinds of paging warning already given
-
-
-@dataclass
-class Page:
-    window: Window
-    request: PageRequest
-    records: list[dict]
-    next: PageRequest | None
-    nbytes: int
-    suspect_text: bool = False  # the body held bytes or escapes that may not be valid Unicode
-    notes: list = field(default_factory=list)  # (kind, message) the paginator wants the user to hear
-
-
-
-@dataclass
-class PageBatch(Batch):
-    """A batch made of one page: the window it advances and its size on the wire, for the
-    `page` event emitted once it is committed."""
-
-    window: Window = field(kw_only=True)
-    nbytes: int = 0
 
 
 class Extraction:

@@ -30,7 +30,7 @@ def plugin_path(tmp_path: Path) -> str:
 
 def test_pyproject_registers_the_vault_plugin():
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
-    assert declared["purelink.credentials"]["vault"] == "purelink.secrets.standalone:lookup"
+    assert declared["purelink.credentials"]["vault"] == "purelink.cli.credentials:lookup"
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_export_and_import_round_trip(ip, saved_recipe, workspace):
     ip.run_line_magic("purelink", "export stripe_customers shared/stripe.ipynb")
     assert (workspace.root / "shared/stripe.ipynb").exists()
     ip.run_line_magic("purelink", "import shared/stripe.ipynb")
-    assert [p.name for p in workspace.recipes.iterdir()] == ["stripe_customers_v1.yaml"]
+    assert [p.name for p in workspace.recipes.glob("*.yaml")] == ["stripe_customers_v1.yaml"]
 
 
 @pytest.mark.parametrize(("line", "says"), [

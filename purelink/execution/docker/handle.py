@@ -187,7 +187,9 @@ class DockerHandle(RunHandle):
             pass
         except docker.errors.APIError as exc:
             if exc.status_code != 409:  # 409: the container is not running any more; nothing to do
-                raise ExecutionError(f"Could not {action} the run: {exc.explanation or exc}") from exc
+                raise ExecutionError(f"Could not {action} the run: {exc.explanation or exc}",
+                                     "Check `docker info`; if the engine answers, run `purelink recipes run` "
+                                     "again (a run left behind is removed by the next one).") from exc
 
     def _time_out(self, limit_s: float) -> None:
         self.timed_out = True

@@ -21,8 +21,9 @@ from purelink.runtime.destinations.base import (
     check_claims,
     typed_table,
 )
+from purelink.runtime.destinations.shaping import coalesce, fold_case, quote, widening_cast
 from purelink.runtime.errors import DatabaseBusy
-from purelink.runtime.records import dedupe, widen
+from purelink.runtime.records import widen
 
 SQL_TYPES = {"boolean": "BOOLEAN", "bigint": "BIGINT", "double": "DOUBLE", "varchar": "VARCHAR",
              "json": "JSON", "timestamptz": "TIMESTAMPTZ", "null": "VARCHAR"}
@@ -48,10 +49,6 @@ CREATE TABLE IF NOT EXISTS _purelink.tables (
     schema_name VARCHAR, table_name VARCHAR, pipeline VARCHAR, source VARCHAR, source_table VARCHAR,
     run_id VARCHAR, claimed_at TIMESTAMPTZ);
 """
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # The catalog every purelink connection gives the file. DuckDB would name it after the file, and a
@@ -354,66 +351,3 @@ class DuckDBDestination(Destination):
                 "FROM purelink_dead", [run_id, batch.pipeline, batch.stream, at])
         finally:
             self.con.unregister("purelink_dead")
-
-
-ISO_UTC = ("CASE WHEN epoch_us({0}) % 1000000 = 0 THEN strftime({0} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') "
-           "ELSE strftime({0} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') END")
-
-
-def widening_cast(column: str, old: str, new: str) -> str:
-    """The USING clause that rewrites loaded values when a column widens.
-
-    A timestamp becomes ISO 8601 text in UTC, whatever the session's time zone: DuckDB's own
-    cast would write local time (`2020-09-13 08:28:17-04` under America/New_York), which reads
-    differently from the same value arriving later as text.
-    """
-    value = quote(column)
-    if old == "timestamptz":
-        value = ISO_UTC.format(value)
-        return f" USING to_json({value})" if new == "json" else f" USING {value}"
-    return f" USING to_json({value})" if new == "json" else ""
-
-
-def fold_case(rows: list[dict], existing: dict[str, str]) -> list[dict]:
-    """Rows whose field names match a column in all but case use the column's spelling.
-
-    DuckDB folds case in column names: `Email` on one record and `email` on another are one
-    column, and adding the second spelling fails with "Column already exists". A record holding
-    both spellings at once is dead-lettered before it gets here.
-    """
-    names: dict[str, str] = {name.lower(): name for name in existing}
-    rename: dict[str, str] = {}
-    for row in rows:
-        for key in row:
-            if key in rename:
-                continue
-            canonical = names.setdefault(key.lower(), key)
-            rename[key] = canonical
-    changes = {k: v for k, v in rename.items() if k != v}
-    if not changes:
-        return rows
-    return [{changes.get(k, k): v for k, v in row.items()} if changes.keys() & row.keys() else row
-            for row in rows]
-
-
-def coalesce(batches: list[Batch]) -> list[Batch]:
-    """One batch of rows per table: a commit of N pages costs one DELETE and one INSERT, not N.
-    Batches of other kinds (a SQL source's Arrow batches) keep their place and order."""
-    out: list[Batch] = []
-    merged: dict[tuple, Batch] = {}
-    for b in batches:
-        if type(b) is not Batch:
-            out.append(b)
-            continue
-        if not b.rows:
-            continue
-        key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key, b.generation)
-        if key not in merged:
-            merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows),
-                                generation=b.generation, selected=b.selected)
-            out.append(merged[key])
-        else:
-            merged[key].rows.extend(b.rows)
-    for m in merged.values():
-        m.rows = dedupe(m.rows, m.primary_key)
-    return out

@@ -41,5 +41,6 @@ if __name__ == "__main__":
         streams,
         pipeline="shop_orders",
         version=1,
+        lookback_s=3600,
         workspace=Path(__file__).resolve().parents[1],
     )

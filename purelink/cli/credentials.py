@@ -14,7 +14,7 @@ from purelink.errors import PurelinkError
 def lookup(name: str, *, pipeline: str | None = None, workspace: str | None = None, **_: str) -> str | None:
     """The value of the credential `name` for the pipeline `pipeline` of `workspace`, or a
     CredentialError saying where to put it. Never prompts: a module may run under a scheduler."""
-    from purelink.secrets.vault import resolve_secret
+    from purelink.secrets.resolve import resolve_secret
 
     env_vars: tuple[str, ...] = (name,)
     if pipeline and workspace:

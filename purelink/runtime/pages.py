@@ -1,0 +1,49 @@
+"""What an extraction keeps while it runs: per stream (`StreamRun`), per fetched page (`Page`) and
+per committed page (`PageBatch`, which carries the window it advances for the `page` event)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from purelink.runtime.destinations.base import Batch
+from purelink.runtime.paginators import PageRequest
+from purelink.runtime.sources.rest import Stream
+from purelink.runtime.windows import Progress, Window
+
+
+@dataclass
+class StreamRun:
+    stream: Stream
+    windows: dict[str, Window] = field(default_factory=dict)
+    sync_hi: int | None = None
+    progress: Progress = field(default_factory=Progress)
+    records: int = 0
+    dead_letters: int = 0
+    pages: int = 0
+    windows_total: int = 0
+    windows_done: int = 0
+    error: str | None = None
+    guidance: str | None = None
+    cause: dict | None = None  # structured (purelink.runtime.causes), for the finished event
+    status: str = "running"
+    warned: set = field(default_factory=set)  # kinds of paging warning already given
+
+
+@dataclass
+class Page:
+    window: Window
+    request: PageRequest
+    records: list[dict]
+    next: PageRequest | None
+    nbytes: int
+    suspect_text: bool = False  # the body held bytes or escapes that may not be valid Unicode
+    notes: list = field(default_factory=list)  # (kind, message) the paginator wants the user to hear
+
+
+@dataclass
+class PageBatch(Batch):
+    """A batch made of one page: the window it advances and its size on the wire, for the
+    `page` event emitted once it is committed."""
+
+    window: Window = field(kw_only=True)
+    nbytes: int = 0
