@@ -193,6 +193,9 @@ class RecipeStore:
         tmp = path.with_suffix(".yaml.tmp")
         tmp.write_text(recipe.to_yaml())
         tmp.replace(path)
+        from purelink.lifecycle.history import record_version  # lazy: history shells out to git
+
+        record_version(self, recipe)
         return recipe
 
 
