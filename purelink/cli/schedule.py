@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     every = parser.add_mutually_exclusive_group()
     every.add_argument("--hourly", action="store_const", const="hourly", dest="every")
     every.add_argument("--daily", action="store_const", const="daily", dest="every")
-    parser.add_argument("--at", metavar="HH:MM", help="time of day (daily, default 02:00) or minute (hourly, :00)")
+    parser.add_argument("--at", metavar="HH:MM", help="time of day (daily, default 03:00) or minute (hourly, :00)")
     parser.add_argument("--format", choices=["table", "json"], default="table")
 
 

@@ -82,7 +82,7 @@ def write_crontab(lines: list[str]) -> None:
 
 def timing(every: str, at: str | None) -> tuple[str, str]:
     """Cron's five time fields and the `at` shown back: hourly at minute MM, daily at HH:MM."""
-    at = at or ("00:00" if every == "hourly" else "02:00")
+    at = at or ("00:00" if every == "hourly" else "03:00")  # the design stage's plan says 03:00
     m = AT.match(at)
     if not m:
         raise ScheduleError(f"--at {at!r} is not a time of day.", "Give it as HH:MM, e.g. --at 02:30 "

@@ -206,7 +206,7 @@ class BuildStages:
                  "in a notebook: the cell shown with the result",
                  "look at the data: purelink inspect --tables"]
         if st.requirements.frequency != "once":
-            steps.append(f"schedule it {st.requirements.frequency}: see the plan's cron line")
+            steps.append(f"schedule it: purelink schedule {recipe.name} --{st.requirements.frequency}")
         status = st.run.get("status", "failed")
         return Outcome(st.done, status, summary_text(st.run), st.run, files, self.cell(), steps)
 
