@@ -95,7 +95,7 @@ def _recorded(store: RecipeStore, name: str, recipes) -> tuple[list[dict], list[
                 "SELECT table_name FROM duckdb_tables() WHERE schema_name = '_purelink'").fetchall()}
             if "executions" in tables:
                 cur = con.execute(
-                    "SELECT version, run_id, status, records, duration_s, started_at, mode, error_message "
+                    "SELECT version, run_id, status, records, dead_letters, duration_s, started_at, mode, error_message "
                     "FROM _purelink.executions WHERE recipe = ? ORDER BY started_at", [name])
                 runs += _rows(cur)
             if "schema_changes" in tables:
