@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import fcntl
 import getpass
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 
 from purelink.lifecycle.schedule import Entry, entries
@@ -45,29 +47,62 @@ def kept_crontab():
     assert crontab_text() == before
 
 
-def as_cron(entry: Entry, home: Path, cwd: Path) -> subprocess.CompletedProcess:
-    """What cron does with a line: /bin/sh -c COMMAND, minimal environment, started from elsewhere."""
+def cron_argv(entry: Entry, home: Path) -> list[str]:
+    """What cron does with a line: /bin/sh -c COMMAND in a minimal environment."""
     env = ["PATH=/usr/bin:/bin", f"HOME={home}", "SHELL=/bin/sh", f"LOGNAME={getpass.getuser()}"]
-    return subprocess.run(["env", "-i", *env, "/bin/sh", "-c", entry.command], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, check=False)
+    return ["env", "-i", *env, "/bin/sh", "-c", entry.command]
 
 
-def loaded(ws: Path) -> tuple[int, int, int]:
-    con = duckdb.connect(str(ws / "data" / "purelink.duckdb"), read_only=True)
-    try:
-        runs = con.execute("SELECT count(*) FROM _purelink.executions WHERE status = 'success'").fetchone()[0]
-        count, distinct = con.execute("SELECT count(*), count(DISTINCT id) FROM stripe.customers").fetchone()
-        return runs, count, distinct
-    finally:
-        con.close()
+def as_cron(entry: Entry, home: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(cron_argv(entry, home), cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
 
 
-def test_the_installed_line_runs_under_cron_and_a_second_start_is_skipped(workspace, small_sandbox, tmp_path,
+class HeldProxy:
+    """Forwards to the sandbox, but holds every request until `release` is set; `arrived` tells
+    that a run is inside its first request (and so holds the schedule's lock)."""
+
+    def __init__(self, sandbox) -> None:
+        self.arrived, self.release = threading.Event(), threading.Event()
+        upstream = sandbox.stripe_base_url.rsplit("/v1", 1)[0]
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                proxy.arrived.set()
+                proxy.release.wait(600)
+                answer = httpx.get(upstream + self.path, headers={"Authorization": self.headers["Authorization"]})
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("content-type", "application/json"))
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy(small_sandbox):
+    held = HeldProxy(small_sandbox)
+    yield held
+    held.close()
+
+
+def test_the_installed_line_runs_under_cron_and_a_second_start_is_skipped(workspace, small_sandbox, proxy, tmp_path,
                                                                           kept_crontab):
     key_env = {"SANDBOX_KEY_FOR_VAULT": small_sandbox.api_key}
     purelink("secrets", "set", "stripe_key", "--from-env", "SANDBOX_KEY_FOR_VAULT", cwd=workspace, env=key_env)
     purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
-             small_sandbox.stripe_base_url, "--credential", "stripe_key", "--executor", "local", cwd=workspace)
+             proxy.url, "--credential", "stripe_key", "--executor", "local", cwd=workspace)
     out = purelink("schedule", "stripe_customers", "--daily", "--at", "03:15", "--workspace", str(workspace),
                    cwd=tmp_path).stdout
     assert "scheduled stripe_customers daily at 03:15" in out
@@ -84,18 +119,25 @@ def test_the_installed_line_runs_under_cron_and_a_second_start_is_skipped(worksp
     elsewhere.mkdir()
     log = workspace / "logs" / "stripe_customers.log"
 
-    # A run still going holds the lock: the next start is skipped and says so in the log.
-    with open(workspace / "logs" / ".stripe_customers.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        skipped = as_cron(entry, home, elsewhere)
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    assert skipped.returncode == 0 and skipped.stdout == skipped.stderr == ""
-    assert "purelink: stripe_customers skipped" in log.read_text()
-    assert not (workspace / "data" / "purelink.duckdb").exists()  # nothing ran
-
-    done = as_cron(entry, home, elsewhere)
-    assert done.returncode == 0, log.read_text()[-3000:]
-    assert loaded(workspace) == (1, 150, 150)  # 150 = the small sandbox's customers
+    # The first start is held inside its first API request; meanwhile the next start must be skipped.
+    first = subprocess.Popen(cron_argv(entry, home), cwd=elsewhere, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        assert proxy.arrived.wait(600), "the first scheduled run never reached the API"
+        second = as_cron(entry, home, elsewhere)
+        assert second.returncode == 0 and second.stdout == second.stderr == ""
+        assert "purelink: stripe_customers skipped" in log.read_text()
+    finally:
+        proxy.release.set()
+        assert first.wait(600) == 0, log.read_text()[-3000:]
+    # One run loaded the sandbox's 150 customers once; the skipped start left no run behind.
+    con = duckdb.connect(str(workspace / "data" / "purelink.duckdb"), read_only=True)
+    try:
+        runs = con.execute("SELECT status, records FROM _purelink.executions").fetchall()
+        count, distinct = con.execute("SELECT count(*), count(DISTINCT id) FROM stripe.customers").fetchone()
+    finally:
+        con.close()
+    assert runs == [("success", 150)] and count == distinct == 150
     assert "success" in log.read_text()
 
     listed = json.loads(purelink("schedule", "list", "--format", "json", cwd=tmp_path).stdout)
