@@ -150,3 +150,20 @@ def test_the_commit_message_names_each_kind_of_change():
                                "requirements": v1.requirements.model_copy(update={"frequency": "daily"})})
     assert describe_change(v1, v2) == "stripe_customers v2: streams +charges; columns of customers -phone; " \
                                       "frequency daily"
+
+
+def test_history_while_a_run_writes_says_the_database_is_busy(workspace, sandbox):
+    new(workspace, sandbox.stripe_base_url)
+    db = workspace / "data" / "purelink.duckdb"
+    hold = "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('open', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"  # a writer holds the file from here on
+        proc = purelink("recipes", "history", "stripe_customers", cwd=workspace, check=False)
+    finally:
+        holder.stdin.close()
+        holder.wait(60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "is being written by another process" in proc.stderr and "try again" in proc.stderr.lower()
+    assert "stripe_customers v1" in purelink("recipes", "history", "stripe_customers", cwd=workspace).stdout
