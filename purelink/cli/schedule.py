@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"scheduled {recipe.name} {entry.every} at {entry.at}; runs are appended to "
           f"{engine.workspace.logs / (recipe.name + '.log')}")
     print(f"crontab   {entry.line}")
+    key = _key_outside_vault(engine, recipe)
+    if key:
+        print(f"note      {key}")
     if not _cron_running():
         print("note      cron does not seem to run on this machine; start it (service cron start) so the "
               "entry fires")
@@ -63,6 +66,21 @@ def _list(entries, fmt: str) -> int:
         for e in entries:
             print(f"{e.name:<28} {e.every:<7} {e.at:<6} {e.workspace}")
     return 0
+
+
+def _key_outside_vault(engine, recipe) -> str | None:
+    """Cron passes no environment variables: a key that only lives in one would fail every run."""
+    from purelink.pipeline.codegen import credential_name
+    from purelink.secrets.vault import Vault
+
+    spec = engine.spec(recipe)
+    if spec.kind != "rest" or spec.auth.style == "none":
+        return None
+    name = credential_name(recipe, spec)
+    if name in Vault():
+        return None
+    return (f"the key {name} is not in the vault, and cron passes on no environment variable: store it once "
+            f"(purelink secrets set {name} --from-env {spec.auth.env or name}) or the scheduled runs will fail")
 
 
 def _cron_running() -> bool:

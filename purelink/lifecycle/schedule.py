@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 MARKER = "# purelink schedule "
 # Settings purelink reads from the environment that cron would not pass on: where the code, the vault
 # and the base image are. Never a secret (the key stays in the vault, found through PURELINK_HOME).
-CARRIED = ("PYTHONPATH", "PURELINK_HOME", "PURELINK_VAULT_KEYRING", "PURELINK_BASE_IMAGE")
+CARRIED = ("PYTHONPATH", "PURELINK_HOME", "PURELINK_VAULT_KEYRING", "PURELINK_BASE_IMAGE", "DOCKER_HOST")
 SKIPPED_EXIT = 75  # flock's exit status when another run holds the lock (EX_TEMPFAIL)
 AT = re.compile(r"^(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)$")
 

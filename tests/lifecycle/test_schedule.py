@@ -105,7 +105,7 @@ def test_the_installed_line_runs_under_cron_and_a_second_start_is_skipped(worksp
              proxy.url, "--credential", "stripe_key", "--executor", "local", cwd=workspace)
     out = purelink("schedule", "stripe_customers", "--daily", "--at", "03:15", "--workspace", str(workspace),
                    cwd=tmp_path).stdout
-    assert "scheduled stripe_customers daily at 03:15" in out
+    assert "scheduled stripe_customers daily at 03:15" in out and "not in the vault" not in out
 
     [entry] = [e for e in entries() if e.workspace == workspace.resolve()]
     installed = crontab_text()
@@ -153,7 +153,9 @@ def test_hourly_replaces_the_entry_and_other_lines_are_kept(workspace, small_san
                    check=True)
     purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
              small_sandbox.stripe_base_url, cwd=workspace)
-    purelink("schedule", "stripe_customers", "--daily", cwd=workspace)
+    out = purelink("schedule", "stripe_customers", "--daily", cwd=workspace).stdout
+    # The key would come from STRIPE_API_KEY, which cron does not pass on: the user is told so.
+    assert "the key STRIPE_API_KEY is not in the vault" in out and "--from-env STRIPE_API_KEY" in out
     purelink("schedule", "stripe_customers", "--hourly", "--at", "00:40", cwd=workspace)
     mine = [e for e in entries() if e.workspace == workspace.resolve()]
     assert [(e.every, e.at) for e in mine] == [("hourly", ":40")] and mine[0].line.startswith("40 * * * * ")
