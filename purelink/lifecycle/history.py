@@ -183,11 +183,14 @@ def commit_version(workspace: Workspace, recipe: Recipe, previous: Recipe | None
 
 def _commit(workspace: Workspace, recipe: Recipe, previous: Recipe | None) -> str | None:
     root = workspace.root
+    existed = repository(root) is not None
     top = repository(root, create=True)
     if top is None:
         raise HistoryError("git is not installed, so recipe versions are not committed.",
                            "Install git (apt-get install -y git) to keep the history of your recipes.")
     ignore = ensure_ignores(root)
+    if not existed:
+        _adopt(workspace, keep_for_later=workspace.recipes / recipe.filename)
     source = recipe.source.name
     try:
         _generate_module(workspace, recipe)
@@ -206,6 +209,21 @@ def _commit(workspace: Workspace, recipe: Recipe, previous: Recipe | None) -> st
     # `--only` commits exactly these paths, leaving anything else the user staged alone.
     git(root, "commit", "-q", "--only", "-m", describe_change(previous, recipe), "--", *paths)
     return git(root, "rev-parse", "HEAD").stdout.strip()
+
+
+def _adopt(workspace: Workspace, *, keep_for_later: Path) -> None:
+    """A workspace made before it had history: its earlier recipes become the first commit, so the
+    new version's commit shows what changed rather than everything."""
+    root = workspace.root
+    earlier = [f for folder in (workspace.recipes, workspace.pipelines, workspace.schemas, workspace.samples)
+               for f in sorted(folder.glob("*")) if f.is_file() and f != keep_for_later and f.suffix != ".tmp"]
+    paths = [os.path.relpath(f, root) for f in _without_secrets(earlier)]
+    if not paths:
+        return
+    names = sorted({p.name.rsplit("_v", 1)[0] for p in workspace.recipes.glob("*_v*.yaml") if p != keep_for_later})
+    git(root, "add", "--", *paths, ".gitignore")
+    git(root, "commit", "-q", "--only", "-m", f"recipes before history began: {', '.join(names) or 'none'}",
+        "--", *paths, ".gitignore")
 
 
 def _generate_module(workspace: Workspace, recipe: Recipe) -> Path:

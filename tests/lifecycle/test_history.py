@@ -167,3 +167,19 @@ def test_history_while_a_run_writes_says_the_database_is_busy(workspace, sandbox
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "is being written by another process" in proc.stderr and "try again" in proc.stderr.lower()
     assert "stripe_customers v1" in purelink("recipes", "history", "stripe_customers", cwd=workspace).stdout
+
+
+def test_a_workspace_from_before_history_keeps_its_earlier_versions_as_the_first_commit(workspace):
+    ws = Workspace.at(workspace).ensure()
+    v1 = Recipe(name="stripe_customers", source=SourceChoice(name="stripe"),
+                streams=[StreamChoice(name="customers", columns=["id", "email", "phone"])])
+    (ws.recipes / "stripe_customers_v1.yaml").write_text(v1.to_yaml())  # written by an older purelink
+    saved = RecipeStore(ws).save(v1.model_copy(update={"streams": [StreamChoice(name="customers",
+                                                                                  columns=["id", "email"])]}))
+    assert saved.version == 2
+    assert git(workspace, "rev-list", "--count", "HEAD").strip() == "2"
+    assert git(workspace, "show", "--name-only", "--format=%s", "HEAD").split() == [
+        "stripe_customers", "v2:", "columns", "-phone", "pipelines/stripe_customers.py",
+        "recipes/stripe_customers_v2.yaml"]
+    assert git(workspace, "show", "--name-only", "--format=%s", "HEAD~1").splitlines() == [
+        "recipes before history began: stripe_customers", "", ".gitignore", "recipes/stripe_customers_v1.yaml"]
