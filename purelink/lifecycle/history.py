@@ -215,14 +215,14 @@ def _adopt(workspace: Workspace, *, keep_for_later: Path) -> None:
     """A workspace made before it had history: its earlier recipes become the first commit, so the
     new version's commit shows what changed rather than everything."""
     root = workspace.root
+    names = sorted({p.name.rsplit("_v", 1)[0] for p in workspace.recipes.glob("*_v*.yaml") if p != keep_for_later})
+    if not names:
+        return  # a new workspace: the probe's schema and sample belong to the first version's commit
     earlier = [f for folder in (workspace.recipes, workspace.pipelines, workspace.schemas, workspace.samples)
                for f in sorted(folder.glob("*")) if f.is_file() and f != keep_for_later and f.suffix != ".tmp"]
     paths = [os.path.relpath(f, root) for f in _without_secrets(earlier)]
-    if not paths:
-        return
-    names = sorted({p.name.rsplit("_v", 1)[0] for p in workspace.recipes.glob("*_v*.yaml") if p != keep_for_later})
     git(root, "add", "--", *paths, ".gitignore")
-    git(root, "commit", "-q", "--only", "-m", f"recipes before history began: {', '.join(names) or 'none'}",
+    git(root, "commit", "-q", "--only", "-m", f"recipes before history began: {', '.join(names)}",
         "--", *paths, ".gitignore")
 
 
