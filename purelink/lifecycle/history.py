@@ -11,6 +11,7 @@ recipe's own files are added, never data/, logs/ or anything that holds a secret
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -233,18 +234,21 @@ def _generate_module(workspace: Workspace, recipe: Recipe) -> Path:
 
 
 def version_commits(workspace: Workspace, name: str) -> dict[int, Commit]:
-    """The commit that introduced each version of a recipe, by version."""
+    """The commit that added each version's recipe file, by version (also for files adopted from
+    before history began, whose commit message names no version)."""
     root = workspace.root
     if repository(root) is None:
         return {}
-    proc = git(root, "log", "--format=%H%x09%cI%x09%s", "--", f"recipes/{name}_v*.yaml", check=False)
+    proc = git(root, "log", "--diff-filter=A", "--format=%x00%H%x09%cI%x09%s", "--name-only", "--relative",
+               "--", f"recipes/{name}_v*.yaml", check=False)
     found: dict[int, Commit] = {}
-    prefix = f"{name} v"
-    for line in proc.stdout.splitlines():
-        sha, date, subject = line.split("\t", 2)
-        head, _, _ = subject.partition(":")
-        if head.startswith(prefix) and head[len(prefix):].isdigit():
-            found.setdefault(int(head[len(prefix):]), Commit(sha, date, subject))
+    for block in proc.stdout.split("\0")[1:]:
+        head, *files = block.strip().splitlines()
+        sha, date, subject = head.split("\t", 2)
+        for file in files:
+            m = re.match(rf"^recipes/{re.escape(name)}_v(\d+)\.yaml$", file.strip())
+            if m:
+                found.setdefault(int(m[1]), Commit(sha, date, subject))
     return found
 
 

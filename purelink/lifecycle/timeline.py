@@ -36,8 +36,8 @@ def timeline(store: RecipeStore, name: str) -> dict:
         out.append({
             "version": v, "created_at": recipe.created_at,
             "commit": commit.sha[:12] if commit else None,
-            "change": (commit.message.partition(": ")[2] if commit else
-                       describe_change(previous, recipe).partition(": ")[2]),
+            "change": (commit.message.partition(": ")[2] if commit and commit.message.startswith(f"{name} v{v}:")
+                       else describe_change(previous, recipe).partition(": ")[2]),
             "diff": _unified(previous, recipe) if previous else "",
             "runs": [r for r in runs if r["version"] == v],
         })

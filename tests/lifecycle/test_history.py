@@ -183,3 +183,7 @@ def test_a_workspace_from_before_history_keeps_its_earlier_versions_as_the_first
         "recipes/stripe_customers_v2.yaml"]
     assert git(workspace, "show", "--name-only", "--format=%s", "HEAD~1").splitlines() == [
         "recipes before history began: stripe_customers", "", ".gitignore", "recipes/stripe_customers_v1.yaml"]
+    story = json.loads(purelink("recipes", "history", "stripe_customers", "--format", "json", cwd=workspace).stdout)
+    first, second = story["versions"]
+    assert first["commit"] and first["change"] == "new recipe (stripe: customers)"
+    assert second["commit"] and second["change"] == "columns -phone"
