@@ -174,3 +174,16 @@ def test_mistakes_get_one_paragraph_and_no_crontab_change(workspace, small_sandb
     proc = purelink("schedule", *args, cwd=workspace, check=False)
     assert proc.returncode == 1 and says in proc.stderr and "Traceback" not in proc.stderr
     assert crontab_text() == kept_crontab
+
+
+def test_without_a_flag_the_recipes_own_frequency_is_used(workspace, tmp_path, kept_crontab):
+    from purelink.recipes import Recipe, RecipeStore, Requirements, SourceChoice, StreamChoice
+    from purelink.workspace import Workspace
+
+    RecipeStore(Workspace.at(workspace)).save(Recipe(
+        name="stripe_customers", source=SourceChoice(name="stripe"), streams=[StreamChoice(name="customers")],
+        requirements=Requirements(frequency="hourly")))
+    out = purelink("schedule", "stripe_customers", "--workspace", str(workspace), cwd=tmp_path).stdout
+    assert "scheduled stripe_customers hourly at :00" in out
+    [entry] = [e for e in entries() if e.workspace == workspace.resolve()]
+    assert entry.line.startswith("0 * * * * ") and (entry.every, entry.at) == ("hourly", ":00")
