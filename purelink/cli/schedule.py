@@ -12,11 +12,14 @@ from purelink.errors import PurelinkError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # `list` and `remove NAME` read as words rather than subparsers so `schedule NAME --daily` stays short.
-    parser.add_argument("words", nargs="+", metavar="NAME | list | remove NAME",
-                        help="the recipe to schedule; or `list`; or `remove NAME`")
+    parser.usage = ("purelink schedule NAME [--hourly | --daily] [--at HH:MM] [--workspace DIR]\n"
+                    "       purelink schedule list [--format json]\n"
+                    "       purelink schedule remove NAME [--workspace DIR]")
+    parser.add_argument("words", nargs="+", metavar="WORD", help="the recipe to schedule; or list; or remove NAME")
     every = parser.add_mutually_exclusive_group()
-    every.add_argument("--hourly", action="store_const", const="hourly", dest="every")
-    every.add_argument("--daily", action="store_const", const="daily", dest="every")
+    every.add_argument("--hourly", action="store_const", const="hourly", dest="every", help="every hour")
+    every.add_argument("--daily", action="store_const", const="daily", dest="every",
+                       help="once a day (without either flag: the recipe's own frequency)")
     parser.add_argument("--at", metavar="HH:MM", help="time of day (daily, default 03:00) or minute (hourly, :00)")
     parser.add_argument("--format", choices=["table", "json"], default="table")
 
