@@ -311,6 +311,9 @@ class RecipeStore:
             tmp = path.with_suffix(".yaml.tmp")
             tmp.write_text(text)
             tmp.replace(path)
+        from purelink.lifecycle.history import record_version  # lazy: history shells out to git
+
+        record_version(self, recipe)
         return recipe
 
 

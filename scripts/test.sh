@@ -31,5 +31,9 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && ! command -v pg_config >/dev/nu
     apt-get -o DPkg::Lock::Timeout=300 install -y -q postgresql-15 </dev/null >/dev/null
 fi
 
+step "cron (the scheduling tests install entries with the real crontab)"
+command -v crontab >/dev/null 2>&1 || { apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+    apt-get -o DPkg::Lock::Timeout=300 install -y -q cron </dev/null >/dev/null; }
+
 step "tests"
 python3 -m pytest -q -p no:cacheprovider "$@"

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recipes": ("purelink.cli.recipes", "create, list, show, run, share and export recipes"),
     "secrets": ("purelink.cli.secrets", "the encrypted vault for API keys and passwords"),
     "inspect": ("purelink.cli.inspect", "look into the DuckDB database"),
+    "schedule": ("purelink.cli.schedule", "run a recipe hourly or daily from this machine's crontab"),
 }
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from purelink.cli import history
 from purelink.errors import RecipeError
 
 
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--full-refresh", action="store_true")
     run.add_argument("--sample", type=int, metavar="N", help="a test run of N records per stream into a scratch db")
     run.add_argument("--format", choices=["table", "json"], default="table")
+    run.add_argument("--version", type=int, metavar="N", help="run version N (roll back); default the latest")
 
     share = sub.add_parser("share", help="print the recipe to share (credentials by name only)")
     share.add_argument("name")
@@ -53,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export = sub.add_parser("export", help="export a recipe as a notebook")
     export.add_argument("name")
     export.add_argument("--notebook", type=Path, required=True)
+    history.add_actions(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -217,7 +220,7 @@ def _run(engine, args) -> int:
     from purelink.execution.console import ConsoleMonitor, summary_text
 
     monitor = ConsoleMonitor()
-    recipe = engine.recipe(args.name)
+    recipe = engine.recipes.load(args.name, args.version)
     db = None
     if args.sample:
         db = engine.workspace.data / f".scratch_{recipe.name}.duckdb"
@@ -263,3 +266,4 @@ def _export(engine, args) -> int:
 
 
 ACTIONS = {"new": _new, "list": _list, "show": _show, "run": _run, "share": _share, "export": _export}
+ACTIONS.update(history.ACTIONS)  # history, diff live in their own module

@@ -229,7 +229,8 @@ def design(recipe: Recipe, spec: ConnectorSpec, schema: Mapping[str, Sequence[Co
             production.append("runs isolated in a container (Docker executor)")
     schedule = CRON.get(req.frequency)
     if schedule:
-        production.append(f"schedule {req.frequency}: cron `{schedule}  purelink recipes run {recipe.name}`")
+        production.append(f"schedule {req.frequency}: `purelink schedule {recipe.name} --{req.frequency}` installs the "
+                          f"cron entry ({schedule}) that runs purelink recipes run {recipe.name} under a lock")
     return Plan(recipe=recipe.name, source=spec.name, purpose=req.purpose, frequency=req.frequency,
                 rate_limit=rate, rate_limit_note=rate_note, concurrency=concurrency,
                 retries=retries_text(),

@@ -241,7 +241,7 @@ class Builder:
             steps.insert(0, f"store the key first (it was kept for this session only{unless}): "
                             f"purelink secrets set {shlex.quote(st.credential)}")
         if st.requirements.frequency != "once":
-            steps.append(f"schedule it {st.requirements.frequency}: see the plan's cron line")
+            steps.append(f"schedule it: purelink schedule {recipe.name} --{st.requirements.frequency}")
         status = st.run.get("status", "failed")
         return Outcome(st.done, status, summary_text(st.run), st.run, files, self.cell(), steps)
 
