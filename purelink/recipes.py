@@ -275,12 +275,15 @@ class RecipeStore:
         """`path` was edited by hand: its content becomes the next version and the file gets its
         recorded content back, so vN always means what ran as vN."""
         original = self.history / path.name
-        saved = self._write(edited, self.versions(edited.name)[-1] + 1)
+        # vN gets its recorded text back before the edit is written as the next version: writing
+        # records the version in git, which reads vN, and must find it as it was.
         if original.exists():
             path.write_text(original.read_text())
             kept = "restored as it was"
-        else:
+        else:  # no copy to restore from: stamp the edit so it is adopted once, not on every load
+            path.write_text(edited.to_yaml())
             kept = "left as edited (no copy of it was kept)"
+        saved = self._write(edited, self.versions(edited.name)[-1] + 1)
         log.warning("%s was edited by hand: the edit is saved as %s and %s is %s.", path.name, saved.filename,
                     path.name, kept)
         if explicit:  # the caller asked for that version by number: it gets it as it was
