@@ -224,6 +224,11 @@ class LocalRunner:
         self.python = python or sys.executable
 
     def start(self, job: Job) -> _LocalHandle:
+        """Raises SourceError, within seconds, when a service the job names does not answer: a
+        refused port is a wrong URL or a stopped server, not something retries will mend."""
+        from purelink.execution.reach import check_urls
+
+        check_urls([*job.urls, *(v for v in job.env.values() if "://" in v)])
         return _LocalHandle(self, job)
 
 

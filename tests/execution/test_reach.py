@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -99,3 +100,27 @@ def test_the_urls_of_a_recipe():
 def test_the_runtime_rewrites_loopback_the_same_way(url, expected):
     assert loopback_to(url, "h") == expected
     assert loopback_to(url, None) == url
+
+
+def test_a_local_run_also_fails_at_once_when_nothing_listens(tmp_path):
+    """The same check guards local runs: a refused port is a wrong URL or a stopped server, and
+    retrying it for half a minute (as the runtime would) only hides that."""
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def purelink(*args):
+        return subprocess.run([sys.executable, "-m", "purelink.cli", *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300, stdin=subprocess.DEVNULL,
+                              env={**os.environ, "STRIPE_API_KEY": "sk_test_anything"})
+
+    assert purelink("recipes", "new", "gone", "--source", "stripe", "--streams", "customers", "--base-url",
+                    f"http://127.0.0.1:{port}/v1", "--executor", "local").returncode == 0
+    run = purelink("recipes", "run", "gone")
+    said = run.stdout + run.stderr
+    assert run.returncode == 1 and "Traceback" not in said
+    assert f"Nothing listens on 127.0.0.1:{port}" in said and f"purelink sandbox --port {port}" in said
+    assert "retried" not in said  # nothing was started, so nothing was retried
