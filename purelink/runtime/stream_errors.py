@@ -1,8 +1,7 @@
-"""What a stream's failure means to the user: a sentence naming the cause, and what to do next.
-
-Every failure that stops a stream goes through `describe_failure`, so the `error` event (and from
-it the finished event, the CLI and the executions row) always carries the cause, never a bare
-exception name.
+"""What the API did that stopped a stream, in the user's words: a bad body, a page that could not
+be continued, an HTTP error status. Every other failure is described by
+`purelink.runtime.causes.cause_of`; the extraction puts this wording on top of that structured
+cause, so the `error` event, the finished event, the CLI and the executions row carry one cause.
 """
 
 from __future__ import annotations
