@@ -1,0 +1,111 @@
+"""The one interface every store gives: the runtime's Destination to write, DataFrames to read.
+
+A store is named by a URL everywhere (recipes, `--destination`, `inspect`, `migrate`):
+
+    duckdb:///abs/path/x.duckdb   duckdb:data/x.duckdb (relative to the workspace)
+    postgresql://user@host:port/db?schema=raw
+    bigquery://PROJECT/DATASET[?endpoint=URL]
+    md:DATABASE                   (MotherDuck; token from the vault)
+    iceberg:///abs/path/warehouse (SQLite catalog inside)
+    iceberg+postgresql://user@host:port/db?warehouse=s3://bucket/prefix[&endpoint=URL]
+
+Credentials never sit in the URL: a store is given the name of a vault secret and resolves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Self
+from urllib.parse import parse_qsl, urlsplit
+
+from purelink.errors import PurelinkError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from purelink.runtime.destinations.base import Destination
+
+SCHEMES = ("duckdb", "postgresql", "bigquery", "md", "iceberg", "iceberg+postgresql")
+
+
+@dataclass(frozen=True)
+class StoreURL:
+    """A destination URL taken apart; `text` is what the user wrote, without any password."""
+
+    text: str
+    scheme: str
+    netloc: str = ""
+    path: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.scheme.split("+")[0]
+
+
+def parse_url(text: str) -> StoreURL:
+    """`text` as a StoreURL, or a PurelinkError naming the forms that work."""
+    text = text.strip()
+    if text.startswith("md:"):
+        return StoreURL(text, "md", path=text[3:].split("?")[0],
+                        options=dict(parse_qsl(text.partition("?")[2])))
+    parts = urlsplit(text)
+    scheme = {"postgres": "postgresql"}.get(parts.scheme, parts.scheme)
+    if scheme not in SCHEMES:
+        raise PurelinkError(
+            f"{text!r} is not a destination URL Purelink knows.",
+            "Use one of: duckdb:///path/file.duckdb, postgresql://user@host:5432/db?schema=raw, "
+            "bigquery://PROJECT/DATASET, md:DATABASE, iceberg:///abs/path/warehouse, "
+            "iceberg+postgresql://user@host/db?warehouse=s3://bucket/prefix.")
+    if parts.password:
+        raise PurelinkError(
+            f"The destination URL for {parts.hostname} carries a password.",
+            "Keep the password in the vault (`purelink secrets set NAME`) and give its name with "
+            "--destination-credential NAME; URLs are stored in recipes and must hold no secret.")
+    return StoreURL(text, scheme, netloc=parts.netloc, path=parts.path,
+                    options=dict(parse_qsl(parts.query)))
+
+
+class Store:
+    """Write through `destination()`, read through `tables()`, `table()` and `query()`.
+
+    Subclasses set `kind` and implement every method; `credential` is the vault name of the
+    secret the store needs (a password, a token, a service-account JSON), resolved when opened.
+    """
+
+    kind = ""
+
+    def __init__(self, url: StoreURL, *, credential: str | None = None) -> None:
+        self.url = url
+        self.credential = credential
+
+    def destination(self, *, airbyte_metadata: bool = False, schema: str | None = None) -> Destination:
+        """The runtime Destination that loads rows into this store (bulk Arrow, merge on key,
+        rows and state in one commit, schema drift, dead letters, executions)."""
+        raise NotImplementedError
+
+    def tables(self) -> pd.DataFrame:
+        """One row per table: columns `schema`, `table`, `rows`, bookkeeping (`_purelink`) included."""
+        raise NotImplementedError
+
+    def table(self, name: str, *, arrow: bool = False, limit: int | None = None) -> pd.DataFrame | pa.Table:
+        """Table `name` ("schema.table", or "table" in the default schema) as a DataFrame."""
+        raise NotImplementedError
+
+    def query(self, sql: str, *, arrow: bool = False) -> pd.DataFrame | pa.Table:
+        """The result of `sql` in the store's own dialect."""
+        raise NotImplementedError
+
+    def location(self) -> str:
+        """Where the data is, for people: a file path, `project.dataset`, a warehouse URL."""
+        return self.url.text
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
