@@ -10,7 +10,8 @@ from purelink.runtime.http import BadBody, HttpError
 from purelink.runtime.paginators import PageError
 
 
-def describe_failure(exc: BadBody | PageError | HttpError, stream: str) -> tuple[str, str]:
+def describe_failure(exc: BadBody | PageError | HttpError, stream: str,
+                     secrets: tuple[str, ...] = ()) -> tuple[str, str]:
     """(message, guidance) for what the API did that stopped `stream`; every other failure is
     described by `purelink.runtime.causes.cause_of`."""
     if isinstance(exc, BadBody):
@@ -23,7 +24,7 @@ def describe_failure(exc: BadBody | PageError | HttpError, stream: str) -> tuple
         guidance = ("The page is kept in _purelink.dead_letters with its URL. Check the stream's pagination "
                     "settings (cursor field, records path) against what the API returns.")
     else:
-        message, guidance = describe_http_error(exc, stream), http_guidance(exc)
+        message, guidance = describe_http_error(exc, stream), http_guidance(exc, secrets)
     return message, guidance
 
 
@@ -38,9 +39,16 @@ def describe_http_error(exc: HttpError, stream: str) -> str:
     return f"HTTP {exc.status} from {exc.url}: {exc.api_message}"
 
 
-def http_guidance(exc: HttpError) -> str:
+def http_guidance(exc: HttpError, secrets: tuple[str, ...] = ()) -> str:
+    """What to do next; `secrets` are the names the source's key is read under, so a 401 says which
+    environment variable or vault entry to fix rather than a placeholder."""
     if exc.status == 401:
-        return "Store a valid key (purelink secrets set NAME) and run again."
+        if not secrets:
+            return "Store a valid key (purelink secrets set NAME) and run again."
+        names = " and ".join(secrets)
+        return (f"The key is read from {names}: the environment variable of that name first, then the vault. "
+                f"Put a valid key there (`export {secrets[0]}=...` or `purelink secrets set {secrets[0]}`) "
+                "and run again.")
     if exc.status == 403:
         return "Use a key with read access to this stream, or drop the stream from the recipe."
     if exc.status == 404:
