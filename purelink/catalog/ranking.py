@@ -1,7 +1,7 @@
 """Ranking catalog entries for the source combobox: prefix first, then typos, then description words.
 
-    >>> [s.label for s in rank("S")]
-    ['Salesforce (CRM platform)', 'Shopify (E-commerce)', 'Stripe (Payment processing)']
+    >>> [s.title for s in rank("S")]
+    ['Salesforce', 'Shopify', 'Stripe', 'HubSpot', 'PostgreSQL']
     >>> rank("strp")[0].title, rank("strp")[0].why
     ('Stripe', 'fuzzy')
     >>> [s.title for s in rank("crm")]
@@ -24,6 +24,8 @@ from functools import lru_cache
 from purelink.catalog.spec import ConnectorSpec, catalog
 
 WORD = re.compile(r"[a-z0-9]+")
+# Words of a title as people see them: "HubSpot" is Hub + Spot, "PostgreSQL" Postgre + SQL.
+TITLE_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 TIERS = {"prefix": 3.0, "fuzzy": 2.0, "description": 1.0}
 
 
@@ -47,7 +49,7 @@ class _Entry:
     description: str
     category: str
     keys: tuple[str, ...]  # title and name, lower-cased, for prefix and typo matching
-    title_words: tuple[str, ...]  # words of the title (prefix "spot" does not match, "hub" does)
+    title_words: tuple[str, ...]  # words of the title, camel case split: "spot" and "sql" are words too
     words: frozenset[str]  # words of the description, category and title, with simple stems
 
 
@@ -72,7 +74,7 @@ def _entry(name: str, title: str, description: str, category: str, kind: str) ->
     low = title.lower()
     keys = tuple(dict.fromkeys((low, name.lower(), low.replace(" ", ""))))
     text = f"{description} {category} {title} {name}" + (" database sql" if kind == "database" else "")
-    return _Entry(name, title, description, category, keys, tuple(WORD.findall(low)), frozenset(_words(text)))
+    return _Entry(name, title, description, category, keys, tuple(w.lower() for w in TITLE_WORD.findall(title)), frozenset(_words(text)))
 
 
 def _index(specs: Iterable[ConnectorSpec] | None) -> list[_Entry]:

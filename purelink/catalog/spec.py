@@ -206,6 +206,10 @@ def get_spec(name: str, workspace: str | Path | None = None) -> ConnectorSpec:
     for folder in connector_folders(workspace):
         if (folder / f"{key}.yaml").is_file():
             return load_spec_file(folder / f"{key}.yaml")
+    from purelink.catalog.ranking import rank  # ranking reads the catalog: imported here, not at the top
+
+    close = [s.name for s in rank(name, limit=3) if s.why != "description"]
+    guess = f"Did you mean {' or '.join(close)}? " if close else ""
     raise SourceError(f"No source named {name!r} in the catalog.",
-                      f"Known sources: {', '.join(sorted(specs))}. `purelink sources {name}` searches by "
+                      f"{guess}Known sources: {', '.join(sorted(specs))}. `purelink sources {name}` searches by "
                       "description; for another API, import its OpenAPI document.")

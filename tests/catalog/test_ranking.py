@@ -27,11 +27,14 @@ def titles(query: str, **kw) -> list[str]:
     return [s.title for s in rank(query, specs=FIXTURE, **kw)]
 
 
-def test_s_offers_salesforce_shopify_and_stripe_with_descriptions():
+def test_s_offers_titles_starting_with_s_then_titles_with_an_s_word():
     found = rank("S")
-    assert [s.title for s in found] == ["Salesforce", "Shopify", "Stripe"]
-    assert [s.label for s in found] == ["Salesforce (CRM platform)", "Shopify (E-commerce)",
-                                        "Stripe (Payment processing)"]
+    assert [s.title for s in found][:3] == ["Salesforce", "Shopify", "Stripe"]
+    assert [s.label for s in found][:3] == ["Salesforce (CRM platform)", "Shopify (E-commerce)",
+                                            "Stripe (Payment processing)"]
+    # a word inside a title counts as people read it: Hub|Spot, Postgre|SQL (found in a new-user trial)
+    assert {"HubSpot", "PostgreSQL"} <= {s.title for s in found[3:]}
+    assert found[2].score > found[3].score
     assert all(s.why == "prefix" and s.description for s in found)
     assert isinstance(found[0], Suggestion) and found[0].name == "salesforce"
 
@@ -69,7 +72,8 @@ def test_prefix_beats_typo_beats_description():
     assert [(s.title, s.why) for s in found] == [("Salesforce", "prefix"), ("HubSpot", "description")]
     assert found[0].score > found[1].score
     assert titles("sheets") == ["Google Sheets"]  # a later word of the title is a prefix match too
-    assert titles("hub") == ["HubSpot"] and titles("spot") == []
+    assert titles("hub") == ["HubSpot", "GitHub"] and titles("spot") == ["HubSpot"]
+    assert titles("sql") == ["PostgreSQL"]
 
 
 def test_empty_query_lists_everything_alphabetically():
@@ -111,3 +115,16 @@ def test_rank_is_fast_enough_for_every_keystroke():
             rank(q, specs=specs)
     per_call = (time.perf_counter() - started) / (rounds * len(queries))
     print(f"\nrank(): {per_call * 1e6:.0f} µs per call over {len(specs)} catalog entries")
+
+
+@pytest.mark.parametrize("typed, meant", [("strpe", "stripe"), ("Hubspt", "hubspot"), ("postgrse", "postgres")])
+def test_a_mistyped_source_name_is_answered_with_the_near_one(typed, meant):
+    from purelink.catalog.spec import get_spec
+    from purelink.errors import SourceError
+
+    with pytest.raises(SourceError) as raised:
+        get_spec(typed)
+    assert raised.value.guidance.startswith(f"Did you mean {meant}?")
+    with pytest.raises(SourceError) as raised:
+        get_spec("zzzz")
+    assert "Did you mean" not in raised.value.guidance and "Known sources:" in raised.value.guidance
