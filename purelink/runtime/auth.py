@@ -80,7 +80,7 @@ def _from_plugins(name: str) -> str | None:
         if value:
             return str(value)
     if advice is not None:
-        raise RuntimeFailure(getattr(advice, "message", str(advice)), advice.guidance)
+        raise RuntimeFailure(getattr(advice, "message", str(advice)), getattr(advice, "guidance", ""))
     return None
 
 
@@ -151,6 +151,12 @@ class QueryAuth:
 
     def params(self) -> dict[str, str]:
         return {self.param: read_secret(self.secret)}
+
+
+def secret_names(auth: object) -> tuple[str, ...]:
+    """The secret names an auth reads its key from, for messages that say which one to fix."""
+    names = (getattr(auth, attr, None) for attr in ("secret", "username_secret", "password_secret"))
+    return tuple(n for n in names if isinstance(n, str) and n)
 
 
 class NoAuth:

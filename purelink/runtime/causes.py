@@ -48,9 +48,10 @@ def cause_of(exc: BaseException, *, stream: str | None = None, source: str | Non
                      url=getattr(exc, "url", None), stream=stream)
     status = getattr(exc, "status", None)
     if isinstance(status, int) and hasattr(exc, "api_message"):  # the runtime's HttpError
-        found = cause("api_error", f"HTTP {status} from {exc.url}{where}: {exc.api_message}",
+        url = getattr(exc, "url", "")
+        found = cause("api_error", f"HTTP {status} from {url}{where}: {getattr(exc, 'api_message', '')}",
                       "Check the URL and the key; a 5xx that persists is the API's own failure: re-run "
-                      "later.", url=exc.url, stream=stream)
+                      "later.", url=url, stream=stream)
         found["status"] = status
         return found
     module = type(exc).__module__ or ""

@@ -7,6 +7,7 @@ so the notebook, the terminal and the container runner all show the same thing.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -29,7 +30,7 @@ def sample_checks(source: RestSource, streams: list[Stream], destination: Destin
                   client: HttpClient, pipeline: str, run_id: str, limit: int, emit) -> dict:
     checks: list[dict] = []
     per_stream: dict[str, dict] = {}
-    samples: dict[str, list] = {}
+    samples: dict[str, list | None] = {}
     auth_failed = unreachable = False
     denied: list[str] = []
     for stream in streams:
@@ -117,8 +118,8 @@ def sample_checks(source: RestSource, streams: list[Stream], destination: Destin
     return result
 
 
-def _dig_path(record: dict, path: str):
-    value = record
+def _dig_path(record: dict, path: str) -> Any:
+    value: Any = record
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value

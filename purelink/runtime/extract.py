@@ -15,8 +15,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
 
+from purelink.runtime.auth import secret_names
 from purelink.runtime.causes import cause_of
-from purelink.runtime.destinations.base import Batch, Destination
+from purelink.runtime.destinations.base import Batch, Destination, SchemaChange
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.http import BadBody, HttpClient, HttpError
 from purelink.runtime.pages import Page, PageBatch, StreamRun
@@ -68,13 +69,14 @@ class Extraction:
             run.progress.total = sync.get("span", 0)
             run.progress.covered = run.progress.total - sum(w.remaining() for w in windows)
             self.emit("warning", stream=s.name, message=(
-                f"resuming an interrupted sync of {s.name}: {len(windows)} window(s) left"))
+                f"continuing the sync of {s.name} an earlier run began and did not finish (it failed or was "
+                f"stopped): {len(windows)} window(s) left, rows it committed are kept"))
             return self._register(run, windows, state_sync=None)
         tf = s.time_filter
         cursor = (state.get("cursor") or {}).get("value")
         if tf is None:
             return self._register(run, [Window(s.name, None, None)], state_sync={"hi": None, "span": 0})
-        lo = (cursor - s.lookback_s) if cursor is not None else to_unix(s.start or DEFAULT_START)
+        lo = (cursor - s.lookback_s) if cursor is not None else self._start(s)
         if tf.lt is None:
             return self._register(run, [Window(s.name, lo, None)], state_sync={"hi": None, "span": 0})
         hi = int(time.time()) + 1
@@ -85,6 +87,14 @@ class Extraction:
         parts = 1 if cursor is not None else self.concurrency
         windows = cut(s.name, lo, hi, parts) if hi > lo else []
         return self._register(run, windows, state_sync={"hi": hi, "lo": lo, "span": run.progress.total})
+
+    @staticmethod
+    def _start(s: Stream) -> int:
+        start = to_unix(s.start or DEFAULT_START)
+        if start is None:
+            raise RuntimeFailure(f"Stream {s.name}: the history start {s.start!r} is not a date.",
+                                 "Write it as an ISO date (2024-01-01), an ISO timestamp or Unix seconds.")
+        return start
 
     def _register(self, run: StreamRun, windows: list[Window], state_sync: dict | None) -> list[Window]:
         run.windows = {w.id: w for w in windows}
@@ -162,7 +172,7 @@ class Extraction:
             if run.status == "running":
                 run.status = "stopped" if self.stop.is_set() and run.windows else "success"
 
-    def _commit(self, batches: list[Batch]) -> set[str]:
+    def _commit(self, batches: list[PageBatch]) -> set[str]:
         """Commit the pages; when that fails, each stream's pages alone, so the stream whose data
         the destination refuses fails with that cause and the others load. Returns the streams
         whose pages were committed."""
@@ -181,7 +191,7 @@ class Extraction:
             committed |= self._commit_alone([b for b in batches if b.stream == name])
         return committed
 
-    def _commit_alone(self, batches: list[Batch]) -> set[str]:
+    def _commit_alone(self, batches: list[PageBatch]) -> set[str]:
         try:
             changes = self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
         except RuntimeFailure:
@@ -192,7 +202,7 @@ class Extraction:
         self._committed(batches, changes)
         return {batches[0].stream}
 
-    def _committed(self, batches: list[Batch], changes) -> None:
+    def _committed(self, batches: list[PageBatch], changes: list[SchemaChange]) -> None:
         for change in changes:
             self.schema_changes += 1
             self.warn(change.message(), stream=change.stream)
@@ -257,7 +267,7 @@ class Extraction:
         s, tf = run.stream, run.stream.time_filter
         if (window.next is None or tf is None or tf.lt is None or tf.order != "desc"
                 or not self._paginator(s).keyed_by_record or busy >= self.concurrency
-                or window.lo is None or window.position is None):
+                or tf.gte is None or window.lo is None or window.position is None):
             return None
         if window.position - window.lo < MIN_SPLIT_S:
             return None
@@ -341,7 +351,8 @@ class Extraction:
         run.status = "failed"
         run.cause = cause_of(exc, stream=run.stream.name)
         if isinstance(exc, (BadBody, PageError, HttpError)):  # what the API did, in the user's words
-            run.cause["message"], run.cause["guidance"] = describe_failure(exc, run.stream.name)
+            run.cause["message"], run.cause["guidance"] = describe_failure(
+                exc, run.stream.name, secret_names(self.source.auth))
         run.error, run.guidance = run.cause["message"], run.cause["guidance"]
         if isinstance(exc, (BadBody, PageError)) or (isinstance(exc, HttpError) and exc.status >= 500):
             self._dead_page(run, exc)  # a page the retries could not get: kept with its URL
@@ -351,7 +362,7 @@ class Extraction:
             self.stop.set()  # a rejected key fails every stream alike: stop at once
 
     def _dead_page(self, run: StreamRun, exc: Exception) -> None:
-        page = {"url": exc.url, "status": getattr(exc, "status", None),
+        page = {"url": getattr(exc, "url", None), "status": getattr(exc, "status", None),
                 "content_type": getattr(exc, "content_type", None), "body_begins": getattr(exc, "head", None)}
         batch = self._batch(run.stream)
         batch.dead_letters = [(f"page could not be read: {exc}", page)]

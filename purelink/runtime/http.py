@@ -12,6 +12,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,7 +68,7 @@ def decode_json(response: httpx.Response) -> tuple[Any, bool]:
         text, suspect = content.decode("utf-8", "surrogateescape"), True
     try:
         body = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ValueError(f"the body is not complete JSON ({exc.msg} at byte {exc.pos} of {len(content)})") from None
     return body, suspect or bool(SURROGATE_ESCAPE.search(text))
 
@@ -113,7 +114,7 @@ class TokenBucket:
     def hold(self, seconds: float) -> None:
         with self._lock:
             now = time.monotonic()
-            if self.rate is not None and now >= self._held_until:  # one decrease per throttling episode
+            if self.rate is not None and self.target is not None and now >= self._held_until:  # one decrease per throttling episode
                 self.rate = max(self.target * 0.05, self.rate * 0.5)
             self._held_until = max(self._held_until, now + seconds)
             self._tokens = 0
@@ -124,9 +125,10 @@ class TokenBucket:
         Ten successes restore the full rate from half: a server that throttled a moment ago
         and now answers again is used at the speed it allows, not minutes later.
         """
-        if self.rate is not None and self.rate < self.target:
+        target = self.target
+        if self.rate is not None and target is not None and self.rate < target:
             with self._lock:
-                self.rate = min(self.target, self.rate + self.target * 0.1)
+                self.rate = min(target, self.rate + target * 0.1)
 
 
 @dataclass
@@ -215,8 +217,8 @@ class HttpClient:
         self.limiter = limiter or TokenBucket(None)
         self.retry = retry or RetryPolicy()
         self.stats = HttpStats()
-        self.on_retry = None  # callable(message): every retry, for the log
-        self.on_throttle = None  # callable(message): long rate-limit waits, for the user
+        self.on_retry: Callable[[str], None] | None = None  # every retry's message, for the log
+        self.on_throttle: Callable[..., None] | None = None  # callable(message): long rate-limit waits, for the user
         self._client = httpx.Client(
             headers=headers or {}, params=params, auth=auth, timeout=timeout_s, follow_redirects=True,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -230,9 +232,10 @@ class HttpClient:
     def get(self, path_or_url: str, params: dict | None = None) -> httpx.Response:
         url = self.url(path_or_url)
         parsed = httpx.URL(url)
+        query: dict | list[tuple[str, Any]] | None = params
         if parsed.query:  # httpx drops a URL's own query when params are given: a Link header's page_info
             given = params or {}
-            params = [(k, v) for k, v in parsed.params.multi_items() if k not in given] + list(given.items())
+            query = [(k, v) for k, v in parsed.params.multi_items() if k not in given] + list(given.items())
             url = str(parsed.copy_with(query=None))
         attempt = throttled = 0
         throttled_since: float | None = None
@@ -241,7 +244,7 @@ class HttpClient:
             self.limiter.acquire()
             response: httpx.Response | None = None
             try:
-                response = self._client.get(url, params=params)
+                response = self._client.get(url, params=query)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 if not self.retry.should_retry(None, attempt):
                     raise

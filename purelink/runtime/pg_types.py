@@ -115,7 +115,8 @@ def column_types(cur: Any, probe: Any, table: tuple[str, str] | None) -> dict[st
                              "WHERE attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) "
                              "AND attnum > 0 AND NOT attisdropped", list(table))
         found = {name: (int(oid), int(typmod)) for name, oid, typmod in rows}
-    types, cache = {}, {}
+    types: dict = {}
+    cache: dict = {}
     for field in probe:
         if field.name in found:
             oid, typmod = found[field.name]

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from purelink.runtime.auth import mask
 from purelink.runtime.causes import cause, cause_of
@@ -117,7 +118,8 @@ def failed(exc: BaseException, partial: dict | None) -> dict:
 
 
 def summarize(extraction: Extraction, stop: threading.Event) -> dict:
-    streams, errors = {}, []
+    streams: dict[str, dict[str, Any]] = {}
+    errors: list[dict] = []
     for name, r in extraction.runs.items():
         total = r.records + r.dead_letters
         if r.status == "success" and total and r.dead_letters / total > r.stream.max_bad_share:

@@ -219,11 +219,11 @@ class SqlRun:
         for batch in batches:  # what a failure later in the run leaves committed
             entry = self.results.setdefault(batch.stream, {"records": 0})
             if batch.load == "stage":
-                entry["staged"] = entry.get("staged", 0) + (batch.data.num_rows if batch.data is not None else 0)
+                entry["staged"] = entry.get("staged", 0) + _rows(batch)
             elif batch.load == "swap":
                 entry["committed"] = entry.pop("staged", 0)
             elif batch.data is not None:
-                entry["committed"] = entry.get("committed", 0) + batch.data.num_rows
+                entry["committed"] = entry.get("committed", 0) + _rows(batch)
         for change in changes:
             self.schema_changes += 1
             self.warn(change.message(), change.stream)
@@ -239,7 +239,7 @@ class SqlRun:
         horizon = self._horizon(cur, plan) if incremental else None
         tables = Prefetch(read_batches(cur, plan, after=state.get("cursor"), limit=self.sample,
                                        batch_mb=self.source_of(stream).batch_mb))
-        if incremental:
+        if incremental and plan.cursor:
             for table, value in cursor_batches(self._counted(plan, tables), plan.cursor, horizon=horizon):
                 advance = {"cursor": value} if value is not None else {}
                 self._commit([self._batch(plan, data=table, state={**advance, **keep}, generation=generation)])
@@ -272,6 +272,11 @@ class SqlRun:
                           records_per_s=round(self.counter.records / elapsed, 1),
                           progress=self.counter.progress(), eta_s=self.counter.eta())
             yield table
+
+
+def _rows(batch: ArrowBatch) -> int:
+    """Rows of a batch holding one table (the SQL pipeline never hands the destination an iterable)."""
+    return batch.data.num_rows if isinstance(batch.data, pa.Table) else 0
 
 
 def sql_run(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, destination: Destination,

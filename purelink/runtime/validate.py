@@ -37,9 +37,9 @@ class Validation:
         if value is None:
             return None
         if self.kind == "email":
-            ok = isinstance(value, str) and EMAIL.match(value)
+            ok = isinstance(value, str) and EMAIL.match(value) is not None
             return None if ok else f"{self.field} is not an email address: {str(value)[:80]!r}"
-        expected = TYPES[self.type]
+        expected = TYPES[self.type or ""]  # __post_init__ made sure a type check names a known type
         ok = isinstance(value, expected) and not (self.type in ("integer", "number") and isinstance(value, bool))
         return None if ok else f"{self.field} should be {self.type}, got {type(value).__name__}"
 

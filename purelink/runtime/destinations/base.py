@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -200,7 +201,7 @@ class Destination:
         """Record the owner of each target table, or refuse (RuntimeFailure) before anything loads."""
         raise NotImplementedError
 
-    def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+    def commit(self, batches: Sequence[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         raise NotImplementedError
 
     def location(self) -> str:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from purelink.runtime.destinations.base import (
     typed_table,
 )
 from purelink.runtime.destinations.shaping import coalesce, fold_case, quote, widening_cast
-from purelink.runtime.errors import DatabaseBusy
+from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 from purelink.runtime.records import widen
 
 SQL_TYPES = {"boolean": "BOOLEAN", "bigint": "BIGINT", "double": "DOUBLE", "varchar": "VARCHAR",
@@ -93,7 +94,7 @@ class DuckDBDestination(Destination):
     def __init__(self, path: str | os.PathLike, *, airbyte_metadata: bool = False) -> None:
         self.path = Path(path)
         self.airbyte_metadata = airbyte_metadata
-        self.con: duckdb.DuckDBPyConnection | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
         self._columns: dict[tuple[str, str], dict[str, str]] = {}
         self.catalog = ""
         self._refreshed: dict[tuple[str, str], dict[str, str]] = {}  # columns before a full refresh
@@ -102,18 +103,31 @@ class DuckDBDestination(Destination):
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = connect(self.path)
+        self._con = connect(self.path)
         self.con.execute(INTERNAL_DDL)
-        self.catalog = self.con.execute("SELECT current_database()").fetchone()[0]
+        self.catalog = self._one("SELECT current_database()")
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The open connection; every method after `open()` uses it."""
+        if self._con is None:
+            raise RuntimeFailure(f"The DuckDB destination {self.path} is used before it was opened (or after close).",
+                                 "This is a bug in Purelink: please report it with the run's event log.")
+        return self._con
+
+    def _one(self, sql: str, params: list | None = None) -> Any:
+        """The first column of the first row of `sql` (None when it returns no row)."""
+        row = self.con.execute(sql, params or []).fetchone()
+        return row[0] if row else None
 
     def target(self, schema: str, table: str) -> str:
         """The table's fully qualified, quoted name."""
         return f"{quote(self.catalog)}.{quote(schema)}.{quote(table)}"
 
     def close(self) -> None:
-        if self.con is not None:
-            self.con.close()
-            self.con = None
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def location(self) -> str:
         return str(self.path)
@@ -267,7 +281,7 @@ class DuckDBDestination(Destination):
         return changes
 
     def _all_null(self, target: str, column: str) -> bool:
-        return self.con.execute(f"SELECT count({quote(column)}) = 0 FROM {target}").fetchone()[0]
+        return bool(self._one(f"SELECT count({quote(column)}) = 0 FROM {target}"))
 
     def _insert(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         batch.rows = fold_case(batch.rows, self._table_columns(batch.schema, batch.table))
@@ -310,7 +324,7 @@ class DuckDBDestination(Destination):
         columns = self._table_columns(batch.schema, batch.table)
         return [SchemaChange(batch.stream, batch.table, c, "kept", SQL_TYPES[columns[c]], None) for c in new]
 
-    def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+    def commit(self, batches: Sequence[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         changes: list[SchemaChange] = []
         self.con.execute("BEGIN")
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -197,7 +198,7 @@ class PostgresDestination(Destination):
             raise
 
     # -- loading ---------------------------------------------------------------------------
-    def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+    def commit(self, batches: Sequence[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         changes: list[SchemaChange] = []
         try:
             for batch in batches:

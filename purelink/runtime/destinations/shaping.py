@@ -3,6 +3,8 @@ folded to the table's spelling, and the cast that rewrites loaded values when a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.destinations.base import Batch
 from purelink.runtime.records import dedupe
@@ -52,7 +54,7 @@ def fold_case(rows: list[dict], existing: dict[str, str]) -> list[dict]:
             for row in rows]
 
 
-def coalesce(batches: list[Batch]) -> list[Batch]:
+def coalesce(batches: Sequence[Batch]) -> list[Batch]:
     """One batch of rows per table: a commit of N pages costs one DELETE and one INSERT, not N.
     Batches of other kinds (a SQL source's Arrow batches) keep their place and order."""
     out: list[Batch] = []

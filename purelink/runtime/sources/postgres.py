@@ -108,8 +108,8 @@ class Table(_SqlStream):
         bits = (self.table or self.name).split(".")
         if len(bits) > 3:
             raise RuntimeFailure(f"{self.table!r} has too many dots.", "Write database.schema.table at most.")
-        bits = [None] * (3 - len(bits)) + bits
-        return bits[0], bits[1] or "public", bits[2]
+        database, schema, table = [None] * (3 - len(bits)) + bits
+        return database, schema or "public", table or ""
 
     @property
     def database(self) -> str | None:
@@ -243,7 +243,7 @@ def read_batches(cur: Any, plan: Plan, *, after: Any = None, limit: int | None =
     """
     selects = [r.select() for r in plan.reads] or [pg.quote(c) for c in plan.columns]
     sql = f"SELECT {', '.join(selects)} FROM {plan.relation}"
-    if plan.cursor and after is not None:
+    if plan.cursor and plan.cursor_type and after is not None:
         # Rows without a cursor value cannot be placed after any cursor: they are read on every run
         # (and merged on the key), rather than loaded once and then never again.
         pg.fetch(cur, "SELECT set_config($1, $2, false)", [CURSOR_SETTING, _setting(after)])
