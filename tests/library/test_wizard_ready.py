@@ -66,3 +66,28 @@ def test_the_terminal_agent_offers_the_ready_recipes(workspace, private_home):
     state = json.loads((workspace / ".purelink" / "session.json").read_text())
     assert state["source"] == "stripe" and state["streams"] == ["customers", "charges"]
     assert state["requirements"]["frequency"] == "daily"
+
+
+def find(widget, cls: str) -> list:
+    """Every descendant widget with the CSS class `cls`."""
+    found = [widget] if cls in getattr(widget, "_dom_classes", ()) else []
+    for child in getattr(widget, "children", ()) or ():
+        found += find(child, cls)
+    return found
+
+
+@pytest.mark.slow
+def test_the_notebook_source_screen_offers_the_ready_recipes(workspace):
+    from purelink_jupyter.wizard import Wizard
+
+    wiz = Wizard(workspace=workspace, executor="local", insert_cells=False)
+    (pick,) = find(wiz.widget, "purelink-ready")
+    names = [value for _, value in pick.options if value]
+    assert names == [c.name for c in wiz.session.ready_recipes()] and "stripe_payments" in names
+    pick.value = "stripe_payments"  # as a click on the dropdown does
+    state = wiz.session.state
+    assert (state.source, state.streams, state.requirements.frequency) == ("stripe", ["customers", "charges"], "daily")
+    assert "Started from the ready recipe stripe_payments" in wiz.message.value
+    assert find(wiz.widget, "purelink-source")[0].value == "Stripe (Payment processing)"
+    wiz.next()
+    assert wiz.wait(120) and wiz.session.stage == "streams", wiz.message.value
