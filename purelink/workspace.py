@@ -6,6 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from purelink.shipped import PACKAGE
+
+# A checkout of purelink holds the shipped recipe library and its data in recipes/ and data/ at its
+# top: a run started there must not write its recipes and DuckDB files among them.
+CHECKOUT = PACKAGE.parent if (PACKAGE.parent / "pyproject.toml").is_file() else None
 
 @dataclass(frozen=True)
 class Workspace:
@@ -13,7 +18,10 @@ class Workspace:
 
     @classmethod
     def at(cls, root: str | os.PathLike | None = None) -> Workspace:
-        return cls(Path(root or os.environ.get("PURELINK_WORKSPACE") or Path.cwd()).resolve())
+        path = Path(root or os.environ.get("PURELINK_WORKSPACE") or Path.cwd()).resolve()
+        if path == CHECKOUT:  # the repository itself: its recipes/ and data/ are the library, not a workspace
+            path = path / "workspace"
+        return cls(path)
 
     @property
     def recipes(self) -> Path:

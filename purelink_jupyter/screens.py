@@ -64,12 +64,14 @@ class SourceScreen(Screen):
             self._show_choice(spec)
         self.combo.observe(self._typed, names="value")
         from purelink_jupyter.assist import DiscoverBox, intent_box
+        from purelink_jupyter.ready import ready_box
 
         intent = intent_box(wizard, self._filled)
+        ready = ready_box(wizard, self._discovered_or_ready)
         self.discover = DiscoverBox(wizard, self._discovered)
         other = w.HTML("<div style='margin-top:10px;color:#666'>Not in the list? Import the API's OpenAPI "
                        "document:</div>")
-        self.widget.children = [self.combo, self.suggestions, intent, self.chosen, other,
+        self.widget.children = [self.combo, self.suggestions, intent, ready, self.chosen, other,
                                 w.HBox([self.openapi, self.import_button]), self.proposal, self.discover.widget]
 
     def _suggest(self, text: str) -> list:
@@ -125,11 +127,14 @@ class SourceScreen(Screen):
             self.wizard.say(f"{prefill.unknown_source} is not in the catalog: import its OpenAPI document below, "
                             "or ask the assistant to find it.", "warn")
 
-    def _discovered(self, spec) -> None:
+    def _discovered_or_ready(self, spec) -> None:
         self.by_label[spec.label] = spec.name
         self.combo.value = spec.label
         self._show_choice(spec)
         self.discover.offer("")
+
+    def _discovered(self, spec) -> None:
+        self._discovered_or_ready(spec)
         self.wizard.say(f"{spec.title} found by the assistant, saved as connectors/{spec.name}.yaml and chosen. "
                         "Next: its streams.", "ok")
 

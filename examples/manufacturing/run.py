@@ -7,8 +7,8 @@
 Each plant is its own server: REFILLS_, BODIES_, SPRINGS_ and WAREHOUSE_ + HOST / PORT / PASSWORD
 say where (a plant without them uses PGHOST, PGPORT, PGPASSWORD: with one server, the four
 databases live side by side). Steps: `setup` creates on each plant server the database of that
-plant with its table `production` (from the .sql files beside this script) and an empty
-warehouse; `sync` saves the recipe into the workspace and runs it; `touch N` updates N springs (a
+plant with its table `production` (from data/manufacturing/*.sql) and an empty warehouse; `sync`
+saves the library recipe recipes/manufacturing/recipe.yaml into the workspace and runs it; `touch N` updates N springs (a
 re-inspection), so the next `sync` moves exactly those; `check` prints what arrived.
 """
 
@@ -20,8 +20,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]  # the recipe and the plants' SQL are shipped at the top: recipes/, data/
 SOURCES = ("refills", "bodies", "springs")
 SERVERS = (*SOURCES, "warehouse")  # each server's only database is named after it
+RECIPE = ROOT / "recipes" / "manufacturing" / "recipe.yaml"
 
 
 def server_env() -> None:
@@ -54,7 +56,7 @@ def setup() -> None:
         con = connect(name)
         cur = con.cursor()
         # ADBC prepares each statement, so the file is sent one statement at a time.
-        for statement in (HERE / f"{name}.sql").read_text().split(";\n"):
+        for statement in (ROOT / "data" / "manufacturing" / f"{name}.sql").read_text().split(";\n"):
             if statement.strip() and not all(line.startswith("--") for line in statement.strip().splitlines()):
                 cur.execute(statement)
         con.commit()
@@ -68,7 +70,7 @@ def sync(workspace: Path) -> dict:
     from purelink.recipes import parse_recipe
 
     engine = Engine(workspace)
-    recipe = parse_recipe(os.path.expandvars((HERE / "recipe.yaml").read_text()), origin="recipe.yaml")
+    recipe = parse_recipe(os.path.expandvars(RECIPE.read_text()), origin=str(RECIPE))
     recipe = engine.recipes.save(recipe)
     result = engine.execute(recipe, executor="local")
     done = result.finished or {}

@@ -66,12 +66,17 @@ class Agent:
             return self._import(location)
         name, self.source = self.source, None
         while True:
-            name = name or self.t.ask("Source (type to search; `openapi` to import a document)",
-                                      self.s.state.source, completer=self._suggest)
+            name = name or self.t.ask("Source (type to search; `openapi` to import a document; `ready` for a "
+                                      "ready recipe)", self.s.state.source, completer=self._suggest)
             if not name:
                 continue
             if name.lower() in ("openapi", "o"):
                 return self._import(self.t.ask("OpenAPI document (file or URL)"))
+            if name.lower() in ("ready", "r"):
+                if self._ready():
+                    return
+                name = None  # not started: ask for the source again
+                continue
             try:
                 spec = self.s.choose_source(name)
             except UnknownSource as exc:
@@ -88,6 +93,22 @@ class Agent:
                 continue
             self.t.say(f"  {spec.label}")
             return
+
+    def _ready(self) -> bool:
+        """Start from a ready recipe of the library: its answers become the defaults of the stages after."""
+        offered = self.s.ready_recipes()
+        for i, ready in enumerate(offered, 1):
+            self.t.say(f"  {i}) {ready.label}")
+        pick = self.t.ask("Ready recipe (number or name)")
+        name = offered[int(pick) - 1].name if pick.isdigit() and 0 < int(pick) <= len(offered) else pick
+        try:
+            ready = self.s.start_from(name)
+        except PurelinkError as exc:
+            self.t.say(f"  {exc.message} {exc.guidance or ''}")
+            return False
+        self.t.say(f"  started from {ready.name}: {', '.join(ready.streams)} from {self.s.spec.label}"
+                   + (f"; check its settings ({', '.join(ready.needs)}) below" if ready.needs else ""))
+        return True
 
     def _discover(self, name: str) -> None:
         """An API in no catalog and with no OpenAPI document: the assistant proposes a connector,

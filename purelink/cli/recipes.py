@@ -32,9 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new.add_argument("--cursor", action="append", metavar="TABLE:COLUMN",
                      help="the column that says a row changed, e.g. public.film:last_update (databases)")
     new.add_argument("--format", choices=["table", "json"], default="table")
+    new.add_argument("--from", dest="from_library", metavar="LIBRARY_RECIPE",
+                     help="start from a ready recipe (see `recipes list --library`); --var fills its ${NAME}s")
 
     ls = sub.add_parser("list", help="recipes in this workspace")
     ls.add_argument("--format", choices=["table", "json"], default="table")
+    ls.add_argument("--library", action="store_true", help="the ready recipes shipped with purelink instead")
 
     show = sub.add_parser("show", help="print a recipe")
     show.add_argument("name")
@@ -68,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
 def _new(engine, args) -> int:
     from purelink.recipes import parse_recipe
 
+    if args.from_library:
+        from purelink.cli.recipes_library import new_from_library
+
+        return new_from_library(engine, args)
     versions = engine.recipes.versions(args.name)
     latest = engine.recipes.load(args.name) if versions else None
     if latest is None and not (args.source and args.streams):
@@ -193,6 +200,10 @@ def _password_to_vault(args) -> None:
 
 
 def _list(engine, args) -> int:
+    if args.library:
+        from purelink.cli.recipes_library import list_library
+
+        return list_library(args)
     rows = []
     for name in engine.recipes.names():
         r = engine.recipes.load(name)

@@ -1,6 +1,6 @@
 """Deterministic Stripe-shaped test data: customers, charges, subscriptions, invoices.
 
-Record shapes come from `stripe_templates.json`, trimmed from openapi/fixtures3.json of
+Record shapes come from `data/sandbox/stripe_templates.json` (data, not code), trimmed from openapi/fixtures3.json of
 github.com/stripe/openapi (MIT licence, (c) Stripe, Inc.). The varying fields are drawn from one
 `random.Random(seed)`, so the same seed and counts give byte-identical records.
 
@@ -19,9 +19,9 @@ import string
 import zlib
 from datetime import UTC, datetime
 from functools import lru_cache
-from importlib import resources
 
 from purelink.sandbox.listing import Record
+from purelink.shipped import shipped
 
 START = 1704067200  # 2024-01-01T00:00:00Z
 END = 1767225600  # 2026-01-01T00:00:00Z
@@ -60,7 +60,7 @@ TIERS = ["bronze", "silver", "gold", "platinum"]
 @lru_cache(maxsize=1)
 def templates() -> dict[str, str]:
     """Each resource's template as JSON text; `json.loads` of it is a fresh deep copy."""
-    text = resources.files("purelink.sandbox").joinpath("stripe_templates.json").read_text("utf-8")
+    text = (shipped("data") / "sandbox" / "stripe_templates.json").read_text("utf-8")
     return {k: json.dumps(v) for k, v in json.loads(text).items() if not k.startswith("_")}
 
 

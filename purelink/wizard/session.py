@@ -7,6 +7,7 @@ stage and returns plain data (see `purelink.wizard.models`), never prints, never
     s = Session("~/work")                         # or Session.resume("~/work")
     s.suggest_sources("S")                        # [Suggestion(label="Salesforce (CRM platform)"), ...]
     s.choose_source("stripe")                     # unknown: UnknownSource with .suggestions; other APIs:
+    s.ready_recipes(); s.start_from("stripe_payments")   # or answer stages 1-3 from a ready recipe
     s.import_openapi("api.yaml"); s.confirm_import({"name": "acme"})   # guesses shown, then confirmed
     s.streams(); s.choose_streams(["customers"])
     s.requirement_questions(); s.set_requirements(purpose="poc", frequency="once", base_url=...)
@@ -38,6 +39,7 @@ from purelink.catalog import spec as specs
 from purelink.catalog.spec import ConnectorSpec
 from purelink.errors import SourceError
 from purelink.recipes import Recipe
+from purelink.wizard import ready
 from purelink.wizard.build import Builder
 from purelink.wizard.credentials import Credentials
 from purelink.wizard.models import (
@@ -211,6 +213,14 @@ class Session:
             self.state.source, self.state.base_url, self.state.variables = spec.name, None, {}
             self.changed("source")
         return spec
+
+    def ready_recipes(self) -> list:
+        """The library's ready recipes this wizard can start from (`wizard/ready.py`)."""
+        return ready.choices(self)
+
+    def start_from(self, name: str, values: dict[str, str] | None = None):
+        """Answer stages 1-3 from the ready recipe `name`; `values` fill its `${NAME}`s."""
+        return ready.start_from(self, name, values)
 
     def import_openapi(self, location: str | os.PathLike, *, name: str | None = None,
                        base_url: str | None = None):

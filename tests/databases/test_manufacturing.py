@@ -12,8 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "manufacturing"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "manufacturing"
+RECIPE = ROOT / "recipes" / "manufacturing" / "recipe.yaml"  # the library recipe the example runs
 PLANTS = ("refills", "bodies", "springs")
 ROWS = {"refills": 100, "bodies": 100, "springs": 150}
 AIRBYTE = {"_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta", "_airbyte_generation_id",
@@ -50,9 +53,12 @@ def job(servers, tmp_path, secrets_env):
         return run("-m", "purelink.cli", *args, "--workspace", str(ws), ok=ok)
 
     def save(name: str, text: str) -> None:
+        from purelink.engine import Engine
+        from purelink.recipes import parse_recipe
+
         text = re.sub(r"\$\{(\w+)\}", lambda m: env[m[1]], text)
-        (ws / "recipes").mkdir(parents=True, exist_ok=True)
-        (ws / "recipes" / f"{name}_v1.yaml").write_text(text.replace("name: manufacturing", f"name: {name}", 1))
+        recipe = parse_recipe(text.replace("name: manufacturing", f"name: {name}", 1))
+        Engine(ws).recipes.save(recipe)
 
     return example, purelink, save
 
@@ -77,7 +83,7 @@ def test_three_servers_one_command_then_changes_then_a_refused_merge(job, server
     out = example("setup")
     for plant, n in ROWS.items():
         assert re.search(rf"setup\s+{plant}\s+{n} rows in production", out)
-    save("manufacturing", (EXAMPLE / "recipe.yaml").read_text())
+    save("manufacturing", RECIPE.read_text())
 
     finished = json.loads(purelink("recipes", "run", "manufacturing", "--format", "json").stdout.splitlines()[-1])
     assert finished["status"] == "success", finished
@@ -124,11 +130,10 @@ def test_three_servers_one_command_then_changes_then_a_refused_merge(job, server
         checksum(servers["springs"], "springs", "production", columns)
 
     # Another recipe reads the bodies server's `production` into the table the refills plant owns.
-    intruder = (EXAMPLE / "recipe.yaml").read_text()
-    intruder = intruder.split("    - name: refills")[0] + (
-        "    - name: bodies\n      base_url: postgresql://postgres@${BODIES_HOST}:${BODIES_PORT}/bodies\n"
-        "      credential: BODIES_PASSWORD\n      streams:\n        - {name: public.production, "
-        "into: refills_production}\nstreams: []\n" + intruder.split("streams: []\n")[1])
+    recipe = yaml.safe_load(RECIPE.read_text())
+    recipe["source"]["servers"] = [s for s in recipe["source"]["servers"] if s["name"] == "bodies"]
+    recipe["streams"] = [{"name": "public.production", "server": "bodies", "into": "refills_production"}]
+    intruder = yaml.safe_dump(recipe, sort_keys=False)
     save("intruder", intruder)
     refills = checksum(warehouse, "warehouse", "raw.refills_production", source_columns(servers["refills"], "refills"))
     done = purelink("recipes", "run", "intruder", ok=False)
