@@ -110,7 +110,7 @@ def detect_rate_limit(doc: dict, d: Document, operations: list[dict]) -> tuple[d
 
 def detect_concurrency(rate: dict) -> tuple[int, float, str]:
     rps = rate.get("requests_per_second") or 5
-    n = max(1, min(8, int(rps // 2) or 1))
+    n = max(1, min(4, int(rps // 2) or 1))  # 4 at most: more only pays once the limit is known
     return n, 0.5, f"no documented concurrency limit: {n} at once, from {rps:g} requests/s"
 
 
