@@ -65,8 +65,15 @@ class Proposal:
         """The guesses the user must see and answer (below 80%), for the chosen streams only."""
         chosen = set(streams or [s.name for s in self.spec.streams])
         names = {s.name for s in self.spec.streams}
-        return [g for g in self.uncertain()
-                if g.field.partition(".")[0] not in names or g.field.partition(".")[0] in chosen]
+        used = " ".join(s.path for s in self.spec.streams if s.name in chosen)
+        out = []
+        for g in self.uncertain():
+            head, _, rest = g.field.partition(".")
+            if head == "variables" and "{" + rest + "}" not in used:
+                continue
+            if head not in names or head in chosen:
+                out.append(g)
+        return out
 
     def text(self) -> str:
         lines = [f"{self.spec.title}: {len(self.spec.streams)} stream(s) from {self.location}",
@@ -92,6 +99,8 @@ class Proposal:
                     raise SourceError(f"The proposal has no stream named {unknown[0]!r}.",
                                       f"Streams: {', '.join(streams)}.")
                 data["streams"] = [streams[n] for n in value]
+            elif head == "variables" and rest in data.get("variables", {}):
+                data["variables"][rest]["default"] = str(value)  # `--var` can still override it
             elif rest and head in streams:
                 target, *inner = rest.split(".")
                 if inner:  # `issues.params.state=all`
@@ -103,6 +112,9 @@ class Proposal:
                                   f"Streams: {', '.join(streams)}.")
             else:
                 data[key] = value
+        if "streams" in changes:  # variables only the dropped streams needed are not asked for
+            used = " ".join(s["path"] for s in data["streams"]) + str(data.get("base_url"))
+            data["variables"] = {k: v for k, v in data.get("variables", {}).items() if "{" + k + "}" in used}
         if "streams" in changes and "health_check" not in changes and data["streams"]:
             data["health_check"], _, _ = detect_health_check(data["streams"], data["pagination"])
         try:
