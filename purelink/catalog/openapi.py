@@ -190,9 +190,6 @@ def import_openapi(location: str | os.PathLike | dict, *, name: str | None = Non
         if not op:
             continue
         operations.append(op)
-        if not is_collection_path(path):
-            skipped.append(f"GET {path}: one object by its id, not a collection")
-            continue
         declared = [*item.get("parameters", []), *op.get("parameters", [])]
         params = {p.get("name"): p for p in map(d.resolve, declared)
                   if isinstance(p, dict) and p.get("in") == "query"}
@@ -203,7 +200,8 @@ def import_openapi(location: str | os.PathLike | dict, *, name: str | None = Non
         response = pick_response(d, op)
         found = records_of(d, response["schema"], path) if response else None
         if found is None:
-            skipped.append(f"GET {path}: the response is one record, not a list of records")
+            what = "one object by its id" if not is_collection_path(path) else "one record"
+            skipped.append(f"GET {path}: the response is {what}, not a list of records")
             continue
         records_path, item_schema, body = found
         # a base URL ending in /v1 and a path starting with /v1 would ask for /v1/v1/customers
