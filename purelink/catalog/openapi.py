@@ -182,6 +182,7 @@ def import_openapi(location: str | os.PathLike | dict, *, name: str | None = Non
     guesses: list[Guess] = []
     skipped: list[str] = []
     streams, pagings, operations = [], [], []
+    taken: set[str] = set()  # stream names so far (a set: a 10 MB document has thousands of paths)
     variables: dict[str, dict] = {}
     server = base_url or server_url(doc, where)
     prefix = urlsplit(server or "").path.rstrip("/")
@@ -206,7 +207,8 @@ def import_openapi(location: str | os.PathLike | dict, *, name: str | None = Non
         records_path, item_schema, body = found
         # a base URL ending in /v1 and a path starting with /v1 would ask for /v1/v1/customers
         local = path[len(prefix):] if prefix and path.startswith(prefix + "/") else path
-        stream = stream_name(local, {s["name"] for s in streams})
+        stream = stream_name(local, taken)
+        taken.add(stream)
         for var, spec in path_variables(d, path, declared).items():
             variables.setdefault(var, spec)
         text = " ".join(str(op.get(k, "")) for k in ("summary", "description"))
