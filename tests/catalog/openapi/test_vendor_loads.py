@@ -103,3 +103,21 @@ def test_imported_hubspot_shaped_connector_loads_contacts_and_companies(small_sa
             assert count == len(keys) == len(live) and keys == live, stream
     finally:
         con.close()
+
+
+@pytest.mark.slow
+def test_imported_asana_loads_projects_and_users_from_an_asana_shaped_server(tmp_path):
+    from tests.catalog.openapi.asana_server import TOKEN, AsanaServer
+
+    with AsanaServer(n=250) as server:
+        con = load(tmp_path, DOCS / "asana" / "asana.yaml.gz", "asana", server.url, TOKEN,
+                   ["projects", "users"], [], [])
+        try:
+            for stream in ("projects", "users"):
+                count, keys = landed(con, f"asana.{stream}", key="gid")
+                truth = {r["gid"] for r in server.data[stream]}
+                assert count == len(keys) == len(truth) and keys == truth, stream
+        finally:
+            con.close()
+    # pages of 100, the schema's maximum: 3 + 1 requests for the data, plus the checks before the run
+    assert server.requests <= 12
