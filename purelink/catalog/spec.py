@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from purelink.errors import SourceError
 
@@ -88,6 +89,17 @@ class Variable(Model):
     example: str | None = None
 
 
+class ApiVersion(Model):
+    """The vendor's API version a spec was written against, in one place: `{api_version}` in the
+    base URL or a header is this value. `supported_until` is the end of the vendor's support window
+    for it (None: the vendor keeps old versions working); a test fails once it has passed."""
+
+    version: str
+    checked: date  # the day the spec was compared with the vendor's documentation
+    supported_until: date | None = None
+    policy: str  # the vendor's support policy, in a sentence, with where it is written
+
+
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -108,6 +120,19 @@ class ConnectorSpec(Model):
     headers: dict[str, str] = Field(default_factory=dict)
     streams: list[StreamSpec] = Field(default_factory=list)
     variables: dict[str, Variable] = Field(default_factory=dict)
+    api_version: ApiVersion | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_api_version(cls, data: Any) -> Any:
+        version = (data.get("api_version") or {}).get("version") if isinstance(data, dict) else None
+        if not version:
+            return data
+        data = dict(data)
+        if data.get("base_url"):
+            data["base_url"] = data["base_url"].replace("{api_version}", str(version))
+        data["headers"] = {k: str(v).replace("{api_version}", str(version)) for k, v in (data.get("headers") or {}).items()}
+        return data
 
     def resolved(self, values: Mapping[str, str] | None = None, *, base_url: str | None = None) -> ConnectorSpec:
         """A copy with each `{placeholder}` of the base URL and paths filled from `values` (the

@@ -142,8 +142,13 @@ class Agent:
     def _import(self, location: str) -> None:
         proposal = self.s.import_openapi(location)
         self.t.say(proposal.text())
-        self.t.say("  (lines marked ? are guesses to check)")
+        self.t.say("  (lines marked ? are guesses below 80%: each is asked now)")
         changes: dict[str, Any] = {}
+        for g in proposal.questions():
+            self.t.say(f"  ? {g.field}: {g.evidence}")
+            reply = self.t.ask(f"{g.field} (Enter keeps {g.value!r})", "")
+            if reply:
+                changes[g.field] = _parse_value(reply)
         name = self.t.ask("Name for this connector", proposal.spec.name)
         if name != proposal.spec.name:
             changes["name"] = name

@@ -3,6 +3,7 @@
     purelink sources s                  # Salesforce, Shopify, Stripe, as the combobox ranks them
     purelink sources payments --format json
     purelink sources show stripe        # streams, key guidance, limits
+    purelink sources import api.yaml --name acme   # an API not in the catalog (sources_import.py)
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from purelink.errors import SourceError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("words", nargs="*", metavar="QUERY",
                         help="text to search for (a name, a typo of one, or words such as 'payments'); "
-                             "or `show NAME` for one source")
+                             "or `show NAME` for one source, or `import FILE_OR_URL` for an OpenAPI document")
     parser.add_argument("--format", choices=["table", "json"], default="table")
     parser.add_argument("--limit", type=int, default=10, help="at most this many matches (default 10)")
+    from purelink.cli.sources_import import add_import_arguments
+
+    add_import_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     words = list(args.words)
+    if words and words[0] == "import":
+        from purelink.cli.sources_import import run_import
+
+        return run_import(args, words[1:])
     if words and words[0] == "show":
         if len(words) != 2:
             raise SourceError("`purelink sources show` takes one source name.",

@@ -146,7 +146,8 @@ class GitHubProtocol(Protocol):
                                        "rate_limit_url": f"{request.base_url}/api/v3/rate_limit"})
         if parts == ["user"]:
             return json_response(200, {**user(OWNER, OWNER_ID), "name": "The Octocat"})
-        if parts[0] in ("users", "user") and len(parts) == 3 and parts[2] == "repos":
+        if parts[0] in ("users", "user", "orgs") and len(parts) == 3 and parts[2] == "repos":
+            # the sandbox's one owner answers as a user and as an organization (/orgs/{org}/repos)
             if parts[1].lower() not in (OWNER.lower(), str(OWNER_ID)):
                 raise GitHubError(404, "Not Found", f"{DOCS}/repos/repos#list-repositories-for-a-user")
             rows = sort_repos(data["repos"], params)

@@ -127,19 +127,21 @@ class SalesforceProtocol(Protocol):
         version = f"v{match.group(1)}"
         parts = [p for p in (match.group(2) or "").split("/") if p]
         if not parts:
-            return json_list(200, {k: f"/services/data/{version}/{k}" for k in ("limits", "query", "sobjects")})
+            return json_list(200, {k: f"/services/data/{version}/{k}"
+                                   for k in ("limits", "query", "queryAll", "sobjects")})
         if parts == ["limits"]:
             with self._lock:
                 used = self._used + 1
             return json_list(200, {"DailyApiRequests": {"Max": DAILY_MAX, "Remaining": DAILY_MAX - used},
                                    "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200}})
-        if parts[0] == "query" and len(parts) <= 2:
+        if parts[0] in ("query", "queryAll") and len(parts) <= 2:
+            # queryAll also returns deleted (IsDeleted) rows; query leaves them out, as Salesforce does
             if len(parts) == 2:
-                return self._query_more(parts[1], version)
+                return self._query_more(parts[1], version, parts[0])
             q = dict(request.query_pairs()).get("q")
             if not q:
                 raise SalesforceError(400, "MALFORMED_QUERY", "A query string has to be specified")
-            return self._query(q, batch_size(request), 0, version)
+            return self._query(q, batch_size(request), 0, version, parts[0])
         if parts[0] == "sobjects":
             return self._sobjects(parts[1:], version)
         raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
@@ -167,20 +169,21 @@ class SalesforceProtocol(Protocol):
 
     # -- query ------------------------------------------------------------------------------------
 
-    def _query(self, soql: str, batch: int, offset: int, version: str) -> Response:
-        sobject, selected, rows = run_soql(soql, self.data())
+    def _query(self, soql: str, batch: int, offset: int, version: str, resource: str = "query") -> Response:
+        sobject, selected, rows = run_soql(soql, self.data(), deleted=resource == "queryAll")
         page = rows[offset:offset + batch]
         body: dict = {"totalSize": len(rows), "done": offset + len(page) >= len(rows)}
         if not body["done"]:
-            body["nextRecordsUrl"] = f"/services/data/{version}/query/{locator(soql, batch)}-{offset + len(page)}"
+            body["nextRecordsUrl"] = (f"/services/data/{version}/{resource}/{locator(soql, batch)}"
+                                      f"-{offset + len(page)}")
         body["records"] = [render(sobject, rec, selected, version) for rec in page]
         return json_list(200, body)
 
-    def _query_more(self, token: str, version: str) -> Response:
+    def _query_more(self, token: str, version: str, resource: str = "query") -> Response:
         head, _, offset = token.rpartition("-")
         try:
             state = json.loads(zlib.decompress(base64.urlsafe_b64decode(head[3:] + "==")))
-            return self._query(state["q"], int(state["b"]), int(offset), version)
+            return self._query(state["q"], int(state["b"]), int(offset), version, resource)
         except (ValueError, KeyError, zlib.error, TypeError):
             raise SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator") from None
 
@@ -214,7 +217,7 @@ def render(sobject: str, rec: dict, selected: list, version: str) -> dict:
 # -- SOQL ---------------------------------------------------------------------------------------
 
 
-def run_soql(soql: str, data: dict[str, list[dict]]) -> tuple[str, list, list[dict]]:
+def run_soql(soql: str, data: dict[str, list[dict]], deleted: bool = False) -> tuple[str, list, list[dict]]:
     """(sObject, selected fields, matching records in order) for one SELECT statement."""
     match = SOQL.match(soql)
     if not match:
@@ -239,7 +242,7 @@ def run_soql(soql: str, data: dict[str, list[dict]]) -> tuple[str, list, list[di
         return f
 
     selected = [field(t) for t in match.group("fields").split(",")]
-    rows = data[sobject]
+    rows = data[sobject] if deleted else [r for r in data[sobject] if not r.get("IsDeleted")]
     if match.group("where"):
         test = where(match.group("where"), field)
         rows = [r for r in rows if test(r)]

@@ -28,7 +28,7 @@ from purelink.sandbox.protocol import Protocol, Request, Response, SandboxConfig
 
 DEFAULT_TOKEN = "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"
 SHOP = "purelink-sandbox"
-API_VERSION = "2024-10"
+API_VERSION = "2026-10"  # the catalog spec's api_version (any dated version is served)
 BUCKET, LEAK = 40, 2.0
 OFFSET = -5  # the shop's time zone
 PATH = re.compile(r"^/admin/api/(?P<version>\d{4}-\d{2}|unstable)/(?P<rest>.+)\.json$")

@@ -230,6 +230,13 @@ class Session:
         self._proposal = import_openapi(location, name=name, base_url=base_url)
         return self._proposal
 
+    def import_questions(self, streams: list[str] | None = None) -> list:
+        """The pending import's guesses below 80% (for the chosen streams): each is shown to the
+        user as a question; `confirm_import({FIELD: answer})` applies the answers."""
+        if self._proposal is None:
+            raise SessionError("There is no OpenAPI import to ask about.", "Call import_openapi(PATH_OR_URL) first.")
+        return self._proposal.questions(streams)
+
     def confirm_import(self, changes: dict[str, Any] | None = None) -> ConnectorSpec:
         """Accept the proposal (with the user's corrections), save it as `connectors/NAME.yaml`, choose it."""
         from purelink.catalog.openapi import save_spec

@@ -129,7 +129,8 @@ def test_records_path_key_and_iso_time_filter():
     params = [q("updated_since", format="date-time"), q("limit", "integer")]
     proposal = import_openapi(doc("/v2/things", params, {"type": "array", "items": ITEM}))
     stream = proposal.spec.stream("things")
-    assert stream.path == "/v2/things" and proposal.spec.records_path == ""
+    # the server URL ends in /v2 already: the path must not say it again (/v2/v2/things is a 404)
+    assert stream.path == "/things" and proposal.spec.records_path == ""
     assert stream.primary_key == "id"
     assert stream.time_filter.model_dump() == {"field": "updated_at", "gte": "updated_since", "lt": None,
                                                "format": "iso", "order": "asc", "template": None}

@@ -34,7 +34,7 @@ def test_sources_lists_every_protocol_with_a_key(sandbox, client):
     listed = client.get(f"{sandbox.url}/_sandbox/sources").json()
     assert {"stripe", "salesforce", "shopify", "github", "hubspot"} <= set(listed)
     assert listed["salesforce"]["base_url"].endswith("/services/data/v62.0")
-    assert listed["shopify"]["base_url"].endswith("/admin/api/2024-10")
+    assert listed["shopify"]["base_url"].endswith("/admin/api/2026-10")
     assert listed["github"]["base_url"].endswith("/api/v3") and listed["github"]["repo"] == "Hello-World"
     assert listed["hubspot"]["base_url"] == sandbox.url
     assert all(entry["api_key"] for entry in listed.values())
@@ -126,7 +126,7 @@ def test_shopify_link_header_pages_and_filters_on_the_first_request_only(sandbox
                    headers=auth)
     assert r.status_code == 200 and "previous" not in r.links
     assert r.headers["x-shopify-shop-api-call-limit"].endswith("/40")
-    assert r.headers["x-shopify-api-version"] == "2024-10"
+    assert r.headers["x-shopify-api-version"] == "2026-10"
     seen = [c["id"] for c in r.json()["customers"]]
     nxt = r.links["next"]["url"]
     assert set(parse_qs(urlsplit(nxt).query)) == {"limit", "page_info"}
@@ -268,3 +268,19 @@ def test_shopify_cursor_is_opaque_but_tamper_proof(sandbox, client):
     r = client.get(f"{s['base_url']}/customers.json", params={"page_info": token},
                    headers={"X-Shopify-Access-Token": s["api_key"]})
     assert r.status_code == 400 and "page_info" in r.json()["errors"]
+
+
+def test_salesforce_query_all_pages_like_query_and_stripe_accepts_a_pinned_version(sandbox, client):
+    from purelink.catalog.spec import get_spec
+
+    s = src(sandbox, "salesforce")
+    auth = {"Authorization": f"Bearer {s['api_key']}", "Sforce-Query-Options": "batchSize=200"}
+    body = client.get(f"{s['base_url']}/queryAll", params={"q": "SELECT Id FROM Contact"}, headers=auth).json()
+    assert body["totalSize"] == N and body["nextRecordsUrl"].startswith("/services/data/v62.0/queryAll/")
+    more = client.get(sandbox.url + body["nextRecordsUrl"], headers=auth).json()
+    assert len({r["Id"] for r in body["records"] + more["records"]}) == N and more["done"] is True
+    stripe = src(sandbox, "stripe")
+    pinned = get_spec("stripe").headers["Stripe-Version"]
+    r = client.get(f"{stripe['base_url']}/customers", params={"limit": 1},
+                   headers={"Authorization": f"Bearer {stripe['api_key']}", "Stripe-Version": pinned})
+    assert r.status_code == 200 and r.headers["stripe-version"] == pinned
