@@ -45,7 +45,7 @@ def _share(engine, args: argparse.Namespace) -> int:
     print(f"keys     {keys} (by name only; the receiver uses their own)")
     for stream, cols in manifest["personal_data_dropped"].items():
         print(f"left out {stream}: {', '.join(cols)} (personal data) from the sample")
-    print(f"next     purelink recipes import {where.name} --credential THEIR_KEY_NAME --run")
+    print(f"next     purelink recipes import {where} --credential THEIR_KEY_NAME --run")
     return 0
 
 

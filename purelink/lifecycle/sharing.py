@@ -45,17 +45,29 @@ def share(engine: Engine, name: str, *, output: Path | None = None, to: str | No
     recipe = engine.recipes.load(name, version)
     bundle = build_bundle(engine, recipe)
     try:
-        if to is not None:
-            folder = team_folder(to)
-            target = folder / (output.name if output else default_target(engine, recipe).name)
-            written = write_bundle(bundle, target)
-            if _is_git(to):
-                _publish(folder, written, recipe)
-        else:
-            written = write_bundle(bundle, output or default_target(engine, recipe))
+        folder = team_folder(to) if to is not None else None
+        target = (folder / (output.name if output else default_target(engine, recipe).name) if folder
+                  else output or default_target(engine, recipe))
+        if target.exists() and _same(target, bundle.manifest):
+            return target, bundle.manifest  # shared before, unchanged: nothing to write or push
+        written = write_bundle(bundle, target)
+        if to is not None and _is_git(to):
+            _publish(folder, written, recipe)
         return written, bundle.manifest
     finally:
         bundle.close()
+
+
+def _same(target: Path, manifest: dict) -> bool:
+    """`target` is already this bundle (same files); anything else there is never written over."""
+    try:
+        existing = open_bundle(target)
+    except BundleError:
+        return False
+    try:
+        return existing.manifest.get("content_sha256") == manifest["content_sha256"]
+    finally:
+        existing.close()
 
 
 def import_bundle(engine: Engine, path: Path, *, credential: str | None = None) -> Imported:

@@ -151,6 +151,11 @@ def test_team_folder_as_a_git_remote(sender, tmp_path):
     files = subprocess.run(["git", "ls-tree", "--name-only", "HEAD"], cwd=remote, capture_output=True, text=True,
                            check=True).stdout.split()
     assert files == ["README.md", "stripe.zip"]
+    # Shared again unchanged: the same bundle is found, nothing is committed or pushed twice.
+    purelink("recipes", "share", "stripe_customers", "--to", str(remote), "--output", "stripe.zip", cwd=sender)
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=remote, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert log == ["share stripe_customers v1", "start"]
 
     other = tmp_path / "other"
     other.mkdir()
