@@ -60,6 +60,8 @@ def _import(engine, args: argparse.Namespace) -> int:
         return 0
     print(f"recipe   {engine.recipes.path(r.name, r.version)} (shared as v{done.bundle_version})")
     for c in done.credentials:
+        if not c["found"] and _terminal():
+            c["found"] = _ask(c["name"])
         state = "found here" if c["found"] else f"not set: `{c['set_with']}` or export {c['or_env']}=..."
         print(f"key      {c['name']}: {state}")
     if not args.run:
@@ -69,6 +71,28 @@ def _import(engine, args: argparse.Namespace) -> int:
 
     return _run(engine, argparse.Namespace(name=r.name, version=r.version, executor=args.executor,
                                            full_refresh=False, sample=None, format=args.format))
+
+
+def _terminal() -> bool:
+    import sys
+
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _ask(name: str) -> bool:
+    """A person is there: ask for their own key once and keep it in the vault under `name`."""
+    import getpass
+
+    from purelink.secrets.vault import Vault
+
+    value = getpass.getpass(f"{name} (your own key; input hidden, kept in the vault; empty to skip): ").strip()
+    if not value:
+        return False
+    Vault().set(name, value)
+    return True
 
 
 def list_shared(engine, args: argparse.Namespace) -> int:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -166,3 +168,27 @@ def test_team_folder_as_a_git_remote(sender, tmp_path):
     digest = hashlib.sha256(Path(rows[0]["bundle"]).read_bytes()).hexdigest()
     shown = subprocess.run(["git", "show", "HEAD:stripe.zip"], cwd=remote, capture_output=True, check=True).stdout
     assert hashlib.sha256(shown).hexdigest() == digest
+
+
+def test_import_asks_a_person_for_their_key_and_keeps_it_in_the_vault(sender, tmp_path, api, monkeypatch):
+    pexpect = pytest.importorskip("pexpect")
+    bundle = Path(json.loads(purelink("recipes", "share", "stripe_customers", "--format", "json",
+                                      cwd=sender).stdout)["bundle"])
+    receiver = tmp_path / "receiver"
+    receiver.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
+    env.update(PURELINK_HOME=str(tmp_path / "receiver_home"), GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+    child = pexpect.spawn(sys.executable, ["-m", "purelink.cli", "recipes", "import", str(bundle), "--credential",
+                                           "MINE", "--run"], cwd=str(receiver), env=env, encoding="utf-8",
+                          timeout=300)
+    child.expect("MINE \\(your own key; input hidden")
+    child.sendline(RECEIVER_KEY)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert "key      MINE: found here" in child.before and RECEIVER_KEY not in child.before
+    assert landed(receiver)[:3] == landed(sender)[:3]
+    from purelink.secrets.vault import Vault
+
+    monkeypatch.setenv("PURELINK_HOME", env["PURELINK_HOME"])  # the receiver's vault, read back here
+    assert Vault().get("MINE").reveal() == RECEIVER_KEY
