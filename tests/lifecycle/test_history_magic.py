@@ -82,3 +82,27 @@ def test_history_magic_names_the_mistake_without_a_traceback(ip):
         ip.run_line_magic("purelink", "history stripe_customers")
     with pytest.raises(UsageError, match="Name one recipe"):
         ip.run_line_magic("purelink", "history")
+
+
+def test_history_magic_counts_each_versions_schema_changes(ip, workspace, small_sandbox, sandbox_factory):
+    drifting = sandbox_factory(seed=0, customers=150, drift_after=100)  # same ids; late records change shape
+    save(workspace, small_sandbox, "id, email, created, currency, balance")
+    assert ip.run_line_magic("purelink", "run stripe_customers --wait").ok
+    text = RECIPE.format(base_url=drifting.stripe_base_url, columns="").replace("    columns: []\n", "")
+    RecipeStore(Workspace.at(workspace)).save(parse_recipe(text))  # v2: every column, from the drifting API
+    assert ip.run_line_magic("purelink", "run stripe_customers --wait --full-refresh").ok
+
+    frame = ip.run_line_magic("purelink", "history stripe_customers")
+
+    con = duckdb.connect(str(workspace / "data" / "purelink.duckdb"), read_only=True)
+    try:
+        truth = dict(con.execute(
+            "SELECT e.version, count(*) FROM _purelink.schema_changes c JOIN _purelink.executions e "
+            "ON e.run_id = c.run_id WHERE c.pipeline = 'stripe_customers' GROUP BY e.version").fetchall())
+        added = {r[0] for r in con.execute("SELECT column_name FROM _purelink.schema_changes").fetchall()}
+    finally:
+        con.close()
+    assert "loyalty_tier" in added  # the drift the second version's run met
+    assert dict(zip(frame["version"], frame["schema_changes"])) == {1: truth.get(1, 0), 2: truth[2]}
+    assert truth[2] > 0 and frame["runs"].tolist() == [1, 1]
+    assert frame["records"].tolist() == [150, 150] and frame["last_status"].tolist() == ["success", "success"]
