@@ -67,9 +67,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _runtime_image() -> str:
+    from purelink.errors import ExecutionError
     from purelink.execution.images import ensure_runtime_image, print_build_progress
+    from purelink.lifecycle.deploy import DeployError
 
-    return ensure_runtime_image(on_progress=print_build_progress).tag
+    try:
+        return ensure_runtime_image(on_progress=print_build_progress).tag
+    except ExecutionError as exc:  # its advice (--executor local) is about runs, not about deploying
+        raise DeployError(f"The runtime image cannot be had here: {exc.message}",
+                          "Start Docker (`bash scripts/docker-up.sh`) so purelink builds it, or name the image "
+                          "your workers pull with --image REGISTRY/purelink-runtime:TAG.") from None
 
 
 if __name__ == "__main__":

@@ -175,5 +175,16 @@ def test_a_recipe_without_a_schedule_says_how_to_give_one(tmp_path, api):
     assert "Traceback" not in proc.stderr
 
 
+
+def test_without_an_engine_deploy_says_to_name_the_image(tmp_path, api):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    new_recipe(ws, api)
+    proc = purelink("deploy", "stripe_customers", "--to", "kubernetes", "--every", "daily", cwd=ws, check=False,
+                    env={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
+    assert proc.returncode == 1 and "--image REGISTRY/purelink-runtime:TAG" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (ws / "deploy" / "kubernetes").exists()
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
