@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from purelink.engine import Engine
-    from purelink.lifecycle.bundle import credentials_needed
+    from purelink.lifecycle.bundle import credentials_needed, module_text
     from purelink.lifecycle.deploy import airflow_dag, cron, dag_id, kubernetes_manifests, slug
 
     engine = Engine(args.workspace)
@@ -36,26 +36,28 @@ def run(args: argparse.Namespace) -> int:
         recipe = recipe.model_copy(update={"requirements": recipe.requirements.model_copy(
             update={"frequency": args.every})})
     schedule = cron(recipe, args.at)
-    module = engine.generate(recipe)
     image = args.image or _runtime_image()
     credentials = [c["name"] for c in credentials_needed(engine, recipe)]
     db = engine.db_path(recipe).resolve()
     folder = args.output or engine.workspace.root / "deploy" / args.to
     folder.mkdir(parents=True, exist_ok=True)
+    code = module_text(engine, recipe)
     if args.to == "airflow":
         target = folder / f"{dag_id(recipe)}.py"
+        # The DAG runs this version's module, kept beside it: a later version of the recipe in the
+        # workspace changes nothing deployed until it is deployed in turn.
+        module = _write(folder / "pipelines" / f"{recipe.name}_v{recipe.version}.py", code)
+        _write(folder / ".airflowignore", "pipelines/\n")  # modules, not DAGs: the scheduler skips them
         text = airflow_dag(recipe, image=image, module=module.resolve(), data_dir=db.parent, db_file=db.name,
                            schedule=schedule, credentials=credentials, operator=args.operator)
         how = (f"copy it into your dags/ folder; set each credential with `airflow variables set NAME VALUE`: "
                f"{', '.join(credentials) or 'none needed'}")
     else:
         target = folder / f"{slug(recipe)}.yaml"
-        text = kubernetes_manifests(recipe, image=image, module_text=module.read_text(), schedule=schedule,
+        text = kubernetes_manifests(recipe, image=image, module_text=code, schedule=schedule,
                                     credentials=credentials, db_file=db.name)
         how = f"fill the Secret {slug(recipe)}-credentials, then `kubectl apply -f {target.name}`"
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(target)
+    _write(target, text)
     if args.format == "json":
         print(json.dumps({"file": str(target), "schedule": schedule, "image": image, "credentials": credentials,
                           "dag_id": dag_id(recipe) if args.to == "airflow" else None}))
@@ -64,6 +66,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"runs     {schedule} (cron, UTC) in {image}")
         print(f"next     {how}")
     return 0
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
 
 
 def _runtime_image() -> str:

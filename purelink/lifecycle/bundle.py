@@ -83,6 +83,19 @@ def content_hash(hashes: dict[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def module_text(engine: Engine, recipe: Recipe) -> str:
+    """The module generated from exactly this version, without touching the workspace's own
+    pipelines/NAME.py (which belongs to the version the workspace runs)."""
+    spec = engine.spec(recipe)
+    if spec.kind == "database":
+        from purelink.pipeline.codegen_sql import render as render_sql
+
+        return render_sql(recipe, spec)
+    from purelink.pipeline.codegen import render
+
+    return render(recipe, spec)
+
+
 def credentials_needed(engine: Engine, recipe: Recipe) -> list[dict]:
     """The secrets a run of the recipe reads, by name, with how a receiver sets each."""
     from purelink.pipeline.codegen import credential_name
@@ -112,7 +125,7 @@ def build_bundle(engine: Engine, recipe: Recipe) -> Bundle:
     (root / "schema").mkdir(parents=True)
     (root / "sample").mkdir()
     (root / "recipe.yaml").write_text(recipe.to_yaml())
-    (root / "pipeline.py").write_text(engine.generate(recipe).read_text())
+    (root / "pipeline.py").write_text(module_text(engine, recipe))
     export_notebook(recipe, root / "notebook.ipynb")
     dropped: dict[str, list[str]] = {}
     for stream in recipe.streams:

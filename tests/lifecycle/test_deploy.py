@@ -74,6 +74,10 @@ def test_airflow_runs_the_dag_in_the_runtime_image_and_loads_the_sandbox(tmp_pat
     text = dag_file.read_text()
     assert text.startswith("# purelink: Airflow DAG for recipe stripe_customers v1")
     assert api.api_key not in text and "private_environment=Credentials()" in text
+    # The DAG runs the deployed version's own module, kept beside it, not the workspace's live one.
+    pinned = dag_file.parent / "pipelines" / "stripe_customers_v1.py"
+    assert f"PIPELINE = {str(pinned)!r}" in text
+    assert pinned.read_text() == (ws / "pipelines" / "stripe_customers.py").read_text()
     os.chown(ws / "data", 10001, 10001)  # the DAG's container runs as the runtime image's uid
 
     home = tmp_path / "airflow"
