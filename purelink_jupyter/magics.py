@@ -10,6 +10,7 @@
     %purelink inspect --query "SELECT ..."     # any read-only query, a DataFrame
     %purelink export stripe_customers nb.ipynb # the recipe as a clean notebook
     %purelink import nb.ipynb                  # and back into the workspace
+    %purelink history stripe_customers         # a DataFrame of its versions and their runs
 
     %%purelink [--no-test] [--no-run]          # a YAML recipe as the cell body: validate, save,
     name: stripe_customers                     # generate, test on 5 records, run
@@ -34,7 +35,7 @@ from traitlets import Bool, CaselessStrEnum, Int, Unicode
 from purelink.errors import RuntimeFailure
 from purelink.secrets.redact import redact
 
-COMMANDS = ("run", "recipes", "inspect", "export", "import")
+COMMANDS = ("run", "recipes", "inspect", "export", "import", "history")
 
 
 def friendly(func):
@@ -117,7 +118,7 @@ class Purelink(Magics):
 
     # -- the magic ----------------------------------------------------------------------------------
     @magic_arguments()
-    @argument("command", nargs="?", help="run, recipes, inspect, export or import; nothing opens the wizard")
+    @argument("command", nargs="?", help="run, recipes, inspect, export, import or history; nothing opens the wizard")
     @argument("args", nargs="*", help="the command's arguments: a recipe NAME, a notebook path")
     @argument("--source", help="wizard: open at the streams of this source, e.g. stripe")
     @argument("--executor", choices=("auto", "docker", "local"), help="run: override Purelink.executor")
@@ -258,6 +259,16 @@ class Purelink(Magics):
         path = engine.workspace.root / self._one(args, "notebook")
         recipe = engine.recipes.save(import_notebook(path))
         print(f"recipe {engine.recipes.path(recipe.name, recipe.version)}")
+
+    def _history(self, args):
+        import pandas as pd
+
+        from purelink.lifecycle.timeline import HISTORY_COLUMNS, history_rows
+
+        engine = self.engine()
+        name = self._one(args, "recipe")
+        self.settle()  # the runs table is read from the DuckDB file a background run may be writing
+        return pd.DataFrame(history_rows(engine.recipes, name), columns=HISTORY_COLUMNS)
 
     def _recipe_cell(self, args, cell: str):
         from purelink.recipes import parse_recipe

@@ -22,10 +22,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("purelink.cli.sandbox", "serve a local API that speaks Stripe's protocols, with test data"),
     "sources": ("purelink.cli.sources", "search the connector catalog, or show one source"),
     "el-agent": ("purelink.cli.el_agent", "the pipeline wizard in a terminal"),
-    "recipes": ("purelink.cli.recipes", "create, list, show, run, share and export recipes"),
+    "recipes": ("purelink.cli.recipes", "create, list, show, run, share, import and export recipes"),
     "secrets": ("purelink.cli.secrets", "the encrypted vault for API keys and passwords"),
     "inspect": ("purelink.cli.inspect", "look into the DuckDB database"),
     "schedule": ("purelink.cli.schedule", "run a recipe hourly or daily from this machine's crontab"),
+    "deploy": ("purelink.cli.deploy", "write an Airflow DAG or Kubernetes CronJob that runs a recipe on schedule"),
 }
 
 

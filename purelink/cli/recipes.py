@@ -1,4 +1,4 @@
-"""`purelink recipes new / list / show / run / share / export`."""
+"""`purelink recipes new / list / show / run / export`; share/import in cli/share.py, history/diff in cli/history.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from purelink.cli import history
+from purelink.cli import history, share
 from purelink.errors import RecipeError
 
 
@@ -51,14 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--format", choices=["table", "json"], default="table")
     run.add_argument("--version", type=int, metavar="N", help="run version N (roll back); default the latest")
 
-    share = sub.add_parser("share", help="print the recipe to share (credentials by name only)")
-    share.add_argument("name")
-    share.add_argument("--output", type=Path)
-
     export = sub.add_parser("export", help="export a recipe as a notebook")
     export.add_argument("name")
     export.add_argument("--notebook", type=Path, required=True)
     history.add_actions(sub)
+    share.add_actions(sub)
+    share.add_list_options(ls)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -204,6 +202,8 @@ def _list(engine, args) -> int:
         from purelink.cli.recipes_library import list_library
 
         return list_library(args)
+    if args.shared:
+        return share.list_shared(engine, args)
     rows = []
     for name in engine.recipes.names():
         r = engine.recipes.load(name)
@@ -256,18 +256,6 @@ def _run(engine, args) -> int:
     return 0
 
 
-def _share(engine, args) -> int:
-    recipe = engine.recipe(args.name)
-    text = recipe.to_yaml()
-    if args.output:
-        args.output.write_text(text)
-        print(f"wrote {args.output}: send it along; the receiver stores their own key under "
-              f"{recipe.source.credential or 'the source env var'}")
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
 def _export(engine, args) -> int:
     from purelink.pipeline.notebook import export_notebook
 
@@ -276,5 +264,6 @@ def _export(engine, args) -> int:
     return 0
 
 
-ACTIONS = {"new": _new, "list": _list, "show": _show, "run": _run, "share": _share, "export": _export}
+ACTIONS = {"new": _new, "list": _list, "show": _show, "run": _run, "export": _export}
 ACTIONS.update(history.ACTIONS)  # history, diff live in their own module
+ACTIONS.update(share.ACTIONS)  # share, import too

@@ -45,6 +45,27 @@ def timeline(store: RecipeStore, name: str) -> dict:
     return {"name": name, "versions": out, "schema_changes": changes}
 
 
+HISTORY_COLUMNS = ["version", "committed", "message", "runs", "last_status", "records", "schema_changes"]
+
+
+def history_rows(store: RecipeStore, name: str) -> list[dict]:
+    """One row per version, the shape of `%purelink history NAME`: when git took it, what changed,
+    how many runs it had, the last one's status and records, and the schema changes seen in its runs."""
+    story = timeline(store, name)
+    commits = version_commits(store.workspace, name)
+    rows = []
+    for v in story["versions"]:
+        runs = v["runs"]
+        last = runs[-1] if runs else {}
+        commit = commits.get(v["version"])
+        rows.append({
+            "version": v["version"], "committed": commit.date if commit else None, "message": v["change"],
+            "runs": len(runs), "last_status": last.get("status"), "records": last.get("records"),
+            "schema_changes": sum(1 for c in story["schema_changes"] if c["version"] == v["version"]),
+        })
+    return rows
+
+
 def recipe_diff(store: RecipeStore, name: str, a: int, b: int) -> str:
     """The recipe's diff from version a to b, and the module's where git holds both."""
     old, new = store.load(name, a), store.load(name, b)

@@ -242,6 +242,9 @@ class Builder:
                             f"purelink secrets set {shlex.quote(st.credential)}")
         if st.requirements.frequency != "once":
             steps.append(f"schedule it: purelink schedule {recipe.name} --{st.requirements.frequency}")
+        steps.append(f"share it with the team: purelink recipes share {recipe.name}{where}")
+        if st.requirements.frequency != "once":
+            steps.append(f"deploy it: purelink deploy {recipe.name}{where} --to airflow (or --to kubernetes)")
         status = st.run.get("status", "failed")
         return Outcome(st.done, status, summary_text(st.run), st.run, files, self.cell(), steps)
 

@@ -1,0 +1,194 @@
+"""Share a recipe as a bundle and import it elsewhere: real sandbox API, real DuckDB files, real git.
+
+The receiver uses their own key under their own secret name; what they load must be the sender's
+rows, value by value. The bundle must hold no key and none of the columns flagged as personal data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.lifecycle.test_history import purelink
+
+RECEIVER_KEY = "sk_test_receiver_Zq7Lm2Xv9Rt4Bn8Kc3Wp6Hd1"
+COLUMNS = "customers:id,email,name,phone,address,created,currency,balance"
+
+
+@pytest.fixture(scope="module")
+def api():
+    from purelink.sandbox import serve
+
+    with serve(seed=0, customers=150, api_keys=(RECEIVER_KEY,)) as s:
+        yield s
+
+
+@pytest.fixture
+def sender(tmp_path, api):
+    ws = tmp_path / "sender"
+    ws.mkdir()
+    purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
+             api.stripe_base_url, "--executor", "local", "--columns", COLUMNS, cwd=ws)
+    purelink("recipes", "run", "stripe_customers", cwd=ws, env={"STRIPE_API_KEY": api.api_key})
+    return ws
+
+
+def landed(ws: Path) -> tuple[int, int, str, list]:
+    con = duckdb.connect(str(ws / "data" / "purelink.duckdb"), read_only=True)
+    try:
+        count, ids, digest = con.execute(
+            "SELECT count(*), count(DISTINCT id), md5(string_agg(id || '|' || coalesce(email, '') || '|' || "
+            "coalesce(CAST(balance AS VARCHAR), '') || '|' || CAST(created AS VARCHAR), ',' ORDER BY id)) "
+            "FROM stripe.customers").fetchone()
+        emails = [r[0] for r in con.execute("SELECT email FROM stripe.customers WHERE email IS NOT NULL").fetchall()]
+        return count, ids, digest, emails
+    finally:
+        con.close()
+
+
+def bundle_bytes(path: Path) -> list[bytes]:
+    """The archive itself and every file in it, unpacked."""
+    out = [path.read_bytes()]
+    with tarfile.open(path) as tar:
+        out += [tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()]
+    return out
+
+
+def test_share_then_import_with_the_receivers_key_loads_the_same_rows(sender, tmp_path, api):
+    shared = purelink("recipes", "share", "stripe_customers", "--format", "json", cwd=sender,
+                      env={"STRIPE_API_KEY": api.api_key})
+    manifest = json.loads(shared.stdout)
+    bundle = Path(manifest["bundle"])
+    assert bundle == sender / "recipes" / "shared" / "stripe_customers_v1.tar.gz" and bundle.is_file()
+    assert manifest["credentials"] == [{"name": "STRIPE_API_KEY", "set_with": "purelink secrets set STRIPE_API_KEY",
+                                        "or_env": "STRIPE_API_KEY"}]
+    with tarfile.open(bundle) as tar:
+        names = sorted(m.name for m in tar.getmembers())
+    assert names == [f"stripe_customers_v1/{n}" for n in ("README.md", "manifest.json", "notebook.ipynb",
+                                                           "pipeline.py", "recipe.yaml", "sample/customers.json",
+                                                           "schema/customers.sql")]
+    count, ids, digest, emails = landed(sender)
+    assert count == ids == 150 and emails
+
+    # Canary: neither the sender's key nor any flagged column's value is in the bundle.
+    everything = bundle_bytes(bundle)
+    assert not any(api.api_key.encode() in blob for blob in everything)
+    assert not any(e.encode() in blob for blob in everything for e in emails)
+    assert set(manifest["personal_data_dropped"]["customers"]) >= {"email", "name", "phone", "address"}
+    with tarfile.open(bundle) as tar:
+        sample = json.load(tar.extractfile("stripe_customers_v1/sample/customers.json"))
+        readme = tar.extractfile("stripe_customers_v1/README.md").read().decode()
+        notebook = json.load(tar.extractfile("stripe_customers_v1/notebook.ipynb"))
+    assert len(sample) == 5 and all(set(r) == {"id", "created", "currency", "balance"} for r in sample)
+    assert "STRIPE_API_KEY" in readme and "purelink recipes import" in readme
+    # The notebook export is the same recipe version: same content hash as the manifest's.
+    from purelink.recipes import Recipe
+
+    assert Recipe.model_validate(notebook["metadata"]["purelink"]["recipe"]).digest() == manifest["recipe_sha256"]
+
+    receiver = tmp_path / "receiver"
+    receiver.mkdir()
+    out = purelink("recipes", "import", str(bundle), "--credential", "TEAM_STRIPE", "--run", cwd=receiver,
+                   env={"TEAM_STRIPE": RECEIVER_KEY}).stdout
+    assert "key      TEAM_STRIPE: found here" in out
+    assert api.api_key not in out and RECEIVER_KEY not in out
+    assert landed(receiver)[:3] == (count, ids, digest)
+    assert "credential: TEAM_STRIPE" in (receiver / "recipes" / "stripe_customers_v1.yaml").read_text()
+
+
+def test_import_never_overwrites_and_says_how_to_set_a_missing_key(sender, tmp_path, api):
+    bundle = Path(json.loads(purelink("recipes", "share", "stripe_customers", "--format", "json",
+                                      cwd=sender).stdout)["bundle"])
+    receiver = tmp_path / "receiver"
+    receiver.mkdir()
+    purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
+             api.stripe_base_url, "--executor", "local", cwd=receiver)
+    own = (receiver / "recipes" / "stripe_customers_v1.yaml").read_text()
+    out = purelink("recipes", "import", str(bundle), "--credential", "MY_STRIPE", cwd=receiver).stdout
+    assert "stripe_customers_v2.yaml (shared as v1)" in out
+    assert "MY_STRIPE: not set: `purelink secrets set MY_STRIPE` or export MY_STRIPE=..." in out
+    assert (receiver / "recipes" / "stripe_customers_v1.yaml").read_text() == own
+
+
+def test_share_refuses_a_bundle_that_would_hold_the_key(sender, api):
+    # The sample a probe wrote holds the key (a pasted value in a record): nothing may be written.
+    (sender / "samples" / "stripe_customers_preview.json").write_text(
+        json.dumps([{"id": "cus_1", "currency": f"key {api.api_key}", "balance": 0}]))
+    proc = purelink("recipes", "share", "stripe_customers", cwd=sender, env={"STRIPE_API_KEY": api.api_key},
+                    check=False)
+    assert proc.returncode == 1
+    assert "would hold a secret value (in sample/customers.json)" in proc.stderr
+    assert api.api_key not in proc.stdout + proc.stderr
+    assert not (sender / "recipes" / "shared").exists() or not any((sender / "recipes" / "shared").iterdir())
+
+
+def test_a_changed_bundle_is_refused(sender, tmp_path):
+    out = sender / "bundle"
+    purelink("recipes", "share", "stripe_customers", "--output", str(out), cwd=sender)
+    assert (out / "manifest.json").is_file()
+    pipeline = out / "pipeline.py"
+    pipeline.write_text(pipeline.read_text() + "\nimport os  # something added on the way\n")
+    proc = purelink("recipes", "import", str(out), cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "was changed after it was shared (pipeline.py)" in proc.stderr
+
+
+def test_team_folder_as_a_git_remote(sender, tmp_path):
+    remote = tmp_path / "team.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    seed = tmp_path / "seed"  # a remote with one commit, as a team's repository would have
+    subprocess.run(["git", "clone", "-q", str(remote), str(seed)], check=True)
+    (seed / "README.md").write_text("team recipes\n")
+    for args in (["add", "README.md"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start"],
+                 ["push", "-q", "origin", "HEAD"]):
+        subprocess.run(["git", *args], cwd=seed, check=True)
+
+    purelink("recipes", "share", "stripe_customers", "--to", str(remote), "--output", "stripe.zip", cwd=sender)
+    files = subprocess.run(["git", "ls-tree", "--name-only", "HEAD"], cwd=remote, capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert files == ["README.md", "stripe.zip"]
+    # Shared again unchanged: the same bundle is found, nothing is committed or pushed twice.
+    purelink("recipes", "share", "stripe_customers", "--to", str(remote), "--output", "stripe.zip", cwd=sender)
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=remote, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert log == ["share stripe_customers v1", "start"]
+
+    other = tmp_path / "other"
+    other.mkdir()
+    rows = json.loads(purelink("recipes", "list", "--shared", "--from", str(remote), "--format", "json",
+                               cwd=other, env={"PURELINK_HOME": str(tmp_path / "other_home")}).stdout)
+    assert [(Path(r["bundle"]).name, r["name"], r["version"], r["credentials"]) for r in rows] == \
+        [("stripe.zip", "stripe_customers", 1, ["STRIPE_API_KEY"])]
+    digest = hashlib.sha256(Path(rows[0]["bundle"]).read_bytes()).hexdigest()
+    shown = subprocess.run(["git", "show", "HEAD:stripe.zip"], cwd=remote, capture_output=True, check=True).stdout
+    assert hashlib.sha256(shown).hexdigest() == digest
+
+
+def test_import_asks_a_person_for_their_key_and_keeps_it_in_the_vault(sender, tmp_path, api, monkeypatch):
+    pexpect = pytest.importorskip("pexpect")
+    bundle = Path(json.loads(purelink("recipes", "share", "stripe_customers", "--format", "json",
+                                      cwd=sender).stdout)["bundle"])
+    receiver = tmp_path / "receiver"
+    receiver.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
+    env.update(PURELINK_HOME=str(tmp_path / "receiver_home"), GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+    child = pexpect.spawn(sys.executable, ["-m", "purelink.cli", "recipes", "import", str(bundle), "--credential",
+                                           "MINE", "--run"], cwd=str(receiver), env=env, encoding="utf-8",
+                          timeout=300)
+    child.expect("MINE \\(your own key; input hidden")
+    child.sendline(RECEIVER_KEY)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert "key      MINE: found here" in child.before and RECEIVER_KEY not in child.before
+    assert landed(receiver)[:3] == landed(sender)[:3]
+    from purelink.secrets.vault import Vault
+
+    monkeypatch.setenv("PURELINK_HOME", env["PURELINK_HOME"])  # the receiver's vault, read back here
+    assert Vault().get("MINE").reveal() == RECEIVER_KEY
