@@ -84,6 +84,9 @@ class ColumnTree:
         for node in self.nodes.values():
             if node.children:
                 node.box.add_class("purelink-parent")
+        self.groups = [g for g in self.groups if g.children]
+        for group in self.groups:  # a field sits under its object, whatever group its name suggests
+            group.box.description = f"{group.key.split(':')[1]} ({len(group.leaves())})"
         picked = set(chosen or [])
         for node in self.nodes.values():
             if not node.children:

@@ -16,12 +16,14 @@ import re
 #: rather than end in an ellipsis, and a parent column that is partly ticked shows a dash (mixed).
 WIZARD_CSS = """
 <style>
-.purelink-wizard .jupyter-button { width: auto; max-width: none; padding: 0 12px; }
-.purelink-wizard .widget-label { white-space: normal; overflow: visible; text-overflow: clip;
-  line-height: 1.2; align-self: center; }
+.purelink-wizard .jupyter-button { width: auto; max-width: none; padding: 0 12px; align-self: flex-start; }
+.purelink-wizard .widget-label { white-space: normal; overflow: visible; text-overflow: clip; }
+.purelink-wizard .widget-radio { display: flex; align-items: flex-start; }
+.purelink-wizard .widget-radio > .widget-label { text-align: right; flex: none; margin-right: 8px; }
 .purelink-wizard .widget-label-basic span, .purelink-wizard .widget-radio-box label {
   white-space: nowrap; overflow: visible; text-overflow: clip; }
-.purelink-wizard .widget-radio-box { flex-direction: row; flex-wrap: wrap; gap: 0 16px; align-items: center; }
+.purelink-wizard .widget-radio-box { flex-direction: row; flex-wrap: wrap; gap: 0 16px; align-items: center;
+  min-height: var(--jp-widgets-inline-height); }
 .purelink-wizard .widget-radio-box label { margin: 0; }
 .purelink-wizard .purelink-crumb.jupyter-button { background: none; border: none; box-shadow: none;
   color: #2e7d32; text-decoration: underline; padding: 0 4px; height: 24px; }
@@ -36,7 +38,9 @@ WIZARD_CSS = """
   max-width: 260px; overflow: hidden; text-overflow: ellipsis; padding: 2px 8px; line-height: 1.3;
   text-align: left; vertical-align: top; }
 .purelink-wizard .purelink-plan td { padding: 1px 8px; vertical-align: top; white-space: normal;
-  word-break: normal; overflow-wrap: anywhere; }
+  word-break: normal; overflow-wrap: break-word; }
+.purelink-wizard table td, .purelink-wizard table th { line-height: 1.45; }
+.purelink-wizard .purelink-md { line-height: 1.45; }
 .purelink-wizard .purelink-highlight pre { margin: 0; white-space: pre; overflow: auto; max-height: 360px;
   font-size: 12px; line-height: 1.4; }
 </style>
@@ -163,9 +167,13 @@ def highlight(code: str, language: str = "python") -> str:
     return f"<div class='purelink-highlight' style='background:#f6f8fa;padding:6px 8px;border-radius:4px'>{body}</div>"
 
 
+PLAN_KEYS = ("rate limit", "retries", "storage", "batching", "columns", "extraction", "pagination", "writes",
+             "validations", "suggested", "indexes", "note")
+
+
 def plan_html(text: str) -> str:
     """The design plan (`Plan.text()`: a title, then `key   value` lines indented by level) as a
-    table whose values wrap between words."""
+    table whose values wrap between words; a stream's line and `production` are headings."""
     lines = text.splitlines()
     if not lines:
         return ""
@@ -173,16 +181,15 @@ def plan_html(text: str) -> str:
     for line in lines[1:]:
         indent = (len(line) - len(line.lstrip())) // 2
         body = line.strip()
-        key, _, value = (body.partition("  ") if "  " in body else ("", "", body))
-        if body.startswith("- "):
-            key, value = "", "• " + body[2:]
-        if not value and key:
-            key, value = body, ""
-        weight = "bold" if indent <= 1 and not value.strip() or "->" in body and indent == 1 else "normal"
-        if "->" in body and indent == 1:  # a stream's heading: `customers -> stripe.customers (12 columns)`
-            key, value = body, ""
-        rows.append(f"<tr><td style='padding-left:{8 + 14 * max(indent - 1, 0)}px;font-weight:{weight};"
-                    f"color:#444;white-space:nowrap'>{markdown_inline(key.strip())}</td>"
-                    f"<td>{markdown_inline(value.strip())}</td></tr>")
+        key = next((k for k in PLAN_KEYS if body == k or body.startswith(k + " ")), None)
+        pad = f"padding-left:{8 + 14 * max(indent - 1, 0)}px"
+        if key is None and (body.startswith("- ")):
+            rows.append(f"<tr><td style='{pad}'></td><td>• {markdown_inline(body[2:])}</td></tr>")
+        elif key is None:  # a heading: `customers -> stripe.customers (25 columns)`, `production`
+            rows.append(f"<tr><td colspan='2' style='{pad};font-weight:bold;padding-top:6px'>"
+                        f"{markdown_inline(body)}</td></tr>")
+        else:
+            rows.append(f"<tr><td style='{pad};color:#555;white-space:nowrap'>{esc(key)}</td>"
+                        f"<td>{markdown_inline(body[len(key):].strip())}</td></tr>")
     return (f"<div class='purelink-plan'><div style='font-weight:bold;margin-bottom:4px'>{esc(lines[0])}</div>"
             f"<table style='border-collapse:collapse;font-size:12px'>{''.join(rows)}</table></div>")

@@ -24,6 +24,14 @@ def checklist_html(checks: list[dict], cls: str = "purelink-checklist") -> str:
     return table_html(["", "check", "detail"], rows, cls) + f"<div style='color:#666'>{summary}</div>"
 
 
+def step_html(step: str) -> str:
+    """'re-run it: purelink recipes run x' with the command as code, so it reads as one to type."""
+    what, sep, command = step.partition(": ")
+    if sep and command.startswith(("purelink ", "python ")):
+        return f"{esc(what)}: <code>{esc(command)}</code>"
+    return esc(step)
+
+
 class DesignScreen(Screen):
     """6: the plan: incremental strategy, rate limit, pagination, retries, validations, storage."""
 
@@ -217,7 +225,7 @@ class ResultScreen(Screen):
         super().__init__(wizard)
         outcome = self.session.result()
         files = table_html(["", "file"], [[esc(k), f"<code>{esc(v)}</code>"] for k, v in outcome.files.items()])
-        steps = "".join(f"<li>{esc(s)}</li>" for s in outcome.next_steps)
+        steps = "".join(f"<li>{step_html(s)}</li>" for s in outcome.next_steps)
         self.frames = w.VBox()
         self.widget.children = [
             w.HTML(f"<pre class='purelink-summary' style='white-space:pre-wrap'>{esc(outcome.summary)}</pre>"),

@@ -64,6 +64,7 @@ class Wizard:
         self.busy = False
         self.running: str | None = None  # what the background work is doing, for the refusal message
         self.actions: list[w.Button] = []  # the current screen's buttons that start work
+        self._tooltips: dict[str, str | None] = {}  # their own tooltips, while a disabled one explains why
         self.screen = None
         self.steps = w.HBox(layout=w.Layout(flex_flow="row wrap", align_items="center", margin="2px 0 8px"))
         self.steps.add_class("purelink-steps")
@@ -205,7 +206,10 @@ class Wizard:
         self.busy = True
         self.running = label
         self.say("")
-        self.activity.value = f"<span class='purelink-busy' style='color:#666'>⏳ {html.escape(label)}</span>"
+        self.activity.value = (f"<span class='purelink-busy' style='color:#666'><i class='fa fa-spinner fa-spin'></i> "
+                               f"{html.escape(label)} "
+                               "<span style='color:#999'>(the buttons that start work are disabled until it "
+                               "ends)</span></span>")
         self._hold(True)
 
         def run() -> None:
@@ -227,6 +231,11 @@ class Wizard:
         """Disable (or give back) every button that starts work, the navigation and the breadcrumb."""
         for button in self.actions:
             button.disabled = busy
+            if busy:  # the reason shows on hover, where the eye is
+                self._tooltips.setdefault(button.model_id, button.tooltip)
+                button.tooltip = f"Disabled while running: {(self.running or 'work').rstrip('.')}"
+            elif button.model_id in self._tooltips:
+                button.tooltip = self._tooltips.pop(button.model_id)
         for crumb in self.steps.children:
             if isinstance(crumb, w.Button) and "purelink-crumb-later" not in crumb._dom_classes:
                 crumb.disabled = busy
