@@ -152,6 +152,7 @@ class Builder:
                            secret=self.session.credentials.value(), base_url=spec.base_url)
         st = self.session.state
         st.recipe_name, st.recipe_version, st.module = recipe.name, recipe.version, str(module)
+        st.drafts.pop("generate", None)  # the name typed is now the recipe's
         st.preflight = [c.as_dict() for c in checks]
         st.test, st.run, st.done = None, None, False
         self.session.save()

@@ -125,7 +125,7 @@ class Session:
         stale = INVALIDATES.get(stage, ())
         st = self.state
         if "streams" in stale:  # another source: a new pipeline, with a name of its own
-            st.streams, st.columns, st.recipe_name = [], {}, None
+            st.streams, st.columns, st.recipe_name, st.drafts = [], {}, None, {}
         if "credential" in stale:
             st.credential, st.credential_ok, st.credential_saved = None, False, False
             self.credentials.secret = None

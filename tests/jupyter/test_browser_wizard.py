@@ -72,9 +72,12 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
         page.locator(".purelink-next").click()
         at(stage)
 
-    def back_then_next(before: str, stage: str) -> None:
+    def back_then_next(before: str, stage: str, still=None) -> None:
+        """Back to `before` (where `still()` checks its answers are there), then Next."""
         page.locator(".purelink-back").click()
         at(before)
+        if still is not None:
+            still()
         next_(stage)
 
     def look(name: str) -> None:
@@ -100,8 +103,9 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
     # 2 streams
     page.locator(".purelink-stream", has_text="customers").locator("input[type=checkbox]").check()
     look("02-streams")
-    back_then_next("Source", "Streams")
-    assert page.locator(".purelink-source input[list]").count() == 0
+    back_then_next("Source", "Streams", lambda: page.wait_for_function(
+        "() => document.querySelector('.purelink-source input[list]').value === 'Stripe (Payment processing)'",
+        timeout=20 * SECOND))
     assert checked(".purelink-stream:has-text('customers')")
     next_("Requirements")
 
@@ -207,3 +211,6 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
                             ".map(tr => tr.getBoundingClientRect().height)")
     assert heights and max(heights) < 40, heights
     look("10-result")
+    back_then_next("Run", "Result")
+    page.wait_for_selector(".purelink-rows", timeout=60 * SECOND)
+    assert int(page.locator(".purelink-rows").inner_text()) > 3000
