@@ -39,7 +39,7 @@ class Node:
         self.type = w.HTML(f"<span style='color:#999;font-size:11px'>{esc(column.type[:24])}</span>"
                            if column is not None else "")
         self.row = w.HBox([self.box, self.type], layout=w.Layout(margin=f"0 0 0 {18 * level}px",
-                                                                  align_items="center"))
+                                                                  align_items="baseline"))
 
     def leaves(self) -> list[Node]:
         return [self] if not self.children else [leaf for c in self.children for leaf in c.leaves()]

@@ -41,6 +41,10 @@ WIZARD_CSS = """
   word-break: normal; overflow-wrap: break-word; }
 .purelink-wizard table td, .purelink-wizard table th { line-height: 1.45; }
 .purelink-wizard .purelink-md { line-height: 1.45; }
+.purelink-wizard .purelink-column-tree .widget-checkbox { height: 22px; line-height: 22px; }
+.purelink-wizard .purelink-column-tree .widget-hbox { min-height: 0; }
+.purelink-wizard .purelink-column-tree .widget-html, .purelink-wizard .purelink-column-tree .widget-html-content {
+  height: 22px; line-height: 22px; }
 .purelink-wizard .widget-html-content li { line-height: 1.45; margin: 2px 0; }
 .purelink-wizard .widget-html-content a { color: #1565c0; text-decoration: underline; }
 .purelink-wizard .purelink-highlight pre { margin: 0; white-space: pre; overflow: auto; max-height: 360px;
