@@ -102,9 +102,10 @@ class ColumnTree:
                              style={"description_width": "initial"}, layout=w.Layout(width="280px"))
         self.filter.add_class("purelink-column-filter")
         self.filter.observe(lambda change: self.apply_filter(change["new"]), names="value")
-        columns_box = w.HBox([w.VBox([n.row for g in [group] for n in g.walk()],
-                                     layout=w.Layout(min_width="220px", margin="0 24px 8px 0"))
-                              for group in self.groups], layout=w.Layout(flex_flow="row wrap"))
+        self.panels = {group.key: w.VBox([n.row for n in group.walk()],
+                                         layout=w.Layout(min_width="220px", margin="0 24px 8px 0"))
+                       for group in self.groups}  # one column per group, side by side
+        columns_box = w.HBox(list(self.panels.values()), layout=w.Layout(flex_flow="row wrap"))
         parts = [self.filter] if len(self.columns) >= FILTER_FROM else []
         self.widget = w.VBox([*parts, columns_box])
         self.widget.add_class("purelink-column-tree")
@@ -165,8 +166,8 @@ class ColumnTree:
             node.row.layout.display = None if shown else "none"
             return shown
 
-        for group in self.groups:
-            visit(group)
+        for group in self.groups:  # a group with nothing to show gives its place up
+            self.panels[group.key].layout.display = None if visit(group) else "none"
 
     def selection(self) -> list[str] | None:
         """The paths to load; None when every field was and still is chosen ("load as is")."""

@@ -144,6 +144,12 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
     page.wait_for_selector(".purelink-path-address.purelink-mixed", timeout=20 * SECOND)  # 5 of 6: mixed
     page.wait_for_selector(".purelink-group-contact.purelink-mixed", timeout=20 * SECOND)
     look("05-schema")
+    page.locator(".purelink-column-filter input").fill("city")  # the filter narrows a wide object
+    page.locator(".purelink-path-phone").wait_for(state="hidden", timeout=20 * SECOND)
+    assert page.locator(".purelink-path-address-city").is_visible()
+    look("05-schema-filtered")
+    page.locator(".purelink-column-filter input").fill("")
+    page.locator(".purelink-path-phone").wait_for(state="visible", timeout=20 * SECOND)
     page.locator(".purelink-path-address input").check()  # the parent ticks its fields
     page.wait_for_function("() => document.querySelector('.purelink-path-address-city input').checked",
                            timeout=20 * SECOND)

@@ -46,6 +46,7 @@ def test_parents_are_tri_state_and_a_filter_narrows_wide_objects(at_schema):
     tree.filter.value = "city"
     shown = [p for p, n in tree.nodes.items() if n.row.layout.display != "none"]
     assert shown == ["address", "address.city"]  # the field, and the parent leading to it
+    assert tree.panels["group:Core"].layout.display == "none"  # no empty column left standing
     tree.filter.value = ""
     assert all(n.row.layout.display != "none" for n in tree.nodes.values())
 
