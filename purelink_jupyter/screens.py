@@ -87,8 +87,9 @@ class SourceScreen(Screen):
             b = w.Button(description=s.title, tooltip=s.label, layout=w.Layout(width="auto", min_width="110px"))
             b.add_class("purelink-suggestion")
             b.on_click(lambda _, name=s.name: self.choose(name))
-            about = w.HTML(f"<span style='color:#555'>{esc(s.description)}"
-                           f" <span style='color:#999'>· {esc(s.category)}</span></span>")
+            kind = (f" <span style='color:#999'>· {esc(s.category)}</span>"
+                    if s.category and s.category.lower() != s.description.lower() else "")
+            about = w.HTML(f"<span style='color:#555'>{esc(s.description)}{kind}</span>")
             about.add_class("purelink-suggestion-about")
             rows.append(w.HBox([b, about], layout=w.Layout(align_items="center")))
         self.suggestions.children = ([w.HTML("<span style='color:#666'>Suggestions:</span>"), *rows]
