@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from purelink_jupyter.screens import esc
+from purelink_jupyter.render import esc, markdown_block
 
 
 def assistant_for(wizard):
@@ -27,7 +27,7 @@ def intent_box(wizard, on_filled) -> w.Widget:
     text = w.Text(placeholder="or describe it: stripe customers since January, daily",
                   layout=w.Layout(width="460px"))
     text.add_class("purelink-intent")
-    button = w.Button(description="Fill in", icon="magic")
+    button = wizard.action(w.Button(description="Fill in", icon="magic"))
     button.add_class("purelink-fill")
     result = w.HTML()
 
@@ -38,7 +38,7 @@ def intent_box(wizard, on_filled) -> w.Widget:
         from purelink.assistant.prefill import prefill
 
         def done(p) -> None:
-            result.value = f"<pre style='font-size:12px;margin:4px 0'>{esc(p.text())}</pre>"
+            result.value = markdown_block(p.text())
             on_filled(p)
 
         wizard.work(f"Asking the assistant ({name})...",
@@ -51,7 +51,8 @@ def intent_box(wizard, on_filled) -> w.Widget:
 
 def explain_box(wizard, finished: dict, on_accepted) -> w.Widget:
     """An Explain button for a failed test run; the proposed change is applied only on Accept."""
-    button = w.Button(description="Explain", icon="question-circle", tooltip="Ask the assistant what went wrong")
+    button = wizard.action(w.Button(description="Explain", icon="question-circle",
+                                    tooltip="Ask the assistant what went wrong"))
     button.add_class("purelink-explain")
     answer = w.VBox()
 
@@ -62,9 +63,9 @@ def explain_box(wizard, finished: dict, on_accepted) -> w.Widget:
                     lambda: explain_failure(wizard.session, finished, assistant=assistant_for(wizard)), show)
 
     def show(explanation) -> None:
-        parts = [w.HTML(f"<pre style='font-size:12px'>{esc(explanation.text())}</pre>")]
+        parts = [w.HTML(markdown_block(explanation.text()))]
         if explanation.change is not None:
-            accept = w.Button(description="Accept the change", icon="check", button_style="success")
+            accept = wizard.action(w.Button(description="Accept the change", icon="check", button_style="success"))
             accept.on_click(lambda _: wizard.work("Saving the next recipe version...",
                                                   lambda: _accept(explanation), on_accepted))
             parts.append(accept)
@@ -102,7 +103,7 @@ class DiscoverBox:
         self.key = w.Password(description="Key", placeholder="API key or token (used only to probe)", style=style,
                               layout=w.Layout(width="460px"))
         self.key.add_class("purelink-discover-key")
-        find = w.Button(description="Find the connector", icon="search", button_style="primary")
+        find = wizard.action(w.Button(description="Find the connector", icon="search", button_style="primary"))
         find.add_class("purelink-discover")
         find.on_click(lambda _: self.find())
         self.answered = w.HTML()
@@ -143,8 +144,7 @@ class DiscoverBox:
 
         def show(round_) -> None:  # called on the wizard's thread as each round ends
             shown.append(round_)
-            self.rounds.value = "".join(f"<pre style='font-size:12px;margin:4px 0'>{esc(r.text())}</pre>"
-                                        for r in shown)
+            self.rounds.value = "".join(markdown_block(r.text()) for r in shown)
 
         self.wizard.work(f"Asking the assistant ({assistant.name}) and probing {base_url}...",
                          lambda: discover_source(self.wizard.session, name, base_url=base_url, key=key or None,
@@ -159,7 +159,7 @@ class DiscoverBox:
                 discovery.question or "Check the base URL and the key, or import an OpenAPI document."), "warn")
             return
         streams = ", ".join(s.name for s in discovery.spec.streams)
-        use = w.Button(description="Use this connector", button_style="success", icon="check")
+        use = self.wizard.action(w.Button(description="Use this connector", button_style="success", icon="check"))
         use.add_class("purelink-use-discovered")
         use.on_click(lambda _: self.wizard.work("Saving the connector...", self._accept, self.on_accepted))
         self.answer.children = [w.HTML(f"<div><b>{esc(verdict)}</b>. Streams: {esc(streams)}.</div>"), use]

@@ -14,6 +14,8 @@ from __future__ import annotations
 import html
 import json
 
+from purelink_jupyter.render import highlight
+
 
 class CellInserter:
     """Inserts code cells below the active cell of JupyterLab, when JupyterLab answers."""
@@ -52,5 +54,4 @@ def copy_box(code: str) -> str:
         "})(this)")
     return ("<div class='purelink-code'>"
             f"<button class='purelink-copy' onclick=\"{script}\" style='float:right'>Copy</button>"
-            "<pre style='background:#f6f8fa;padding:8px;border-radius:4px;overflow:auto;max-height:360px'>"
-            f"{html.escape(code)}</pre></div>")
+            f"{highlight(code)}</div>")

@@ -7,28 +7,16 @@ stages live in `purelink_jupyter.screens_pipeline`.
 
 from __future__ import annotations
 
-import html
-import json
+import threading
 
 import ipywidgets as w
 
 from purelink.errors import PurelinkError
+from purelink_jupyter.render import esc, short, table_html
 
+__all__ = ["Screen", "esc", "short", "table_html"]
 
-def esc(value) -> str:
-    return html.escape(str(value))
-
-
-def table_html(headers: list[str], rows: list[list], cls: str = "") -> str:
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td style='padding:2px 8px;vertical-align:top'>{c}</td>" for c in r) + "</tr>"
-                   for r in rows)
-    return f"<table class='{cls}' style='border-collapse:collapse;font-size:12px'><tr>{head}</tr>{body}</table>"
-
-
-def short(value, width: int = 40) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return esc(text if len(text) <= width else text[:width - 1] + "…")
+TYPING_PAUSE_S = 0.8  # "not in the catalog" waits until the user stops typing for this long
 
 
 class Screen:
@@ -40,6 +28,21 @@ class Screen:
     def commit(self) -> None:
         """Give the answers on this screen to the session (Next was clicked)."""
 
+    def answers(self) -> dict:
+        """What the screen holds, as a draft the session keeps when it cannot be committed yet."""
+        return {}
+
+    def keep(self) -> None:
+        """Leaving the screen (Back, the breadcrumb): commit what it holds, or keep it as a draft."""
+        if self.wizard.busy:
+            return
+        try:
+            self.commit()
+        except PurelinkError:
+            held = self.answers()
+            if held:
+                self.session.remember(self.session.stage, held)
+
 
 class SourceScreen(Screen):
     """1: a combobox with ranked suggestions; for an API not in the catalog, its OpenAPI document or
@@ -48,13 +51,15 @@ class SourceScreen(Screen):
     def __init__(self, wizard) -> None:
         super().__init__(wizard)
         self.by_label: dict[str, str] = {}
+        self._pause: threading.Timer | None = None
         self.combo = w.Combobox(placeholder="Type a source: Stripe, payments, crm...", ensure_option=False,
-                                description="Source", layout=w.Layout(width="460px"))
+                                description="Source", style={"description_width": "initial"},
+                                layout=w.Layout(width="460px"))
         self.combo.add_class("purelink-source")
         self.suggestions = w.VBox()
         self.chosen = w.HTML()
         self.openapi = w.Text(placeholder="path or URL of an OpenAPI 3 document", layout=w.Layout(width="360px"))
-        self.import_button = w.Button(description="Import OpenAPI", icon="file-import")
+        self.import_button = wizard.action(w.Button(description="Import OpenAPI", icon="file-import"))
         self.import_button.on_click(lambda _: self._import())
         self.proposal = w.VBox()
         self._suggest("")
@@ -79,19 +84,23 @@ class SourceScreen(Screen):
         for s in found:
             self.by_label[s.label] = s.name
         self.combo.options = tuple(s.label for s in found)
-        buttons = []
-        for s in found[:6]:
-            b = w.Button(description=s.label, tooltip=s.description, layout=w.Layout(width="auto"))
+        rows = []
+        for s in found[:6]:  # the title to click, and the catalog's one-line description beside it
+            b = w.Button(description=s.title, tooltip=s.label, layout=w.Layout(width="auto", min_width="110px"))
             b.add_class("purelink-suggestion")
             b.on_click(lambda _, name=s.name: self.choose(name))
-            buttons.append(b)
-        self.suggestions.children = ([w.HTML("<span style='color:#666'>Suggestions:</span>"),
-                                      w.HBox(buttons, layout=w.Layout(flex_flow="row wrap"))] if buttons and text
-                                     else [])
+            kind = (f" <span style='color:#999'>· {esc(s.category)}</span>"
+                    if s.category and s.category.lower() != s.description.lower() else "")
+            about = w.HTML(f"<span style='color:#555'>{esc(s.description)}{kind}</span>")
+            about.add_class("purelink-suggestion-about")
+            rows.append(w.HBox([b, about], layout=w.Layout(align_items="center")))
+        self.suggestions.children = ([w.HTML("<span style='color:#666'>Suggestions:</span>"), *rows]
+                                     if rows and text else [])
         return found
 
     def _typed(self, change) -> None:
         text = change["new"] or ""
+        self._cancel_pause()
         if text in self.by_label:
             self.choose(self.by_label[text])
             return
@@ -100,8 +109,28 @@ class SourceScreen(Screen):
         except PurelinkError as exc:
             self.wizard.fail(exc)
             return
+        typed = text.strip().lower()
         known = {n.lower() for s in found for n in (s.name, s.title, s.label)}
-        self.discover.offer("" if text.strip().lower() in known else text)
+        if not typed or typed in known or any(n.startswith(typed) for n in known):  # on its way to a name
+            self.discover.offer("")
+            return
+        self.discover.offer("")  # while typing, no verdict: "St" is on its way to "Stripe"
+        self._pause = threading.Timer(TYPING_PAUSE_S, self._stopped_typing, args=(text,))
+        self._pause.daemon = True
+        self._pause.start()
+
+    def _cancel_pause(self) -> None:
+        if self._pause is not None:
+            self._pause.cancel()
+            self._pause = None
+
+    def _stopped_typing(self, text: str) -> None:
+        """The user paused on a name the catalog does not know: offer the ways in for it, unless
+        the text moved on or a catalog source was chosen meanwhile."""
+        chosen = self.session.state.source
+        if self.combo.value != text or (chosen and text in (self.session.spec.label, self.session.spec.title)):
+            return
+        self.discover.offer(text)
 
     def choose(self, name: str) -> None:
         try:
@@ -109,9 +138,11 @@ class SourceScreen(Screen):
         except PurelinkError as exc:
             self.wizard.fail(exc)
             return
+        self._cancel_pause()
         if self.combo.value != spec.label:
             self.by_label[spec.label] = spec.name
             self.combo.value = spec.label
+        self.discover.offer("")  # a catalog source is chosen: no "not in the catalog" for it
         self._show_choice(spec)
         self.wizard.say(f"{spec.title} chosen. Next: its streams.", "ok")
 
@@ -152,11 +183,13 @@ class SourceScreen(Screen):
                          self._show_proposal)
 
     def _show_proposal(self, proposal) -> None:
-        use = w.Button(description="Use this connector", button_style="success", icon="check")
+        use = self.wizard.action(w.Button(description="Use this connector", button_style="success", icon="check"))
         use.on_click(lambda _: self.wizard.work("Saving the connector...", self.session.confirm_import,
                                                 lambda spec: (self._show_choice(spec), self.wizard.say(
                                                     f"{spec.title} imported and chosen.", "ok"))))
-        self.proposal.children = [w.HTML(f"<pre style='font-size:12px'>{esc(proposal.text())}</pre>"), use]
+        from purelink_jupyter.render import markdown_block
+
+        self.proposal.children = [w.HTML(markdown_block(proposal.text())), use]
 
     def commit(self) -> None:
         if not self.session.state.source and self.combo.value.strip():
@@ -168,12 +201,13 @@ class StreamsScreen(Screen):
 
     def __init__(self, wizard) -> None:
         super().__init__(wizard)
-        chosen = set(self.session.state.streams)
+        draft = self.session.draft_of("streams")
+        chosen = set(draft.get("streams", self.session.state.streams))
         self.boxes: dict[str, w.Checkbox] = {}
         rows = []
         for s in self.session.streams():
             box = w.Checkbox(value=s.name in chosen, description=s.name, indent=False,
-                             layout=w.Layout(width="160px"))
+                             layout=w.Layout(width="auto", min_width="160px"))
             box.add_class("purelink-stream")
             self.boxes[s.name] = box
             how = "incremental" if s.incremental else "full reload"
@@ -182,8 +216,11 @@ class StreamsScreen(Screen):
         spec = self.session.spec
         self.widget.children = [w.HTML(f"<b>Which {esc(spec.title)} streams should be loaded?</b>"), *rows]
 
+    def answers(self) -> dict:
+        return {"streams": [name for name, box in self.boxes.items() if box.value]}
+
     def commit(self) -> None:
-        self.session.choose_streams([name for name, box in self.boxes.items() if box.value])
+        self.session.choose_streams(self.answers()["streams"])
 
 
 LABELS = {"poc": "POC", "production": "Production", "once": "Once", "hourly": "Hourly", "daily": "Daily",
@@ -191,44 +228,76 @@ LABELS = {"poc": "POC", "production": "Production", "once": "Once", "hourly": "H
           "help me get keys": "Help me get keys"}
 
 
+LOCAL_STORES = ("duckdb",)  # stores that are a file here; any other one is reached by its URL
+LABEL_WIDTH = "230px"
+
+
 class RequirementsScreen(Screen):
-    """3: purpose, frequency, history, destination, base URL, keys, and where it runs."""
+    """3: purpose, frequency, history, destination, base URL, keys, and where it runs. Labels sit
+    in one column wide enough for the longest; the warehouse URL shows only for a warehouse."""
 
     def __init__(self, wizard) -> None:
         super().__init__(wizard)
         self.fields: dict[str, w.Widget] = {}
+        draft = self.session.draft_of("requirements")
+        st = self.session.state
         rows = []
-        style = {"description_width": "200px"}
+        style = {"description_width": LABEL_WIDTH}
         for q in self.session.requirement_questions():
+            default = draft.get(q.key, q.default)
             if q.choices:
-                default = q.default
-                if q.key == "keys_ready":
-                    default = "yes" if q.default else "help me get keys"
+                if q.key == "keys_ready" and isinstance(default, bool):
+                    default = "yes" if default else "help me get keys"
+                if default not in q.choices:
+                    default = q.choices[0]
                 field = w.RadioButtons(options=[(LABELS.get(c, c), c) for c in q.choices], value=default,
                                        description=q.prompt, style=style, layout=w.Layout(width="auto"))
-            else:
-                field = w.Text(value="" if q.default is None else str(q.default), description=q.prompt,
-                               style=style, layout=w.Layout(width="620px"), placeholder=q.help)
+            else:  # "Load history from (ISO date, empty: everything)": the label, and the hint inside the field
+                label, _, hint = q.prompt.partition(" (")
+                field = w.Text(value="" if default is None else str(default), description=label,
+                               style=style, layout=w.Layout(width="680px"),
+                               placeholder=q.help or hint.rstrip(")"))
             field.add_class(f"purelink-q-{q.key.replace('.', '-')}")
             self.fields[q.key] = field
             rows.append(field)
             if q.help and q.choices:
-                rows.append(w.HTML(f"<div style='margin-left:208px;color:#888;font-size:12px'>{esc(q.help)}</div>"))
-        self.warehouse = w.Text(description="Warehouse URL", style=style, layout=w.Layout(width="620px"),
+                rows.append(w.HTML(f"<div style='margin:-4px 0 4px {int(LABEL_WIDTH[:-2]) + 8}px;color:#888;"
+                                   f"font-size:12px'>{esc(q.help)}</div>"))
+        self.warehouse = w.Text(value=draft.get("warehouse_url", st.destination.url or ""),
+                                description="Warehouse URL", style=style, layout=w.Layout(width="680px"),
                                 placeholder="postgresql://user@host:5432/db (the password goes to the vault)")
-        self.executor = w.Dropdown(options=[("Docker container when it answers, else local", "auto"),
+        self.warehouse.add_class("purelink-q-warehouse_url")
+        executor = draft.get("executor", st.executor)
+        self.executor = w.Dropdown(options=[("Docker container when it answers, else here", "auto"),
                                             ("Docker container", "docker"), ("Here, without isolation", "local")],
-                                   value=self.session.state.executor if self.session.state.executor != "auto"
-                                   else wizard.executor, description="Runs in", style=style)
-        self.widget.children = [*rows, self.warehouse, self.executor]
+                                   value=executor, description="Runs in", style=style,
+                                   layout=w.Layout(width="600px"))
+        self.executor.add_class("purelink-q-executor")
+        # The warehouse URL belongs to the store chosen; the field follows the choice.
+        if "destination" in self.fields:
+            rows.insert(rows.index(self.fields["destination"]) + 1, self.warehouse)
+            self.fields["destination"].observe(lambda ch: self._store_chosen(ch["new"]), names="value")
+            self._store_chosen(self.fields["destination"].value)
+        else:
+            rows.append(self.warehouse)
+        self.widget.children = [*rows, self.executor]
+
+    def _store_chosen(self, kind: str) -> None:
+        self.warehouse.layout.display = "none" if kind in LOCAL_STORES else None
+
+    def answers(self) -> dict:
+        held = {k: f.value for k, f in self.fields.items()}
+        held.update(warehouse_url=self.warehouse.value, executor=self.executor.value)
+        return held
 
     def commit(self) -> None:
-        get = {k: f.value for k, f in self.fields.items()}
+        get = self.answers()
         variables = {k.split(".", 1)[1]: v for k, v in get.items() if k.startswith("variables.") and v}
+        warehouse = get["warehouse_url"].strip() if get.get("destination") not in LOCAL_STORES else ""
         self.session.set_requirements(
             purpose=get.get("purpose"), frequency=get.get("frequency"),
             history_start=(get.get("history_start") or "").strip(), destination=get.get("destination"),
-            warehouse_url=self.warehouse.value.strip() or None, executor=self.executor.value,
+            warehouse_url=warehouse or None, executor=self.executor.value,
             keys_ready=get.get("keys_ready", "yes") == "yes", base_url=(get.get("base_url") or "").strip(),
             variables=variables or None)
 
@@ -250,15 +319,16 @@ class CredentialsScreen(Screen):
                  + (f"<div>Dashboard: {link}</div>" if link else "") + (f"<ol>{steps}</ol>" if steps else "")
                  + (f"<div style='color:#444'>{esc(help_.key_hint)}</div>" if help_.key_hint else "")
                  + (f"<div style='color:#888'>{esc(help_.test_vs_live)}</div>" if help_.test_vs_live else ""))
-        self.password = w.Password(placeholder="paste the key", description="Key", layout=w.Layout(width="420px"))
+        self.password = w.Password(placeholder="paste the key", description="Key",
+                                   style={"description_width": "initial"}, layout=w.Layout(width="420px"))
         self.password.add_class("purelink-key")
         self.save = w.Checkbox(value=True, description="Save it encrypted in the vault", indent=False)
-        validate = w.Button(description="Validate", icon="check", button_style="primary")
+        validate = wizard.action(w.Button(description="Validate", icon="check", button_style="primary"))
         validate.add_class("purelink-validate")
         validate.on_click(lambda _: self._validate())
         parts = [w.HTML(guide), w.HBox([self.password, validate]), self.save]
         if help_.found:
-            use = w.Button(description="Use the key found", icon="key", layout=w.Layout(width="auto"))
+            use = wizard.action(w.Button(description="Use the key found", icon="key", layout=w.Layout(width="auto")))
             use.add_class("purelink-use-found")
             use.on_click(lambda _: self.wizard.work("Checking the key with the API...",
                                                     self.session.use_existing_credential, self._validated))
@@ -285,86 +355,3 @@ class CredentialsScreen(Screen):
         self.status.value = (f"<span class='purelink-key-ok' style='color:#2e7d32'>✓ {esc(status.masked)} "
                              f"{where}. {esc(status.health)}</span>")
         self.wizard.say("The key works. Next: a sample of the data.", "ok")
-
-
-class SchemaScreen(Screen):
-    """5: five sampled records, the inferred schema, and grouped column checkboxes per stream."""
-
-    def __init__(self, wizard) -> None:
-        super().__init__(wizard)
-        self.boxes: dict[str, dict[str, w.Checkbox]] = {}
-        st = self.session.state
-        if any(s not in st.probed for s in st.streams):
-            self.widget.children = [w.HTML("Fetching 5 records of each stream...")]
-            wizard.work("Fetching 5 sample records...", self.session.probe, lambda _: self._draw())
-        else:
-            self._draw()
-
-    def _draw(self) -> None:
-        from purelink.discovery.columns import GROUPS
-
-        pages = []
-        for stream in self.session.state.streams:
-            probe = self.session.probe_of(stream)
-            groups = self.session.column_groups(stream)
-            chosen = self.session.state.columns.get(stream)
-            self.boxes[stream] = {}
-            parts = [w.HTML(self._preview(probe)), self._schema(probe)]
-            for group in GROUPS:
-                columns = groups.get(group) or []
-                if not columns:
-                    continue
-                boxes = []
-                for c in columns:
-                    label = c.path + (" ⚠" if c.heavy else "")
-                    box = w.Checkbox(value=chosen is None or c.path in chosen, description=label, indent=False,
-                                     tooltip=f"{c.type}{' - may slow extraction' if c.heavy else ''}",
-                                     layout=w.Layout(width="230px"))
-                    box.add_class("purelink-column")
-                    self.boxes[stream][c.path] = box
-                    boxes.append(box)
-                toggle = w.Checkbox(value=all(b.value for b in boxes), description=f"{group} ({len(boxes)})",
-                                    indent=False, layout=w.Layout(width="auto"))
-                toggle.add_class(f"purelink-group-{group.lower()}")
-                toggle.observe(lambda ch, bs=boxes: [setattr(b, "value", ch["new"]) for b in bs], names="value")
-                parts += [toggle, w.GridBox(boxes, layout=w.Layout(grid_template_columns="repeat(3, 235px)",
-                                                                   margin="0 0 6px 20px"))]
-            heavy = [c.path for c in probe.columns if c.heavy]
-            if heavy:
-                parts.append(w.HTML(f"<div style='color:#ef6c00'>⚠ may slow extraction: {esc(', '.join(heavy))}</div>"))
-            pages.append(w.VBox(parts))
-        if len(pages) == 1:
-            self.widget.children = pages
-        else:
-            tabs = w.Tab(children=pages)
-            for i, stream in enumerate(self.session.state.streams):
-                tabs.set_title(i, stream)
-            self.widget.children = [tabs]
-
-    @staticmethod
-    def _preview(probe) -> str:
-        records = probe.records[:5]
-        if not records:
-            return "<i>The API returned no records for this stream.</i>"
-        keys = [k for k in records[0] if k == "id"] + [k for k in records[0] if k != "id"]
-        keys = keys[:8]
-        rows = [[short(r.get(k), 28) for k in keys] for r in records]
-        more = len(records[0]) - len(keys)
-        return (f"<b>{esc(probe.stream)}: {len(records)} sample records</b>"
-                + table_html(keys, rows, "purelink-preview")
-                + (f"<div style='color:#888;font-size:12px'>and {more} more fields</div>" if more > 0 else ""))
-
-    @staticmethod
-    def _schema(probe) -> w.Widget:
-        rows = [[esc(c.path), esc(c.type), "yes" if c.nullable else "no", short(", ".join(c.examples[:2]), 36)]
-                for c in probe.columns]
-        box = w.Accordion(children=[w.HTML(table_html(["field", "type", "nullable", "examples"], rows))])
-        box.set_title(0, f"Inferred schema ({len(rows)} fields)")
-        box.selected_index = None
-        return box
-
-    def commit(self) -> None:
-        if self.wizard.busy:
-            raise PurelinkError("The sample is still being fetched.", "Wait a moment, then click Next.")
-        for stream, boxes in self.boxes.items():
-            self.session.choose_columns(stream, [path for path, box in boxes.items() if box.value])

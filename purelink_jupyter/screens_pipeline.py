@@ -7,7 +7,8 @@ import ipywidgets as w
 from purelink.errors import PurelinkError
 from purelink_jupyter.insert import copy_box
 from purelink_jupyter.monitor import LiveMonitor
-from purelink_jupyter.screens import Screen, esc, table_html
+from purelink_jupyter.render import esc, frame_html, plan_html, table_html
+from purelink_jupyter.screens import Screen
 
 MARKS = {"PASS": ("✓", "#2e7d32"), "WARN": ("!", "#ef6c00"), "FAIL": ("✗", "#c62828")}
 
@@ -23,6 +24,14 @@ def checklist_html(checks: list[dict], cls: str = "purelink-checklist") -> str:
     return table_html(["", "check", "detail"], rows, cls) + f"<div style='color:#666'>{summary}</div>"
 
 
+def step_html(step: str) -> str:
+    """'re-run it: purelink recipes run x' with the command as code, so it reads as one to type."""
+    what, sep, command = step.partition(": ")
+    if sep and command.startswith(("purelink ", "python ")):
+        return f"{esc(what)}: <code>{esc(command)}</code>"
+    return esc(step)
+
+
 class DesignScreen(Screen):
     """6: the plan: incremental strategy, rate limit, pagination, retries, validations, storage."""
 
@@ -33,7 +42,7 @@ class DesignScreen(Screen):
         except PurelinkError as exc:
             wizard.fail(exc)
             return
-        self.plan_html = w.HTML(f"<pre class='purelink-plan' style='font-size:12px'>{esc(plan.text())}</pre>")
+        self.plan_html = w.HTML(plan_html(plan.text()))
         self.widget.children = [self.plan_html, *self._check_boxes(plan)]
 
     def _check_boxes(self, plan) -> list:
@@ -55,8 +64,7 @@ class DesignScreen(Screen):
     def _tick(self, stream: str, rule, on: bool) -> None:
         rules = [v for v in self.session.state.validations.get(stream, []) if v != rule]
         self.session.choose_validations(stream, [*rules, rule] if on else rules)
-        self.plan_html.value = (f"<pre class='purelink-plan' style='font-size:12px'>"
-                                f"{esc(self.session.plan().text())}</pre>")
+        self.plan_html.value = plan_html(self.session.plan().text())
 
 
 class GenerateScreen(Screen):
@@ -65,9 +73,11 @@ class GenerateScreen(Screen):
     def __init__(self, wizard) -> None:
         super().__init__(wizard)
         st = self.session.state
-        self.name = w.Text(value=st.recipe_name or self.session.draft().name, description="Recipe name",
+        name = self.session.draft_of("generate").get("name") or st.recipe_name or self.session.draft().name
+        self.name = w.Text(value=name, description="Recipe name", style={"description_width": "initial"},
                            layout=w.Layout(width="420px"))
-        button = w.Button(description="Generate", icon="cogs", button_style="primary")
+        self.name.add_class("purelink-recipe-name")
+        button = wizard.action(w.Button(description="Generate", icon="cogs", button_style="primary"))
         button.add_class("purelink-generate")
         button.on_click(lambda _: self._generate())
         self.result = w.VBox()
@@ -75,6 +85,14 @@ class GenerateScreen(Screen):
         if st.module and st.recipe_name:
             self.result.children = [w.HTML(f"Generated earlier: {esc(st.module)}"
                                            + checklist_html(st.preflight))]
+
+    def answers(self) -> dict:
+        return {"name": self.name.value.strip()}
+
+    def keep(self) -> None:
+        """A name typed but not generated yet is kept for when the user comes back."""
+        if self.answers()["name"] != (self.session.state.recipe_name or ""):
+            self.session.remember("generate", self.answers())
 
     def _generate(self) -> None:
         name = self.name.value.strip() or None
@@ -85,7 +103,7 @@ class GenerateScreen(Screen):
         checks = [c.as_dict() if hasattr(c, "as_dict") else dict(c) for c in generated.checks]
         files = (f"<div>recipe <code>{esc(generated.recipe_path)}</code></div>"
                  f"<div>module <code>{esc(generated.module_path)}</code></div>")
-        code = w.Accordion(children=[w.HTML(copy_box(generated.code))])
+        code = w.Accordion(children=[w.HTML(copy_box(generated.code))])  # highlighted, with a Copy button
         code.set_title(0, f"The module ({len(generated.code.splitlines())} lines)")
         code.selected_index = 0
         parts = [w.HTML(files), w.HTML("<b>Pre-flight checks</b>" + checklist_html(checks, "purelink-preflight")),
@@ -112,7 +130,7 @@ class TestScreen(Screen):
 
     def __init__(self, wizard) -> None:
         super().__init__(wizard)
-        button = w.Button(description="Run the test", icon="flask", button_style="primary")
+        button = wizard.action(w.Button(description="Run the test", icon="flask", button_style="primary"))
         button.add_class("purelink-test")
         button.on_click(lambda _: self._test())
         self.area = w.VBox()
@@ -125,6 +143,8 @@ class TestScreen(Screen):
             self.checklist.value = checklist_html(test.get("checks", []))
 
     def _test(self) -> None:
+        if self.wizard._refused():  # a click that arrived before the button was disabled
+            return
         monitor = LiveMonitor("test run: 5 records per stream")
         self.area.children = [monitor.widget]
         self.checklist.value = ""
@@ -158,7 +178,7 @@ class RunScreen(Screen):
     def __init__(self, wizard) -> None:
         super().__init__(wizard)
         self.full_refresh = w.Checkbox(value=False, description="Full refresh (ignore the saved state)", indent=False)
-        button = w.Button(description="Run the pipeline", icon="play", button_style="primary")
+        button = wizard.action(w.Button(description="Run the pipeline", icon="play", button_style="primary"))
         button.add_class("purelink-run")
         button.on_click(lambda _: self._run())
         self.area = w.VBox()
@@ -169,6 +189,10 @@ class RunScreen(Screen):
             self.area.children = [w.HTML(summary_html(self.session.state.run))]
 
     def _run(self) -> None:
+        # A second click must not replace the monitor of the run under way (it froze at "starting
+        # 0%" while the first run went on): refused before anything is drawn.
+        if self.wizard._refused():
+            return
         recipe = self.session.recipe()
         monitor = LiveMonitor(f"{recipe.name} v{recipe.version}")
         self.area.children = [monitor.widget]
@@ -201,10 +225,11 @@ class ResultScreen(Screen):
         super().__init__(wizard)
         outcome = self.session.result()
         files = table_html(["", "file"], [[esc(k), f"<code>{esc(v)}</code>"] for k, v in outcome.files.items()])
-        steps = "".join(f"<li>{esc(s)}</li>" for s in outcome.next_steps)
+        steps = "".join(f"<li>{step_html(s)}</li>" for s in outcome.next_steps)
         self.frames = w.VBox()
         self.widget.children = [
-            w.HTML(f"<pre class='purelink-summary'>{esc(outcome.summary)}</pre>"), w.HTML(files),
+            w.HTML(f"<pre class='purelink-summary' style='white-space:pre-wrap'>{esc(outcome.summary)}</pre>"),
+            w.HTML(files),
             w.HTML(f"<b>Next</b><ul>{steps}</ul>"), w.HTML("<b>The cell that re-runs it</b>" + copy_box(outcome.cell)),
             self.frames]
         wizard.work("Reading the tables from DuckDB...", lambda: self.session.tables(arrow=wizard.arrow),
@@ -218,10 +243,11 @@ class ResultScreen(Screen):
         for name, frame in tables.items():
             rows, cols = (frame.num_rows, frame.num_columns) if hasattr(frame, "num_rows") else frame.shape
             head = frame.slice(0, 5).to_pandas() if hasattr(frame, "num_rows") else frame.head(5)
+            # rows one line tall: nested JSON collapses to "{city, country, …}", the full value on hover
             count = w.HTML(f"<div><b>{esc(schema)}.{esc(name)}</b>: <span class='purelink-rows'>{rows}</span> "
                            f"rows × {cols} columns</div>")
             count.add_class("purelink-rowcount")
-            preview = w.HTML("<div style='overflow:auto;max-width:100%'>" + head.to_html(max_cols=12, border=0)
-                             + "</div>")
+            preview = w.HTML("<div class='purelink-frame' style='overflow:auto;max-width:100%'>"
+                             + frame_html(head) + "</div>")
             parts += [count, preview]
         self.frames.children = parts

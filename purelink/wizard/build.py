@@ -92,8 +92,13 @@ class Builder:
                 raise SessionError(f"{stream} has no field {', '.join(unknown)} in the sample.",
                                    f"Fields: {', '.join(sorted(known))[:400]}.")
             columns = list(dict.fromkeys(columns))
-        self.session.state.columns[stream] = columns
-        write_schema(probe, self.session.workspace, columns, airbyte=self.session.state.destination.airbyte_metadata)
+        st = self.session.state
+        st.drafts.pop("schema", None)
+        if stream in st.columns and st.columns[stream] == columns:
+            self.session.save()  # the same choice again (Back, then Next): the plan and the runs stay
+            return columns
+        st.columns[stream] = columns
+        write_schema(probe, self.session.workspace, columns, airbyte=st.destination.airbyte_metadata)
         self.session.changed("schema")
         return columns
 
@@ -147,6 +152,7 @@ class Builder:
                            secret=self.session.credentials.value(), base_url=spec.base_url)
         st = self.session.state
         st.recipe_name, st.recipe_version, st.module = recipe.name, recipe.version, str(module)
+        st.drafts.pop("generate", None)  # the name typed is now the recipe's
         st.preflight = [c.as_dict() for c in checks]
         st.test, st.run, st.done = None, None, False
         self.session.save()

@@ -62,6 +62,7 @@ class SessionState(BaseModel):
     test: dict | None = None  # status, checks, records of the sample run
     run: dict | None = None  # the finished event of the full run
     done: bool = False
+    drafts: dict[str, dict[str, Any]] = Field(default_factory=dict)  # answers not committed yet, by stage
 
 
 @dataclass

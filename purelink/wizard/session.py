@@ -22,7 +22,9 @@ stage and returns plain data (see `purelink.wizard.models`), never prints, never
 Stages: source, streams, requirements, credentials, schema, design, generate, test, run, result.
 `s.stage` is where the user is: `s.next()` checks the current stage is complete (else
 `SessionError` says what is missing) and moves on; `s.back()` goes back, losing nothing, and an
-answer changed upstream clears only what depended on it. `s.state` (pydantic) holds every answer
+answer changed upstream clears only what depended on it: giving the same answer again (Back, then
+Next) clears nothing. An answer a UI holds but cannot commit yet (no stream ticked, a date being
+typed) is kept with `s.remember(stage, answers)` and read back with `s.draft_of(stage)`. `s.state` (pydantic) holds every answer
 and is saved to `.purelink/session.json` after each action, without any key's value: a key lives
 in this process's memory, or encrypted in the vault and referenced by name. A pipeline is done
 (`s.state.done`) only once its test run passed and its full run finished.
@@ -125,13 +127,12 @@ class Session:
         stale = INVALIDATES.get(stage, ())
         st = self.state
         if "streams" in stale:  # another source: a new pipeline, with a name of its own
-            st.streams, st.columns, st.recipe_name = [], {}, None
+            st.streams, st.columns, st.recipe_name, st.drafts = [], {}, None, {}
         if "credential" in stale:
             st.credential, st.credential_ok, st.credential_saved = None, False, False
             self.credentials.secret = None
-        if "schema" in stale:
-            st.probed = [s for s in st.probed if s in st.streams]
-            st.columns = {k: v for k, v in st.columns.items() if k in st.streams}
+        # A stream unticked keeps its sample and column choices (`probed`, `columns`), for when it
+        # is ticked again; only the chosen streams go into the recipe.
         if "plan" in stale:
             self.builder.forget_plan()
         if "generate" in stale:  # the recipe's name is an answer and stays; its next save is a new version
@@ -139,6 +140,18 @@ class Session:
             st.preflight = []
         st.test, st.run, st.done = (None, None, False) if stale else (st.test, st.run, st.done)
         self.save()
+
+    def remember(self, stage: str, answers: dict[str, Any]) -> None:
+        """Keep answers given at `stage` that are not complete yet (the user went Back before they
+        could be committed); a UI shows them again with `draft_of`. Committing the stage drops them."""
+        self.state.drafts[stage] = dict(answers)
+        self.save()
+
+    def draft_of(self, stage: str) -> dict[str, Any]:
+        return dict(self.state.drafts.get(stage, {}))
+
+    def _committed(self, stage: str) -> None:
+        self.state.drafts.pop(stage, None)
 
     # -- navigation -------------------------------------------------------------------------------
     def missing(self, stage: str | None = None) -> str | None:
@@ -273,9 +286,12 @@ class Session:
         if not chosen:
             known = ", ".join(s.name for s in spec.streams)
             raise SessionError("No stream chosen.", f"Choose among: {known}.")
+        self._committed("streams")
         if chosen != self.state.streams:
             self.state.streams = chosen
             self.changed("streams")
+        else:
+            self.save()
         return chosen
 
     # -- 3 requirements ---------------------------------------------------------------------------
@@ -302,6 +318,8 @@ class Session:
                          base_url: str | None = None, rate_limit: float | None = None,
                          variables: dict[str, str] | None = None) -> SessionState:
         st = self.state
+        before = st.model_dump(include={"requirements", "destination", "executor", "keys_ready", "base_url",
+                                        "variables"})
         req = st.requirements.model_dump()
         given = {"purpose": purpose, "frequency": frequency, "rate_limit": rate_limit}
         req.update({k: v for k, v in given.items() if v is not None})
@@ -328,7 +346,11 @@ class Session:
         if (st.base_url, st.variables) != where:  # another server: the key and the samples are unproven
             st.credential_ok = False
             st.probed = []
-        self.changed("requirements")
+        self._committed("requirements")
+        if st.model_dump(include=set(before)) != before:
+            self.changed("requirements")
+        else:  # the same answers again (Back, then Next): the plan, the module and the runs stay
+            self.save()
         return st
 
     # -- 4 credentials: the `credentials` collaborator ---------------------------------------------

@@ -110,7 +110,7 @@ def test_wizard_from_s_to_a_dataframe(lab, page, lab_sandbox, make_notebook, lab
     page.locator(".purelink-column", has_text="description").first.locator("input").uncheck()
     snap(page, "5-schema")
     click_next(page, "Design")
-    page.wait_for_selector("pre.purelink-plan", timeout=30 * SECOND)
+    page.wait_for_selector(".purelink-plan", timeout=30 * SECOND)
     snap(page, "6-design")
     click_next(page, "Generate")
 

@@ -33,6 +33,18 @@ def one(wiz, cls):
     return hits[0]
 
 
+def until(condition, timeout: float = 30.0) -> bool:
+    """Wait for `condition()` to hold (an event, polled), at most `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def click_next(wiz, stage):
     wiz.next()
     assert wiz.wait(120)
@@ -74,26 +86,32 @@ def test_the_whole_flow_by_clicking(wizard, sandbox, workspace):
     assert "validated and encrypted" in wiz.screen.status.value
     click_next(wiz, "schema")
     assert wiz.wait(60)
-    columns = {b.description: b for b in find(wiz.widget, "purelink-column")}
-    assert {"id", "email", "address.city"} <= set(columns)
+    tree = wiz.screen.trees["customers"]
+    assert {"id", "email", "address.city"} <= set(tree.nodes)
+    assert tree.nodes["address.city"].box.description == "city"  # the tree gives the rest ...
+    assert tree.nodes["address.city"].box.tooltip.startswith("address.city")  # ... and the hover the full name
     wanted = {"id", "email", "name", "created", "balance", "address.city"}
-    for name, box in columns.items():
-        box.value = name in wanted
+    for path, node in tree.nodes.items():
+        if not node.children:
+            node.box.value = path in wanted
     click_next(wiz, "design")
     assert set(wiz.session.state.columns["customers"]) == wanted
     assert "Plan for stripe_customers" in wiz.screen.widget.children[0].value
+    assert "<pre" not in wiz.screen.plan_html.value  # a table that wraps between words
     (email_check,) = find(wiz.widget, "purelink-suggested-check")
     assert not email_check.value and "email is a valid email" in email_check.description  # unticked
     email_check.value = True  # ticked: the plan applies it ...
     assert "email: email format" in wiz.screen.plan_html.value.split("suggested")[0]
     email_check.value = False  # ... unticked again: it does not
-    assert "suggested   email: email format" in wiz.screen.plan_html.value
+    assert "email: email format" not in wiz.screen.plan_html.value.split("suggested")[0]
     click_next(wiz, "generate")
 
     one(wiz, "purelink-generate").click()
     assert wiz.wait(120)
     assert (workspace.pipelines / "stripe_customers.py").exists()
     assert "purelink.run(" in wiz.screen.result.children[-1].value  # the copy box: nothing was inserted
+    module_html = text_of(wiz.screen.result)
+    assert "purelink-highlight" in module_html and "<span style=" in module_html  # Pygments colours
     click_next(wiz, "test")
 
     one(wiz, "purelink-test").click()
@@ -101,8 +119,14 @@ def test_the_whole_flow_by_clicking(wizard, sandbox, workspace):
     assert "PASS" in wiz.screen.checklist.value and "credentials" in wiz.screen.checklist.value
     click_next(wiz, "run")
 
-    one(wiz, "purelink-run").click()
+    run = one(wiz, "purelink-run")
+    run.click()
+    first = wiz.screen.area.children[0]
+    assert run.disabled and one(wiz, "purelink-next").disabled  # disabled while the run goes
+    run.click()  # a click that reached the kernel anyway is refused, and the monitor stays
+    assert "still running" in wiz.message.value and wiz.screen.area.children[0] is first
     assert wiz.wait(120)
+    assert not run.disabled
     monitor = wiz.screen.area.children[0]
     bar = next(c for c in monitor.children if type(c).__name__ == "IntProgress")
     assert bar.value == 100 and bar.bar_style == "success"
@@ -111,7 +135,8 @@ def test_the_whole_flow_by_clicking(wizard, sandbox, workspace):
     frame = wiz.tables["customers"]
     assert len(frame) > 3000 and "email" in frame.columns
     assert f"{len(frame)}</span> rows" in one(wiz, "purelink-rowcount").value
-    assert "cus_" in wiz.screen.frames.children[1].value  # the first rows
+    preview = wiz.screen.frames.children[1].value
+    assert "cus_" in preview and "purelink-compact" in preview  # the first rows, one line each
 
 
 def test_source_option_opens_at_the_streams(workspace, tmp_path, monkeypatch):
@@ -187,7 +212,8 @@ def test_an_api_in_no_catalog_is_found_by_the_assistant(workspace, sandbox, tmp_
     combo.value = "Stripe"
     assert section.layout.display == "none"  # a known source needs no assistant
     combo.value = "Acme Tickets"
-    assert section.layout.display != "none" and "Acme Tickets is not in the catalog" in text_of(section)
+    assert until(lambda: section.layout.display != "none")  # once the typing paused
+    assert "Acme Tickets is not in the catalog" in text_of(section)
     assert one(wiz, "purelink-discover-name").value == "Acme Tickets"
 
     one(wiz, "purelink-discover-open").click()
@@ -219,6 +245,7 @@ def test_the_assistant_says_when_it_finds_nothing(workspace, sandbox, tmp_path, 
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     wiz = Wizard(workspace=workspace.root, insert_cells=False)
     one(wiz, "purelink-source").value = "Nowhere API"
+    assert until(lambda: one(wiz, "purelink-discover-name").value == "Nowhere API")
     one(wiz, "purelink-discover").click()
     assert "base URL first" in wiz.message.value and not wiz.busy
     one(wiz, "purelink-discover-url").value = sandbox.stripe_base_url.rstrip("/") + "/no-such-api"
