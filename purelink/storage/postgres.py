@@ -96,11 +96,13 @@ class PostgresStore(Store):
 
     def _arrow(self, sql: str, params: list | None = None) -> pa.Table:
         from purelink.runtime import pg
+        from purelink.runtime.arrow_batch import normalize
 
         with self.connection() as con, con.cursor() as cur:
             try:
                 cur.execute(sql, parameters=params) if params else cur.execute(sql)
-                return cur.fetch_arrow_table()
+                # numeric(p,s) arrives as opaque text; normalize makes it the decimal it is
+                return normalize(cur.fetch_arrow_table())
             except pg.driver().Error as exc:
                 raise PurelinkError(f"The query failed: {pg.first_line(exc)}",
                                     "Fix the SQL (PostgreSQL dialect); list the tables with `purelink inspect "

@@ -25,3 +25,19 @@ def stripe_recipe(purelink_cli, ws: Path, name: str, api, destination: str, *mor
 def run_recipe(purelink_cli, ws: Path, name: str, api) -> dict:
     return finished(purelink_cli(ws, "recipes", "run", name, "--format", "json",
                                  env={"STRIPE_API_KEY": api.api_key}))
+
+
+def difference(a, b, key: str = "id") -> str:
+    """Where two Arrow tables first differ (by `key`), metadata aside: for an assertion message."""
+    from purelink.storage.checksum import canonical
+
+    rows_b = {r[key]: r for r in b.to_pylist()}
+    for row in a.to_pylist():
+        other = rows_b.get(row[key], {})
+        for column, value in row.items():
+            if column.startswith(("_purelink_", "_airbyte_")):
+                continue
+            if canonical(value) != canonical(other.get(column)):
+                return f"{key}={row[key]} {column}: {value!r} ({a.schema.field(column).type}) != " \
+                       f"{other.get(column)!r} ({b.schema.field(column).type if column in b.column_names else '-'})"
+    return "no value differs"
