@@ -182,7 +182,8 @@ class StreamsScreen(Screen):
 
 
 LABELS = {"poc": "POC", "production": "Production", "once": "Once", "hourly": "Hourly", "daily": "Daily",
-          "duckdb": "DuckDB (local file)", "postgres": "PostgreSQL warehouse", "yes": "My key is ready",
+          "duckdb": "DuckDB (local file)", "postgres": "PostgreSQL warehouse",
+          "md": "MotherDuck", "bigquery": "BigQuery", "iceberg": "Iceberg tables", "yes": "My key is ready",
           "help me get keys": "Help me get keys"}
 
 
@@ -209,8 +210,9 @@ class RequirementsScreen(Screen):
             rows.append(field)
             if q.help and q.choices:
                 rows.append(w.HTML(f"<div style='margin-left:208px;color:#888;font-size:12px'>{esc(q.help)}</div>"))
-        self.warehouse = w.Text(description="Warehouse URL", style=style, layout=w.Layout(width="620px"),
-                                placeholder="postgresql://user@host:5432/db (the password goes to the vault)")
+        # every store but DuckDB is named by its URL; its key (password, token, JSON) goes to the vault
+        self.warehouse = w.Text(description="Store URL", style=style, layout=w.Layout(width="620px"),
+                                placeholder="postgresql://user@host:5432/db, md:DB, bigquery://PROJECT/DATASET")
         self.executor = w.Dropdown(options=[("Docker container when it answers, else local", "auto"),
                                             ("Docker container", "docker"), ("Here, without isolation", "local")],
                                    value=self.session.state.executor if self.session.state.executor != "auto"
