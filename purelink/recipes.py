@@ -118,7 +118,8 @@ class DestinationChoice(Model):
         url = data.get("url")
         if kind == "postgres" or (kind is None and url and not url.startswith(("duckdb:", "md:"))):
             if not url:
-                raise ValueError("a postgres destination needs url: postgresql://USER@HOST:PORT/DATABASE")
+                raise ValueError("a postgres destination with no URL: set destination.url to "
+                                 "postgresql://USER@HOST:PORT/DATABASE (without the password)")
         elif url is None or not url.startswith("duckdb:") or path:
             url = f"duckdb:{path}" if path else ("duckdb:data/purelink.duckdb" if schema else None)
         if schema and url and "schema=" not in url:
