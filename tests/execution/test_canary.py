@@ -102,8 +102,10 @@ def test_a_warehouse_password_and_a_motherduck_token_appear_nowhere(tmp_path, po
     """Store credentials travel like API keys: vault -> container secrets file -> the store's client."""
     password, token = "pw_CANARY" + uuid.uuid4().hex, "md_CANARY" + uuid.uuid4().hex
     role = "canary_" + uuid.uuid4().hex[:8]
-    postgres.execute("postgres", f"CREATE ROLE {role} LOGIN CREATEDB PASSWORD '{password}'",
-                     f"CREATE DATABASE {role} OWNER {role}")
+    postgres.execute("postgres", f"CREATE ROLE {role} LOGIN CREATEDB PASSWORD '{password}'")
+    admin = postgres.connect(autocommit=True)  # CREATE DATABASE runs outside a transaction
+    admin.cursor().execute(f"CREATE DATABASE {role} OWNER {role}")
+    admin.close()
     home, ws = tmp_path / "home", tmp_path / "ws"
     ws.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("STRIPE_API_KEY", "WAREHOUSE_PASSWORD", "PGPASSWORD")}
