@@ -4,8 +4,11 @@ checksum; an incremental re-run moves only the new rows in both."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
+from purelink.engine import Engine
 from purelink.sandbox import stripe_data
 from purelink.storage import DuckDBStore, PostgresStore
 from purelink.storage import open as open_store
@@ -64,6 +67,15 @@ def test_stripe_recipe_lands_the_same_rows_in_duckdb_and_postgres(tmp_path, sand
     listed = {name: {(r.schema, r.table): r.rows for r in s.tables().itertuples()} for name, s in
               (("duck", duck), ("pg", pg))}
     assert listed["duck"][("stripe", "customers")] == listed["pg"][("stripe", "customers")] == CUSTOMERS
+
+    # inspect and purelink.run's DataFrames read the warehouse too
+    listed = json.loads(purelink_cli(ws, "inspect", "--destination", urls["pg"], "--format", "json").stdout)
+    assert {"schema": "stripe", "table": "customers", "rows": CUSTOMERS} in listed
+    counted = purelink_cli(ws, "inspect", "--destination", urls["pg"], "--query",
+                           "SELECT count(*) AS n FROM stripe.charges", "--format", "json").stdout
+    assert json.loads(counted) == [{"n": len(truth["charges"])}]
+    frames = Engine(ws).tables("pay_pg")
+    assert len(frames["customers"]) == CUSTOMERS and len(frames["charges"]) == len(truth["charges"])
 
     new = {create_customer(api, f"new{i}@example.com") for i in range(3)}
     for name in urls:
