@@ -33,8 +33,10 @@ class Copied:
 
 
 def _skipped(schema: str, table: str) -> bool:
-    # A whole-table reload's staging tables hold a half-finished load that the next run redoes.
-    return schema == BOOKKEEPING and (table.startswith("stage_") or table == "purelink_stage")
+    # A whole-table reload's staging tables (PostgreSQL: in _purelink; DuckDB: beside the table)
+    # hold a half-finished load that the next run redoes.
+    return table.startswith("_purelink_stage_") or \
+        (schema == BOOKKEEPING and (table.startswith("stage_") or table == "purelink_stage"))
 
 
 def migrate(source: Store, target: Store, *, on_table=None) -> list[Copied]:

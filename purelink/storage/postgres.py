@@ -115,9 +115,11 @@ class PostgresStore(Store):
         from purelink.runtime import pg
 
         with self.connection() as con, con.cursor() as cur:
+            # a whole-table reload's staging tables (in _purelink) are not the user's data
             names = pg.fetch(cur, "SELECT table_schema, table_name FROM information_schema.tables "
                                   "WHERE table_type = 'BASE TABLE' AND table_schema <> ALL($1) "
-                                  "AND table_name NOT LIKE 'stage\\_%' ORDER BY 1, 2", [list(SYSTEM)])
+                                  "AND NOT (table_schema = '_purelink' AND table_name LIKE 'stage\\_%') "
+                                  "ORDER BY 1, 2", [list(SYSTEM)])
             rows = [(s, t, pg.fetch(cur, f"SELECT count(*) FROM {pg.qualified(s, t)}")[0][0]) for s, t in names]
         return pd.DataFrame(rows, columns=["schema", "table", "rows"])
 
