@@ -60,7 +60,14 @@ def migrate(source: Store, target: Store, *, on_table=None) -> list[Copied]:
         data = source.table(name, arrow=True)
         logical = source.columns(schema, table)
         keep = schema == BOOKKEEPING and bool(target.columns(schema, table))
-        target.write_table(schema, table, data, logical, replace=not keep)
+        try:
+            target.write_table(schema, table, data, logical, replace=not keep)
+        except PurelinkError:
+            raise
+        except Exception as exc:  # the driver's words about this table's data; no traceback for it
+            raise PurelinkError(f"Copying {name} into {target.location()} failed: {str(exc).strip().splitlines()[0]}",
+                                "Nothing was removed from the source; tables copied before this one are in the "
+                                "target. Fix the value or type named above and run migrate again.") from None
         landed = target.table(name, arrow=True)
         if keep:  # the target's own table may have columns the source's older one lacks
             landed = landed.select([c for c in data.column_names if c in landed.column_names])

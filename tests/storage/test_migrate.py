@@ -78,3 +78,20 @@ def test_migrate_refuses_the_same_store_and_an_unknown_one(tmp_path, purelink_cl
     done = purelink_cli(ws, "migrate", "--to", "bigquery://p/d", ok=False)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "not installed" in done.stderr or "bigquery" in done.stderr.lower()
+
+
+def test_a_value_the_target_cannot_hold_fails_the_migration_loudly(tmp_path, postgres, env_password, purelink_cli):
+    import duckdb
+
+    ws = tmp_path / "ws"
+    (ws / "data").mkdir(parents=True)
+    con = duckdb.connect(str(ws / "data" / "ns.duckdb"))
+    # nanoseconds: PostgreSQL keeps microseconds, so the copy reads back different from its source
+    con.execute("CREATE SCHEMA lab; CREATE TABLE lab.readings AS SELECT 1 AS id, "
+                "TIMESTAMP_NS '2024-01-01 00:00:00.123456789' AS taken")
+    con.close()
+    done = purelink_cli(ws, "migrate", "--from", "duckdb:data/ns.duckdb", "--to",
+                        postgres.url(postgres.create_database("ns")), ok=False)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "lab.readings" in done.stderr and "differs" in done.stderr, done.stderr
+    assert re.search(r"^lab\.readings\s+1\s+1\s+\w+\s+\w+\s+MISMATCH$", done.stdout, re.MULTILINE), done.stdout
