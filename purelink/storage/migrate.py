@@ -39,6 +39,20 @@ def _skipped(schema: str, table: str) -> bool:
         (schema == BOOKKEEPING and (table.startswith("stage_") or table == "purelink_stage"))
 
 
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    import duckdb
+    import pyarrow as pa
+
+    found: list[type[BaseException]] = [duckdb.Error, pa.ArrowException]
+    try:
+        from adbc_driver_manager import dbapi
+
+        found.append(dbapi.Error)
+    except ImportError:  # no PostgreSQL driver: no PostgreSQL store either
+        pass
+    return tuple(found)
+
+
 def migrate(source: Store, target: Store, *, on_table=None) -> list[Copied]:
     """Copy every table of `source` into `target`; `on_table(Copied)` hears of each as it is done.
     Raises PurelinkError naming the tables whose counts or checksums differ."""
@@ -62,9 +76,7 @@ def migrate(source: Store, target: Store, *, on_table=None) -> list[Copied]:
         keep = schema == BOOKKEEPING and bool(target.columns(schema, table))
         try:
             target.write_table(schema, table, data, logical, replace=not keep)
-        except PurelinkError:
-            raise
-        except Exception as exc:  # the driver's words about this table's data; no traceback for it
+        except _driver_errors() as exc:  # the driver's words about this table's data; no traceback for it
             raise PurelinkError(f"Copying {name} into {target.location()} failed: {str(exc).strip().splitlines()[0]}",
                                 "Nothing was removed from the source; tables copied before this one are in the "
                                 "target. Fix the value or type named above and run migrate again.") from None
