@@ -119,7 +119,7 @@ class Engine:
         spec = self.spec(recipe)
         module = self.generate(recipe)
         secrets = dict(secrets) if secrets is not None else resolve_credentials(recipe, spec, interactive=interactive)
-        if recipe.destination.kind == "postgres" and not sample:  # a sample run writes to scratch DuckDB
+        if not sample:  # a sample run writes to scratch DuckDB; a store's password or token otherwise
             from purelink.pipeline.codegen_sql import warehouse_credentials
 
             secrets.update(warehouse_credentials(recipe, interactive=interactive))
@@ -151,35 +151,32 @@ class Engine:
         """Run to the end; every event goes to the log and to `on_event`."""
         return self.start(recipe, **options).collect(on_event=self.logged(on_event))
 
-    def tables(self, recipe: str | Recipe, *, arrow: bool = False) -> dict:
-        """Each stream's table, read in one short read-only session (never held during a run)."""
-        from purelink.runtime.destinations.duckdb import connect
-        from purelink.runtime.destinations.duckdb_arrow import dataframe_select
+    def store(self, recipe: str | Recipe):
+        """The store the recipe loads into (its URL read relative to this workspace)."""
+        from purelink.storage import recipe_store
 
+        return recipe_store(self.recipe(recipe), root=self.workspace.root)
+
+    def tables(self, recipe: str | Recipe, *, arrow: bool = False) -> dict:
+        """Each stream's table, read from the recipe's store (a DuckDB file in one short read-only
+        session, never held during a run)."""
         recipe = self.recipe(recipe)
-        path = self.db_path(recipe)
-        if not path.exists() or recipe.destination.kind != "duckdb":
+        if recipe.destination.kind == "duckdb" and not self.db_path(recipe).exists():
             return {}
         spec = self.spec(recipe)
-        schema = spec.name
+        store = self.store(recipe)
+        schema = recipe.destination.schema_name or (spec.name if recipe.destination.kind != "postgres" else None)
         targets = {c.name: c.name for c in recipe.streams}
         if spec.kind == "database":
             from purelink.pipeline.codegen_sql import destination_tables
 
             targets = destination_tables(recipe)
-        con = connect(path, read_only=True)
-        try:
-            out = {}
-            existing = {r[0] for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [schema]).fetchall()}
-            for stream, table in targets.items():
-                if table in existing:
-                    columns = "*" if arrow else dataframe_select(con, schema, table)  # infinities, timetz
-                    rel = con.sql(f'SELECT {columns} FROM "{schema}"."{table}"')
-                    out[stream] = rel.to_arrow_table() if arrow else rel.df()
-            return out
-        finally:
-            con.close()
+            schema = recipe.destination.schema_name or ("raw" if recipe.destination.kind == "postgres" else None)
+        if schema is None:
+            schema = spec.name
+        existing = {(r.schema, r.table) for r in store.tables().itertuples()}
+        return {stream: store.table(f"{schema}.{table}", arrow=arrow)
+                for stream, table in targets.items() if (schema, table) in existing}
 
 
 class Result(Mapping):

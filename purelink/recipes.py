@@ -20,7 +20,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from purelink.errors import RecipeError
+from purelink.errors import PurelinkError, RecipeError
 from purelink.workspace import Workspace
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -98,12 +98,66 @@ class Requirements(Model):
 
 
 class DestinationChoice(Model):
-    kind: Literal["duckdb", "postgres"] = "duckdb"
-    path: str | None = None  # DuckDB file relative to the workspace; None: data/purelink.duckdb
-    url: str | None = None  # warehouse connection URL without the password
-    credential: str | None = None  # secret holding the warehouse password
-    schema_name: str | None = None
+    """Where the rows land, as a store URL (see `purelink.storage`): `duckdb:data/x.duckdb`,
+    `postgresql://etl@host:5432/db?schema=raw`, `md:DATABASE`, `bigquery://PROJECT/DATASET`, ...;
+    None is the workspace's `data/purelink.duckdb`. `credential` names the vault secret holding
+    its password, token or service-account JSON. Recipes written before stores had URLs (`kind`,
+    `path`, `url`, `schema_name`) are read into this form."""
+
+    url: str | None = None
+    credential: str | None = None
     airbyte_metadata: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_forms(cls, data):
+        if not isinstance(data, dict) or not {"kind", "path", "schema_name"} & data.keys():
+            return data
+        data = dict(data)
+        kind, path, schema = data.pop("kind", None), data.pop("path", None), data.pop("schema_name", None)
+        url = data.get("url")
+        if kind == "postgres" or (kind is None and url and not url.startswith(("duckdb:", "md:"))):
+            if not url:
+                raise ValueError("a postgres destination with no URL: set destination.url to "
+                                 "postgresql://USER@HOST:PORT/DATABASE (without the password)")
+        elif url is None or not url.startswith("duckdb:") or path:
+            url = f"duckdb:{path}" if path else ("duckdb:data/purelink.duckdb" if schema else None)
+        if schema and url and "schema=" not in url:
+            url += ("&" if "?" in url else "?") + f"schema={schema}"
+        data["url"] = url
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        from purelink.storage.base import parse_url
+
+        if value is not None:
+            try:
+                parse_url(value)
+            except PurelinkError as exc:  # its text names the URL forms that work
+                raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def store_url(self):
+        from purelink.storage import DEFAULT_URL, parse_url
+
+        return parse_url(self.url or DEFAULT_URL)
+
+    @property
+    def kind(self) -> str:
+        """duckdb, postgres, md, bigquery or iceberg."""
+        return {"postgresql": "postgres"}.get(self.store_url.kind, self.store_url.kind)
+
+    @property
+    def path(self) -> str | None:
+        """The DuckDB file relative to the workspace (None: data/purelink.duckdb)."""
+        return (self.store_url.path or None) if self.url and self.kind == "duckdb" else None
+
+    @property
+    def schema_name(self) -> str | None:
+        return self.store_url.options.get("schema")
 
 
 class Recipe(Model):

@@ -129,6 +129,8 @@ class Purelink(Magics):
     @argument("--tables", action="store_true", help="inspect: tables and row counts (the default)")
     @argument("--query", help="inspect: one read-only SQL query, quoted")
     @argument("--db", help="inspect: a DuckDB file other than the workspace's")
+    @argument("--destination", help="inspect: any store by URL (postgresql://..., md:DB, bigquery://P/D)")
+    @argument("--destination-credential", help="inspect: the vault entry with that store's password or token")
     @argument("--no-test", action="store_true", help="%%%%purelink: skip the test run")
     @argument("--no-run", action="store_true", help="%%%%purelink: stop after the test run")
     @argument("--base-url", help="%%%%purelink: replace the recipe's base URL (a sandbox, a proxy)")
@@ -223,9 +225,15 @@ class Purelink(Magics):
         from purelink.cli.inspect import open_db
 
         engine = self.engine()
-        db = engine.workspace.db_path(args.db) if args.db else (engine.db_override or engine.workspace.default_db)
         if args.args:
             raise UsageError("Quote the SQL and pass it with --query: %purelink inspect --query \"SELECT ...\".")
+        if args.destination:  # any store, read through purelink.storage (its errors are PurelinkErrors)
+            import purelink.storage
+
+            with purelink.storage.open(args.destination, args.destination_credential,
+                                       root=engine.workspace.root) as store:
+                return store.query(args.query) if args.query else store.tables()
+        db = engine.workspace.db_path(args.db) if args.db else (engine.db_override or engine.workspace.default_db)
         self.settle(db)
         con = open_db(db)
         try:

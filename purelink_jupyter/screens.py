@@ -224,7 +224,8 @@ class StreamsScreen(Screen):
 
 
 LABELS = {"poc": "POC", "production": "Production", "once": "Once", "hourly": "Hourly", "daily": "Daily",
-          "duckdb": "DuckDB (local file)", "postgres": "PostgreSQL warehouse", "yes": "My key is ready",
+          "duckdb": "DuckDB (local file)", "postgres": "PostgreSQL warehouse",
+          "md": "MotherDuck", "bigquery": "BigQuery", "iceberg": "Iceberg tables", "yes": "My key is ready",
           "help me get keys": "Help me get keys"}
 
 
@@ -263,9 +264,10 @@ class RequirementsScreen(Screen):
             if q.help and q.choices:
                 rows.append(w.HTML(f"<div style='margin:-4px 0 4px {int(LABEL_WIDTH[:-2]) + 8}px;color:#888;"
                                    f"font-size:12px'>{esc(q.help)}</div>"))
+        # every store but DuckDB is named by its URL; its key (password, token, JSON) goes to the vault
         self.warehouse = w.Text(value=draft.get("warehouse_url", st.destination.url or ""),
-                                description="Warehouse URL", style=style, layout=w.Layout(width="680px"),
-                                placeholder="postgresql://user@host:5432/db (the password goes to the vault)")
+                                description="Store URL", style=style, layout=w.Layout(width="680px"),
+                                placeholder="postgresql://user@host:5432/db, md:DB, bigquery://PROJECT/DATASET")
         self.warehouse.add_class("purelink-q-warehouse_url")
         executor = draft.get("executor", st.executor)
         self.executor = w.Dropdown(options=[("Docker container when it answers, else here", "auto"),

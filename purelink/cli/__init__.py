@@ -24,7 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "el-agent": ("purelink.cli.el_agent", "the pipeline wizard in a terminal"),
     "recipes": ("purelink.cli.recipes", "create, list, show, run, share, import and export recipes"),
     "secrets": ("purelink.cli.secrets", "the encrypted vault for API keys and passwords"),
-    "inspect": ("purelink.cli.inspect", "look into the DuckDB database"),
+    "inspect": ("purelink.cli.inspect", "look into the DuckDB database or any store"),
+    "migrate": ("purelink.cli.migrate", "copy the data, bookkeeping and state to another store, verified"),
     "schedule": ("purelink.cli.schedule", "run a recipe hourly or daily from this machine's crontab"),
     "deploy": ("purelink.cli.deploy", "write an Airflow DAG or Kubernetes CronJob that runs a recipe on schedule"),
 }

@@ -197,8 +197,12 @@ class Agent:
                 values["keys_ready"] = answer == "yes"
             elif q.key == "destination":
                 values["destination"] = answer
-                if answer == "postgres":
-                    values["warehouse_url"] = self.t.ask("PostgreSQL URL without the password")
+                if answer != "duckdb":
+                    from purelink.wizard.models import store_option
+
+                    option = store_option(answer)
+                    self.t.say(f"{option.label}: key = {option.key}. {option.guidance}")
+                    values["warehouse_url"] = self.t.ask(f"{option.label} URL (no secret in it), e.g. {option.example}")
             else:
                 values[q.key] = answer
         self.s.set_requirements(**values)

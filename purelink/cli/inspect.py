@@ -1,6 +1,8 @@
-"""`purelink inspect`: look into the DuckDB database (tables, row counts, any query).
+"""`purelink inspect`: look into the DuckDB database, or any store (tables, row counts, any query).
 
 Opens the file read-only for the moment it reads, so it never blocks a running pipeline for long.
+`--destination URL` reads another store (PostgreSQL, MotherDuck, BigQuery, Iceberg) through
+`purelink.storage`, its password or token from the vault entry `--destination-credential`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from purelink.workspace import Workspace
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, help="DuckDB file (default data/purelink.duckdb in the workspace)")
+    parser.add_argument("--destination", metavar="URL",
+                        help="a store URL (duckdb:PATH, postgresql://USER@HOST/DB, md:DB, bigquery://P/D, ...)")
+    parser.add_argument("--destination-credential", metavar="NAME",
+                        help="vault entry with the store's password or token")
     parser.add_argument("--tables", action="store_true", help="list tables with row counts (the default)")
     parser.add_argument("--query", help="run one SQL query (read-only)")
     parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -96,7 +102,32 @@ def _print(columns: list[str], rows: list, fmt: str, limit: int) -> None:
         print(f"... {len(rows) - limit} more rows")
 
 
+def from_store(args: argparse.Namespace) -> int:
+    """`--destination URL`: the same output, read through the store."""
+    import purelink.storage
+
+    with purelink.storage.open(args.destination, args.destination_credential,
+                               root=Workspace.at(args.workspace).root) as store:
+        if args.query:
+            frame = store.query(args.query)
+            _print([str(c) for c in frame.columns], list(frame.itertuples(index=False, name=None)),
+                   args.format, args.limit)
+            return 0
+        found = store.tables().to_dict("records")
+    if args.format == "json":
+        print(json.dumps(found, default=int))
+    else:
+        _print(["schema", "table", "rows"], [(t["schema"], t["table"], t["rows"]) for t in found], args.format, 10_000)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "destination", None) and not args.destination.startswith("duckdb:"):
+        return from_store(args)
+    if getattr(args, "destination", None):  # a DuckDB file keeps the short names and hints below
+        from purelink.storage.duckdb import DuckDBStore
+
+        args.db = Path(DuckDBStore(args.destination, root=Workspace.at(args.workspace).root).target)
     db = args.db or Workspace.at(args.workspace).default_db
     if args.query:
         columns, rows = query(db, args.query)

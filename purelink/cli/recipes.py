@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="a setting of the source, e.g. owner=octocat for GitHub (see `purelink sources show`)")
     new.add_argument("--db", help="DuckDB file relative to the workspace (default data/purelink.duckdb); "
                      "a folder outside the workspace must exist already")
+    new.add_argument("--destination", metavar="URL",
+                     help="where the rows land: duckdb:PATH, postgresql://USER@HOST:PORT/DB?schema=raw, md:DB, "
+                          "bigquery://PROJECT/DATASET, iceberg:///PATH (no password in it)")
+    new.add_argument("--destination-credential", metavar="NAME",
+                     help="vault entry with the destination's password, token or service-account JSON")
     new.add_argument("--executor", choices=["docker", "local", "auto"], default=None)
     new.add_argument("--history-start", help="ISO date to load from, e.g. 2024-01-01")
     new.add_argument("--columns", help="stream:col1,col2 to keep only those columns", action="append")
@@ -164,7 +169,13 @@ def _settings(args, workspace, base: dict | None) -> dict:
     if args.executor is not None:
         data["executor"] = args.executor
     if args.db is not None:
-        data["destination"]["path"] = args.db
+        data["destination"]["url"] = f"duckdb:{args.db}"
+    if getattr(args, "destination", None) is not None:
+        from purelink.storage import parse_url
+
+        data["destination"]["url"] = parse_url(args.destination).text  # a password in it: refused, said why
+    if getattr(args, "destination_credential", None) is not None:
+        data["destination"]["credential"] = args.destination_credential
     return data
 
 

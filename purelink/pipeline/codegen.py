@@ -158,27 +158,27 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
     return module_text(recipe, names, source, streams, "main", main_kwargs, middle=warehouse)
 
 
-def destination_code(recipe: Recipe, *, default_schema: str, names: set[str], entry_kwargs: dict) -> str:
-    """Where the rows go: the DuckDB file's options, or a `warehouse = PostgresDestination(...)`
-    block (its password by the name of its secret) that the entry point receives. A `--sample`
-    run still writes to a scratch DuckDB file."""
+def destination_code(recipe: Recipe, *, default_schema: str, names: set[str], entry_kwargs: dict,
+                     arrow: bool = False) -> str:
+    """Where the rows go: the DuckDB file's options, or a `warehouse = ...Destination(...)` block
+    built from the recipe's store URL (secrets by the names of their vault entries) that the entry
+    point receives. A `--sample` run still writes to a scratch DuckDB file."""
+    from purelink.storage import run_destination
+
     dest = recipe.destination
-    if dest.path:
-        entry_kwargs["db"] = dest.path
-    if dest.kind != "postgres":
+    built = run_destination(recipe, default_schema=default_schema, arrow=arrow)
+    if built is None:
+        if dest.path:
+            entry_kwargs["db"] = dest.path
+        if arrow and dest.schema_name:
+            entry_kwargs["schema"] = dest.schema_name
         if dest.airbyte_metadata:
             entry_kwargs["airbyte_metadata"] = True
         return ""
-    from purelink.pipeline.codegen_sql import warehouse_secret  # codegen_sql builds on this module
-
-    if not dest.url:
-        raise RecipeError(f"The recipe {recipe.name} loads into a PostgreSQL warehouse but gives no URL.",
-                          "Set destination.url to postgresql://USER@HOST:PORT/DATABASE (without password).")
-    names.add("PostgresDestination")
+    cls, kwargs = built
+    names.add(cls)
     entry_kwargs["warehouse"] = Code("warehouse")
-    return "warehouse = " + call(
-        "PostgresDestination", indent=0, multiline=True, url=dest.url, password=warehouse_secret(recipe),
-        schema=dest.schema_name or default_schema, airbyte_metadata=dest.airbyte_metadata or None) + "\n\n"
+    return "warehouse = " + call(cls, indent=0, multiline=True, **kwargs) + "\n\n"
 
 
 def module_text(recipe: Recipe, names: set[str], source: str, streams: list[str], entry: str,

@@ -122,27 +122,11 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
         source = call("PostgresSource", indent=0, multiline=True, url=source_url(recipe, spec),
                       password=credential_name(recipe, spec),
                       name=spec.name if spec.name != "postgres" else None)
-    dest = recipe.destination
     main_kwargs: dict = {"pipeline": recipe.name, "version": recipe.version}
     if recipe.requirements.lookback_s:  # how late a transaction may commit and still be loaded
         main_kwargs["lookback_s"] = recipe.requirements.lookback_s
-    warehouse = ""
-    if dest.kind == "postgres":
-        if not dest.url:
-            raise RecipeError(f"The recipe {recipe.name} loads into a PostgreSQL warehouse but gives no URL.",
-                              "Set destination.url to postgresql://USER@HOST:PORT/DATABASE (without password).")
-        names.add("PostgresDestination")
-        warehouse = "warehouse = " + call(
-            "PostgresDestination", indent=0, multiline=True, url=dest.url, password=warehouse_secret(recipe),
-            schema=dest.schema_name or "raw", airbyte_metadata=dest.airbyte_metadata or None) + "\n\n"
-        main_kwargs["warehouse"] = Code("warehouse")
-    else:
-        if dest.path:
-            main_kwargs["db"] = dest.path
-        if dest.schema_name:
-            main_kwargs["schema"] = dest.schema_name
-        if dest.airbyte_metadata:
-            main_kwargs["airbyte_metadata"] = True
+    warehouse = codegen.destination_code(recipe, default_schema="raw", names=names, entry_kwargs=main_kwargs,
+                                         arrow=True)
     text = module_text(recipe, names, source, streams, "sql_main", main_kwargs, middle=warehouse)
     if servers:
         text = text.replace(f"\nsource = {source}\n", f"\n{server_code(recipe, spec)}\nsource = {source}\n", 1)
@@ -162,11 +146,12 @@ def server_credentials(recipe: Recipe, *, interactive: bool | None = False) -> d
 
 
 def warehouse_credentials(recipe: Recipe, *, interactive: bool | None = False) -> dict[str, str]:
-    """The warehouse password a run needs, by the name the module reads it under (none for DuckDB)."""
-    if recipe.destination.kind != "postgres":
-        return {}
-    name = warehouse_secret(recipe)
-    return {name: _secret(name, f"password for {recipe.destination.url}", interactive)}
+    """The secrets the recipe's store needs (a password, a token), by the names the module reads
+    them under; none for a DuckDB file."""
+    from purelink.storage import recipe_store
+
+    store = recipe_store(recipe)
+    return {name: _secret(name, f"credential for {store.url.text}", interactive) for name in store.secret_names()}
 
 
 def _secret(name: str, label: str, interactive: bool | None) -> str:

@@ -14,6 +14,7 @@ _WHERE = {
     "BasicAuth": "auth", "BearerAuth": "auth", "HeaderAuth": "auth", "NoAuth": "auth", "QueryAuth": "auth",
     "Batch": "destinations.base", "Destination": "destinations.base",
     "DuckDBDestination": "destinations.duckdb", "PostgresDestination": "destinations.postgres",
+    "DuckDBArrowDestination": "destinations.duckdb_arrow",
     "DatabaseBusy": "errors", "RuntimeFailure": "errors",
     "CursorPagination": "paginators", "LinkHeaderPagination": "paginators", "NextUrlPagination": "paginators",
     "OffsetPagination": "paginators", "PageNumberPagination": "paginators", "SinglePage": "paginators",
@@ -32,6 +33,7 @@ __all__ = [
     "CursorPagination",
     "DatabaseBusy",
     "Destination",
+    "DuckDBArrowDestination",
     "DuckDBDestination",
     "HeaderAuth",
     "LinkHeaderPagination",
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from purelink.runtime.auth import BasicAuth, BearerAuth, HeaderAuth, NoAuth, QueryAuth
     from purelink.runtime.destinations.base import Batch, Destination
     from purelink.runtime.destinations.duckdb import DuckDBDestination
+    from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
     from purelink.runtime.destinations.postgres import PostgresDestination
     from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
     from purelink.runtime.paginators import (

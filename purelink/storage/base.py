@@ -15,7 +15,7 @@ Credentials never sit in the URL: a store is given the name of a vault secret an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from purelink.errors import PurelinkError
@@ -100,6 +100,33 @@ class Store:
     def location(self) -> str:
         """Where the data is, for people: a file path, `project.dataset`, a warehouse URL."""
         return self.url.text
+
+    # -- for generated modules and runners (added with the DuckDB/PostgreSQL stores) ---------
+    def runtime_call(self, *, schema: str | None = None, airbyte_metadata: bool = False,
+                     arrow: bool = False) -> tuple[str, dict[str, Any]] | None:
+        """The `purelink.runtime` class a generated module builds to write here, and its keyword
+        arguments (secrets by NAME only); None for a local DuckDB file, which the runner mounts
+        and hands over with --db. `schema` is the source's default schema, `arrow` asks for a
+        destination that takes Arrow batches (database sources)."""
+        raise PurelinkError(f"Generated modules cannot load into {self.kind} yet.",
+                            "Load into DuckDB or PostgreSQL and `purelink migrate` the data.")
+
+    def secret_names(self) -> list[str]:
+        """The vault names a run that writes here needs (handed to the container's secrets file)."""
+        return [self.credential] if self.credential else []
+
+    # -- bulk copy, for `purelink migrate` -----------------------------------------------------
+    def columns(self, schema: str, table: str) -> dict[str, str | None]:
+        """Column -> its type in the runtime's lattice (boolean, bigint, double, varchar, json,
+        timestamptz), or None for a type outside it (the copy then keeps the Arrow type)."""
+        raise NotImplementedError
+
+    def write_table(self, schema: str, table: str, data: pa.Table, logical: dict[str, str | None], *,
+                    replace: bool = True) -> None:
+        """Put `data` into schema.table in one transaction: `replace` makes the table anew (types
+        from `logical`, else from Arrow); otherwise its rows replace the existing table's rows
+        (bookkeeping tables, which the store's Destination created with their keys)."""
+        raise NotImplementedError
 
     def close(self) -> None:
         pass

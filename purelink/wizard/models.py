@@ -22,6 +22,54 @@ Stage = Literal["source", "streams", "requirements", "credentials", "schema", "d
 STAGES: tuple[str, ...] = Stage.__args__  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class StoreOption:
+    """One store the storage stage offers: how its URL looks and which key it needs, where to get it."""
+
+    kind: str
+    label: str
+    example: str
+    key: str  # what goes to the vault ("" when none)
+    guidance: str
+
+
+STORES: tuple[StoreOption, ...] = (
+    StoreOption("duckdb", "DuckDB (local file)", "duckdb:data/purelink.duckdb", "",
+                "No key: a file in the workspace's data/ folder."),
+    StoreOption("postgres", "PostgreSQL warehouse", "postgresql://etl@warehouse:5432/analytics?schema=raw",
+                "the database user's password",
+                "The URL without the password; the password goes to the vault (`purelink secrets set NAME`)."),
+    StoreOption("md", "MotherDuck", "md:analytics", "a MotherDuck token",
+                "app.motherduck.com -> Settings -> Access tokens -> Create token; store it as MOTHERDUCK_TOKEN."),
+    StoreOption("bigquery", "BigQuery", "bigquery://my-project/raw", "a service-account JSON key",
+                "console.cloud.google.com -> IAM -> Service accounts -> (account with BigQuery Data Editor and "
+                "Job User) -> Keys -> Add key -> JSON; store the file's content in the vault."),
+    StoreOption("iceberg", "Iceberg tables (local or S3)", "iceberg:///srv/lake/warehouse",
+                "S3 access key id and secret key (for s3:// warehouses)",
+                "Your object store's console -> access keys; a local warehouse needs none."),
+)
+
+
+def store_option(kind: str) -> StoreOption:
+    return next((o for o in STORES if o.kind == kind), STORES[0])
+
+
+def destination_url(kind: str, current: DestinationChoice, *, db_path: str | None, url: str | None) -> str | None:
+    """The store URL a storage-stage answer means: a DuckDB path, or the URL typed for another store
+    (the current one kept when the kind did not change); a SessionError says how it looks."""
+    if kind == "duckdb":
+        if db_path:
+            return f"duckdb:{db_path}"
+        return current.url if current.kind == "duckdb" else None
+    if url:
+        return url
+    if current.kind == kind and current.url:
+        return current.url
+    option = store_option(kind)
+    raise SessionError(f"The {option.label} destination needs its URL.",
+                       f"Give it like {option.example}. Key: {option.key}. {option.guidance}")
+
+
 class SessionError(PurelinkError):
     """An action asked for before what it needs (a source, a key, a passing test...)."""
 

@@ -46,6 +46,7 @@ from purelink.wizard.build import Builder
 from purelink.wizard.credentials import Credentials
 from purelink.wizard.models import (
     STAGES,
+    STORES,
     CredentialStatus,
     Generated,
     KeyHelp,
@@ -57,6 +58,7 @@ from purelink.wizard.models import (
     StreamInfo,
     TestReport,
     UnknownSource,
+    destination_url,
 )
 from purelink.workspace import Workspace
 
@@ -302,7 +304,9 @@ class Session:
               Question("frequency", "How often", st.requirements.frequency, ["once", "hourly", "daily"]),
               Question("history_start", "Load history from (ISO date, empty: everything)",
                        st.requirements.history_start),
-              Question("destination", "Destination", st.destination.kind, ["duckdb", "postgres"]),
+              Question("destination", "Destination", st.destination.kind, [o.kind for o in STORES],
+                       "; ".join(f"{o.label}: {o.example}" + (f" (key: {o.key})" if o.key else "")
+                                 for o in STORES)),
               Question("base_url", "API base URL", st.base_url or spec.base_url,
                        help="replace it for a sandbox, a proxy or a region"),
               Question("keys_ready", "Do you have the key ready", st.keys_ready, ["yes", "help me get keys"])]
@@ -326,8 +330,9 @@ class Session:
         if history_start is not None:  # "" clears it: everything
             req["history_start"] = history_start or None
         dest = st.destination.model_dump()
-        given = {"kind": destination, "path": db_path, "url": warehouse_url}
-        dest.update({k: v for k, v in given.items() if v})
+        if destination or db_path or warehouse_url:
+            dest["url"] = destination_url(destination or st.destination.kind, st.destination, db_path=db_path,
+                                          url=warehouse_url)
         try:
             st.requirements = type(st.requirements).model_validate(req)
             st.destination = type(st.destination).model_validate(dest)

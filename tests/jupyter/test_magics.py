@@ -150,3 +150,15 @@ def test_a_background_run_that_fails_raises_when_read(workspace, saved_recipe, s
                                 executor="local")
     with pytest.raises(UsageError, match="did not succeed"):
         pending["customers"]
+
+
+def test_inspect_reads_any_store_by_its_url(ip, postgres, monkeypatch):
+    db = postgres.create_database("magic")
+    postgres.execute(db, "CREATE SCHEMA stripe",
+                     "CREATE TABLE stripe.customers AS SELECT g AS id FROM generate_series(1, 7) AS g")
+    monkeypatch.setenv("WAREHOUSE_PASSWORD", postgres.password)  # the store's default secret name
+    tables = ip.run_line_magic("purelink", f"inspect --destination {postgres.url(db)}")
+    assert ("stripe", "customers", 7) in set(tables.itertuples(index=False, name=None))
+    frame = ip.run_line_magic("purelink", f'inspect --destination {postgres.url(db)} '
+                                          '--query "SELECT sum(id) AS s FROM stripe.customers"')
+    assert frame["s"].tolist() == [28]

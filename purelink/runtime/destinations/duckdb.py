@@ -58,14 +58,18 @@ CREATE TABLE IF NOT EXISTS _purelink.tables (
 CATALOG = "purelink_db"
 
 
-def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float = 10.0):
+def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float = 10.0,
+            token: str | None = None):
     """Open a DuckDB file (as catalog `purelink_db`), waiting a little for another writer; then a
-    clear DatabaseBusy."""
+    clear DatabaseBusy. An `md:DATABASE` path is a MotherDuck database, opened with the token read
+    from the secret named `token`."""
     deadline = time.monotonic() + wait_s
     literal = "'" + str(path).replace("'", "''") + "'"
     while True:
         con = duckdb.connect()
         try:
+            if str(path).startswith("md:"):
+                _motherduck(con, token)
             con.execute(f"ATTACH {literal} AS {CATALOG}{' (READ_ONLY)' if read_only else ''}")
             con.execute(f"USE {CATALOG}")
             return con
@@ -81,6 +85,30 @@ def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float =
             time.sleep(0.2)
 
 
+def _motherduck(con: duckdb.DuckDBPyConnection, token: str | None) -> None:
+    """Load DuckDB's motherduck extension and give it the token as the `motherduck_token` setting:
+    a token in the ATTACH path would be part of the location printed in events and logs."""
+    from purelink.runtime.auth import read_secret
+
+    secret = read_secret(token or "MOTHERDUCK_TOKEN")
+    try:
+        con.execute("LOAD motherduck")
+    except duckdb.Error:
+        try:
+            con.execute("INSTALL motherduck")
+            con.execute("LOAD motherduck")
+        except duckdb.Error as exc:
+            con.close()
+            raise RuntimeFailure(
+                "Cannot reach MotherDuck: DuckDB's motherduck extension is not installed here and could "
+                f"not be downloaded ({str(exc).splitlines()[0][:160]}).",
+                "MotherDuck needs internet access from where the pipeline runs (extensions.duckdb.org "
+                "and api.motherduck.com); run `INSTALL motherduck` once with access, or load into a "
+                "local DuckDB file (--destination duckdb:data/purelink.duckdb) and `purelink migrate` "
+                "it later.") from None
+    con.execute("SET motherduck_token = '" + secret.replace("'", "''") + "'")
+
+
 class DuckDBDestination(Destination):
     """Loads into a DuckDB file; one schema per source, one table per stream.
 
@@ -91,8 +119,11 @@ class DuckDBDestination(Destination):
 
     fold_case = True
 
-    def __init__(self, path: str | os.PathLike, *, airbyte_metadata: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, *, airbyte_metadata: bool = False,
+                 token: str | None = None) -> None:
         self.path = Path(path)
+        self.remote = str(path).startswith("md:")  # MotherDuck: `token` names the secret holding its token
+        self.token = token
         self.airbyte_metadata = airbyte_metadata
         self._con: duckdb.DuckDBPyConnection | None = None
         self._columns: dict[tuple[str, str], dict[str, str]] = {}
@@ -102,8 +133,9 @@ class DuckDBDestination(Destination):
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = connect(self.path)
+        if not self.remote:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = connect(self.path, token=self.token)
         self.con.execute(INTERNAL_DDL)
         self.catalog = self._one("SELECT current_database()")
 

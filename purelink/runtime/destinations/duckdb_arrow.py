@@ -36,8 +36,8 @@ class DuckDBArrowDestination(DuckDBDestination):
     """
 
     def __init__(self, path: str | Path, *, airbyte_metadata: bool = False,
-                 memory_limit: str | None = "128MB") -> None:
-        super().__init__(path, airbyte_metadata=airbyte_metadata)
+                 memory_limit: str | None = "128MB", token: str | None = None) -> None:
+        super().__init__(path, airbyte_metadata=airbyte_metadata, token=token)
         self.memory_limit = memory_limit
         self._arrow_schema = None  # the schema of the batch registered as purelink_arrow
 
