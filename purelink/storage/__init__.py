@@ -63,10 +63,12 @@ def open(url: str | StoreURL | None = None, credential: str | None = None, *,
     `credential` is the vault name of its password, token or service-account JSON; `root` is the
     workspace a relative DuckDB path is read from (default: the current directory)."""
     url = url if isinstance(url, StoreURL) else parse_url(url or DEFAULT_URL)
-    cls = store_class(url.scheme)
-    if url.scheme in ("duckdb", "md"):
-        return cls(url, credential=credential, root=Path(root) if root else None)
-    return cls(url, credential=credential)
+    if url.scheme in ("duckdb", "md"):  # a relative DuckDB path is read from the workspace
+        from purelink.storage.duckdb import DuckDBStore, MotherDuckStore
+
+        local = MotherDuckStore if url.scheme == "md" else DuckDBStore
+        return local(url, credential=credential, root=Path(root) if root else None)
+    return store_class(url.scheme)(url, credential=credential)
 
 
 def __getattr__(name: str) -> Any:

@@ -183,7 +183,7 @@ class DuckDBStore(Store):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
             if replace:
                 select = ", ".join(
-                    f"CAST({quote(c)} AS {SQL_TYPES[logical[c]]}) AS {quote(c)}" if logical.get(c) else quote(c)
+                    f"CAST({quote(c)} AS {SQL_TYPES[kind]}) AS {quote(c)}" if (kind := logical.get(c)) else quote(c)
                     for c in data.column_names)
                 con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {select} FROM purelink_copy")
             else:

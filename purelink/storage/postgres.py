@@ -168,7 +168,7 @@ class PostgresStore(Store):
             cur.adbc_ingest("purelink_copy", data, mode="create", temporary=True)
             if replace:
                 cur.execute(f"DROP TABLE IF EXISTS {target}")
-                defs = ", ".join(f"{pg.quote(f.name)} {SQL_TYPES[logical[f.name]] if logical.get(f.name) else pg_type(f)}"
+                defs = ", ".join(f"{pg.quote(f.name)} {SQL_TYPES[kind] if (kind := logical.get(f.name)) else pg_type(f)}"
                                  for f in data.schema)
                 cur.execute(f"CREATE TABLE {target} ({defs})")
                 names = data.column_names
