@@ -44,6 +44,7 @@ from purelink.recipes import Recipe
 from purelink.wizard import ready
 from purelink.wizard.build import Builder
 from purelink.wizard.credentials import Credentials
+from purelink.wizard.imports import OpenAPIImport
 from purelink.wizard.models import (
     STAGES,
     STORES,
@@ -75,7 +76,7 @@ INVALIDATES = {  # what an answer at a stage makes stale
 }
 
 
-class Session:
+class Session(OpenAPIImport):
     """One pipeline being built; see the module docstring for the whole flow.
 
     Stages 1-3 are answered here; stage 4 (the key) is its `credentials` collaborator and stages
@@ -236,36 +237,6 @@ class Session:
     def start_from(self, name: str, values: dict[str, str] | None = None):
         """Answer stages 1-3 from the ready recipe `name`; `values` fill its `${NAME}`s."""
         return ready.start_from(self, name, values)
-
-    def import_openapi(self, location: str | os.PathLike, *, name: str | None = None,
-                       base_url: str | None = None):
-        """Propose a connector from an OpenAPI 3 document; nothing is used before `confirm_import`."""
-        from purelink.catalog.openapi import import_openapi
-
-        self._proposal = import_openapi(location, name=name, base_url=base_url)
-        return self._proposal
-
-    def import_questions(self, streams: list[str] | None = None) -> list:
-        """The pending import's guesses below 80% (for the chosen streams): each is shown to the
-        user as a question; `confirm_import({FIELD: answer})` applies the answers."""
-        if self._proposal is None:
-            raise SessionError("There is no OpenAPI import to ask about.", "Call import_openapi(PATH_OR_URL) first.")
-        return self._proposal.questions(streams)
-
-    def confirm_import(self, changes: dict[str, Any] | None = None) -> ConnectorSpec:
-        """Accept the proposal (with the user's corrections), save it as `connectors/NAME.yaml`, choose it."""
-        from purelink.catalog.openapi import save_spec
-
-        if self._proposal is None:
-            raise SessionError("There is no OpenAPI import to confirm.",
-                               "Call import_openapi(PATH_OR_URL) first.")
-        spec = self._proposal.confirm(changes)
-        save_spec(spec, self.workspace.root, origin=self._proposal.location)
-        self.choose_source(spec.name)
-        self.state.imported_from = self._proposal.location
-        self._proposal = None
-        self.save()
-        return spec
 
     @property
     def spec(self) -> ConnectorSpec:

@@ -1,4 +1,4 @@
-"""The three-plant PostgreSQL job (examples/manufacturing, its recipe in the old destination form)
+"""The three-plant PostgreSQL job (examples/manufacturing, with the library's recipes/manufacturing)
 into a PostgreSQL store and, by URL, into a DuckDB store: the same rows per table (count and
 checksum), then an incremental run moving exactly the re-inspected rows in both."""
 
@@ -16,7 +16,9 @@ from purelink.storage import open as open_store
 from purelink.storage.checksum import checksum
 from tests.storage.stores import METADATA, difference
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "manufacturing"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "manufacturing"
+RECIPE = ROOT / "recipes" / "manufacturing" / "recipe.yaml"
 ROWS = {"refills": 100, "bodies": 100, "springs": 150}
 
 
@@ -35,7 +37,7 @@ def test_three_plants_into_postgres_and_duckdb_stores(tmp_path, postgres, secret
         return done.stdout
 
     example("setup")
-    recipe = re.sub(r"\$\{(\w+)\}", lambda m: env[m[1]], (EXAMPLE / "recipe.yaml").read_text())
+    recipe = re.sub(r"\$\{(\w+)\}", lambda m: env[m[1]], RECIPE.read_text())
     duck_url = "duckdb:data/plants.duckdb?schema=raw"
     as_duckdb = re.sub(r"destination:\n(  .*\n)+", f"destination:\n  url: {duck_url}\n  airbyte_metadata: true\n",
                        recipe)
