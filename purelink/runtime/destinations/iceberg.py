@@ -67,6 +67,27 @@ def _where(properties: dict[str, str]) -> str:
     return uri.split("@")[-1] if "@" in uri else uri  # never the password part
 
 
+def with_secrets(properties: dict[str, str], *, password: str | None, s3_credential: str | None) -> dict[str, str]:
+    """The catalog properties with the named secrets put in (never stored or printed)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    from purelink.runtime.auth import read_secret
+
+    out = dict(properties)
+    if password:
+        parts = urlsplit(out["uri"])
+        netloc = f"{parts.username}:{quote(read_secret(password), safe='')}@{parts.hostname}" + \
+            (f":{parts.port}" if parts.port else "")
+        out["uri"] = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    if s3_credential:
+        key_id, _, secret = read_secret(s3_credential).partition(":")
+        if not secret:
+            raise RuntimeFailure(f"The secret {s3_credential} is not an S3 key pair.",
+                                 f"Store it as ACCESS_KEY_ID:SECRET_ACCESS_KEY with `purelink secrets set {s3_credential}`.")
+        out.update({"s3.access-key-id": key_id, "s3.secret-access-key": secret})
+    return out
+
+
 def state_key(pipeline: str, stream: str) -> str:
     return f"purelink.state.{pipeline}.{stream}"
 
@@ -80,20 +101,25 @@ class IcebergDestination(Destination):
 
     `properties` are pyiceberg's catalog properties: `uri` (sqlite:///... or
     postgresql+psycopg://...), `warehouse` (file:///... or s3://bucket/prefix) and, for S3,
-    `s3.endpoint`, `s3.access-key-id`, `s3.secret-access-key`, `s3.region`.
+    `s3.endpoint`, `s3.region`. Secrets are named, read when the destination opens (from the
+    vault, or the container's secrets file): `password` for a PostgreSQL catalog, `s3_credential`
+    for S3 keys (`ACCESS_KEY_ID:SECRET_ACCESS_KEY`; without it, the usual AWS variables).
     """
 
     fold_case = False
 
-    def __init__(self, properties: dict[str, str], *, airbyte_metadata: bool = False, label: str | None = None) -> None:
+    def __init__(self, properties: dict[str, str], *, password: str | None = None, s3_credential: str | None = None,
+                 airbyte_metadata: bool = False, label: str | None = None) -> None:
         self.properties = properties
+        self.password, self.s3_credential = password, s3_credential
         self.airbyte_metadata = airbyte_metadata
         self.label = label or properties.get("warehouse", "")
         self.catalog = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
-        self.catalog = load_catalog(self.properties)
+        self.catalog = load_catalog(with_secrets(self.properties, password=self.password,
+                                                 s3_credential=self.s3_credential))
         self.catalog.create_namespace_if_not_exists(INTERNAL)
         for name, columns in BOOKKEEPING.items():
             self.catalog.create_table_if_not_exists(f"{INTERNAL}.{name}", schema=pa.schema(columns))
@@ -136,14 +162,14 @@ class IcebergDestination(Destination):
 
     # -- state -----------------------------------------------------------------------------
     def load_state(self, pipeline: str, stream: str) -> dict[str, Any]:
+        # The table's copy, once there, is the whole state (each commit writes it complete); the
+        # holder's is older (from before the table existed, or kept across a full refresh).
         holder = self.catalog.load_table((INTERNAL, "state")).properties
-        state = json.loads(holder.get(state_key(pipeline, stream), "{}"))
         where = holder.get(where_key(pipeline, stream))
-        if where:
-            table = self._table(*where.split(".", 1))
-            if table is not None:
-                state.update(json.loads(table.properties.get(state_key(pipeline, stream), "{}")))
-        return state
+        table = self._table(*where.split(".", 1)) if where else None
+        if table is not None and state_key(pipeline, stream) in table.properties:
+            return json.loads(table.properties[state_key(pipeline, stream)])
+        return json.loads(holder.get(state_key(pipeline, stream), "{}"))
 
     def reset_stream(self, pipeline: str, stream: str, schema: str, table: str) -> None:
         # The generation survives (the reload that follows is the next one); it is kept by the
