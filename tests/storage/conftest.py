@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -135,6 +135,11 @@ def _value(v):
 
     if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
         return None
+    if isinstance(v, (pd.Timedelta, timedelta)):  # intervals land as ISO 8601 text where there is no such type
+        seconds = f"{pd.Timedelta(v).seconds + pd.Timedelta(v).microseconds / 1e6:.9f}".rstrip("0").rstrip(".")
+        return f"P0M{pd.Timedelta(v).days}DT{seconds}S"
+    if isinstance(v, date) and not isinstance(v, datetime):
+        v = datetime(v.year, v.month, v.day)
     if isinstance(v, (pd.Timestamp, datetime)):
         stamp = pd.Timestamp(v)
         return int((stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).value // 1000)
@@ -165,6 +170,22 @@ def fingerprint(df, key: str = "id") -> tuple[int, int, str]:
     return len(df), df[key].nunique(), digest.hexdigest()
 
 
+def differences(df, other, key: str = "id") -> dict:
+    """The loaded columns whose values differ between two frames, with the first differing pair:
+    the message of a failed comparison."""
+    out = {}
+    a, b = df.sort_values(key).reset_index(drop=True), other.sort_values(key).reset_index(drop=True)
+    for column in sorted(c for c in set(a.columns) | set(b.columns) if not c.startswith(("_purelink", "_airbyte"))):
+        if column not in a.columns or column not in b.columns:
+            out[column] = "missing on one side"
+            continue
+        pairs = [(x, y) for x, y in zip(map(_value, a[column].astype(object)), map(_value, b[column].astype(object)))
+                 if x != y]
+        if pairs:
+            out[column] = pairs[0]
+    return out
+
+
 def duckdb_frame(path: Path, table: str):
     import duckdb
 
@@ -180,5 +201,5 @@ def kit():
     """The helpers above, for test modules (importlib mode does not let them import conftest)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(fingerprint=fingerprint, duckdb_frame=duckdb_frame, iceberg_spec=iceberg_spec,
+    return SimpleNamespace(fingerprint=fingerprint, differences=differences, duckdb_frame=duckdb_frame, iceberg_spec=iceberg_spec,
                            plants_spec=plants_spec, touch=touch)

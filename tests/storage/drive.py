@@ -44,7 +44,8 @@ def plants(spec: dict) -> dict:
     from purelink.runtime.sql_pipeline import sql_run
 
     servers = [PostgresSource(url=s["url"], password=s["password"], name=s["name"]) for s in spec["servers"]]
-    streams = [Table("public.production", into=f"{s.name}_production", source=s) for s in servers]
+    # one stream name per server: the name keys the stream's state
+    streams = [Table(f"{s.name}_production", "public.production", source=s) for s in servers]
     return sql_run(servers[0], streams, pipeline=spec.get("pipeline", "manufacturing"), destination=destination(spec),
                    schema="raw")
 

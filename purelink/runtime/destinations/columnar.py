@@ -37,9 +37,28 @@ def storable(table: pa.Table) -> pa.Table:
     (the source's type decisions) is dropped, as neither store has a place for it."""
     columns, names = [], []
     for field, column in zip(table.schema, table.columns):
+        if _is_uuid(field):
+            column = _uuid_text(column)
         columns.append(_storable(column))
         names.append(field.name)
     return pa.Table.from_arrays(columns, names=names)
+
+
+def _is_uuid(field: pa.Field) -> bool:
+    """A UUID column (PostgreSQL's uuid, Arrow's uuid extension): its 16 bytes become the usual
+    text form, which DuckDB shows and every engine reading the table can compare."""
+    kind = field.type
+    if isinstance(kind, pa.BaseExtensionType) and kind.extension_name == "arrow.uuid":
+        return True
+    return (field.metadata or {}).get(b"POSTGRESQL:type") == b"uuid" and \
+        (pa.types.is_binary(kind) or pa.types.is_fixed_size_binary(kind) or pa.types.is_large_binary(kind))
+
+
+def _uuid_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if isinstance(column.type, pa.BaseExtensionType):
+        column = pa.chunked_array([c.storage for c in column.chunks], type=column.type.storage_type)
+    values = [None if v is None else str(uuid.UUID(bytes=v)) for v in column.to_pylist()]
+    return pa.chunked_array([pa.array(values, pa.string())])
 
 
 def _storable(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -55,11 +74,20 @@ def _storable(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return pc.cast(column, pa.string())
     if pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
         return pc.cast(column, pa.binary())
-    if pa.types.is_null(kind) or pa.types.is_interval(kind) or pa.types.is_time(kind) \
-            or pa.types.is_duration(kind):
-        return pc.cast(column, pa.string()) if not pa.types.is_interval(kind) else \
-            pa.chunked_array([pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())])
+    if pa.types.is_interval(kind):
+        return pa.chunked_array([pa.array([iso_duration(v) for v in column.to_pylist()], pa.string())])
+    if pa.types.is_null(kind) or pa.types.is_time(kind) or pa.types.is_duration(kind):
+        return pc.cast(column, pa.string())
     return column
+
+
+def iso_duration(value) -> str | None:
+    """An interval (months, days, nanoseconds) as ISO 8601 text, `P1M2DT3.5S`: neither store has
+    PostgreSQL's interval type, and the months and days of an interval are not a fixed length."""
+    if value is None:
+        return None
+    seconds = f"{value.nanoseconds / 1e9:.9f}".rstrip("0").rstrip(".")
+    return f"P{value.months}M{value.days}DT{seconds}S"
 
 
 def with_meta(table: pa.Table, *, run_id: str, extracted_at: datetime, airbyte: bool, generation: int) -> pa.Table:

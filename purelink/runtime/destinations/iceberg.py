@@ -342,10 +342,10 @@ class IcebergDestination(Destination):
 
 def _fits(incoming: pa.DataType, stored: pa.DataType) -> bool:
     """Whether `incoming` values go into a `stored` column without loss."""
-    if incoming == stored or _text(stored) or pa.types.is_null(incoming):
+    if _shape(incoming) == _shape(stored) or _text(stored) or pa.types.is_null(incoming):
         return True
-    if _text(incoming) or pa.types.is_binary(incoming) or pa.types.is_large_binary(incoming):
-        return _text(incoming) == _text(stored) and pa.types.is_binary(stored) == pa.types.is_binary(incoming)
+    if _text(incoming) or _bytes(incoming):
+        return _text(incoming) == _text(stored) and _bytes(incoming) == _bytes(stored)
     if pa.types.is_timestamp(incoming) and pa.types.is_timestamp(stored):
         return (incoming.tz is None) == (stored.tz is None)
     if pa.types.is_integer(incoming) and (pa.types.is_integer(stored) or pa.types.is_floating(stored)):
@@ -356,3 +356,13 @@ def _fits(incoming: pa.DataType, stored: pa.DataType) -> bool:
 def _text(kind: pa.DataType) -> bool:
     # pyiceberg reads strings back as large_string: the same Iceberg type
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _bytes(kind: pa.DataType) -> bool:
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
+
+
+def _shape(kind: pa.DataType) -> str:
+    """A type as Iceberg sees it: pyiceberg reads strings, binaries and lists back as their large_
+    forms and names list items `element`; neither changes what the column holds."""
+    return str(kind).replace("large_", "").replace("element:", "item:")
