@@ -32,6 +32,11 @@ class BigQueryStore(Store):
     """Tables of one BigQuery dataset, written through load jobs and MERGE, read as DataFrames."""
 
     kind = "bigquery"
+    # The runtime image holds only RUNTIME_PACKAGES (+ ADBC): google-cloud-bigquery is not in it, so runs into
+    # this store go through the local executor; the runner shows this sentence when it switches.
+    runs_in_container = False
+    executor_note = ("Runs into BigQuery use the local executor: the container image does not include "
+                     "google-cloud-bigquery (install it here with `pip install purelink-jupyter[bigquery]`).")
 
     def __init__(self, name: str | StoreURL, *, endpoint: str | None = None, credential: str | None = None) -> None:
         url = name if isinstance(name, StoreURL) else _url(name, endpoint)
@@ -62,13 +67,15 @@ class BigQueryStore(Store):
 
     def _arrow(self, sql: str):
         from google.api_core.exceptions import GoogleAPIError
+        from google.cloud.bigquery import DEFAULT_RETRY
 
-        from purelink.runtime.destinations.bigquery_client import explain
+        from purelink.runtime.destinations.bigquery_client import RETRY_S, explain, unreachable
 
         try:
-            return self.client().query(sql).result().to_arrow(create_bqstorage_client=False)
-        except GoogleAPIError as exc:
-            failure = explain(exc, "run the query")
+            job = self.client().query(sql, retry=DEFAULT_RETRY.with_deadline(RETRY_S))
+            return job.result().to_arrow(create_bqstorage_client=False)
+        except (GoogleAPIError, OSError) as exc:
+            failure = unreachable(exc, self._client) or explain(exc, "run the query")
             raise PurelinkError(failure.message, failure.guidance) from None
 
     def _ref(self, table: str) -> str:

@@ -41,6 +41,11 @@ class IcebergStore(Store):
     database's password, `s3_credential` that of the S3 key pair (ACCESS_KEY_ID:SECRET)."""
 
     kind = "iceberg"
+    # The runtime image holds only RUNTIME_PACKAGES (+ ADBC): pyiceberg is not in it, so runs into
+    # this store go through the local executor; the runner shows this sentence when it switches.
+    runs_in_container = False
+    executor_note = ("Runs into Iceberg use the local executor: the container image does not include "
+                     "pyiceberg (install it here with `pip install purelink-jupyter[iceberg]`).")
 
     def __init__(self, url: str | StoreURL, *, credential: str | None = None, s3_credential: str | None = None) -> None:
         url = parse_url(url) if isinstance(url, str) else url

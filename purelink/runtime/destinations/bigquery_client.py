@@ -25,6 +25,8 @@ def client(project: str, *, endpoint: str | None = None, credential: str | None 
         raise RuntimeFailure("The BigQuery client (google-cloud-bigquery) is not installed.",
                              "Install it with `pip install purelink-jupyter[bigquery]`.") from None
     options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+    if endpoint:
+        _check_reachable(endpoint)
     if credential:
         from google.oauth2 import service_account
 
@@ -44,6 +46,22 @@ def client(project: str, *, endpoint: str | None = None, credential: str | None 
                              "Name the vault secret holding a service-account JSON key with "
                              "--destination-credential NAME (roles: BigQuery Data Editor and Job User).")
     return bigquery.Client(project=project, credentials=credentials, client_options=options)
+
+
+def _check_reachable(endpoint: str) -> None:
+    """Fail at once when nothing listens at an endpoint: the client retries refused connections
+    for ten minutes before it gives up."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=10).close()
+    except OSError:
+        raise RuntimeFailure(f"Cannot reach BigQuery at {endpoint}: nothing answered.",
+                             "Check the endpoint in the destination URL (bigquery://PROJECT/DATASET?endpoint=URL) "
+                             "and that the service (or emulator) is running.") from None
 
 
 def explain(exc: Exception, what: str) -> RuntimeFailure:
@@ -68,6 +86,23 @@ def explain(exc: Exception, what: str) -> RuntimeFailure:
     return RuntimeFailure(f"BigQuery refused to {what}: {message}", guidance)
 
 
+def unreachable(exc: Exception, bq) -> RuntimeFailure | None:
+    """A connection that failed (nothing answered), as a sentence; None for other errors."""
+    from google.api_core.exceptions import RetryError
+
+    if not isinstance(exc, (RetryError, OSError)):  # requests' ConnectionError is an OSError
+        return None
+    where = getattr(getattr(bq, "_connection", None), "API_BASE_URL", None) or "BigQuery"
+    return RuntimeFailure(f"Cannot reach BigQuery at {where}: nothing answered.",
+                          "Check the endpoint in the destination URL (bigquery://PROJECT/DATASET?endpoint=URL) "
+                          "and that the service is running; without an endpoint, check this machine's internet access.")
+
+
+# Connection errors are retried for 10 minutes by default; a user waits a few seconds, not ten
+# minutes, to hear that an endpoint is wrong.
+RETRY_S = 30.0
+
+
 def load_parquet(bq, data: pa.Table, table_id: str, *, append: bool) -> None:
     """Load `data` into the existing table `table_id` as one Parquet load job."""
     from google.api_core.exceptions import GoogleAPIError
@@ -81,7 +116,9 @@ def load_parquet(bq, data: pa.Table, table_id: str, *, append: bool) -> None:
     try:
         bq.load_table_from_file(buffer, table_id, job_config=config).result()
     except GoogleAPIError as exc:
-        raise explain(exc, f"load {data.num_rows} rows into {table_id}") from None
+        raise unreachable(exc, bq) or explain(exc, f"load {data.num_rows} rows into {table_id}") from None
+    except OSError as exc:
+        raise unreachable(exc, bq) from None
 
 
 def run(bq, sql: str, params: list | None = None, *, what: str = "run a query"):
@@ -91,9 +128,11 @@ def run(bq, sql: str, params: list | None = None, *, what: str = "run a query"):
 
     config = bigquery.QueryJobConfig(query_parameters=params or [])
     try:
-        return list(bq.query(sql, job_config=config).result())
+        return list(bq.query(sql, job_config=config, retry=bigquery.DEFAULT_RETRY.with_deadline(RETRY_S)).result())
     except GoogleAPIError as exc:
-        raise explain(exc, what) from None
+        raise unreachable(exc, bq) or explain(exc, what) from None
+    except OSError as exc:
+        raise unreachable(exc, bq) from None
 
 
 def column_type(kind: pa.DataType) -> str:
