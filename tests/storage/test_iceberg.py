@@ -47,8 +47,7 @@ def add_customers(api, n: int) -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("files", ["local", "s3"])
-def test_stripe_lands_as_in_duckdb_then_only_new_rows_move(kit, files, stripe_api, driver, tmp_path, request, monkeypatch):
-    monkeypatch.setenv("STRIPE_API_KEY", stripe_api.api_key)
+def test_stripe_lands_as_in_duckdb_then_only_new_rows_move(kit, files, stripe_api, driver, tmp_path, request):
     driver.env["STRIPE_API_KEY"] = stripe_api.api_key
     s3 = {}
     if files == "s3":
@@ -86,11 +85,15 @@ def test_stripe_lands_as_in_duckdb_then_only_new_rows_move(kit, files, stripe_ap
 
 
 @pytest.mark.slow
-def test_sigkill_mid_run_loses_and_doubles_nothing(kit, driver, tmp_path, monkeypatch):
+@pytest.mark.parametrize("files", ["local", "s3"])
+def test_sigkill_mid_run_loses_and_doubles_nothing(kit, files, driver, tmp_path, request):
+    s3 = {}
+    if files == "s3":
+        s3 = {"s3": request.getfixturevalue("s3_server"), "bucket": request.getfixturevalue("s3_bucket")}
     # Latency keeps each run long enough for the kills to land while pages are being committed.
     with serve(seed=0, customers=600, latency_ms=15) as api:
         driver.env["STRIPE_API_KEY"] = api.api_key
-        lake = kit.iceberg_spec(tmp_path)
+        lake = kit.iceberg_spec(tmp_path, **s3)
         reference = tmp_path / "reference.duckdb"
         driver.run(stripe_spec(api, {"kind": "duckdb", "path": str(reference)}, rate_limit=40))
         kills = 0

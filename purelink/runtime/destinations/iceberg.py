@@ -12,7 +12,9 @@ key they merge, so a re-run after a kill re-applies them without doubling) and t
 with the last one.
 
 The bookkeeping tables (`_purelink.executions`, dead_letters, schema_changes, tables) are Iceberg
-tables in namespace `_purelink`. Merges use pyiceberg's `upsert` on the primary key.
+tables in namespace `_purelink`; dead letters and schema changes are appended right after the
+commit that loaded their batch (Iceberg commits one table at a time), so a kill between the two
+can lose those notes, never a row or the state. Merges use pyiceberg's `upsert` on the primary key.
 """
 
 from __future__ import annotations
