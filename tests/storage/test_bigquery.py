@@ -111,6 +111,8 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(kit, dataset, driver, tmp_pat
     for table in (f"stripe.{t}" for t in STRIPE):
         landed, expected = store.table(table), kit.duckdb_frame(reference, table)
         assert kit.fingerprint(landed) == kit.fingerprint(expected), (table, kit.differences(landed, expected))
+    statuses = set(store.table("_purelink.executions")["status"])
+    assert "success" in statuses and "running" not in statuses  # killed runs are marked interrupted
 
 
 @pytest.mark.slow

@@ -112,9 +112,11 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(kit, files, driver, tmp_path,
         assert kills >= 2, "the runs finished before they could be killed"
         assert driver.run(stripe_spec(api, lake, rate_limit=40))["status"] == "success"
     tables = [f"stripe.{t}" for t in STRIPE]
-    landed = iceberg_frames(lake, tables)
+    landed = iceberg_frames(lake, [*tables, "_purelink.executions"])
     for table in tables:
         assert kit.fingerprint(landed[table]) == kit.fingerprint(kit.duckdb_frame(reference, table)), table
+    statuses = set(landed["_purelink.executions"]["status"])
+    assert "success" in statuses and "running" not in statuses  # killed runs are marked interrupted
 
 
 @pytest.mark.slow

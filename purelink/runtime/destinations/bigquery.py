@@ -121,6 +121,11 @@ class BigQueryDestination(Destination):
 
     # -- executions ------------------------------------------------------------------------
     def start_run(self, *, run_id, pipeline, recipe, version, mode) -> None:
+        # One run of a pipeline at a time, as with DuckDB: a row of this pipeline still "running"
+        # belongs to a run that was killed.
+        run(self.bq, f"UPDATE {self.ref(table_name('_purelink', 'executions'))} SET status = 'interrupted' "
+                     "WHERE status = 'running' AND pipeline = @p", self._params(("p", "STRING", pipeline)),
+            what="mark killed runs")
         row = {"run_id": run_id, "pipeline": pipeline, "recipe": recipe, "version": version, "mode": mode,
                "status": "running", "started_at": datetime.now(UTC)}
         load_parquet(self.bq, pa.Table.from_pylist([row], schema=pa.schema(BOOKKEEPING["executions"])),

@@ -146,6 +146,18 @@ class IcebergDestination(Destination):
 
     # -- executions ------------------------------------------------------------------------
     def start_run(self, *, run_id, pipeline, recipe, version, mode) -> None:
+        from pyiceberg.expressions import And, EqualTo
+
+        # One run of a pipeline at a time, as with DuckDB: a row of this pipeline still "running"
+        # belongs to a run that was killed.
+        table = self.catalog.load_table((INTERNAL, "executions"))
+        dead = And(EqualTo("status", "running"), EqualTo("pipeline", pipeline))
+        rows = table.scan(row_filter=dead).to_arrow().to_pylist()
+        if rows:
+            for row in rows:
+                row["status"] = "interrupted"
+            table.overwrite(pa.Table.from_pylist(rows, schema=pa.schema(BOOKKEEPING["executions"])),
+                            overwrite_filter=dead)
         self._append("executions", [{"run_id": run_id, "pipeline": pipeline, "recipe": recipe,
                                      "version": version, "mode": mode, "status": "running",
                                      "started_at": datetime.now(UTC)}])
