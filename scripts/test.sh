@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)" >&2; }
 
 step "install purelink and test dependencies"
-python3 -m pip install -q -e ".[jupyter,postgres,gemini,test]" 2>&1 | grep -v "running pip as the 'root' user" >&2 || true
+python3 -m pip install -q -e ".[jupyter,postgres,gemini,bigquery,iceberg,test]" 2>&1 | grep -v "running pip as the 'root' user" >&2 || true
 
 step "Docker engine and the offline base image"
 bash scripts/docker-up.sh
