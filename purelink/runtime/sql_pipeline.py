@@ -168,7 +168,12 @@ class SqlRun:
             plans.append(plan)
         # Every target is checked before the first row moves: a run either loads into tables it owns
         # (or that are new) or loads nothing.
-        self.destination.claim_tables([self._claim(p) for p in plans], self.run_id)
+        claimed = self.destination.claim_tables([self._claim(p) for p in plans], self.run_id)
+        for plan, claim in zip(plans, claimed, strict=True):
+            if claim.table != plan.stream.table_name:
+                plan.stream.into = claim.table  # kept apart from another source's same-named table
+            if claim.renamed_from:
+                self.warn(claim.note(), plan.stream.name)
         estimates = [min(p.estimated_rows or 0, self.sample or p.estimated_rows or 0) for p in plans]
         self.counter.estimated = sum(estimates) or None
         for plan in plans:
@@ -189,7 +194,10 @@ class SqlRun:
         stream = plan.stream
         read = ".".join(stream.parts[1:]) if isinstance(stream, Table) else f"query {stream.name}"
         return Claim(stream=stream.name, schema=self.schema, table=stream.table_name, pipeline=self.pipeline,
-                     source=self.source_of(stream).identity(stream.database), source_table=read)
+                     source=self.source_of(stream).identity(stream.database), source_table=read,
+                     # Generated modules spell the default out (`into="production"` for public.production):
+                     # only another name is the user's choice, which is refused rather than renamed.
+                     chosen=stream.into not in (None, stream.name.split(".")[-1]))
 
     def _fail(self, name: str, exc: BaseException) -> None:
         self.errors += 1

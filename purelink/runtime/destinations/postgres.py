@@ -179,19 +179,20 @@ class PostgresDestination(Destination):
             self.con.rollback()
             raise
 
-    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
+    def claim_tables(self, claims: list[Claim], run_id: str) -> list[Claim]:
         claims = [replace(c, schema=self.schema) for c in claims]  # this destination writes one schema
         try:
             rows = pg.fetch(self.cur, "SELECT table_name, pipeline, source, source_table FROM _purelink.tables "
                                       "WHERE schema_name = $1", [self.schema])
             owners = {(self.schema, r[0]): (r[1], r[2], r[3], r[0]) for r in rows}
-            fresh = check_claims(claims, owners, fold_case=False)
+            resolved, fresh = check_claims(claims, owners, fold_case=False)
             now = datetime.now(UTC)
             for c in fresh:
                 self.cur.execute("INSERT INTO _purelink.tables VALUES ($1, $2, $3, $4, $5, $6, "
                                  "CAST($7 AS timestamptz)) ON CONFLICT DO NOTHING",
                                  parameters=[c.schema, c.table, c.pipeline, c.source, c.source_table, run_id, now])
             self.con.commit()
+            return resolved
         except BaseException:
             self.con.rollback()
             raise
