@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from purelink.runtime.causes import cause_of
-from purelink.runtime.destinations.base import Batch, Destination
+from purelink.runtime.destinations.base import Batch, Claim, Destination, generation_of
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.http import BadBody, HttpClient, HttpError
 from purelink.runtime.pages import Page, PageBatch, StreamRun
@@ -61,6 +61,7 @@ class Extraction:
         if self.full_refresh:
             self.destination.reset_stream(self.pipeline, s.name, self.source.name, table)
         state = self.destination.load_state(self.pipeline, s.name)
+        run.generation = generation_of(state.get("generation"), rebuilt=self.full_refresh)
         sync = state.get("sync")
         if sync:
             windows = [Window.from_state(s.name, k, v) for k, v in state.items() if k.startswith("window:")]
@@ -90,10 +91,10 @@ class Extraction:
         run.windows = {w.id: w for w in windows}
         run.windows_total = len(windows)
         if state_sync is not None:
-            state: dict[str, Any] = {"sync": state_sync}
+            state: dict[str, Any] = {"sync": state_sync, "generation": run.generation}
             state.update({w.key: w.to_state() for w in windows})
             if not windows:
-                state = {"sync": None}
+                state = {"sync": None, "generation": run.generation}
             self.destination.commit([self._batch(run.stream, state=state)], run_id=self.run_id,
                                     extracted_at=datetime.now(UTC))
         return windows
@@ -120,7 +121,22 @@ class Extraction:
         return Page(window, request, records, nxt, len(response.content), suspect, notes)
 
     # -- the loop ------------------------------------------------------------------------------
+    def claim(self) -> None:
+        """Every target checked and its owner recorded before the first request: a default name
+        another source holds gives way to one naming this source (see `check_claims`)."""
+        source = self.source.identity()
+        claims = [Claim(stream=s.name, schema=self.source.name, table=s.table or s.name, pipeline=self.pipeline,
+                        source=source, source_table=s.path, chosen=s.table not in (None, s.name))
+                  for s in (run.stream for run in self.runs.values())]
+        for claim in self.destination.claim_tables(claims, self.run_id):
+            stream = self.runs[claim.stream].stream
+            if claim.table != (stream.table or stream.name):
+                stream.table = claim.table
+            if claim.renamed_from:
+                self.warn(claim.note(), stream=stream.name)
+
     def run(self) -> None:
+        self.claim()
         ready: deque[tuple[StreamRun, Window]] = deque()
         for run in self.runs.values():
             for window in self.plan(run):
@@ -250,7 +266,8 @@ class Extraction:
         run.pages += 1
         return PageBatch(pipeline=self.pipeline, stream=s.name, schema=self.source.name,
                          table=s.table or s.name, primary_key=s.key, rows=dedupe(rows, s.key),
-                         dead_letters=dead, state=state, window=window, nbytes=page.nbytes)
+                         dead_letters=dead, state=state, window=window, nbytes=page.nbytes,
+                         generation=run.generation)
 
     def _maybe_split(self, run: StreamRun, window: Window, busy: int) -> Window | None:
         """Give idle workers half of what is left of a dense window (newest-first paging only)."""
@@ -292,7 +309,8 @@ class Extraction:
     def _batch(self, stream: Stream, rows=None, state=None) -> Batch:
         return Batch(pipeline=self.pipeline, stream=stream.name, schema=self.source.name,
                      table=stream.table or stream.name, primary_key=stream.key, rows=rows or [],
-                     state=state or {}, selected=stream.columns is not None)
+                     state=state or {}, selected=stream.columns is not None,
+                     generation=self.runs[stream.name].generation)
 
     def _after_commit(self, batch: PageBatch) -> None:
         run = self.runs[batch.stream]

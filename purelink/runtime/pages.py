@@ -27,6 +27,7 @@ class StreamRun:
     cause: dict | None = None  # structured (purelink.runtime.causes), for the finished event
     status: str = "running"
     warned: set = field(default_factory=set)  # kinds of paging warning already given
+    generation: int = 0  # `_airbyte_generation_id` of this run's rows
 
 
 @dataclass

@@ -24,7 +24,7 @@ from purelink.runtime import pg
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.auth import mask
 from purelink.runtime.causes import cause_of
-from purelink.runtime.destinations.base import Claim, Destination
+from purelink.runtime.destinations.base import Claim, Destination, generation_of
 from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
 from purelink.runtime.entry import finish, invocation
 from purelink.runtime.errors import RuntimeFailure
@@ -40,13 +40,6 @@ from purelink.runtime.sources.postgres import (
 )
 
 TIME_CURSORS = {"timestamptz", "timestamp", "date"}
-
-
-def generation_of(previous: int | None, *, rebuilt: bool) -> int:
-    """`_airbyte_generation_id` of this run's rows: 0 at first, one more each time the table is rebuilt."""
-    if previous is None:
-        return 0
-    return previous + 1 if rebuilt else previous
 
 
 class Stopped(Exception):

@@ -28,6 +28,13 @@ META_AIRBYTE = {"_airbyte_raw_id": "varchar", "_airbyte_extracted_at": "timestam
                 "_airbyte_ab_id": "varchar", "_airbyte_emitted_at": "timestamptz"}
 
 
+def generation_of(previous: int | None, *, rebuilt: bool) -> int:
+    """`_airbyte_generation_id` of this run's rows: 0 at first, one more each time the table is rebuilt."""
+    if previous is None:
+        return 0
+    return previous + 1 if rebuilt else previous
+
+
 @dataclass
 class Batch:
     """Rows of one stream and the state they advance."""
