@@ -35,6 +35,7 @@ from purelink.runtime.sources.postgres import (
     SqlStream,
     Table,
     cursor_batches,
+    infinite_count,
     plan_stream,
     read_batches,
 )
@@ -255,6 +256,10 @@ class SqlRun:
         if nulls and incremental:
             self.warn(f"{nulls} row(s) have no {plan.cursor} value: loaded, and read again on every run "
                       "because no cursor can place them", stream.name)
+        infinite = self.results[stream.name].pop("infinite_cursor", 0)
+        if infinite and incremental:
+            self.warn(f"{infinite} row(s) have {plan.cursor} = infinity: loaded, and read again on every run "
+                      "(a saved cursor of infinity would skip every later row)", stream.name)
         cur.connection.commit()  # end the read snapshot
 
     def _counted(self, plan: Plan, tables):
@@ -265,6 +270,7 @@ class SqlRun:
             entry["records"] += table.num_rows
             if plan.cursor:
                 entry["null_cursor"] = entry.get("null_cursor", 0) + table[plan.cursor].null_count
+                entry["infinite_cursor"] = entry.get("infinite_cursor", 0) + infinite_count(table[plan.cursor])
             self.counter.records += table.num_rows
             elapsed = max(time.monotonic() - self.counter.started, 1e-6)
             if table.num_rows:
