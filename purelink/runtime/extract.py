@@ -264,10 +264,28 @@ class Extraction:
             state[window.key] = window.to_state()
             ready.append((run, window))
         run.pages += 1
+        rows = dedupe(rows, s.key)
+        repeated = sum(tuple(r.get(k) for k in s.key) in window.repeat_keys for r in rows) if window.repeat_keys else 0
+        window.repeat_keys = self._tail_without_cursor(s, page)
         return PageBatch(pipeline=self.pipeline, stream=s.name, schema=self.source.name,
-                         table=s.table or s.name, primary_key=s.key, rows=dedupe(rows, s.key),
+                         table=s.table or s.name, primary_key=s.key, rows=rows,
                          dead_letters=dead, state=state, window=window, nbytes=page.nbytes,
-                         generation=run.generation)
+                         generation=run.generation, repeated=repeated)
+
+    def _tail_without_cursor(self, stream: Stream, page: Page) -> frozenset:
+        """Keys of the page's last records that lack the cursor field: the next page starts after
+        the last record that has one, so it brings these again."""
+        paginator = self._paginator(stream)
+        field = getattr(paginator, "cursor_field", None)
+        if page.next is None or not stream.key or not field or not paginator.keyed_by_record:
+            return frozenset()
+        tail = []
+        for record in reversed(page.records):
+            if isinstance(record, dict) and dig(record, field) not in (None, ""):
+                break
+            if isinstance(record, dict):
+                tail.append(tuple(record.get(k) for k in stream.key))
+        return frozenset(tail)
 
     def _maybe_split(self, run: StreamRun, window: Window, busy: int) -> Window | None:
         """Give idle workers half of what is left of a dense window (newest-first paging only)."""
@@ -314,12 +332,13 @@ class Extraction:
 
     def _after_commit(self, batch: PageBatch) -> None:
         run = self.runs[batch.stream]
-        run.records += len(batch.rows)
+        fresh = len(batch.rows) - batch.repeated  # a record read again is counted once
+        run.records += fresh
         run.dead_letters += len(batch.dead_letters)
-        self.records += len(batch.rows)
+        self.records += fresh
         elapsed = max(time.monotonic() - self.started, 1e-6)
         fraction = run.progress.fraction()
-        self.emit("page", stream=batch.stream, window=batch.window.id, records=len(batch.rows),
+        self.emit("page", stream=batch.stream, window=batch.window.id, records=fresh,
                   dead_letters=len(batch.dead_letters), bytes=batch.nbytes, stream_records=run.records,
                   total_records=self.records, requests=self.client.stats.requests,
                   request_rate=round(self.client.stats.rate.per_second(), 1),

@@ -48,3 +48,4 @@ class PageBatch(Batch):
 
     window: Window = field(kw_only=True)
     nbytes: int = 0
+    repeated: int = 0  # rows the previous page already brought (a cursor resumed before them)

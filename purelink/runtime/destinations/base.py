@@ -58,7 +58,8 @@ class SchemaChange:
     stream: str
     table: str
     column: str
-    change: str  # "added", "widened", "dropped" (full refresh) or "kept" (no longer loaded, old values kept)
+    change: str  # "added", "widened", "dropped" (full refresh), "kept" (no longer loaded, old values kept)
+    #              or "migrated" (from the mangled form an earlier version wrote)
     old_type: str | None
     new_type: str | None
 
@@ -70,6 +71,9 @@ class SchemaChange:
         if self.change == "kept":
             return (f"column {self.table}.{self.column} is no longer loaded: rows keep their old values "
                     "(a --full-refresh drops it)")
+        if self.change == "migrated":
+            return (f"column {self.table}.{self.column} migrated from {self.old_type} (how an earlier version "
+                    f"stored it) to {self.new_type}")
         return f"column {self.table}.{self.column} widened from {self.old_type} to {self.new_type}"
 
 
