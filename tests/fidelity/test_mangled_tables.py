@@ -67,3 +67,40 @@ def test_mangled_columns_are_migrated_or_reported(postgres, db, secrets_env):
     assert finished["status"] in ("success", "success with warnings"), finished
     assert postgres.query(warehouse, "SELECT id, addr::text FROM raw.hosts ORDER BY id") == \
         postgres.query(db, "SELECT id, addr::text FROM hosts ORDER BY id")
+
+
+def test_mangled_duckdb_columns_are_migrated(postgres, db, tmp_path, secrets_env):
+    import duckdb
+
+    from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
+
+    path = tmp_path / "old.duckdb"
+    postgres.execute(db, "CREATE TABLE prices (id int PRIMARY KEY, price money, ratio numeric, "
+                         "changed timestamptz NOT NULL DEFAULT '2020-01-01')",
+                     "INSERT INTO prices (id, price, ratio) SELECT g, g * 1.25, g / 8.0 FROM generate_series(1, 30) g")
+
+    def load() -> dict:
+        return sql_run(PostgresSource(url=postgres.url(db)), [Table("prices")], pipeline="old_prices",
+                       destination=DuckDBArrowDestination(path), events=EventWriter("t", io.StringIO()))
+
+    assert load()["status"] == "success"
+    con = duckdb.connect(str(path))  # what an earlier version left: integer cents, text numerals
+    con.execute("ALTER TABLE postgres.prices ALTER price TYPE BIGINT USING CAST(price * 100 AS BIGINT)")
+    con.execute("ALTER TABLE postgres.prices ALTER ratio TYPE VARCHAR USING CAST(ratio AS VARCHAR)")
+    con.close()
+    postgres.execute(db, "UPDATE prices SET price = 99.99, changed = now() - interval '2 hours' WHERE id = 3")
+    assert load()["status"] in ("success", "success with warnings")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'prices' "
+                                 "AND column_name IN ('price', 'ratio')").fetchall())
+        landed = con.execute("SELECT id, CAST(price AS VARCHAR), CAST(ratio AS VARCHAR) FROM postgres.prices "
+                             "ORDER BY id").fetchall()
+        changes = con.execute("SELECT column_name, change FROM _purelink.schema_changes WHERE change = 'migrated' "
+                              "ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    assert types["price"].startswith("DECIMAL") and types["ratio"].startswith("DECIMAL"), types
+    source = postgres.query(db, "SELECT id, price::numeric::text, ratio::text FROM prices ORDER BY id")
+    assert [(i, float(p), float(r)) for i, p, r in landed] == [(i, float(p), float(r)) for i, p, r in source]
+    assert changes == [("price", "migrated"), ("ratio", "migrated")]
