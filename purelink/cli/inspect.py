@@ -12,6 +12,7 @@ import csv
 import json
 import re
 import sys
+from datetime import date, datetime
 from pathlib import Path
 
 from purelink.errors import PurelinkError
@@ -51,11 +52,35 @@ def query(db: Path, sql: str) -> tuple[list[str], list[tuple]]:
         con.execute(f"SET search_path = '{SEARCH_PATH}'")
         rel = con.execute(sql)
         columns = [d[0] for d in rel.description or []]
-        return columns, rel.fetchall()
+        rows = rel.fetchall()
+        edges = [i for i in range(len(columns)) if any(_edge(r[i]) for r in rows)]
+        return columns, _with_infinities(con, sql, len(columns), edges) if edges else rows
     except duckdb.Error as exc:
         raise PurelinkError(f"The query failed: {str(exc).splitlines()[0]}", _hint(con, exc)) from None
     finally:
         con.close()
+
+
+def _edge(value) -> bool:
+    """Python's first or last date: what DuckDB hands over for PostgreSQL's infinities."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None) in (datetime.min, datetime.max)
+    return isinstance(value, date) and value in (date.min, date.max)
+
+
+def _with_infinities(con, sql: str, width: int, edges: list[int]) -> list[tuple]:
+    """The rows again, in one query, with `infinity` / `-infinity` where DuckDB holds one: Python
+    has no such date, and printing 9999-12-31 would show a value the source never had."""
+    texts = ", ".join(f"CASE WHEN NOT isfinite(#{i + 1}) THEN CAST(#{i + 1} AS VARCHAR) END" for i in edges)
+    rows = con.sql(sql).project(", ".join(f"#{i + 1}" for i in range(width)) + ", " + texts).fetchall()
+    fixed = []
+    for row in rows:
+        values = list(row[:width])
+        for i, text in zip(edges, row[width:], strict=True):
+            if text is not None:
+                values[i] = text
+        fixed.append(tuple(values))
+    return fixed
 
 
 SEARCH_PATH = "main,_purelink"

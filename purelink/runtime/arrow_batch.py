@@ -53,7 +53,7 @@ def stage_name(table: str) -> str:
     return f"_purelink_stage_{table}"
 
 
-def _typename(field: pa.Field) -> str | None:
+def pg_typename(field: pa.Field) -> str | None:
     meta = field.metadata or {}
     value = meta.get(PG_TYPE)
     return value.decode() if value else None
@@ -181,7 +181,7 @@ def duckdb_casts(schema: pa.Schema) -> dict[str, str]:
 
 def pg_type(field: pa.Field) -> str:
     """The PostgreSQL column type for an Arrow field (from a PostgreSQL source or elsewhere)."""
-    kind, typename = field.type, _typename(field)
+    kind, typename = field.type, pg_typename(field)
     if WAREHOUSE in (field.metadata or {}):  # decided by the source from its catalog (pg_types)
         return field.metadata[WAREHOUSE].decode()
     if isinstance(kind, pa.BaseExtensionType):

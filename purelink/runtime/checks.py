@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from purelink.runtime.destinations.base import Batch, Destination
-from purelink.runtime.http import HttpClient, HttpError
+from purelink.runtime.http import BadBody, HttpClient, HttpError
 from purelink.runtime.paginators import dig
 from purelink.runtime.records import dedupe, infer_types, select
 from purelink.runtime.sources.rest import RestSource, Stream
@@ -40,8 +40,12 @@ def sample_checks(source: RestSource, streams: list[Stream], destination: Destin
             params = stream.time_filter.apply(params, to_unix(stream.start or DEFAULT_START), None)
         request = paginator.first(stream.path, params, page_size=limit)
         try:
-            response = client.get(request.url, request.params)
-            body = response.json()
+            # get_json: an HTML page or a cut-off body is retried as in a full run, then named
+            _, body, _ = client.get_json(request.url, request.params)
+        except BadBody as exc:
+            emit("error", stream=stream.name, message=str(exc))
+            per_stream[stream.name] = {"records": 0, "status": "failed", "error": str(exc)}
+            continue
         except HttpError as exc:
             if exc.status == 401:
                 auth_failed = True

@@ -17,7 +17,7 @@ from typing import Any
 
 from purelink.runtime.auth import secret_names
 from purelink.runtime.causes import cause_of
-from purelink.runtime.destinations.base import Batch, Destination, SchemaChange
+from purelink.runtime.destinations.base import Batch, Claim, Destination, SchemaChange, generation_of
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.http import BadBody, HttpClient, HttpError
 from purelink.runtime.pages import Page, PageBatch, StreamRun
@@ -62,6 +62,7 @@ class Extraction:
         if self.full_refresh:
             self.destination.reset_stream(self.pipeline, s.name, self.source.name, table)
         state = self.destination.load_state(self.pipeline, s.name)
+        run.generation = generation_of(state.get("generation"), rebuilt=self.full_refresh)
         sync = state.get("sync")
         if sync:
             windows = [Window.from_state(s.name, k, v) for k, v in state.items() if k.startswith("window:")]
@@ -100,10 +101,10 @@ class Extraction:
         run.windows = {w.id: w for w in windows}
         run.windows_total = len(windows)
         if state_sync is not None:
-            state: dict[str, Any] = {"sync": state_sync}
+            state: dict[str, Any] = {"sync": state_sync, "generation": run.generation}
             state.update({w.key: w.to_state() for w in windows})
             if not windows:
-                state = {"sync": None}
+                state = {"sync": None, "generation": run.generation}
             self.destination.commit([self._batch(run.stream, state=state)], run_id=self.run_id,
                                     extracted_at=datetime.now(UTC))
         return windows
@@ -130,7 +131,22 @@ class Extraction:
         return Page(window, request, records, nxt, len(response.content), suspect, notes)
 
     # -- the loop ------------------------------------------------------------------------------
+    def claim(self) -> None:
+        """Every target checked and its owner recorded before the first request: a default name
+        another source holds gives way to one naming this source (see `check_claims`)."""
+        source = self.source.identity()
+        claims = [Claim(stream=s.name, schema=self.source.name, table=s.table or s.name, pipeline=self.pipeline,
+                        source=source, source_table=s.path, chosen=s.table not in (None, s.name))
+                  for s in (run.stream for run in self.runs.values())]
+        for claim in self.destination.claim_tables(claims, self.run_id):
+            stream = self.runs[claim.stream].stream
+            if claim.table != (stream.table or stream.name):
+                stream.table = claim.table
+            if claim.renamed_from:
+                self.warn(claim.note(), stream=stream.name)
+
     def run(self) -> None:
+        self.claim()
         ready: deque[tuple[StreamRun, Window]] = deque()
         for run in self.runs.values():
             for window in self.plan(run):
@@ -258,9 +274,28 @@ class Extraction:
             state[window.key] = window.to_state()
             ready.append((run, window))
         run.pages += 1
+        rows = dedupe(rows, s.key)
+        repeated = sum(tuple(r.get(k) for k in s.key) in window.repeat_keys for r in rows) if window.repeat_keys else 0
+        window.repeat_keys = self._tail_without_cursor(s, page)
         return PageBatch(pipeline=self.pipeline, stream=s.name, schema=self.source.name,
-                         table=s.table or s.name, primary_key=s.key, rows=dedupe(rows, s.key),
-                         dead_letters=dead, state=state, window=window, nbytes=page.nbytes)
+                         table=s.table or s.name, primary_key=s.key, rows=rows,
+                         dead_letters=dead, state=state, window=window, nbytes=page.nbytes,
+                         generation=run.generation, repeated=repeated)
+
+    def _tail_without_cursor(self, stream: Stream, page: Page) -> frozenset:
+        """Keys of the page's last records that lack the cursor field: the next page starts after
+        the last record that has one, so it brings these again."""
+        paginator = self._paginator(stream)
+        field = getattr(paginator, "cursor_field", None)
+        if page.next is None or not stream.key or not field or not paginator.keyed_by_record:
+            return frozenset()
+        tail = []
+        for record in reversed(page.records):
+            if isinstance(record, dict) and dig(record, field) not in (None, ""):
+                break
+            if isinstance(record, dict):
+                tail.append(tuple(record.get(k) for k in stream.key))
+        return frozenset(tail)
 
     def _maybe_split(self, run: StreamRun, window: Window, busy: int) -> Window | None:
         """Give idle workers half of what is left of a dense window (newest-first paging only)."""
@@ -302,16 +337,18 @@ class Extraction:
     def _batch(self, stream: Stream, rows=None, state=None) -> Batch:
         return Batch(pipeline=self.pipeline, stream=stream.name, schema=self.source.name,
                      table=stream.table or stream.name, primary_key=stream.key, rows=rows or [],
-                     state=state or {}, selected=stream.columns is not None)
+                     state=state or {}, selected=stream.columns is not None,
+                     generation=self.runs[stream.name].generation)
 
     def _after_commit(self, batch: PageBatch) -> None:
         run = self.runs[batch.stream]
-        run.records += len(batch.rows)
+        fresh = len(batch.rows) - batch.repeated  # a record read again is counted once
+        run.records += fresh
         run.dead_letters += len(batch.dead_letters)
-        self.records += len(batch.rows)
+        self.records += fresh
         elapsed = max(time.monotonic() - self.started, 1e-6)
         fraction = run.progress.fraction()
-        self.emit("page", stream=batch.stream, window=batch.window.id, records=len(batch.rows),
+        self.emit("page", stream=batch.stream, window=batch.window.id, records=fresh,
                   dead_letters=len(batch.dead_letters), bytes=batch.nbytes, stream_records=run.records,
                   total_records=self.records, requests=self.client.stats.requests,
                   request_rate=round(self.client.stats.rate.per_second(), 1),

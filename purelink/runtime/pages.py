@@ -27,6 +27,7 @@ class StreamRun:
     cause: dict | None = None  # structured (purelink.runtime.causes), for the finished event
     status: str = "running"
     warned: set = field(default_factory=set)  # kinds of paging warning already given
+    generation: int = 0  # `_airbyte_generation_id` of this run's rows
 
 
 @dataclass
@@ -47,3 +48,4 @@ class PageBatch(Batch):
 
     window: Window = field(kw_only=True)
     nbytes: int = 0
+    repeated: int = 0  # rows the previous page already brought (a cursor resumed before them)

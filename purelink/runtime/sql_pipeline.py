@@ -24,7 +24,7 @@ from purelink.runtime import pg
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.auth import mask
 from purelink.runtime.causes import cause_of
-from purelink.runtime.destinations.base import Claim, Destination
+from purelink.runtime.destinations.base import Claim, Destination, generation_of
 from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
 from purelink.runtime.entry import finish, invocation
 from purelink.runtime.errors import RuntimeFailure
@@ -35,18 +35,12 @@ from purelink.runtime.sources.postgres import (
     SqlStream,
     Table,
     cursor_batches,
+    infinite_count,
     plan_stream,
     read_batches,
 )
 
 TIME_CURSORS = {"timestamptz", "timestamp", "date"}
-
-
-def generation_of(previous: int | None, *, rebuilt: bool) -> int:
-    """`_airbyte_generation_id` of this run's rows: 0 at first, one more each time the table is rebuilt."""
-    if previous is None:
-        return 0
-    return previous + 1 if rebuilt else previous
 
 
 class Stopped(Exception):
@@ -168,7 +162,12 @@ class SqlRun:
             plans.append(plan)
         # Every target is checked before the first row moves: a run either loads into tables it owns
         # (or that are new) or loads nothing.
-        self.destination.claim_tables([self._claim(p) for p in plans], self.run_id)
+        claimed = self.destination.claim_tables([self._claim(p) for p in plans], self.run_id)
+        for plan, claim in zip(plans, claimed, strict=True):
+            if claim.table != plan.stream.table_name:
+                plan.stream.into = claim.table  # kept apart from another source's same-named table
+            if claim.renamed_from:
+                self.warn(claim.note(), plan.stream.name)
         estimates = [min(p.estimated_rows or 0, self.sample or p.estimated_rows or 0) for p in plans]
         self.counter.estimated = sum(estimates) or None
         for plan in plans:
@@ -189,7 +188,10 @@ class SqlRun:
         stream = plan.stream
         read = ".".join(stream.parts[1:]) if isinstance(stream, Table) else f"query {stream.name}"
         return Claim(stream=stream.name, schema=self.schema, table=stream.table_name, pipeline=self.pipeline,
-                     source=self.source_of(stream).identity(stream.database), source_table=read)
+                     source=self.source_of(stream).identity(stream.database), source_table=read,
+                     # Generated modules spell the default out (`into="production"` for public.production):
+                     # only another name is the user's choice, which is refused rather than renamed.
+                     chosen=stream.into not in (None, stream.name.split(".")[-1]))
 
     def _fail(self, name: str, exc: BaseException) -> None:
         self.errors += 1
@@ -254,6 +256,10 @@ class SqlRun:
         if nulls and incremental:
             self.warn(f"{nulls} row(s) have no {plan.cursor} value: loaded, and read again on every run "
                       "because no cursor can place them", stream.name)
+        infinite = self.results[stream.name].pop("infinite_cursor", 0)
+        if infinite and incremental:
+            self.warn(f"{infinite} row(s) have {plan.cursor} = infinity: loaded, and read again on every run "
+                      "(a saved cursor of infinity would skip every later row)", stream.name)
         cur.connection.commit()  # end the read snapshot
 
     def _counted(self, plan: Plan, tables):
@@ -264,6 +270,7 @@ class SqlRun:
             entry["records"] += table.num_rows
             if plan.cursor:
                 entry["null_cursor"] = entry.get("null_cursor", 0) + table[plan.cursor].null_count
+                entry["infinite_cursor"] = entry.get("infinite_cursor", 0) + infinite_count(table[plan.cursor])
             self.counter.records += table.num_rows
             elapsed = max(time.monotonic() - self.counter.started, 1e-6)
             if table.num_rows:

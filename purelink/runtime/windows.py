@@ -94,6 +94,9 @@ class Window:
     pages: int = 0
     density: float | None = None  # records per second of the range, from the last page
     closed: bool = False  # its last page is in a batch: the stream's cursor may advance once all are
+    # Keys of the last page's trailing records without a cursor: the next page reads them again
+    # (see CursorPagination.next), and the records figure counts them once.
+    repeat_keys: frozenset = frozenset()
 
     @property
     def key(self) -> str:

@@ -1,5 +1,5 @@
 """Where rows land: tables differing only in case are refused before loading (DuckDB folds case), a
-table owned by one source is never merged with another, and a DuckDB file named like a schema
+table owned by one source is never merged with another (a default name gives way, a chosen one is refused), and a DuckDB file named like a schema
 (`data/stripe.duckdb`) works for REST and database pipelines alike."""
 
 from __future__ import annotations
@@ -54,32 +54,42 @@ def test_tables_differing_only_in_case_are_refused_then_renamed_with_into(postgr
     assert duck(path, "SELECT id, v FROM postgres.mixedcase ORDER BY id") == \
         postgres.query(db, "SELECT id, v FROM mixedcase ORDER BY id")
 
-    # Another recipe whose table differs only in case from an owned one is refused too.
+    # Another recipe reading "MixedCase" by its default name finds the table that already holds
+    # that source table, and never touches `mixedcase`; naming a case twin by hand is refused.
     finished, events = run(postgres, db, [Table("MixedCase")], path, pipeline="other")
+    assert finished["status"] == "success", finished
+    assert duck(path, "SELECT id, v FROM postgres.mixedcase_upper ORDER BY id") == [(1, "upper")]
+    finished, events = run(postgres, db, [Table("MixedCase", into="MIXEDCASE")], path, pipeline="other")
     assert finished["status"] == "failed"
     error = next(e for e in events if e["event"] == "error")
     assert "differs only in case" in error["message"] and "into" in error["guidance"]
     assert duck(path, "SELECT id, v FROM postgres.mixedcase ORDER BY id") == [(1, "lower one"), (2, "lower two")]
 
 
-def test_a_second_source_into_an_owned_table_is_refused(postgres, db, tmp_path, secrets_env):
+def test_a_second_source_is_kept_apart_and_a_chosen_owned_table_refused(postgres, db, tmp_path, secrets_env):
     other = postgres.create_database("other")
     for name, n in ((db, 3), (other, 5)):
         postgres.execute(name, "CREATE TABLE items (id int PRIMARY KEY, label text)",
                          f"INSERT INTO items SELECT g, '{name}' || g FROM generate_series(1, {n}) g")
     path = tmp_path / "own.duckdb"
     assert run(postgres, db, [Table("items")], path, pipeline="first")[0]["status"] == "success"
+    # By default the second source's `items` gets a table named after its database.
     finished, events = run(postgres, other, [Table("items")], path, pipeline="second")
+    assert finished["status"] == "success", finished
+    warning = next(e for e in events if e["event"] == "warning" and f"{other}_items" in e["message"])
+    assert "into" in warning["message"]
+    assert duck(path, f"SELECT id, label FROM postgres.{other}_items ORDER BY id") == \
+        postgres.query(other, "SELECT id, label FROM items ORDER BY id")
+    # A table the user names is theirs to choose: one owned by another source is refused.
+    postgres.execute(other, "CREATE TABLE things AS SELECT * FROM items")
+    finished, events = run(postgres, other, [Table("things", into="items")], path, pipeline="third")
     assert finished["status"] == "failed"
     error = next(e for e in events if e["event"] == "error")
     assert f"/{db} public.items (recipe first)" in error["message"] and "into" in error["guidance"]
     assert duck(path, "SELECT id, label FROM postgres.items ORDER BY id") == \
         postgres.query(db, "SELECT id, label FROM items ORDER BY id")
-    finished, _ = run(postgres, other, [Table("items", into="items_other")], path, pipeline="second")
-    assert finished["status"] == "success"
-    assert duck(path, "SELECT id, label FROM postgres.items_other ORDER BY id") == \
-        postgres.query(other, "SELECT id, label FROM items ORDER BY id")
     assert run(postgres, db, [Table("items")], path, pipeline="first")[0]["status"] == "success"  # its owner
+    assert duck(path, "SELECT count(*) FROM _purelink.tables")[0][0] == 2
 
 
 def test_a_duckdb_file_named_like_its_schema_works_for_a_database_source(postgres, db, tmp_path, secrets_env):

@@ -48,9 +48,8 @@ def loopback_rewrite(url):
     return url
 
 secrets = {}
-if os.environ.get("PURELINK_SECRETS_FILE"):
-    with open(os.environ["PURELINK_SECRETS_FILE"]) as fh:
-        secrets = json.load(fh)
+if os.environ.get("PURELINK_PARENT_PIPE") == "stdin":  # the runner's first line, as the runtime reads it
+    secrets = json.loads(sys.stdin.readline() or "{}")
 emit("started", uid=os.getuid(), gid=os.getgid(), secret_names=sorted(secrets),
      secret_in_env=any(v and v in "\\n".join(os.environ.values()) for v in secrets.values()))
 print("a plain line, not an event")

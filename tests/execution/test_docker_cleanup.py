@@ -34,7 +34,7 @@ runner = DockerRunner(image=sys.argv[1])
 handle = runner.start(Job(module=Path(sys.argv[2]), workspace=Path(sys.argv[3]),
                           db_path=Path(sys.argv[3]) / "data" / "killed.duckdb", args=["--sleep", "600"],
                           secrets={"STRIPE_API_KEY": "sk_test_x"}))
-print(handle.container.id, handle._secrets_path, flush=True)
+print(handle.container.id, flush=True)
 
 
 def seen(event):
@@ -72,11 +72,10 @@ def _start_caller(runner, pipeline, tmp_path, *, survive_interrupt: bool):
                                "survive" if survive_interrupt else ""],
                               stdout=subprocess.PIPE, text=True, env=env)
     lines = Lines(caller)
-    container_id, secrets = lines.next().split()
+    container_id = lines.next()
     assert lines.next() == "reading"
     assert runner.client.containers.get(container_id).status == "running"
-    assert Path(secrets).exists()
-    return caller, lines, container_id, Path(secrets)
+    return caller, lines, container_id
 
 
 def _until(condition, ceiling_s: float = CEILING_S) -> bool:
@@ -90,22 +89,20 @@ def _until(condition, ceiling_s: float = CEILING_S) -> bool:
 
 @docker_only
 def test_killing_the_caller_leaves_no_container(runner, pipeline, tmp_path, gone):
-    caller, _, container_id, secrets = _start_caller(runner, pipeline, tmp_path, survive_interrupt=False)
+    caller, _, container_id = _start_caller(runner, pipeline, tmp_path, survive_interrupt=False)
     caller.send_signal(signal.SIGKILL)
     caller.wait()
     assert gone(container_id), "the container outlived its caller"
-    assert _until(lambda: not secrets.parent.exists()), "the secrets file outlived its caller"
 
 
 @docker_only
 def test_interrupting_a_kernel_leaves_no_container(runner, pipeline, tmp_path, gone):
     """Jupyter's "interrupt" is a SIGINT to a kernel that lives on: no watchdog helps there."""
-    caller, lines, container_id, secrets = _start_caller(runner, pipeline, tmp_path, survive_interrupt=True)
+    caller, lines, container_id = _start_caller(runner, pipeline, tmp_path, survive_interrupt=True)
     try:
         caller.send_signal(signal.SIGINT)
         assert lines.next() == "interrupted"  # printed after the handle cleaned up
         assert gone(container_id)
-        assert not secrets.exists()
         assert caller.poll() is None  # the "kernel" is still alive
     finally:
         caller.kill()

@@ -130,7 +130,6 @@ def test_success_streams_events_writes_duckdb_and_removes_the_container(runner, 
     assert con.execute("SELECT answer FROM answers").fetchone() == (42,)
     con.close()
     assert gone(handle.container.id)
-    assert not handle._secrets_path.exists()
 
 
 @docker_only
@@ -154,7 +153,7 @@ def test_hardening_is_visible_in_docker_inspect(runner, make_job, pipeline, gone
         labels = attrs["Config"]["Labels"]
         assert labels["purelink"] == "1" and labels["purelink.run"] == handle.run_id
         mounts = {m["Destination"]: m for m in attrs["Mounts"]}
-        assert set(mounts) == {"/pipeline/tiny_pipeline.py", "/data", "/run/purelink/secrets.json"}
+        assert set(mounts) == {"/pipeline/tiny_pipeline.py", "/data"}  # no secrets file: they came on stdin
         assert [d for d, m in mounts.items() if m["RW"]] == ["/data"]
         assert mounts["/data"]["Source"] == str(job.db_path.parent)
         assert mounts["/pipeline/tiny_pipeline.py"]["Source"] == str(pipeline)
@@ -162,7 +161,7 @@ def test_hardening_is_visible_in_docker_inspect(runner, make_job, pipeline, gone
         cli = subprocess.run(["docker", "inspect", handle.container.id], capture_output=True, text=True,
                              check=True).stdout
         assert SECRET not in json.dumps(attrs) and SECRET not in cli
-        assert "PURELINK_SECRETS_FILE=/run/purelink/secrets.json" in attrs["Config"]["Env"]
+        assert "PURELINK_PARENT_PIPE=stdin" in attrs["Config"]["Env"] and attrs["Config"]["OpenStdin"]
         image = json.dumps(runner.client.api.inspect_image(runner.image))
         assert SECRET not in image
     finally:

@@ -1,10 +1,11 @@
-"""A run in a container: how it is launched (hardened, secrets as a file, loopback services
-forwarded to it alone), its events as they arrive, its control, and its clean-up."""
+"""A run in a container: how it is launched (hardened, secrets through its stdin, loopback
+services forwarded to it alone), its events as they arrive, its control, and its clean-up."""
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import json
 import math
 import os
 import threading
@@ -21,14 +22,14 @@ from purelink.execution.docker.forward import RunForwarding
 from purelink.execution.docker.network import LOOPBACK_HOST, container_url
 from purelink.execution.docker.watchdog import owner_labels, spawn_watchdog, track, untrack
 from purelink.execution.images import SANDBOX_UID
-from purelink.execution.jobs import Job, RunHandle, remove_secrets_file, write_secrets_file
+from purelink.execution.jobs import Job, RunHandle
 from purelink.execution.reach import Endpoint
+from purelink.runtime.entry import PARENT_PIPE
 from purelink.runtime.events import parse_event
 
 if TYPE_CHECKING:
     from purelink.execution.docker.runner import DockerRunner
 
-SECRETS_PATH = "/run/purelink/secrets.json"
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
@@ -48,7 +49,7 @@ class DockerHandle(RunHandle):
         self._exit_code: int | None = None
         self._closed = False
         self._timer: threading.Timer | None = None
-        self._secrets_path: Path | None = None
+        self._stdin = None  # our end of the container's stdin: the secrets, then our life
         self._watch_fd: int | None = None
         self._stream = None
         self._forwarding: RunForwarding | None = None
@@ -79,11 +80,11 @@ class DockerHandle(RunHandle):
                   Mount("/data", str(data_dir), type="bind", read_only=False)]
         env = {**_container_env(job), "PURELINK_RUN_ID": self.run_id, "PURELINK_IN_CONTAINER": "1",
                "PURELINK_LOOPBACK_HOST": LOOPBACK_HOST, "PYTHONUNBUFFERED": "1", "HOME": "/tmp"}
-        if job.secrets:
-            self._secrets_path = write_secrets_file(job.secrets)
-            _give(self._secrets_path, uid, gid)
-            mounts.append(Mount(SECRETS_PATH, str(self._secrets_path), type="bind", read_only=True))
-            env["PURELINK_SECRETS_FILE"] = SECRETS_PATH
+        # The secrets travel on the container's stdin (the first line, JSON), so they are never in a
+        # file, the environment, a label or `docker inspect`. The attach stays open for the run:
+        # with stdin_once the engine closes the container's stdin when we let go of it, even by
+        # kill -9, and the runtime then stops gracefully (see purelink.runtime.entry.watch_parent).
+        env[PARENT_PIPE] = "stdin"
         limits = runner.limits
         command = ["python", f"/pipeline/{module.name}", "--db", f"/data/{job.db_path.name}", *job.args]
         try:
@@ -96,10 +97,13 @@ class DockerHandle(RunHandle):
                 nano_cpus=int(min(limits.cpus, runner.ncpu) * 1e9),
                 extra_hosts={LOOPBACK_HOST: "host-gateway"},
                 labels={**owner_labels(), "purelink.run": self.run_id},
+                stdin_open=True,  # docker-py sets StdinOnce with it (not detached)
             )
             track(self.container.id, self._cleanup)
-            self._watch_fd = spawn_watchdog(self.container.id, self._grace_s, self._secrets_path)
+            self._watch_fd = spawn_watchdog(self.container.id, self._grace_s, None)
+            self._stdin = self._client.api.attach_socket(self.container.id, params={"stdin": 1, "stream": 1})
             self.container.start()
+            _send(self._stdin, (json.dumps(job.secrets) + "\n").encode())
             if self._forwarding is not None:
                 self.container.reload()
                 self._forwarding.admit(_bridge_address(self.container.attrs))
@@ -239,8 +243,9 @@ class DockerHandle(RunHandle):
                 removed = True
         if self._forwarding is not None:
             self._forwarding.close()
-        if self._secrets_path is not None:
-            remove_secrets_file(self._secrets_path)
+        if self._stdin is not None:
+            with contextlib.suppress(OSError):
+                self._stdin.close()
         if self._watch_fd is not None:
             if removed:
                 with contextlib.suppress(OSError):
@@ -273,7 +278,7 @@ def _container_env(job: Job) -> dict[str, str]:
     for key, value in job.env.items():
         if key in job.secrets or value in values:
             raise ExecutionError(f"The job passes the secret {key} as an environment variable.",
-                                 "Secrets go in Job.secrets; the runner mounts them as a file.")
+                                 "Secrets go in Job.secrets; the runner hands them over on the container's stdin.")
         env[key] = container_url(value) if "://" in value else value
     return env
 
@@ -308,12 +313,7 @@ def _container_name(run_id: str) -> str:
     return f"purelink-{safe}-{uuid.uuid4().hex[:6]}"
 
 
-def _give(path: Path, uid: int, gid: int) -> None:
-    """Make the 0600 secrets file readable by the container's user (and nobody else)."""
-    if os.stat(path).st_uid == uid:
-        return
-    try:
-        os.chown(path, uid, gid)
-    except PermissionError as exc:
-        raise ExecutionError("The secrets file cannot be handed to the container's user.",
-                             "Run as the owner of the data folder, or as root.") from exc
+def _send(attached, data: bytes) -> None:
+    """Write to an attach socket: docker-py hands back a socket, or a SocketIO around one."""
+    raw = getattr(attached, "_sock", attached)
+    raw.sendall(data)

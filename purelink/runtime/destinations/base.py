@@ -8,9 +8,10 @@ a run killed at any instant resume with nothing lost and nothing doubled.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,13 @@ META_PURELINK = {"_purelink_run_id": "varchar", "_purelink_extracted_at": "times
 META_AIRBYTE = {"_airbyte_raw_id": "varchar", "_airbyte_extracted_at": "timestamptz",
                 "_airbyte_meta": "json", "_airbyte_generation_id": "bigint",
                 "_airbyte_ab_id": "varchar", "_airbyte_emitted_at": "timestamptz"}
+
+
+def generation_of(previous: int | None, *, rebuilt: bool) -> int:
+    """`_airbyte_generation_id` of this run's rows: 0 at first, one more each time the table is rebuilt."""
+    if previous is None:
+        return 0
+    return previous + 1 if rebuilt else previous
 
 
 @dataclass
@@ -51,7 +59,8 @@ class SchemaChange:
     stream: str
     table: str
     column: str
-    change: str  # "added", "widened", "dropped" (full refresh) or "kept" (no longer loaded, old values kept)
+    change: str  # "added", "widened", "dropped" (full refresh), "kept" (no longer loaded, old values kept)
+    #              or "migrated" (from the mangled form an earlier version wrote)
     old_type: str | None
     new_type: str | None
 
@@ -63,6 +72,9 @@ class SchemaChange:
         if self.change == "kept":
             return (f"column {self.table}.{self.column} is no longer loaded: rows keep their old values "
                     "(a --full-refresh drops it)")
+        if self.change == "migrated":
+            return (f"column {self.table}.{self.column} migrated from {self.old_type} (how an earlier version "
+                    f"stored it) to {self.new_type}")
         return f"column {self.table}.{self.column} widened from {self.old_type} to {self.new_type}"
 
 
@@ -70,9 +82,10 @@ class SchemaChange:
 class Claim:
     """A stream's wish to load into a table, and who it is: the owner recorded in `_purelink.tables`.
 
-    `source` is the server and database (`host:port/db`), `source_table` what is read there; two
-    recipes reading the same source table may share a target (they write the same rows), anything
-    else would merge two different sources into one table and is refused before a row is written.
+    `source` is the server and database (`host:port/db`, or an API's base URL), `source_table` what
+    is read there; two recipes reading the same source table may share a target (they write the same
+    rows). `chosen` says the user named the table (`into`): such a claim is refused when another
+    source owns the table, while a default name gives way to one that names the source.
     """
 
     stream: str
@@ -81,18 +94,54 @@ class Claim:
     pipeline: str
     source: str
     source_table: str
+    chosen: bool = False
+    renamed_from: str | None = None  # the default name, when another source already held it
 
     def owner(self) -> str:
         return f"{self.source} {self.source_table} (recipe {self.pipeline})"
 
+    def note(self) -> str:
+        return (f"table {self.schema}.{self.renamed_from} already holds rows of another source, so stream "
+                f"{self.stream!r} ({self.source} {self.source_table}) loads into {self.schema}.{self.table}; "
+                f"set `into` on the stream to choose another name")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_]+", "_", text).strip("_")
+
+
+def _split_identity(source: str) -> tuple[str, str]:
+    """(server, database) of `host:port/db`; an API's URL is all server."""
+    if "://" in source:
+        return source.split("://", 1)[1], ""
+    server, _, database = source.partition("/")
+    return server, database
+
+
+def source_names(claim: Claim, holder_source: str) -> list[str]:
+    """Default table names that say where the rows come from, plainest first: the database when
+    it differs from the holder's, else the server and database."""
+    server, database = _split_identity(claim.source)
+    names = []
+    if database and database != _split_identity(holder_source)[1]:
+        names.append(f"{_slug(database)}_{claim.table}")
+    names.append(f"{_slug(server)}_{_slug(database)}_{claim.table}" if database else f"{_slug(server)}_{claim.table}")
+    return names
+
 
 def check_claims(claims: list[Claim], owners: dict[tuple[str, str], tuple[str, str, str, str]], *,
-                 fold_case: bool) -> list[Claim]:
-    """The claims not yet recorded; a RuntimeFailure for two streams on one table, or a table owned
-    by another source. `owners` maps (schema, table) -> (pipeline, source, source_table, table as
-    created), with names case-folded when the destination does not tell upper from lower case."""
-    def key(c: Claim) -> tuple[str, str]:
-        return (c.schema.lower(), c.table.lower()) if fold_case else (c.schema, c.table)
+                 fold_case: bool) -> tuple[list[Claim], list[Claim]]:
+    """(every claim with the table it loads into, the claims to record as new owners).
+
+    A RuntimeFailure for two streams on one table, or a chosen table owned by another source.
+    `owners` maps (schema, table) -> (pipeline, source, source_table, table as created), with names
+    case-folded when the destination does not tell upper from lower case. A default name already
+    owned by another source becomes a name with the source in it; the table such a claim got on an
+    earlier run is found again by its owner, so names stay stable from run to run.
+    """
+    def key(c: Claim, table: str | None = None) -> tuple[str, str]:
+        table = c.table if table is None else table
+        return (c.schema.lower(), table.lower()) if fold_case else (c.schema, table)
 
     seen: dict[tuple[str, str], Claim] = {}
     for claim in claims:
@@ -110,14 +159,37 @@ def check_claims(claims: list[Claim], owners: dict[tuple[str, str], tuple[str, s
             f"Streams {other.stream!r} and {claim.stream!r} would both load into {claim.schema}.{claim.table}, "
             "mixing their rows.",
             f"Give each its own table with `into` (CLI: --streams '{claim.stream}:OTHER_NAME'); nothing was loaded.")
-    fresh = []
+
+    def mine(claim: Claim, found: tuple[str, str, str, str]) -> bool:
+        pipeline, source, source_table, _ = found
+        # The same source table, or the same recipe's stream re-pointed at another server or URL
+        # (a sandbox on a new port, a move to production): the rows are the ones the table holds.
+        return source_table == claim.source_table and (source == claim.source or pipeline == claim.pipeline)
+
+    resolved: list[Claim] = []
+    fresh: list[Claim] = []
+    taken = set(seen)
     for claim in claims:
         found = owners.get(key(claim))
-        if found is None:
-            fresh.append(claim)
+        if found is None or mine(claim, found):
+            resolved.append(claim)
+            if found is None:
+                fresh.append(claim)
             continue
         pipeline, source, source_table, table = found
-        if (source, source_table) == (claim.source, claim.source_table):
+        if not claim.chosen:
+            earlier = sorted((v[0] != claim.pipeline, v[3]) for k, v in owners.items()
+                             if k[0] == key(claim)[0] and v[1] == claim.source and v[2] == claim.source_table)
+            if earlier:
+                resolved.append(replace(claim, table=earlier[0][1]))
+                continue
+            for name in [*source_names(claim, source), *(f"{claim.table}_{n}" for n in range(2, 100))]:
+                if key(claim, name) not in owners and key(claim, name) not in taken:
+                    moved = replace(claim, table=name, renamed_from=claim.table)
+                    taken.add(key(moved))
+                    resolved.append(moved)
+                    fresh.append(moved)
+                    break
             continue
         clash = f" (as {table!r}, which differs only in case)" if table != claim.table else ""
         raise RuntimeFailure(
@@ -126,7 +198,7 @@ def check_claims(claims: list[Claim], owners: dict[tuple[str, str], tuple[str, s
             f"{claim.source_table} and would merge into it.",
             f"Load it into its own table: set `into: NEW_NAME` on the stream in the recipe (CLI: --streams "
             f"'{claim.stream}:NEW_NAME'), or another destination schema; nothing was loaded.")
-    return fresh
+    return resolved, fresh
 
 
 def typed_table(rows: list[dict], *, run_id: str, extracted_at: datetime,
@@ -197,8 +269,9 @@ class Destination:
     def reset_stream(self, pipeline: str, stream: str, schema: str, table: str) -> None:
         raise NotImplementedError
 
-    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
-        """Record the owner of each target table, or refuse (RuntimeFailure) before anything loads."""
+    def claim_tables(self, claims: list[Claim], run_id: str) -> list[Claim]:
+        """Record the owner of each target table, or refuse (RuntimeFailure) before anything loads;
+        returns the claims with the table each loads into (see `check_claims`)."""
         raise NotImplementedError
 
     def commit(self, batches: Sequence[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:

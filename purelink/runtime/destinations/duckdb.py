@@ -232,7 +232,7 @@ class DuckDBDestination(Destination):
             self.con.execute("ROLLBACK")
             raise
 
-    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
+    def claim_tables(self, claims: list[Claim], run_id: str) -> list[Claim]:
         rows = self.con.execute("SELECT lower(schema_name), lower(table_name), pipeline, source, source_table, "
                                 "table_name FROM _purelink.tables").fetchall()
         owners = {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in rows}
@@ -245,11 +245,12 @@ class DuckDBDestination(Destination):
             found = owners.get((claim.schema.lower(), claim.table.lower()))
             if found and found[0] == "unknown" and found[3] == claim.table:
                 owners.pop((claim.schema.lower(), claim.table.lower()))  # same name: adopted below
-        fresh = check_claims(claims, owners, fold_case=True)
+        resolved, fresh = check_claims(claims, owners, fold_case=True)
         now = datetime.now(UTC)
         for c in fresh:
             self.con.execute("INSERT INTO _purelink.tables VALUES (?, ?, ?, ?, ?, ?, ?)",
                              [c.schema, c.table, c.pipeline, c.source, c.source_table, run_id, now])
+        return resolved
 
     # -- loading ---------------------------------------------------------------------------
     def _table_columns(self, schema: str, table: str) -> dict[str, str]:

@@ -14,10 +14,17 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from purelink.runtime.arrow_batch import MAX_DECIMAL_PRECISION, ArrowBatch, duckdb_casts, stage_name
+from purelink.runtime.arrow_batch import (
+    MAX_DECIMAL_PRECISION,
+    ArrowBatch,
+    duckdb_casts,
+    pg_typename,
+    stage_name,
+)
 from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK, Batch, SchemaChange
 from purelink.runtime.destinations.duckdb import DuckDBDestination, quote
 from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.pg_types import WAREHOUSE
 
 META_DUCKDB = {"varchar": "VARCHAR", "timestamptz": "TIMESTAMPTZ", "json": "JSON", "bigint": "BIGINT"}
 ROW_ID = "__purelink_row_id"
@@ -78,6 +85,9 @@ class DuckDBArrowDestination(DuckDBDestination):
         incoming = dict(self.con.execute("SELECT column_name, column_type FROM "
                                          f"(DESCRIBE SELECT {_typed(self._arrow_schema)} FROM purelink_arrow)").fetchall())
         incoming.update(meta)
+        # the type the source declared (money is read as numeric, so the driver's own name says numeric)
+        pg_types = {f.name: ((f.metadata or {}).get(WAREHOUSE) or b"").decode() or pg_typename(f)
+                    for f in self._arrow_schema}
         changes = []
         for column, kind in incoming.items():
             if column not in existing:
@@ -87,8 +97,28 @@ class DuckDBArrowDestination(DuckDBDestination):
                 raise _stale_bytes(column, target, kind)
             elif (wider := self._widen_decimal(target, column, existing[column], kind)) is not None:
                 changes.append(SchemaChange(batch.stream, batch.table, column, "widened", existing[column], wider))
+            elif self._migrate(target, column, existing[column], kind, pg_types.get(column)):
+                changes.append(SchemaChange(batch.stream, batch.table, column, "migrated", existing[column], kind))
         self._columns.pop((batch.schema, batch.table), None)
         return changes
+
+    def _migrate(self, target: str, column: str, old: str, new: str, pg_type: str | None) -> bool:
+        """Convert a column an earlier version mangled: money as integer cents, numbers as text
+        (numeric without precision). Only when every stored value converts: a text column that a
+        run with oversized numerals made on purpose stays text."""
+        q = quote(column)
+        if old in ("BIGINT", "INTEGER") and pg_type == "money" and new.startswith("DECIMAL"):
+            using = f"CAST(CAST({q} AS DECIMAL(38,2)) * 0.01 AS {new})"
+        elif old == "VARCHAR" and new.startswith("DECIMAL"):
+            using = f"TRY_CAST({q} AS {new})"
+        else:
+            return False
+        # TRY_CAST: a failed ALTER would abort the commit's transaction
+        fits = self.con.execute(f"SELECT count(*) FILTER (WHERE {q} IS NOT NULL AND TRY_CAST({using} AS {new}) "
+                                f"IS NULL) = 0 FROM {target}").fetchall()[0][0]
+        if fits:
+            self.con.execute(f"ALTER TABLE {target} ALTER COLUMN {q} TYPE {new} USING {using}")
+        return bool(fits)
 
     def _widen_decimal(self, target: str, column: str, old: str, new: str) -> str | None:
         """A DECIMAL column that now meets a wider scale or more digits (numeric without precision

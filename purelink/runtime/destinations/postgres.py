@@ -33,6 +33,7 @@ from purelink.runtime.destinations.base import (
     typed_table,
 )
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
+from purelink.runtime.destinations.pg_migrate import migrate
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 from purelink.runtime.records import widen
 
@@ -180,19 +181,20 @@ class PostgresDestination(Destination):
             self.con.rollback()
             raise
 
-    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
+    def claim_tables(self, claims: list[Claim], run_id: str) -> list[Claim]:
         claims = [replace(c, schema=self.schema) for c in claims]  # this destination writes one schema
         try:
             rows = pg.fetch(self.cur, "SELECT table_name, pipeline, source, source_table FROM _purelink.tables "
                                       "WHERE schema_name = $1", [self.schema])
             owners = {(self.schema, r[0]): (r[1], r[2], r[3], r[0]) for r in rows}
-            fresh = check_claims(claims, owners, fold_case=False)
+            resolved, fresh = check_claims(claims, owners, fold_case=False)
             now = datetime.now(UTC)
             for c in fresh:
                 self.cur.execute("INSERT INTO _purelink.tables VALUES ($1, $2, $3, $4, $5, $6, "
                                  "CAST($7 AS timestamptz)) ON CONFLICT DO NOTHING",
                                  parameters=[c.schema, c.table, c.pipeline, c.source, c.source_table, run_id, now])
             self.con.commit()
+            return resolved
         except BaseException:
             self.con.rollback()
             raise
@@ -244,8 +246,10 @@ class PostgresDestination(Destination):
             meta.update(META_AIRBYTE)
         return {name: LOGICAL_PG[kind] for name, kind in meta.items()}
 
-    def _declare(self, batch: Batch, types: dict[str, str], logical: dict[str, str] | None) -> list[SchemaChange]:
-        """Create the target, add missing columns, widen API-record columns; returns the changes."""
+    def _declare(self, batch: Batch, types: dict[str, str], logical: dict[str, str] | None, *,
+                 replacing: bool = False) -> list[SchemaChange]:
+        """Create the target, add missing columns, widen API-record columns, migrate columns an
+        earlier version mangled (`pg_migrate`); returns the changes."""
         target = pg.qualified(self.schema, batch.table)
         existing = self._table_columns(batch.table)
         wanted = {**types, **self._meta()}
@@ -263,11 +267,8 @@ class PostgresDestination(Destination):
             if old is None:
                 self.cur.execute(f"ALTER TABLE {target} ADD COLUMN {pg.quote(column)} {kind}")
                 changes.append(SchemaChange(batch.stream, batch.table, column, "added", None, kind))
-            elif old == "bytea" and kind != "bytea":  # wire bytes of an earlier version (see duckdb_arrow)
-                raise RuntimeFailure(f"Column {column} of {target} holds PostgreSQL wire bytes from an earlier "
-                                     f"load; its values now arrive as {kind}.",
-                                     f"Drop the table (DROP TABLE {target}) and run again: it is reloaded with "
-                                     "its source types.")
+            elif logical is None and migrate(self.cur, target, column, old, kind, replacing=replacing):
+                changes.append(SchemaChange(batch.stream, batch.table, column, "migrated", old, kind))
             elif logical and column in logical and old in PG_LOGICAL:
                 new = widen(PG_LOGICAL[old], logical[column])
                 if new != PG_LOGICAL[old] and logical[column] != "null":
@@ -343,7 +344,7 @@ class PostgresDestination(Destination):
                       "ORDER BY attnum", [name]))
         if not types:
             raise RuntimeFailure(f"Nothing was staged for {batch.stream}.", "Run the pipeline again.")
-        changes = self._declare(batch, types, None)
+        changes = self._declare(batch, types, None, replacing=True)
         self.cur.execute(f"DELETE FROM {pg.qualified(self.schema, batch.table)}")
         self._insert(batch, f"_purelink.{pg.quote(name)}", list(types), run_id, extracted_at)
         self.cur.execute(f"DROP TABLE _purelink.{pg.quote(name)}")

@@ -281,9 +281,15 @@ def cursor_batches(tables: Iterator[pa.Table], cursor: str, *, horizon: Any = No
     `horizon` caps the value: a transaction still open while we read may commit rows stamped
     earlier than what we saw; the next run reads again from the horizon (the source's clock minus
     the lookback), so those rows arrive then.
+
+    A cursor of `infinity` is never saved: nothing could come after it, so every later row would be
+    skipped for good. Those rows are loaded and read again on every run, as rows without a cursor
+    are (merged on the key, they are not doubled); `-infinity` is a value like any other.
     """
     def capped(value: Any) -> Any:
-        return to_state(value if horizon is None or value is None or value <= horizon else horizon)
+        if value is None or horizon is None or value == "-infinity":
+            return to_state(value)
+        return to_state(min(value, horizon))
 
     held: pa.Table | None = None
     last: Any = None
@@ -298,13 +304,37 @@ def cursor_batches(tables: Iterator[pa.Table], cursor: str, *, horizon: Any = No
             continue
         split = pc.index(column, top).as_py()
         if split > 0:
-            last = column[split - 1].as_py()
+            last = cursor_value(column[split - 1])
             yield table.slice(0, split), capped(last)
         held = table.slice(split)
     if held is not None:
         top = pc.max(held[cursor])
-        last = top.as_py() if top.is_valid else last
+        if top.is_valid and cursor_value(top) != "infinity":
+            last = cursor_value(top)
         yield held, capped(last)
+
+
+def cursor_value(scalar: pa.Scalar) -> Any:
+    """A cursor as Python: PostgreSQL's infinite dates and timestamps (out of Python's range) as the
+    strings 'infinity' and '-infinity', which PostgreSQL reads back."""
+    kind = scalar.type
+    if pa.types.is_date32(kind) or pa.types.is_timestamp(kind):
+        raw = scalar.cast(pa.int32() if pa.types.is_date32(kind) else pa.int64()).as_py()
+        bound = 2**31 - 1 if pa.types.is_date32(kind) else 2**63 - 1
+        if raw == bound:
+            return "infinity"
+        if raw == -bound:
+            return "-infinity"
+    return scalar.as_py()
+
+
+def infinite_count(column: pa.ChunkedArray) -> int:
+    """How many cursor values are +infinity (read again on every run, see `cursor_batches`)."""
+    kind = column.type
+    if not (pa.types.is_date32(kind) or pa.types.is_timestamp(kind)):
+        return 0
+    storage, bound = (pa.int32(), 2**31 - 1) if pa.types.is_date32(kind) else (pa.int64(), 2**63 - 1)
+    return pc.sum(pc.equal(column.cast(storage), pa.scalar(bound, storage))).as_py() or 0
 
 
 def to_state(value: Any) -> Any:

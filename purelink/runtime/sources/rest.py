@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from purelink.runtime.auth import NoAuth
 from purelink.runtime.paginators import CursorPagination, Paginator
@@ -66,3 +67,10 @@ class RestSource:
     timeout_s: float = 30.0
     #: how long a request may keep waiting out 429s (backing off up to minutes) before it fails
     retry_budget_s: float | None = None
+
+    def identity(self) -> str:
+        """The base URL without credentials or query: who the rows come from, recorded as the owner
+        of the tables they fill."""
+        parts = urlsplit(self.base_url)
+        return urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else "")
+                           if parts.hostname else parts.netloc, parts.path.rstrip("/"), "", ""))

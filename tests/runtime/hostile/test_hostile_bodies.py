@@ -68,3 +68,17 @@ def test_rows_the_database_refuses_fail_that_stream_only_with_the_database_reaso
     assert error["stream"] == "page_items" and "CHECK constraint" in error["message"] and error["guidance"]
     assert run.finished["streams"]["page_items"] == {**run.finished["streams"]["page_items"],
                                                      "status": "failed", "error": error["message"]}
+
+
+def test_the_sample_checks_retry_html_bodies_like_a_run_and_name_one_that_stays(hostile, workspace):
+    api = hostile(html_first=True)
+    ws = workspace(api, ["cursor_items", "broken_items"])
+    run = ws.run("--sample", "5")
+    # The good stream's first answer was HTML: retried, then sampled.
+    assert run.finished["streams"]["cursor_items"]["records"] == 5, run.output[-3000:]
+    first = [n for k, n in api.log.attempts.items() if k.startswith("/cursor?")]
+    assert first and all(n >= 2 for n in first), api.log.attempts  # HTML first, then the good page
+    broken = run.finished["streams"]["broken_items"]
+    assert broken["status"] == "failed" and "text/html" in broken["error"] and "502 Bad Gateway" in broken["error"]
+    errors = [e for e in run.of("error") if e.get("stream") == "broken_items"]
+    assert errors and f"{api.base_url}/broken" in errors[0]["message"]

@@ -1,0 +1,101 @@
+"""A Docker run as a user starts it (`purelink recipes run --executor docker`): its key reaches the
+container on stdin, so `docker inspect` and the disk never hold it, and a kill -9 of the command
+stops the container (the runtime reads EOF on that stdin; the watchdog removes what is left)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from purelink.sandbox import serve
+
+CLI = [sys.executable, "-m", "purelink.cli"]
+CEILING_S = 120
+
+
+def files_holding(secret: str, *folders: Path) -> list[str]:
+    """Every readable file under the folders that holds the secret (grep reads binary files too)."""
+    found = subprocess.run(["grep", "-rlsF", "--", secret, *map(str, folders)], capture_output=True, text=True,
+                           check=False, timeout=600)
+    return found.stdout.split()
+
+
+def wait_for(condition, what: str, proc: subprocess.Popen | None = None):
+    deadline = time.monotonic() + CEILING_S
+    while True:
+        value = condition()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the command ended before {what}: {proc.communicate()}")
+        if time.monotonic() >= deadline:
+            pytest.fail(f"no {what} within {CEILING_S} s")
+        time.sleep(0.1)
+
+
+def committed_pages(ws: Path) -> bool:
+    for path in (ws / "logs").glob("execution_*.log"):
+        if any('"event": "page"' in line or '"event":"page"' in line for line in path.read_text().splitlines()):
+            return True
+    return False
+
+
+@pytest.mark.docker
+def test_the_key_travels_on_stdin_and_kill_9_stops_the_container(tmp_path, docker_engine, base_image, runtime_image):
+    key = f"sk_test_{uuid.uuid4().hex}"  # a value no other file on this machine can hold
+    ws, tmp = tmp_path / "ws", tmp_path / "tmp"
+    ws.mkdir()
+    tmp.mkdir()
+    with serve(host="0.0.0.0", latency_ms=60, customers=6000, api_keys=[key]) as api:
+        env = {**os.environ, "STRIPE_API_KEY": key, "PURELINK_BASE_IMAGE": base_image, "TMPDIR": str(tmp)}
+        subprocess.run([*CLI, "recipes", "new", "custs", "--source", "stripe", "--streams", "customers", "--base-url",
+                        api.stripe_base_url, "--executor", "docker"], cwd=ws, env=env, check=True,
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+        proc = subprocess.Popen([*CLI, "recipes", "run", "custs", "--executor", "docker"], cwd=ws, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        try:
+            mine = {"label": ["purelink=1", f"purelink.pid={proc.pid}"]}
+            box = wait_for(lambda: docker_engine.containers.list(filters=mine), "container", proc)[0]
+            wait_for(lambda: committed_pages(ws), "committed page", proc)
+
+            inspected = subprocess.run(["docker", "inspect", box.id], capture_output=True, text=True, check=True).stdout
+            assert key not in inspected
+            config = json.loads(inspected)[0]
+            assert config["Config"]["OpenStdin"] and config["Config"]["StdinOnce"]
+            assert not [m for m in config["Mounts"] if "secret" in m["Destination"]]
+            assert files_holding(key, Path("/tmp"), ws) == []  # not even while the run goes on
+
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=60)
+
+            def stopped() -> bool:
+                found = docker_engine.containers.list(all=True, filters={"id": box.id})
+                return not found or found[0].status in ("exited", "dead")
+
+            wait_for(stopped, "stop of the container after its command died")
+            wait_for(lambda: not docker_engine.containers.list(all=True, filters={"id": box.id}),
+                     "removal of the container by the watchdog")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert files_holding(key, Path("/tmp"), ws) == []
+
+        # The container stopped gracefully: its row says what it committed, and those rows are exact.
+        con = duckdb.connect(str(ws / "data" / "purelink.duckdb"), read_only=True)
+        try:
+            status, records = con.execute("SELECT status, records FROM _purelink.executions").fetchone()
+            landed, distinct = con.execute("SELECT count(*), count(DISTINCT id) FROM stripe.customers").fetchone()
+        finally:
+            con.close()
+        assert status == "stopped", status
+        assert 0 < landed == distinct == records < 6000
