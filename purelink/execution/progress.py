@@ -7,10 +7,11 @@ limit is defined, error / warning / rejected-row counts, and the storage size an
 It knows nothing of terminals or widgets; `purelink.execution.console` and
 `purelink_jupyter.monitor` draw it.
 
-Why the total is estimated this way: a time-windowed stream knows which share of its time range
-it has covered, so records / covered share is the window density extrapolated to the whole
-range. Early on that share is tiny and noisy, so the previous run's count (from
-`_purelink.executions`) weighs in until about a third of the range is covered.
+Why the total is estimated this way: the runtime sends, with each page, its own estimate from
+each window's density (records per second of range where the window is being read) times the
+range each window has left; failing that, records / covered share extrapolates the run's average
+density. Early on both are noisy, so the previous run's count (from `_purelink.executions`)
+weighs in until about a third of the range is covered. An API's `total_count` is exact.
 
     progress = RunProgress(previous_records=3421)
     for event in events:
@@ -42,9 +43,13 @@ class _Stream:
     first_covered: float | None = None
     first_records: int = 0
 
+    runtime_estimate: int | None = None  # the runtime's own, from each window's density
+
     def estimate(self) -> float | None:
         if self.total is not None:
             return self.total
+        if self.runtime_estimate is not None:
+            return max(self.runtime_estimate, self.records)
         if self.covered is None:
             return None
         if self.covered >= 1.0:
@@ -109,6 +114,8 @@ class RunProgress:
                 s.covered = max(s.covered or 0.0, float(event["progress"]))
                 if s.first_covered is None:
                     s.first_covered, s.first_records = s.covered, s.records
+            if event.get("estimated_total") is not None:
+                s.runtime_estimate = int(event["estimated_total"])
             if event.get("total_count") is not None:
                 s.total = int(event["total_count"])
             self.rejected += int(event.get("dead_letters") or 0)
