@@ -44,12 +44,13 @@ class _Stream:
     first_records: int = 0
 
     runtime_estimate: int | None = None  # the runtime's own, from each window's density
+    runtime_sizes: bool = False  # the runtime sends its estimate (None while it cannot tell)
 
     def estimate(self) -> float | None:
         if self.total is not None:
             return self.total
-        if self.runtime_estimate is not None:
-            return max(self.runtime_estimate, self.records)
+        if self.runtime_sizes:
+            return None if self.runtime_estimate is None else max(self.runtime_estimate, self.records)
         if self.covered is None:
             return None
         if self.covered >= 1.0:
@@ -92,6 +93,10 @@ class RunProgress:
         self._speed: deque[tuple[float, int]] = deque()
         self._calls: deque[tuple[float, int]] = deque()
         self._paused_at: float | None = None
+        self.pages = 0
+        self.page_size = 0  # the most records a page brought: the API's page size
+        self._page_marks: deque[tuple[float, int]] = deque()
+        self._open: set[str] = set()  # windows seen paging and not done yet
 
     # -- feeding ----------------------------------------------------------------------------------
     def apply(self, event: dict) -> None:
@@ -104,6 +109,7 @@ class RunProgress:
             if event.get("rate_limit"):
                 self.rate_limit = float(event["rate_limit"])
             self._t0 = t
+            self._page_marks.append((t, 0))
             self._speed.append((t, 0))
             self._calls.append((t, 0))
         elif kind == "page":
@@ -114,11 +120,19 @@ class RunProgress:
                 s.covered = max(s.covered or 0.0, float(event["progress"]))
                 if s.first_covered is None:
                     s.first_covered, s.first_records = s.covered, s.records
-            if event.get("estimated_total") is not None:
-                s.runtime_estimate = int(event["estimated_total"])
+            if "estimated_total" in event:
+                s.runtime_sizes = True
+                value = event["estimated_total"]
+                s.runtime_estimate = None if value is None else int(value)
             if event.get("total_count") is not None:
                 s.total = int(event["total_count"])
             self.rejected += int(event.get("dead_letters") or 0)
+            self.page_size = max(self.page_size, int(event.get("records") or 0))
+            if event.get("window"):
+                self._open.add(event["window"])
+            self.pages += 1
+            if self._paused_at is None:
+                self._page_marks.append((t, self.pages))
             self._count(t, event.get("total_records"), event.get("requests"))
         elif kind == "heartbeat":
             if event.get("progress") is not None:
@@ -129,6 +143,7 @@ class RunProgress:
                 self.storage_bytes = int(event["storage_bytes"])
             self._count(t, event.get("records"), event.get("requests"))
         elif kind == "window_done":
+            self._open.discard(event.get("window"))
             s = self._streams.setdefault(event.get("stream", ""), _Stream())
             if event.get("progress") is not None:
                 s.covered = max(s.covered or 0.0, float(event["progress"]))
@@ -188,6 +203,7 @@ class RunProgress:
             self.status = "running"
         now = self._now()
         self._speed = deque([(now, self.records)])
+        self._page_marks = deque([(now, self.pages)])
         self._calls = deque([(now, self.requests)])
 
     def stopping(self) -> None:
@@ -249,6 +265,8 @@ class RunProgress:
         total, _ = self.total()
         if total:
             raw = self.records / total
+        elif any(s.runtime_sizes for s in self._streams.values()):
+            return  # no total yet: the time covered is no measure of the records done
         elif self._runtime_fraction is not None:
             raw = self._runtime_fraction
         else:
@@ -264,16 +282,28 @@ class RunProgress:
         return _rate(self._speed, max(SPEED_WINDOW_S, self._elapsed() / 3))
 
     def eta_s(self) -> float | None:
-        """Seconds left: remaining records at the recent record rate, counted down between events."""
+        """Seconds left, counted down between events: the pages still to fetch (remaining records
+        in full pages, plus the last partial page of each open window) at the recent page rate.
+        Pages, not records: a run that began with empty windows fetched pages with no records,
+        and its record rate then understates how fast the rest will come. Without a known page
+        size, the remaining records at the recent record rate."""
         if self.done:
             return 0.0
         total, _ = self.total()
-        speed = self.records_per_s()
-        if not total or not speed or self._elapsed() < 2:
+        if not total or self._elapsed() < 2:
             return None
-        left = max(0, total - self.records) / speed
-        if self._paused_at is None and self._last_t is not None and self._speed:
-            left -= max(0.0, self._now() - self._speed[-1][0])
+        remaining = max(0, total - self.records)
+        page_rate = _rate(self._page_marks, max(SPEED_WINDOW_S, self._elapsed() / 3))
+        if self.page_size and page_rate:
+            left = (remaining / self.page_size + (len(self._open) if remaining else 0)) / page_rate
+            marks = self._page_marks
+        else:
+            speed = self.records_per_s()
+            if not speed:
+                return None
+            left, marks = remaining / speed, self._speed
+        if self._paused_at is None and self._last_t is not None and marks:
+            left -= max(0.0, self._now() - marks[-1][0])
         return max(0.0, left)
 
     def request_rate(self) -> float:
@@ -289,7 +319,7 @@ class RunProgress:
         total, estimate = self.total()
         pct = f"{self.fraction():.0%}"
         if total is None:
-            return f"{self.records:,} records ({pct})" if self._runtime_fraction else f"{self.records:,} records"
+            return f"{self.records:,} records"
         return f"{self.records:,}/{'about ' if estimate else ''}{total:,} ({pct})"
 
     def rate_text(self) -> str:
@@ -298,7 +328,10 @@ class RunProgress:
         if not self.rate_limit:
             return f"{shown} req/s"
         limit = f"{self.rate_limit:g}"
-        if rate <= self.rate_limit * 1.05:  # the bucket's burst is a tenth of a second's worth
+        # The runtime's bucket lets a burst of a tenth of a second's worth (at least one request)
+        # through at once: within the limit, though it shows in a short measuring span.
+        span = max(1.0, min(max(self.limit_period_s, RATE_WINDOW_S), self._elapsed()))
+        if rate <= self.rate_limit * 1.05 + max(1.0, 0.1 * self.rate_limit) / span:
             return f"{shown} req/s (within limit of {limit}/s)"
         return f"{shown} req/s (above the limit of {limit}/s: expect 429s)"
 

@@ -271,6 +271,7 @@ class Extraction:
             return None
         mid = window.lo + (window.position - window.lo) // 2
         child = Window(s.name, window.lo, mid)
+        child.density = window.density  # the half it takes over is as dense as where it was cut from
         child.next = self.first_request(s, child)
         window.lo = mid
         window.next = PageRequest(window.next.url, {**window.next.params, tf.gte: tf.encode(mid)})
@@ -323,13 +324,15 @@ class Extraction:
 
     def estimated_total(self, run: StreamRun) -> int | None:
         """Records this run will load for the stream: those loaded, plus each open window's
-        remaining range at that window's own density (windows not read yet: the mean density).
-        Data is rarely spread evenly in time; per-window densities follow where it is dense."""
+        remaining range at that window's own density; None until every window has been read
+        once. Data is rarely spread evenly in time; per-window densities follow where it is dense."""
         if run.stream.time_filter is None:
             return None
         left = [w for w in run.windows.values() if not w.closed]
         if any(w.lo is None or w.hi is None for w in left):
             return None
+        if any(w.pages == 0 and w.density is None for w in left):
+            return None  # a window not read yet may hold nothing or most of the data: no guess yet
         covered = run.progress.covered - self._covered_before.get(run.stream.name, 0)
         if left and (covered <= 0 or not run.records):
             return None

@@ -187,3 +187,18 @@ def test_final_states_read_as_words():
     done.apply({"event": "finished", "ts": at(1), "status": "success", "records": 5})
     assert done.status_text() == "done" and done.eta_text() == "done"
     assert duration_text(135) == "2 minutes 15 seconds"
+
+
+def test_no_total_while_the_runtime_cannot_size_a_window_yet():
+    """The runtime sends `estimated_total: null` while a window is unread: no total, no percentage
+    from the time covered (empty windows cover time fast and would make the bar jump)."""
+    p = RunProgress()
+    p.apply({"event": "started", "ts": at(0)})
+    p.apply({"event": "page", "ts": at(1), "stream": "s", "records": 100, "stream_records": 100,
+             "total_records": 100, "requests": 3, "progress": 0.6, "estimated_total": None})
+    p.apply({"event": "heartbeat", "ts": at(2), "records": 100, "requests": 3, "progress": 0.6})
+    assert p.total() == (None, True) and p.fraction() == 0.0
+    assert p.progress_text() == "100 records" and p.eta_text() == "estimating..."
+    p.apply({"event": "page", "ts": at(3), "stream": "s", "records": 100, "stream_records": 200,
+             "total_records": 200, "requests": 4, "progress": 0.65, "estimated_total": 1000})
+    assert p.progress_text() == "200/about 1,000 (20%)"
