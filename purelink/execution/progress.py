@@ -25,7 +25,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+
+from purelink.execution.units import duration_text, human_bytes
+
+__all__ = ["RunProgress", "duration_text", "human_bytes"]
 
 DONE = ("success", "failed", "stopped")
 RATE_WINDOW_S = 10.0  # request rates are averaged over this (or the limit's own period, if longer)
@@ -373,45 +376,3 @@ def _rate(samples: deque[tuple[float, int]], window_s: float) -> float | None:
     if span <= 0:
         return None
     return (end_v - start_v) / span
-
-
-def human_bytes(n: float | None) -> str:
-    n = float(n or 0)
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
-def duration_text(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} seconds"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} minutes {seconds} seconds"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} hours {minutes} minutes"
-
-
-def previous_records(db_path: Path | str, pipeline: str) -> int | None:
-    """Records of the last finished full run of this pipeline (a first sync or a full refresh),
-    read from `_purelink.executions`; None when there is none or the file cannot be read now."""
-    path = Path(db_path)
-    if not path.exists():
-        return None
-    try:
-        import duckdb
-
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            row = con.execute(
-                "SELECT records FROM _purelink.executions WHERE pipeline = ? AND status = 'success' "
-                "AND mode IN ('full_refresh', 'incremental') AND records > 0 "
-                "ORDER BY started_at DESC LIMIT 1", [pipeline]).fetchone()
-        finally:
-            con.close()
-    except Exception:  # noqa: BLE001 - busy or older file: the estimate simply goes without it
-        return None
-    return int(row[0]) if row else None

@@ -226,7 +226,7 @@ class ConsoleMonitor:
 def watch(engine, recipe, *, resume_hint: str | None = None, out: TextIO | None = None, **options):
     """Run `recipe` with the live monitor and its keys; returns the `RunResult`. The events also
     go to the workspace's log, as with `engine.execute`."""
-    from purelink.execution.progress import previous_records
+    from purelink.execution.previous import previous_records
 
     recipe = engine.recipe(recipe)
     before = None
