@@ -160,9 +160,15 @@ class ConsoleMonitor:
         self._refresh()
 
     # -- drawing ------------------------------------------------------------------------------------
+    def status_text(self) -> str:
+        """As the model says it, except a failure's cause: the summary printed next tells it, once."""
+        if self.progress.status == "failed":
+            return "failed (the cause is in the summary below)"
+        return self.progress.status_text(self.resume_hint)
+
     def plain_line(self) -> str:
         p = self.progress
-        return (f"{p.status_text(self.resume_hint)} | {p.progress_text()} | {p.rate_text()} | "
+        return (f"{self.status_text()} | {p.progress_text()} | {p.rate_text()} | "
                 f"ETA {p.eta_text()} | {p.counts_text()} | Storage: {p.storage_text()}")
 
     def box_lines(self) -> list[str]:
@@ -170,7 +176,7 @@ class ConsoleMonitor:
         p = self.progress
         filled = round(p.fraction() * BAR_WIDTH)
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        return [f"Status: {p.status_text(self.resume_hint)}", f"Progress: {bar} {p.progress_text()}",
+        return [f"Status: {self.status_text()}", f"Progress: {bar} {p.progress_text()}",
                 f"Rate: {p.rate_text()}", f"ETA: {p.eta_text()}", p.counts_text(),
                 f"Storage: {p.storage_text()}"]
 
@@ -182,7 +188,7 @@ class ConsoleMonitor:
         colour = {"success": "green", "failed": "red", "stopped": "yellow", "paused": "yellow",
                   "stopping": "yellow"}.get(self.progress.status, "cyan")
         body = Text("\n".join(self.box_lines()))
-        body.stylize(f"bold {colour}", 8, 8 + len(self.progress.status_text(self.resume_hint)))
+        body.stylize(f"bold {colour}", 8, 8 + len(self.status_text()))
         parts: list = [Panel(body, title=self.title or None, title_align="left", expand=False,
                              border_style=colour)]
         if not self.progress.done:
