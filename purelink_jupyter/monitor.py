@@ -118,7 +118,9 @@ class RunState:
     def eta_text(self) -> str:
         if self.status == "paused":
             return "paused"
-        return "done" if self.done else self.figures.eta_text()
+        if self.done:
+            return "done" if self.status == "success" else "-"
+        return self.figures.eta_text()
 
     def counts_text(self) -> str:
         return self.figures.counts_text()

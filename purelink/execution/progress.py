@@ -96,6 +96,7 @@ class RunProgress:
         self._speed: deque[tuple[float, int]] = deque()
         self._calls: deque[tuple[float, int]] = deque()
         self._paused_at: float | None = None
+        self._pauses: list[tuple[float, float]] = []  # (from, to) on the run's clock
         self.pages = 0
         self.page_size = 0  # the most records a page brought: the API's page size
         self._page_marks: deque[tuple[float, int]] = deque()
@@ -201,13 +202,14 @@ class RunProgress:
 
     def resume(self) -> None:
         """The time spent paused is not time the run was slow: the record rate starts afresh."""
+        now = self._now()
+        if self._paused_at is not None:
+            self._pauses.append((self._paused_at, now))
         self._paused_at = None
         if not self.done:
             self.status = "running"
-        now = self._now()
         self._speed = deque([(now, self.records)])
         self._page_marks = deque([(now, self.pages)])
-        self._calls = deque([(now, self.requests)])
 
     def stopping(self) -> None:
         if not self.done:
@@ -312,7 +314,24 @@ class RunProgress:
     def request_rate(self) -> float:
         """Requests per second over the limit's period (at least RATE_WINDOW_S): the average the
         token bucket keeps to, so it reads at most the limit (plus its small burst)."""
-        return _rate(self._calls, max(self.limit_period_s, RATE_WINDOW_S)) or 0.0
+        return self._request_window()[0]
+
+    def _request_window(self) -> tuple[float, float]:
+        """(rate, running seconds measured). Time spent paused is not counted: the requests that
+        were on their way when the pause came are answered, and counted, after it."""
+        samples = self._calls
+        if len(samples) < 2:
+            return 0.0, 0.0
+        end_t, end_v = samples[-1]
+
+        def running(start: float) -> float:
+            return end_t - start - sum(max(0.0, min(b, end_t) - max(a, start)) for a, b in self._pauses)
+
+        while len(samples) > 2 and running(samples[1][0]) >= max(self.limit_period_s, RATE_WINDOW_S):
+            samples.popleft()
+        start_t, start_v = samples[0]
+        span = running(start_t)
+        return ((end_v - start_v) / span if span > 0 else 0.0), max(0.0, span)
 
     def _elapsed(self) -> float:
         return 0.0 if self._t0 is None else self._now() - self._t0
@@ -333,14 +352,14 @@ class RunProgress:
         limit = f"{self.rate_limit:g}"
         # The runtime's bucket lets a burst of a tenth of a second's worth (at least one request)
         # through at once: within the limit, though it shows in a short measuring span.
-        span = max(1.0, min(max(self.limit_period_s, RATE_WINDOW_S), self._elapsed()))
+        span = max(1.0, self._request_window()[1])  # short at the start, where the burst shows most
         if rate <= self.rate_limit * 1.05 + max(1.0, 0.1 * self.rate_limit) / span:
             return f"{shown} req/s (within limit of {limit}/s)"
         return f"{shown} req/s (above the limit of {limit}/s: expect 429s)"
 
     def eta_text(self) -> str:
         if self.done:
-            return "done"
+            return "done" if self.status == "success" else "-"
         if self.status == "paused":
             return "paused"
         eta = self.eta_s()

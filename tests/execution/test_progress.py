@@ -202,3 +202,18 @@ def test_no_total_while_the_runtime_cannot_size_a_window_yet():
     p.apply({"event": "page", "ts": at(3), "stream": "s", "records": 100, "stream_records": 200,
              "total_records": 200, "requests": 4, "progress": 0.65, "estimated_total": 1000})
     assert p.progress_text() == "200/about 1,000 (20%)"
+
+
+def test_a_pause_is_not_counted_in_the_request_rate():
+    """Answers on their way when the pause came arrive after it: over running time, still 2/s."""
+    p = RunProgress()
+    p.apply({"event": "started", "ts": at(0), "rate_limit": 2})
+    for i in range(1, 11):
+        p.apply({"event": "heartbeat", "ts": at(i), "records": 100 * 2 * i, "requests": 2 * i})
+    p.pause()
+    p.apply({"event": "heartbeat", "ts": at(30), "records": 2100, "requests": 21})  # 20 s paused
+    p.resume()
+    p.apply({"event": "page", "ts": at(31), "stream": "s", "records": 100, "stream_records": 2300,
+             "total_records": 2300, "requests": 23})
+    assert p.request_rate() <= 2 * 1.05 + 0.1
+    assert "within limit of 2/s" in p.rate_text()

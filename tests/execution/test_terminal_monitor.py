@@ -152,6 +152,7 @@ def test_the_box_and_its_keys_in_a_real_terminal(tmp_path, sandbox_factory):
     (ARTIFACTS / "recipes_run.txt").write_text(screen)
     (ARTIFACTS / "recipes_run.ansi").write_bytes(term.raw)
     assert "Status: stopped: resume with purelink recipes run custs" in screen
+    assert "above the limit" not in screen  # the pause is not counted as time, nor its late answers as a burst
     assert "status:      stopped" in screen
     assert code != 0  # a stopped run is not a success
 
