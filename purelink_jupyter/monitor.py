@@ -17,7 +17,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from purelink.execution.console import human_bytes, summary_text
+from purelink.execution.console import summary_text
+from purelink.execution.progress import RunProgress
 from purelink.secrets.redact import redact
 
 DONE_STATUSES = ("success", "partial", "failed", "stopped")
@@ -25,47 +26,40 @@ DONE_STATUSES = ("success", "partial", "failed", "stopped")
 
 @dataclass
 class RunState:
-    """Everything the monitor shows, built only from events."""
+    """Everything the monitor shows, built only from events. The figures (progress, total, ETA,
+    rate, counts, storage) come from the same model as the terminal's box."""
 
     title: str
     status: str = "starting"
     run_id: str = ""
     mode: str = ""
+    pipeline: str = ""
     destination: str = ""
-    rate_limit: float | None = None
     records: int = 0
-    requests: int = 0
-    request_rate: float = 0.0
-    progress: float | None = None
-    eta_s: float | None = None
     storage_bytes: int | None = None
     windows: dict[str, tuple[int, int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     finished: dict | None = None
     recent: deque = field(default_factory=lambda: deque(maxlen=40))
+    previous_records: int | None = None
+    figures: RunProgress = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.figures = RunProgress(previous_records=self.previous_records)
 
     def apply(self, event: dict) -> None:
         self.recent.append(event)
+        self.figures.apply(event)
         kind = event.get("event")
         if kind == "started":
-            self.status = "running"
+            self.status = "running" if self.status == "starting" else self.status
             self.run_id = event.get("run_id", "")
             self.mode = event.get("mode", "")
+            self.pipeline = event.get("pipeline", "")
             self.destination = event.get("destination", "")
-            self.rate_limit = event.get("rate_limit")
-        elif kind == "page":
-            self.records = event.get("total_records", self.records)
-            self.requests = event.get("requests", self.requests)
-            self._progress(event)
-        elif kind == "heartbeat":
-            self.records = event.get("records", self.records)
-            self.requests = event.get("requests", self.requests)
-            self.storage_bytes = event.get("storage_bytes", self.storage_bytes)
-            self._progress(event)
         elif kind == "window_done":
             self.windows[event.get("stream", "")] = (event.get("windows_done", 0), event.get("windows_total", 0))
-            self._progress(event)
         elif kind == "warning":
             self.warnings.append(_where(event) + event.get("message", ""))
         elif kind == "error":
@@ -80,75 +74,78 @@ class RunState:
         elif kind == "finished":
             self.finished = event
             self.status = event.get("status", "failed")
-            self.records = event.get("records", self.records)
-            self.requests = event.get("requests", self.requests)
-            self.storage_bytes = event.get("storage_bytes", self.storage_bytes)
             self.destination = event.get("destination") or self.destination
-            if self.status == "success":
-                self.progress, self.eta_s = 1.0, 0.0
+        self.records = self.figures.records
+        self.storage_bytes = self.figures.storage_bytes
 
-    def _progress(self, event: dict) -> None:
-        if event.get("request_rate") is not None:
-            self.request_rate = float(event["request_rate"])
-        if event.get("progress") is not None:
-            self.progress = max(0.0, min(1.0, float(event["progress"])))
-        if "eta_s" in event:
-            self.eta_s = event["eta_s"]
+    def pause(self) -> None:
+        self.figures.pause()
+        self.status = "paused"
+
+    def resume(self) -> None:
+        self.figures.resume()
+        self.status = "running"
+
+    @property
+    def progress(self) -> float | None:
+        """The share shown: it never goes back (None before anything says how far the run is)."""
+        shown = self.figures.fraction()
+        return shown if shown or self.done or self.figures.total()[0] else None
+
+    @property
+    def eta_s(self) -> float | None:
+        return self.figures.eta_s()
 
     @property
     def done(self) -> bool:
         return self.status in DONE_STATUSES
+
+    @property
+    def resume_hint(self) -> str:
+        return f"%purelink run {self.pipeline}" if self.pipeline else "%purelink run NAME"
 
     def windows_text(self) -> str:
         done = sum(d for d, _ in self.windows.values())
         total = sum(t for _, t in self.windows.values())
         return f"{done} of {total} time windows" if total else ""
 
+    def progress_text(self) -> str:
+        return self.figures.progress_text()
+
     def rate_text(self) -> str:
-        limit = f" of {self.rate_limit:g} allowed" if self.rate_limit else ""
-        return f"{self.request_rate:.1f} requests/s{limit}"
+        return self.figures.rate_text()
 
     def eta_text(self) -> str:
+        if self.status == "paused":
+            return "paused"
         if self.done:
-            return "done"
-        if self.eta_s is None:
-            return "estimating..."
-        return _duration(self.eta_s)
+            return "done" if self.status == "success" else "-"
+        return self.figures.eta_text()
+
+    def counts_text(self) -> str:
+        return self.figures.counts_text()
 
     def storage_text(self) -> str:
-        size = human_bytes(self.storage_bytes) if self.storage_bytes is not None else "..."
-        return f"{size} at {self.destination}" if self.destination else size
+        self.figures.location = self.destination or self.figures.location
+        return self.figures.storage_text()
 
     def shown_status(self) -> str:
-        """"success with 134 rejected" rather than a plain success that dropped rows."""
-        return (self.finished or {}).get("outcome") or self.status
+        """While it runs: running, paused, stopping; at the end "done", "failed: cause" or
+        "stopped: resume with %purelink run NAME"."""
+        if not self.done:
+            return self.status
+        if self.finished is None:
+            self.figures.status = self.status
+        return self.figures.status_text(self.resume_hint)
 
     def line(self) -> str:
         """One status line, for text output."""
-        parts = [self.shown_status(), f"{self.records:,} records"]
-        if self.progress is not None:
-            parts.append(f"{self.progress:.0%}")
-        parts += [self.rate_text(), f"ETA {self.eta_text()}"]
-        if self.warnings:
-            parts.append(f"{len(self.warnings)} warning(s)")
-        if self.errors:
-            parts.append(f"{len(self.errors)} error(s)")
-        return f"{self.title}: " + ", ".join(parts)
+        return (f"{self.title}: {self.shown_status()}, {self.progress_text()}, {self.rate_text()}, "
+                f"ETA {self.eta_text()}, {self.counts_text()}")
 
 
 def _where(event: dict) -> str:
     return f"{event['stream']}: " if event.get("stream") else ""
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def summary_html(finished: dict) -> str:
@@ -273,12 +270,12 @@ class LiveMonitor:
         if self._paused:
             handle.resume()
             self._paused = False
-            self.state.status = "running"
+            self.state.resume()
             self.pause_button.description, self.pause_button.icon = "Pause", "pause"
         else:
             handle.pause()
             self._paused = True
-            self.state.status = "paused"
+            self.state.pause()
             self.pause_button.description, self.pause_button.icon = "Resume", "play"
         self._render()
 
@@ -316,25 +313,28 @@ class LiveMonitor:
     # -- drawing ----------------------------------------------------------------------------------
     def _render(self) -> None:
         s = self.state
-        colour = {"success": "#2e7d32", "failed": "#c62828", "stopped": "#ef6c00", "paused": "#ef6c00",
-                  "partial": "#ef6c00"}.get("partial" if s.shown_status() != s.status else s.status, "#1565c0")
+        rejected = bool(s.finished and s.finished.get("dead_letters"))
+        colour = {"success": "#ef6c00" if rejected else "#2e7d32", "failed": "#c62828", "stopped": "#ef6c00",
+                  "paused": "#ef6c00", "stopping": "#ef6c00"}.get(s.status, "#1565c0")
         run = f" · run {html.escape(s.run_id)}" if s.run_id else ""
         mode = f" · {html.escape(s.mode)}" if s.mode else ""
         self.header.value = (f"<b>{html.escape(s.title)}</b>{run}{mode} · status: "
                              f"<b class='purelink-status' style='color:{colour}'>{html.escape(s.shown_status())}</b>")
-        if s.progress is not None:
-            self.bar.value = round(s.progress * 100)
+        if s.progress is not None:  # the model's share: it never goes back
+            self.bar.value = max(self.bar.value, min(100, round(s.progress * 100)))
             self.bar.description = f"{self.bar.value}%"
-        elif s.done:
-            self.bar.value, self.bar.description = 100, "100%"
-        self.bar.bar_style = {"success": "success", "failed": "danger", "stopped": "warning",
-                              "partial": "warning"}.get(s.status, "info")
+        self.bar.bar_style = {"success": "warning" if rejected else "success", "failed": "danger",
+                              "stopped": "warning"}.get(s.status, "info")
         windows = s.windows_text()
-        rows = [("records", f"<span class='purelink-records'>{s.records:,}</span>"
+        done, rest = f"{s.records:,}", s.progress_text()
+        rest = rest[len(done):] if rest.startswith(done) else " " + rest
+        rows = [("progress", f"<span class='purelink-progress'><span class='purelink-records'>{done}</span>"
+                 f"{html.escape(rest)}</span>"
                  + (f" ({windows})" if windows else "")),
-                ("rate", html.escape(s.rate_text())), ("ETA", html.escape(s.eta_text())),
-                ("storage", html.escape(s.storage_text())),
-                ("warnings", str(len(s.warnings))), ("errors", str(len(s.errors)))]
+                ("rate", f"<span class='purelink-rate'>{html.escape(s.rate_text())}</span>"),
+                ("ETA", f"<span class='purelink-eta'>{html.escape(s.eta_text())}</span>"),
+                ("problems", f"<span class='purelink-counts'>{html.escape(s.counts_text())}</span>"),
+                ("storage", f"<span class='purelink-storage'>{html.escape(s.storage_text())}</span>")]
         cells = "".join(f"<tr><td style='padding-right:12px;color:#666'>{k}</td><td>{v}</td></tr>" for k, v in rows)
         problems = "".join(f"<li style='color:#c62828'>{html.escape(e)}</li>" for e in s.errors[-10:])
         problems += "".join(f"<li style='color:#ef6c00'>{html.escape(m)}</li>" for m in s.warnings[-10:])

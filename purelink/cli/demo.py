@@ -43,7 +43,8 @@ def start_sandbox(port: int | None, customers: int, host: str):
 def run(args: argparse.Namespace) -> int:
     from purelink.engine import Engine
     from purelink.errors import ExecutionError
-    from purelink.execution.console import ConsoleMonitor, summary_text
+    from purelink.execution.console import summary_text
+    from purelink.execution.terminal import watch
     from purelink.recipes import parse_recipe
 
     workspace = Workspace.at(args.workspace).ensure()
@@ -71,7 +72,7 @@ executor: {args.executor}
 """, origin="the demo recipe"))
         print(f"recipe      {engine.recipes.path(recipe.name, recipe.version)}")
         print(f"module      {engine.generate(recipe)}")
-        result = engine.execute(recipe, executor=args.executor, on_event=ConsoleMonitor())
+        result = watch(engine, recipe, resume_hint=f"purelink recipes run {recipe.name}", executor=args.executor)
         print("executor    " + ("a Docker container (isolated)" if result.isolated else "a local process"))
         if getattr(result, "warning", None):
             print(f"warning     {result.warning}")

@@ -320,7 +320,9 @@ class Agent:
         if not self.t.yes("Run the full pipeline now?"):
             raise Back
         while True:
-            control = self.s.run(on_event=ConsoleMonitor(out=self.t.out, every_s=2.0))
+            monitor = ConsoleMonitor(out=self.t.out, every_s=2.0)
+            control = self.s.run(on_event=monitor)
+            monitor.attach(control, resume_hint=f"purelink recipes run {self.s.state.recipe_name}")
             if control.warning:
                 self.t.say(f"  warning: {control.warning}")
             try:
@@ -330,6 +332,8 @@ class Agent:
                 self.t.say("\n  stopping (the next run resumes where this one stopped)...")
                 control.stop()
                 control.wait()
+            finally:
+                monitor.close()  # keys off, the terminal as it was
             if control.result.ok:
                 return
             self.t.say(f"  The run did not succeed: {(self.s.state.run or {}).get('error') or 'see logs/'}")

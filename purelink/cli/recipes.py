@@ -239,17 +239,17 @@ def _show(engine, args) -> int:
 
 
 def _run(engine, args) -> int:
-    from purelink.execution.console import ConsoleMonitor, summary_text
+    from purelink.execution.console import summary_text
+    from purelink.execution.terminal import watch
 
-    monitor = ConsoleMonitor()
     recipe = engine.recipes.load(args.name, args.version)
     db = None
     if args.sample:
         db = engine.workspace.data / f".scratch_{recipe.name}.duckdb"
         for suffix in ("", ".wal"):
             Path(str(db) + suffix).unlink(missing_ok=True)
-    result = engine.execute(recipe, executor=args.executor, full_refresh=args.full_refresh,
-                            sample=args.sample, db_path=db, on_event=monitor)
+    result = watch(engine, recipe, resume_hint=f"purelink recipes run {recipe.name}", executor=args.executor,
+                   full_refresh=args.full_refresh, sample=args.sample, db_path=db)
     warning = result.warning
     if warning:
         print(f"warning: {warning}", file=sys.stderr)

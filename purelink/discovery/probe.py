@@ -211,17 +211,36 @@ def infer_columns(sample_file: str | Path) -> list[Column]:
     finally:
         con.close()
     total, columns = row[0], []
+    table_types = _table_types(sample_file, [path for path, _ in paths])
     for i, (path, kind) in enumerate(paths):
         present, examples, avg_len = row[1 + 3 * i: 4 + 3 * i]
         heavy = _has_object_list(kind) or (avg_len or 0) > HEAVY_LIST
         note = "may slow extraction: a nested list of objects" if heavy else ""
         type_name = str(kind)
+        if kind.id not in ("struct", "list", "map", "null") and table_types.get(path):
+            # The type the table will have (the runtime's typing), not read_json's own guess:
+            # read_json reads [0, -5] as HUGEINT where the table gets BIGINT.
+            type_name = table_types[path]
         if kind.id == "null":
             type_name, note = "VARCHAR", "always null in the sample"
         columns.append(Column(path, type_name, nullable=present < total,
                               examples=[e if len(e) <= 80 else e[:77] + "..." for e in examples or []],
                               heavy=heavy, note=note))
     return columns
+
+
+def _table_types(sample_file: str | Path, paths: list[str]) -> dict[str, str]:
+    """Path -> the SQL type the runtime gives its column, for the scalar paths of the sample."""
+    try:
+        records = [r for r in json.loads(Path(sample_file).read_text()) if isinstance(r, dict)]
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for path in paths:
+        kind = infer_types(select(r, [path]) for r in records).get(column_name(path))
+        if kind in ("bigint", "double", "varchar", "boolean", "timestamptz"):
+            out[path] = kind.upper()
+    return out
 
 
 def table_ddl(schema: str, table: str, records: list[dict], columns: list[str] | None,

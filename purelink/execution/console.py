@@ -1,79 +1,12 @@
-"""Showing a run in a terminal: a live status line, then the completion summary."""
+"""Showing a run in a terminal: the live monitor (in `terminal.py`), then the completion summary."""
 
 from __future__ import annotations
 
-import sys
-import time
-from typing import TextIO
-
+from purelink.execution.progress import human_bytes
+from purelink.execution.terminal import ConsoleMonitor
 from purelink.runtime.causes import committed_text
 
-
-def human_bytes(n: float | None) -> str:
-    n = float(n or 0)
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
-class ConsoleMonitor:
-    """Consumes events; on a TTY redraws one status line, elsewhere prints a line every few seconds."""
-
-    def __init__(self, out: TextIO | None = None, every_s: float = 5.0) -> None:
-        self.out = out or sys.stderr
-        self.tty = self.out.isatty()
-        self.every_s = every_s
-        self._last = 0.0
-        self.records = 0
-        self._said: set[tuple] = set()
-
-    def __call__(self, event: dict) -> None:
-        kind = event["event"]
-        if kind == "started":
-            self._line(f"run {event['run_id']}: {event['pipeline']} ({event['mode']}) -> {event['destination']}",
-                       final=True)
-        elif kind in ("page", "heartbeat", "window_done"):
-            if kind == "page":
-                self.records = event["total_records"]
-            elif kind == "heartbeat":
-                self.records = event["records"]
-            progress = event.get("progress")
-            eta = event.get("eta_s")
-            parts = [f"{self.records:,} records", f"{event.get('request_rate', 0):.0f} req/s"]
-            if progress is not None:
-                parts.append(f"{progress:.0%}")
-            if eta is not None:
-                parts.append(f"ETA {eta:.0f}s")
-            self._status("  ".join(parts))
-        elif kind == "warning":
-            self._line(f"warning: {event['message']}", final=True)
-        elif kind == "error":
-            # An error with a structured cause is told once, in the summary (with what to do);
-            # a plain one once per stream and message, however many windows hit it.
-            key = (event.get("stream"), event.get("message"))
-            if event.get("cause") is None and key not in self._said:
-                self._said.add(key)
-                where = f"{event['stream']}: " if event.get("stream") else ""
-                self._line(f"error: {where}{event['message']}", final=True)
-        elif kind == "finished":
-            self._status("", force=True)
-
-    def _status(self, text: str, force: bool = False) -> None:
-        if self.tty:
-            self.out.write("\r\033[K" + text)
-            self.out.flush()
-        elif text and (force or time.monotonic() - self._last >= self.every_s):
-            self._last = time.monotonic()
-            self.out.write(text + "\n")
-            self.out.flush()
-
-    def _line(self, text: str, final: bool = False) -> None:
-        if self.tty:
-            self.out.write("\r\033[K")
-        self.out.write(text + "\n")
-        self.out.flush()
+__all__ = ["ConsoleMonitor", "cause_lines", "human_bytes", "summary_text"]
 
 
 def summary_text(finished: dict) -> str:

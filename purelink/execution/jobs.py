@@ -283,6 +283,7 @@ class _LocalHandle(RunHandle):
 
     def stop(self, grace_s: float = 10.0) -> None:
         self._signal(signal.SIGTERM)
+        self._signal(signal.SIGCONT)  # a paused run only handles the SIGTERM once it runs again
         try:
             self._proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:

@@ -50,6 +50,7 @@ class Extraction:
         self.warnings = 0
         self.errors = 0
         self.schema_changes = 0
+        self._covered_before: dict[str, int] = {}
         client.on_throttle = self.warn
         if source.retry_budget_s is not None:
             client.retry.throttle_budget_s = source.retry_budget_s
@@ -151,6 +152,7 @@ class Extraction:
         for run in self.runs.values():
             for window in self.plan(run):
                 ready.append((run, window))
+            self._covered_before[run.stream.name] = run.progress.covered  # a resumed sync's earlier share
             if not run.windows:
                 run.status = "success"
         pending: dict[Future, tuple[StreamRun, Window]] = {}
@@ -262,6 +264,8 @@ class Extraction:
                 window.position = oldest
                 window.max_cursor = max(newest, window.max_cursor or newest)
                 window.density = len(times) / max(1, newest - oldest)
+        elif tf is not None and page.next is None:
+            window.density = 0.0  # an empty last page: nothing more in this window
         window.next = page.next
         window.pages += 1
         child = self._maybe_split(run, window, idle)
@@ -312,6 +316,7 @@ class Extraction:
             return None
         mid = window.lo + (window.position - window.lo) // 2
         child = Window(s.name, window.lo, mid)
+        child.density = window.density  # the half it takes over is as dense as where it was cut from
         child.next = self.first_request(s, child)
         window.lo = mid
         window.next = PageRequest(window.next.url, {**window.next.params, tf.gte: tf.encode(mid)})
@@ -352,7 +357,8 @@ class Extraction:
                   dead_letters=len(batch.dead_letters), bytes=batch.nbytes, stream_records=run.records,
                   total_records=self.records, requests=self.client.stats.requests,
                   request_rate=round(self.client.stats.rate.per_second(), 1),
-                  records_per_s=round(self.records / elapsed, 1), progress=fraction, eta_s=self.eta(fraction))
+                  records_per_s=round(self.records / elapsed, 1), progress=fraction, eta_s=self.eta(fraction),
+                  estimated_total=self.estimated_total(run))
 
     def _window_done(self, run: StreamRun, window: Window) -> None:
         run.windows_done += 1
@@ -362,6 +368,23 @@ class Extraction:
         self.emit("window_done", stream=run.stream.name, window=window.id, lo=window.lo, hi=window.hi,
                   windows_done=run.windows_done, windows_total=run.windows_total,
                   progress=round(fraction, 4), eta_s=self.eta(fraction))
+
+    def estimated_total(self, run: StreamRun) -> int | None:
+        """Records this run will load for the stream: those loaded, plus each open window's
+        remaining range at that window's own density; None until every window has been read
+        once. Data is rarely spread evenly in time; per-window densities follow where it is dense."""
+        if run.stream.time_filter is None:
+            return None
+        left = [w for w in run.windows.values() if not w.closed]
+        if any(w.lo is None or w.hi is None for w in left):
+            return None
+        if any(w.pages == 0 and w.density is None for w in left):
+            return None  # a window not read yet may hold nothing or most of the data: no guess yet
+        covered = run.progress.covered - self._covered_before.get(run.stream.name, 0)
+        if left and (covered <= 0 or not run.records):
+            return None
+        mean = run.records / covered  # this run's average so far, for windows not read yet
+        return round(run.records + sum(w.remaining() * (mean if w.density is None else w.density) for w in left))
 
     def progress(self) -> float | None:
         parts = [r.progress.fraction() for r in self.runs.values()]

@@ -12,6 +12,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,26 +91,38 @@ class TokenBucket:
         self._stamp = time.monotonic()
         self._held_until = 0.0
         self._lock = threading.Lock()
+        # Workers are served in the order they asked: with sleeps racing for the next token, one
+        # window's request could lose every race and wait for most of a run.
+        self._turn = threading.Condition(self._lock)
+        self._line: deque[object] = deque()
 
     def acquire(self) -> float:
-        """Wait for a token; returns the seconds waited."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                if now < self._held_until:
-                    delay = self._held_until - now
-                elif self.rate is None:
-                    return waited
-                else:
-                    self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
-                    self._stamp = now
-                    if self._tokens >= 1:
-                        self._tokens -= 1
-                        return waited
-                    delay = (1 - self._tokens) / self.rate
-            time.sleep(delay)
-            waited += delay
+        """Wait for a token, first come first served; returns the seconds waited."""
+        start = time.monotonic()
+        me = object()
+        with self._turn:
+            self._line.append(me)
+            try:
+                while True:
+                    if self._line[0] is not me:
+                        self._turn.wait()
+                        continue
+                    now = time.monotonic()
+                    if now < self._held_until:
+                        delay = self._held_until - now
+                    elif self.rate is None:
+                        return time.monotonic() - start
+                    else:
+                        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+                        self._stamp = now
+                        if self._tokens >= 1:
+                            self._tokens -= 1
+                            return time.monotonic() - start
+                        delay = (1 - self._tokens) / self.rate
+                    self._turn.wait(delay)  # the lock is free meanwhile: hold() can still act
+            finally:
+                self._line.remove(me)
+                self._turn.notify_all()
 
     def hold(self, seconds: float) -> None:
         with self._lock:

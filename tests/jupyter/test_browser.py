@@ -183,7 +183,8 @@ def test_run_magic_monitor_answers_pause_and_stop_while_the_cell_runs(lab, page,
 
         def wait_status(text: str, timeout_s: float) -> None:  # the HTML is redrawn: query it afresh
             page.wait_for_function(
-                "(t) => (document.querySelector('.purelink-monitor .purelink-status') || {}).innerText === t",
+                "(t) => ((document.querySelector('.purelink-monitor .purelink-status') || {}).innerText || '')"
+                ".startsWith(t)",
                 arg=text, timeout=timeout_s * SECOND)
 
         page.wait_for_function(

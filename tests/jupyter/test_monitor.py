@@ -9,18 +9,23 @@ import pytest
 
 from purelink_jupyter.monitor import LiveMonitor, RunState, TextMonitor
 
+
+def at(seconds: float) -> str:
+    return f"2026-01-01T00:00:{seconds:06.3f}+00:00"
+
+
 EVENTS = [
-    {"event": "started", "run_id": "r1", "mode": "incremental", "destination": "data/purelink.duckdb",
-     "rate_limit": 25, "streams": ["customers"]},
-    {"event": "page", "stream": "customers", "total_records": 100, "requests": 1, "request_rate": 10.0,
-     "progress": 0.05, "eta_s": 40},
-    {"event": "window_done", "stream": "customers", "windows_done": 3, "windows_total": 8, "progress": 0.375,
-     "eta_s": 12},
-    {"event": "warning", "stream": "customers", "message": "resuming an interrupted sync"},
-    {"event": "heartbeat", "records": 1800, "requests": 19, "request_rate": 24.5, "progress": 0.52, "eta_s": 5,
+    {"event": "started", "ts": at(0), "run_id": "r1", "pipeline": "stripe_customers", "mode": "incremental",
+     "destination": "data/purelink.duckdb", "rate_limit": 25, "streams": ["customers"]},
+    {"event": "page", "ts": at(2), "stream": "customers", "stream_records": 100, "total_records": 100,
+     "requests": 4, "progress": 0.05, "estimated_total": 3400},
+    {"event": "window_done", "ts": at(10), "stream": "customers", "windows_done": 3, "windows_total": 8,
+     "progress": 0.375},
+    {"event": "warning", "ts": at(11), "stream": "customers", "message": "resuming an interrupted sync"},
+    {"event": "heartbeat", "ts": at(20), "records": 1800, "requests": 450, "progress": 0.52,
      "storage_bytes": 2_500_000},
-    {"event": "error", "stream": "charges", "message": "no permission"},
-    {"event": "finished", "status": "success", "records": 3421, "requests": 36, "duration_s": 2.5,
+    {"event": "error", "ts": at(21), "stream": "charges", "message": "no permission"},
+    {"event": "finished", "ts": at(30), "status": "success", "records": 3421, "requests": 36, "duration_s": 2.5,
      "storage_bytes": 3_000_000, "destination": "data/purelink.duckdb",
      "streams": {"customers": {"records": 3421, "status": "success"}}},
 ]
@@ -45,32 +50,60 @@ def test_state_follows_the_events():
     s = RunState("stripe_customers v1")
     for e in EVENTS[:5]:
         s.apply(e)
-    assert (s.status, s.records, s.progress, s.eta_s) == ("running", 1800, 0.52, 5)
-    assert s.rate_text() == "24.5 requests/s of 25 allowed"
+    assert (s.status, s.records, round(s.progress, 3)) == ("running", 1800, 0.529)
+    assert 15 < s.eta_s < 19  # 1,600 records left at about 94 records/s
+    assert s.progress_text() == "1,800/about 3,400 (53%)"
+    assert s.rate_text() == "25 req/s (within limit of 25/s)"  # 446 requests in the last 18 s
     assert s.windows_text() == "3 of 8 time windows"
-    assert s.storage_text() == "2.4 MB at data/purelink.duckdb"
+    assert s.storage_text() == "2.4 MB -> data/purelink.duckdb"
     assert s.warnings == ["customers: resuming an interrupted sync"]
     for e in EVENTS[5:]:
         s.apply(e)
     assert s.done and s.progress == 1.0 and s.records == 3421 and s.errors == ["charges: no permission"]
-    assert "success, 3,421 records, 100%" in s.line()
+    assert "done, 3,421/3,421 (100%)" in s.line()
+    assert "Errors: 1 | Warnings: 1 | Rejected: 0" in s.line()
 
 
 def test_widgets_show_progress_figures_and_the_summary():
     m = LiveMonitor("stripe_customers v1", every_s=0)
     for e in EVENTS[:5]:
         m(e)
-    assert (m.bar.value, m.bar.description) == (52, "52%")
-    assert "1,800" in m.figures.value and "24.5 requests/s of 25 allowed" in m.figures.value
+    assert (m.bar.value, m.bar.description) == (53, "53%")
+    assert "1,800</span>/about 3,400 (53%)" in m.figures.value and "25 req/s (within limit of 25/s)" in m.figures.value
     assert "resuming an interrupted sync" in m.figures.value and "2.4 MB" in m.figures.value
     for e in EVENTS[5:]:
         m(e)
     m.finish()
     assert (m.bar.value, m.bar.bar_style) == (100, "success")
-    assert "3,421 loaded" in m.summary.value
+    assert "3,421 loaded" in m.summary.value and ">done<" in m.header.value
     bundle = m._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "status:      success" in bundle["text/plain"]  # what a viewer without widgets shows
+
+
+def test_the_bar_never_goes_back_when_the_estimate_grows():
+    m = LiveMonitor("x", every_s=0)
+    m(EVENTS[0])
+    shown = []
+    for i, (records, estimate) in enumerate([(500, 1000), (600, 3000), (900, 3000), (2900, 3000)], start=1):
+        m({"event": "page", "ts": at(i), "stream": "customers", "stream_records": records,
+           "total_records": records, "requests": i, "progress": 0.1 * i, "estimated_total": estimate})
+        shown.append(m.bar.value)
+    assert shown == [50, 50, 50, 97]
+
+
+@pytest.mark.parametrize(("finished", "words"), [
+    ({"status": "stopped", "records": 700}, "stopped: resume with %purelink run stripe_customers"),
+    ({"status": "failed", "cause": {"message": "the key was rejected"}}, "failed: the key was rejected"),
+])
+def test_after_the_run_the_buttons_are_off_and_the_final_state_is_told(finished, words):
+    m = LiveMonitor("x", every_s=0)
+    m.attach(FakeHandle())
+    m(EVENTS[0])
+    m(EVENTS[1])
+    m.finish({"event": "finished", "ts": at(5), **finished})
+    assert m.stop_button.disabled and m.pause_button.disabled
+    assert words in m.header.value
 
 
 def test_buttons_drive_the_run():
@@ -119,7 +152,7 @@ def test_text_monitor_prints_lines_and_the_summary(every_s):
     assert "run r1 (incremental) -> data/purelink.duckdb" in text
     assert "warning: customers: resuming" in text and "error: charges: no permission" in text
     assert "3,421 loaded" in text
-    assert ("52%" in text) == (every_s == 0.0)
+    assert ("53%" in text) == (every_s == 0.0)
 
 
 def test_a_failure_is_shown_once_with_its_cause_what_to_do_and_what_was_committed():

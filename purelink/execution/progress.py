@@ -1,0 +1,397 @@
+"""How far a run is, in figures a person can trust: the progress model behind both monitors.
+
+`RunProgress` is fed the runtime's events (in any order windows finish) and answers: records
+done, the total (exact when the API says it, "about N" when estimated), a percentage that never
+goes back, an ETA from a smoothed record rate, the request rate measured the way the source's
+limit is defined, error / warning / rejected-row counts, and the storage size and location.
+It knows nothing of terminals or widgets; `purelink.execution.console` and
+`purelink_jupyter.monitor` draw it.
+
+Why the total is estimated this way: the runtime sends, with each page, its own estimate from
+each window's density (records per second of range where the window is being read) times the
+range each window has left; failing that, records / covered share extrapolates the run's average
+density. Early on both are noisy, so the previous run's count (from `_purelink.executions`)
+weighs in until about a third of the range is covered. An API's `total_count` is exact.
+
+    progress = RunProgress(previous_records=3421)
+    for event in events:
+        progress.apply(event)
+    progress.progress_text()   # "1,247/about 3,421 (36%)"
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from purelink.execution.units import duration_text, human_bytes
+
+__all__ = ["RunProgress", "duration_text", "human_bytes"]
+
+DONE = ("success", "failed", "stopped")
+RATE_WINDOW_S = 10.0  # request rates are averaged over this (or the limit's own period, if longer)
+SPEED_WINDOW_S = 15.0  # the record rate behind the ETA: recent enough to follow, long enough to be calm
+MIN_COVERED = 0.02  # below this share of a time range, density says nothing yet
+
+
+@dataclass
+class _Stream:
+    records: int = 0
+    covered: float | None = None  # share of the time range covered (the runtime's `progress`)
+    total: int | None = None  # exact, when the API told it
+    # Where this run began: a resumed run starts with part of the range already covered by the
+    # run it resumes, whose records are not in this run's count.
+    first_covered: float | None = None
+    first_records: int = 0
+
+    runtime_estimate: int | None = None  # the runtime's own, from each window's density
+    runtime_sizes: bool = False  # the runtime sends its estimate (None while it cannot tell)
+
+    def estimate(self) -> float | None:
+        if self.total is not None:
+            return self.total
+        if self.runtime_sizes:
+            return None if self.runtime_estimate is None else max(self.runtime_estimate, self.records)
+        if self.covered is None:
+            return None
+        if self.covered >= 1.0:
+            return self.records
+        c0 = self.first_covered or 0.0
+        share = self.covered - c0
+        if share < MIN_COVERED or self.records <= self.first_records:
+            return None
+        return self.first_records + (self.records - self.first_records) / share * (1.0 - c0)
+
+
+class RunProgress:
+    """The figures of one run, folded from its events. Call `apply(event)` for each event."""
+
+    def __init__(self, *, previous_records: int | None = None, rate_limit: float | None = None,
+                 limit_period_s: float = 1.0, clock=time.monotonic) -> None:
+        self.previous_records = previous_records or None
+        self.rate_limit = rate_limit
+        self.limit_period_s = limit_period_s
+        self.clock = clock
+        self.status = "starting"
+        self.run_id = ""
+        self.pipeline = ""
+        self.mode = ""
+        self.location = ""
+        self.records = 0
+        self.requests = 0
+        self.errors = 0
+        self.warnings = 0
+        self.rejected = 0
+        self.storage_bytes: int | None = None
+        self.cause: str | None = None
+        self.finished: dict | None = None
+        self._streams: dict[str, _Stream] = {}
+        self._runtime_fraction: float | None = None  # overall time coverage, from heartbeats
+        self._shown = 0.0  # the percentage shown so far: it only grows
+        self._t0: float | None = None
+        self._last_t: float | None = None
+        self._last_local: float | None = None
+        self._speed: deque[tuple[float, int]] = deque()
+        self._calls: deque[tuple[float, int]] = deque()
+        self._paused_at: float | None = None
+        self._pauses: list[tuple[float, float]] = []  # (from, to) on the run's clock
+        self.pages = 0
+        self.page_size = 0  # the most records a page brought: the API's page size
+        self._page_marks: deque[tuple[float, int]] = deque()
+        self._open: set[str] = set()  # windows seen paging and not done yet
+
+    # -- feeding ----------------------------------------------------------------------------------
+    def apply(self, event: dict) -> None:
+        kind = event.get("event")
+        t = self._time(event)
+        if kind == "started":
+            self.status, self.run_id = "running", event.get("run_id", "")
+            self.pipeline, self.mode = event.get("pipeline", ""), event.get("mode", "")
+            self.location = event.get("destination") or self.location
+            if event.get("rate_limit"):
+                self.rate_limit = float(event["rate_limit"])
+            self._t0 = t
+            self._page_marks.append((t, 0))
+            self._speed.append((t, 0))
+            self._calls.append((t, 0))
+        elif kind == "page":
+            name = event.get("stream", "")
+            s = self._streams.setdefault(name, _Stream())
+            s.records = max(s.records, int(event.get("stream_records") or 0))
+            if event.get("progress") is not None:
+                s.covered = max(s.covered or 0.0, float(event["progress"]))
+                if s.first_covered is None:
+                    s.first_covered, s.first_records = s.covered, s.records
+            if "estimated_total" in event:
+                s.runtime_sizes = True
+                value = event["estimated_total"]
+                s.runtime_estimate = None if value is None else int(value)
+            if event.get("total_count") is not None:
+                s.total = int(event["total_count"])
+            self.rejected += int(event.get("dead_letters") or 0)
+            self.page_size = max(self.page_size, int(event.get("records") or 0))
+            if event.get("window"):
+                self._open.add(event["window"])
+            self.pages += 1
+            if self._paused_at is None:
+                self._page_marks.append((t, self.pages))
+            self._count(t, event.get("total_records"), event.get("requests"))
+        elif kind == "heartbeat":
+            if event.get("progress") is not None:
+                self._runtime_fraction = float(event["progress"])
+            self.errors = max(self.errors, int(event.get("errors") or 0))
+            self.warnings = max(self.warnings, int(event.get("warnings") or 0))
+            if event.get("storage_bytes") is not None:
+                self.storage_bytes = int(event["storage_bytes"])
+            self._count(t, event.get("records"), event.get("requests"))
+        elif kind == "window_done":
+            self._open.discard(event.get("window"))
+            s = self._streams.setdefault(event.get("stream", ""), _Stream())
+            if event.get("progress") is not None:
+                s.covered = max(s.covered or 0.0, float(event["progress"]))
+        elif kind == "warning":
+            self.warnings += 1
+        elif kind == "error":
+            self.errors += 1
+            self.cause = self.cause or event.get("message")
+        elif kind == "finished":
+            self._finish(event)
+        self._advance()
+
+    def _finish(self, event: dict) -> None:
+        self.finished = event
+        self.status = event.get("status") or "failed"
+        self.records = int(event.get("records", self.records) or 0)
+        self.requests = int(event.get("requests", self.requests) or 0)
+        self.errors = max(self.errors, int(event.get("errors") or 0))
+        self.warnings = max(self.warnings, int(event.get("warnings") or 0))
+        self.rejected = max(self.rejected, int(event.get("dead_letters") or 0))
+        if event.get("storage_bytes") is not None:
+            self.storage_bytes = int(event["storage_bytes"])
+        self.location = event.get("destination") or self.location
+        cause = event.get("cause") or {}
+        self.cause = cause.get("message") or event.get("error") or self.cause
+
+    def _time(self, event: dict) -> float:
+        """Seconds on the run's own clock: the event's timestamp, so figures do not depend on when
+        a slow reader (a busy notebook) happened to see the event."""
+        self._last_local = self.clock()
+        try:
+            t = datetime.fromisoformat(event["ts"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            t = self._last_local
+        self._last_t = t if self._last_t is None else max(self._last_t, t)
+        return self._last_t
+
+    def _count(self, t: float, records, requests) -> None:
+        if records is not None and int(records) >= self.records:
+            self.records = int(records)
+            if self._paused_at is None:
+                self._speed.append((t, self.records))
+        if requests is not None and int(requests) >= self.requests:
+            self.requests = int(requests)
+            self._calls.append((t, self.requests))
+
+    # -- pausing (the monitor knows; the runtime's events simply stop) --------------------------
+    def pause(self) -> None:
+        self._paused_at = self._now()
+        if not self.done:
+            self.status = "paused"
+
+    def resume(self) -> None:
+        """The time spent paused is not time the run was slow: the record rate starts afresh."""
+        now = self._now()
+        if self._paused_at is not None:
+            self._pauses.append((self._paused_at, now))
+        self._paused_at = None
+        if not self.done:
+            self.status = "running"
+        self._speed = deque([(now, self.records)])
+        self._page_marks = deque([(now, self.pages)])
+
+    def stopping(self) -> None:
+        if not self.done:
+            self.status = "stopping"
+
+    def _now(self) -> float:
+        """The run's clock now: the last event's time plus what passed since it was seen."""
+        if self._last_t is None:
+            return self.clock()
+        return self._last_t + (self.clock() - (self._last_local or self.clock()))
+
+    # -- the figures ------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.status in DONE
+
+    def total(self) -> tuple[int | None, bool]:
+        """(total records, is it an estimate). None while nothing allows a guess."""
+        if self.status == "success":
+            return self.records, False
+        exact = [s.total for s in self._streams.values()]
+        if exact and all(v is not None for v in exact):
+            return max(sum(exact), self.records), False
+        dense = self._density_total()
+        if dense is None:
+            guess = self.previous_records
+        elif self.previous_records:
+            covered = self._covered()
+            weight = min(1.0, covered / 0.3)  # trust the density more as more of the range is read
+            guess = round(weight * dense + (1 - weight) * self.previous_records)
+        else:
+            guess = dense
+        if guess is None:
+            return None, True
+        return max(int(guess), self.records), True
+
+    def _density_total(self) -> int | None:
+        if not self._streams:
+            return None
+        total = 0.0
+        for s in self._streams.values():
+            guess = s.estimate()
+            if guess is None:
+                return None  # a stream we cannot size: the sum would be a false floor
+            total += guess
+        return round(total)
+
+    def _covered(self) -> float:
+        shares = [s.covered for s in self._streams.values() if s.covered is not None]
+        if shares:
+            return sum(shares) / len(self._streams)
+        return self._runtime_fraction or 0.0
+
+    def _advance(self) -> None:
+        if self.status == "success":
+            self._shown = 1.0
+            return
+        total, _ = self.total()
+        if total:
+            raw = self.records / total
+        elif any(s.runtime_sizes for s in self._streams.values()):
+            return  # no total yet: the time covered is no measure of the records done
+        elif self._runtime_fraction is not None:
+            raw = self._runtime_fraction
+        else:
+            return
+        # Never backwards, and never "100%" before the run says it is done.
+        self._shown = max(self._shown, min(raw, 0.99))
+
+    def fraction(self) -> float:
+        """The share shown: monotonic, 1.0 only once the run succeeded."""
+        return self._shown
+
+    def records_per_s(self) -> float | None:
+        return _rate(self._speed, max(SPEED_WINDOW_S, self._elapsed() / 3))
+
+    def eta_s(self) -> float | None:
+        """Seconds left, counted down between events: the pages still to fetch (remaining records
+        in full pages, plus the last partial page of each open window) at the recent page rate.
+        Pages, not records: a run that began with empty windows fetched pages with no records,
+        and its record rate then understates how fast the rest will come. Without a known page
+        size, the remaining records at the recent record rate."""
+        if self.done:
+            return 0.0
+        total, _ = self.total()
+        if not total or self._elapsed() < 2:
+            return None
+        remaining = max(0, total - self.records)
+        page_rate = _rate(self._page_marks, max(SPEED_WINDOW_S, self._elapsed() / 3))
+        if self.page_size and page_rate:
+            left = (remaining / self.page_size + (len(self._open) if remaining else 0)) / page_rate
+            marks = self._page_marks
+        else:
+            speed = self.records_per_s()
+            if not speed:
+                return None
+            left, marks = remaining / speed, self._speed
+        if self._paused_at is None and self._last_t is not None and marks:
+            left -= max(0.0, self._now() - marks[-1][0])
+        return max(0.0, left)
+
+    def request_rate(self) -> float:
+        """Requests per second over the limit's period (at least RATE_WINDOW_S): the average the
+        token bucket keeps to, so it reads at most the limit (plus its small burst)."""
+        return self._request_window()[0]
+
+    def _request_window(self) -> tuple[float, float]:
+        """(rate, running seconds measured). Time spent paused is not counted: the requests that
+        were on their way when the pause came are answered, and counted, after it."""
+        samples = self._calls
+        if len(samples) < 2:
+            return 0.0, 0.0
+        end_t, end_v = samples[-1]
+
+        def running(start: float) -> float:
+            return end_t - start - sum(max(0.0, min(b, end_t) - max(a, start)) for a, b in self._pauses)
+
+        while len(samples) > 2 and running(samples[1][0]) >= max(self.limit_period_s, RATE_WINDOW_S):
+            samples.popleft()
+        start_t, start_v = samples[0]
+        span = running(start_t)
+        return ((end_v - start_v) / span if span > 0 else 0.0), max(0.0, span)
+
+    def _elapsed(self) -> float:
+        return 0.0 if self._t0 is None else self._now() - self._t0
+
+    # -- as text (both monitors use these words) --------------------------------------------------
+    def progress_text(self) -> str:
+        total, estimate = self.total()
+        pct = f"{self.fraction():.0%}"
+        if total is None:
+            return f"{self.records:,} records"
+        return f"{self.records:,}/{'about ' if estimate else ''}{total:,} ({pct})"
+
+    def rate_text(self) -> str:
+        rate = self.request_rate()
+        shown = f"{rate:.0f}" if rate >= 10 else f"{rate:.1f}"
+        if not self.rate_limit:
+            return f"{shown} req/s"
+        limit = f"{self.rate_limit:g}"
+        # The runtime's bucket lets a burst of a tenth of a second's worth (at least one request)
+        # through at once: within the limit, though it shows in a short measuring span.
+        span = max(1.0, self._request_window()[1])  # short at the start, where the burst shows most
+        if rate <= self.rate_limit * 1.05 + max(1.0, 0.1 * self.rate_limit) / span:
+            return f"{shown} req/s (within limit of {limit}/s)"
+        return f"{shown} req/s (above the limit of {limit}/s: expect 429s)"
+
+    def eta_text(self) -> str:
+        if self.done:
+            return "done" if self.status == "success" else "-"
+        if self.status == "paused":
+            return "paused"
+        eta = self.eta_s()
+        return "estimating..." if eta is None else duration_text(eta)
+
+    def counts_text(self) -> str:
+        return f"Errors: {self.errors} | Warnings: {self.warnings} | Rejected: {self.rejected:,}"
+
+    def storage_text(self) -> str:
+        size = human_bytes(self.storage_bytes) if self.storage_bytes is not None else "..."
+        return f"{size} -> {self.location}" if self.location else size
+
+    def status_text(self, resume_hint: str | None = None) -> str:
+        """RUNNING while it goes; at the end "done", "failed: cause" or "stopped: resume with ..."."""
+        if self.status == "success":
+            return "done" + (f" ({self.rejected:,} rejected)" if self.rejected else "")
+        if self.status == "failed":
+            return "failed: " + (self.cause or "see the summary")
+        if self.status == "stopped":
+            return "stopped: " + (f"resume with {resume_hint}" if resume_hint else "the next run resumes")
+        return self.status.upper()
+
+
+def _rate(samples: deque[tuple[float, int]], window_s: float) -> float | None:
+    """Growth per second of a cumulative count over the last `window_s` of its samples."""
+    if len(samples) < 2:
+        return None
+    end_t, end_v = samples[-1]
+    while len(samples) > 2 and samples[1][0] <= end_t - window_s:
+        samples.popleft()  # keep one sample at or before the window's start
+    start_t, start_v = samples[0]
+    span = end_t - start_t
+    if span <= 0:
+        return None
+    return (end_v - start_v) / span
