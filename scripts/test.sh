@@ -17,6 +17,16 @@ step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)" >&2; }
 step "install purelink and test dependencies"
 python3 -m pip install -q -e ".[jupyter,postgres,gemini,bigquery,iceberg,test]" 2>&1 | grep -v "running pip as the 'root' user" >&2 || true
 
+step "tools in their own venvs (Airflow, the BigQuery emulator, moto), built in the background"
+# Cached under ~/.cache/purelink/venvs by their requirements; on a new machine they take minutes
+# to build, so they build while the services start and the first tests run. A test that needs one
+# waits on its lock (scripts/venv.sh) rather than building it again.
+mkdir -p "${PURELINK_VENVS:-$HOME/.cache/purelink/venvs}"
+venv_log="${PURELINK_VENVS:-$HOME/.cache/purelink/venvs}/build.log"
+setsid bash scripts/venv.sh --all >"$venv_log" 2>&1 &
+venvs=$!
+trap 'kill -- -"$venvs" 2>/dev/null || true' EXIT  # its own process group: pip goes too
+
 step "Docker engine and the offline base image"
 bash scripts/docker-up.sh
 bash scripts/build-base-image.sh
