@@ -161,11 +161,11 @@ class BigQueryDestination(Destination):
             self._params(("p", "STRING", pipeline), ("s", "STRING", stream)), what="reset the state")
         run(self.bq, f"DROP TABLE IF EXISTS {self.ref(table_name(schema, table))}", what="drop the table")
 
-    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
+    def claim_tables(self, claims: list[Claim], run_id: str) -> list[Claim]:
         rows = run(self.bq, f"SELECT * FROM {self.ref(table_name('_purelink', 'tables'))}", what="read the owners")
         owners = {(r["schema_name"], r["table_name"]): (r["pipeline"], r["source"], r["source_table"], r["table_name"])
                   for r in rows}
-        fresh = check_claims(claims, owners, fold_case=False)
+        resolved, fresh = check_claims(claims, owners, fold_case=False)
         if fresh:
             now = datetime.now(UTC)
             data = pa.Table.from_pylist([{"schema_name": c.schema, "table_name": c.table, "pipeline": c.pipeline,
@@ -173,6 +173,7 @@ class BigQueryDestination(Destination):
                                           "claimed_at": now} for c in fresh], schema=pa.schema(BOOKKEEPING["tables"]))
             load_parquet(self.bq, data, f"{self.project}.{self.dataset}.{table_name('_purelink', 'tables')}",
                          append=True)
+        return resolved
 
     # -- loading ---------------------------------------------------------------------------
     def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:

@@ -194,16 +194,17 @@ class IcebergDestination(Destination):
         if self._table(schema, table) is not None:
             self.catalog.drop_table((schema, table))
 
-    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
+    def claim_tables(self, claims: list[Claim], run_id: str) -> list[Claim]:
         rows = self.catalog.load_table((INTERNAL, "tables")).scan().to_arrow().to_pylist()
         owners = {(r["schema_name"], r["table_name"]): (r["pipeline"], r["source"], r["source_table"], r["table_name"])
                   for r in rows}
-        fresh = check_claims(claims, owners, fold_case=False)
+        resolved, fresh = check_claims(claims, owners, fold_case=False)
         if fresh:
             now = datetime.now(UTC)
             self._append("tables", [{"schema_name": c.schema, "table_name": c.table, "pipeline": c.pipeline,
                                      "source": c.source, "source_table": c.source_table, "run_id": run_id,
                                      "claimed_at": now} for c in fresh])
+        return resolved
 
     # -- loading ---------------------------------------------------------------------------
     def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
