@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,7 +70,7 @@ class BigQueryDestination(Destination):
         self.project, self.dataset, self.endpoint, self.credential = project, dataset, endpoint, credential
         self.airbyte_metadata = airbyte_metadata
         self.region = location
-        self.bq = None
+        self.bq: Any = None  # a google.cloud.bigquery.Client once open
         self._swapped: list[str] = []  # staging tables of reloads, dropped once their swap commits
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -176,7 +177,7 @@ class BigQueryDestination(Destination):
         return resolved
 
     # -- loading ---------------------------------------------------------------------------
-    def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+    def commit(self, batches: Sequence[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         tag = uuid.uuid4().hex[:12]
         staged: list[str] = []
         script: list[str] = []
@@ -202,7 +203,7 @@ class BigQueryDestination(Destination):
         """Load the batch's rows into `stage` and add the statement that merges them; False when
         nothing was staged."""
         if isinstance(batch, ArrowBatch):
-            meta = {"run_id": run_id, "extracted_at": extracted_at, "airbyte": self.airbyte_metadata,
+            meta: dict[str, Any] = {"run_id": run_id, "extracted_at": extracted_at, "airbyte": self.airbyte_metadata,
                     "generation": batch.generation}
             chunks = [flat(with_meta(storable(t), **meta)) for t in batch.tables()]
             if batch.load == "swap":
@@ -276,7 +277,7 @@ class BigQueryDestination(Destination):
         script.append(f"INSERT INTO {self.ref(target)} ({names}) SELECT {names} FROM {self.ref(staged)}")
         self._swapped.append(staged)
 
-    def _stage_bookkeeping(self, batches: list[Batch], changes: list[SchemaChange], run_id: str, at: datetime,
+    def _stage_bookkeeping(self, batches: Sequence[Batch], changes: list[SchemaChange], run_id: str, at: datetime,
                            tag: str, staged: list[str], script: list[str]) -> None:
         """State, dead letters and schema changes staged like rows, applied in the same transaction."""
         states: dict[tuple[str, str], dict[str, Any]] = {}
