@@ -131,3 +131,15 @@ def test_migrate_into_a_cloud_store_then_the_next_run_continues_there(tmp_path, 
     assert len(ids) == len(set(ids)) == CUSTOMERS + 1 and new in ids
     statuses = dst.table("_purelink.executions", arrow=True).column("status").to_pylist()
     assert sorted(statuses) == ["success", "success"]
+
+
+def test_a_container_asked_for_a_bigquery_recipe_is_refused_with_what_to_do(tmp_path, purelink_cli):
+    # Nothing is contacted before the refusal: the endpoint need not answer.
+    ws = tmp_path / "ws"
+    purelink_cli(ws, "recipes", "new", "pay_bq", "--source", "stripe", "--streams", "customers", "--base-url",
+                 "http://127.0.0.1:9/v1", "--destination", "bigquery://p/d?endpoint=http://127.0.0.1:9",
+                 env={"STRIPE_API_KEY": "sk_test_unused"})
+    done = purelink_cli(ws, "recipes", "run", "pay_bq", "--executor", "docker", ok=False,
+                        env={"STRIPE_API_KEY": "sk_test_unused"})
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "cannot run in a container" in done.stderr and "--executor local" in done.stderr, done.stderr
