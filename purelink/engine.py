@@ -123,7 +123,7 @@ class Engine:
             from purelink.pipeline.codegen_sql import warehouse_credentials
 
             secrets.update(warehouse_credentials(recipe, interactive=interactive))
-        runner, warning = choose_runner(executor or recipe.executor, on_build)
+        runner, warning = self._runner(recipe, executor, on_build, sample=bool(sample))
         args = []
         if sample:
             args += ["--sample", str(sample)]
@@ -135,6 +135,22 @@ class Engine:
         data_folder(self.workspace, job.db_path)  # made by this user, and only inside the workspace
         handle = runner.start(job)
         return Run(handle, job, warning=warning or handle.warning)
+
+    def _runner(self, recipe: Recipe, executor: str | None, on_build: Callable[[str], None] | None, *,
+                sample: bool) -> tuple[Runner, str | None]:
+        """The runner for this recipe. A store whose client library is not in the runtime image
+        (BigQuery, Iceberg) is written by the local executor, said once in the run's warning and
+        once in the event log; asking for a container explicitly then is an error, not a surprise."""
+        store = None if sample else self.store(recipe)  # a sample run writes a scratch DuckDB file
+        if store is None or store.runs_in_container:
+            return choose_runner(executor or recipe.executor, on_build)
+        if executor == "docker":
+            raise ExecutionError(f"Runs into {store.kind} cannot run in a container: {store.executor_note}",
+                                 "Run it with `--executor local` (or without --executor).")
+        note = store.executor_note
+        EventLog(self.workspace).write({"event": "executor", "executor": "local", "recipe": recipe.name,
+                                        "message": note, "at": datetime.now(UTC).isoformat()})
+        return LocalRunner(), f"{note} {LocalRunner.warning}"
 
     def logged(self, on_event: EventCallback | None = None) -> EventCallback:
         """A callback that appends each event to this workspace's log, then passes it on."""

@@ -15,6 +15,8 @@ _WHERE = {
     "Batch": "destinations.base", "Destination": "destinations.base",
     "DuckDBDestination": "destinations.duckdb", "PostgresDestination": "destinations.postgres",
     "DuckDBArrowDestination": "destinations.duckdb_arrow",
+    # The cloud destinations import their client libraries only when they open.
+    "BigQueryDestination": "destinations.bigquery", "IcebergDestination": "destinations.iceberg",
     "DatabaseBusy": "errors", "RuntimeFailure": "errors",
     "CursorPagination": "paginators", "LinkHeaderPagination": "paginators", "NextUrlPagination": "paginators",
     "OffsetPagination": "paginators", "PageNumberPagination": "paginators", "SinglePage": "paginators",
@@ -30,12 +32,14 @@ __all__ = [
     "BasicAuth",
     "Batch",
     "BearerAuth",
+    "BigQueryDestination",
     "CursorPagination",
     "DatabaseBusy",
     "Destination",
     "DuckDBArrowDestination",
     "DuckDBDestination",
     "HeaderAuth",
+    "IcebergDestination",
     "LinkHeaderPagination",
     "NextUrlPagination",
     "NoAuth",
@@ -61,8 +65,10 @@ __all__ = [
 if TYPE_CHECKING:
     from purelink.runtime.auth import BasicAuth, BearerAuth, HeaderAuth, NoAuth, QueryAuth
     from purelink.runtime.destinations.base import Batch, Destination
+    from purelink.runtime.destinations.bigquery import BigQueryDestination
     from purelink.runtime.destinations.duckdb import DuckDBDestination
     from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
+    from purelink.runtime.destinations.iceberg import IcebergDestination
     from purelink.runtime.destinations.postgres import PostgresDestination
     from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
     from purelink.runtime.paginators import (

@@ -38,6 +38,30 @@ def provide(secrets: dict[str, str]) -> None:
     """Secrets the runner handed over on this process's stdin (see `purelink.runtime.entry`)."""
     _given.update(secrets)
     _known.update(v for v in secrets.values() if v)
+    _known.update(p for v in secrets.values() if v for p in secret_parts(v))
+
+
+def secret_parts(value: str) -> list[str]:
+    """The pieces of a compound secret that may show up alone: the key fields of a JSON key file
+    (a service account's private key and its id) and both halves of an S3 `ACCESS_KEY_ID:SECRET`
+    pair. An error message quoting only the private key must be masked as surely as the whole."""
+    parts: list[str] = []
+    if value.startswith("{"):
+        try:
+            fields = json.loads(value)
+        except ValueError:
+            fields = None
+        if isinstance(fields, dict):
+            parts += [v for k, v in fields.items() if isinstance(v, str) and len(v) >= 8
+                      and any(word in k.lower() for word in ("private_key", "secret", "password"))]
+            # each line of a PEM block (a log may wrap or quote one line of it)
+            parts += [line for v in list(parts) for line in v.splitlines() if len(line) >= 16
+                      and not line.startswith("-----")]
+    else:
+        key_id, colon, secret = value.partition(":")
+        if colon and len(key_id) >= 12 and len(secret) >= 12 and not any(c.isspace() for c in value):
+            parts += [key_id, secret]
+    return parts
 
 
 def read_secret(name: str) -> str:
@@ -55,6 +79,7 @@ def read_secret(name: str) -> str:
             f"Set the environment variable {name}, or store it with `purelink secrets set {name}`.",
         )
     _known.add(value)
+    _known.update(secret_parts(value))
     return value
 
 

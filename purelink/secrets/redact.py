@@ -136,12 +136,16 @@ def _plain(value: Any) -> str:
 def register(value: Any) -> None:
     """Add a secret (a `str` or a `Secret`) to the values that `redact` hides, process-wide.
     Values shorter than `MIN_LENGTH` are ignored."""
+    from purelink.runtime.auth import secret_parts
+
     plain = _plain(value)
     if len(plain) < MIN_LENGTH:
         return
-    with _lock:
-        if plain not in _values:
-            _values.add(plain)
+    # a key file's private key, an S3 pair's secret half: hidden alone as well as whole
+    fresh = [v for v in (plain, *secret_parts(plain)) if v not in _values]
+    if fresh:
+        with _lock:
+            _values.update(fresh)
             _rebuild()
 
 

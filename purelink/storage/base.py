@@ -75,6 +75,10 @@ class Store:
     """
 
     kind = ""
+    # False when the store's client library is not in the runtime image: the engine then runs the
+    # recipe with the local executor and shows `executor_note` once.
+    runs_in_container = True
+    executor_note = ""
 
     def __init__(self, url: StoreURL, *, credential: str | None = None) -> None:
         self.url = url

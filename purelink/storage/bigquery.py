@@ -10,11 +10,17 @@ by the emulator the tests use.
 
 from __future__ import annotations
 
+from typing import Any
+
 from purelink.errors import PurelinkError
 from purelink.runtime.errors import RuntimeFailure
 from purelink.storage.base import Store, StoreURL, parse_url
 
 STAGING = "_purelink_load_"
+# BigQuery's column types in the runtime's lattice; JSON values are STRING columns here, so they
+# read back as varchar.
+LOGICAL = {"BOOL": "boolean", "BOOLEAN": "boolean", "INT64": "bigint", "INTEGER": "bigint", "FLOAT64": "double",
+           "FLOAT": "double", "STRING": "varchar", "TIMESTAMP": "timestamptz"}
 
 
 def _url(name: str, endpoint: str | None) -> StoreURL:
@@ -54,6 +60,12 @@ class BigQueryStore(Store):
 
         return BigQueryDestination(self.project, self.dataset, endpoint=self.endpoint, credential=self.credential,
                                    airbyte_metadata=airbyte_metadata)
+
+    def runtime_call(self, *, schema: str | None = None, airbyte_metadata: bool = False,
+                     arrow: bool = False) -> tuple[str, dict[str, Any]]:
+        # One destination for rows and Arrow batches alike; the key file goes by its vault name.
+        return "BigQueryDestination", {"project": self.project, "dataset": self.dataset, "endpoint": self.endpoint,
+                                       "credential": self.credential, "airbyte_metadata": airbyte_metadata or None}
 
     def client(self):
         if self._client is None:
@@ -119,6 +131,45 @@ class BigQueryStore(Store):
 
     def location(self) -> str:
         return f"{self.project}.{self.dataset}"
+
+    # -- bulk copy, for `purelink migrate` -------------------------------------------------
+    def columns(self, schema: str, table: str) -> dict[str, str | None]:
+        from google.api_core.exceptions import NotFound
+
+        from purelink.runtime.destinations.bigquery import table_name
+
+        try:
+            fields = self.client().get_table(f"{self.project}.{self.dataset}.{table_name(schema, table)}").schema
+        except NotFound:
+            return {}
+        return {f.name: LOGICAL.get(f.field_type) for f in fields}
+
+    def write_table(self, schema: str, table: str, data, logical: dict[str, str | None], *,
+                    replace: bool = True) -> None:
+        """One load job (WRITE_TRUNCATE) replaces the table's rows at once; a new table gets the
+        column types the destination would give the same Arrow columns."""
+        import pyarrow as pa
+
+        from purelink.runtime.destinations.bigquery import BOOKKEEPING, BigQueryDestination, table_name
+        from purelink.runtime.destinations.bigquery_client import flat, load_parquet
+        from purelink.runtime.destinations.columnar import storable
+
+        data = flat(storable(data))
+        if schema == "_purelink" and table in BOOKKEEPING:
+            # The source's bookkeeping may be older (fewer columns) or typed narrower (INTEGER):
+            # the rows take this store's own bookkeeping shape.
+            want = pa.schema(BOOKKEEPING[table])
+            data = pa.table({f.name: data[f.name].cast(f.type) if f.name in data.column_names
+                             else pa.nulls(data.num_rows, f.type) for f in want}, schema=want)
+        name = table_name(schema, table)
+        writer = BigQueryDestination(self.project, self.dataset, endpoint=self.endpoint, credential=self.credential)
+        writer.bq = self.client()  # the store's client: the dataset exists (migrate opened a destination)
+        if replace or not self.columns(schema, table):
+            writer._create(name, data.schema, replace=True)
+        try:
+            load_parquet(self.client(), data, f"{self.project}.{self.dataset}.{name}", append=False)
+        except RuntimeFailure as exc:
+            raise PurelinkError(exc.message, exc.guidance) from None
 
     def close(self) -> None:
         if self._client is not None:

@@ -8,12 +8,20 @@ tables it names as `schema.table`.
 
 from __future__ import annotations
 
+import json
 import re
+import warnings
 from pathlib import Path
+from typing import Any
 
 from purelink.errors import PurelinkError
 from purelink.runtime.errors import RuntimeFailure
 from purelink.storage.base import Store, StoreURL, parse_url
+
+STATE = "_purelink.state"
+STATE_COLUMNS = ("pipeline", "stream", "key", "value")
+_LOGICAL = {"bool": "boolean", "int64": "bigint", "double": "double", "string": "varchar",
+            "large_string": "varchar", "timestamp[us, tz=UTC]": "timestamptz"}
 
 
 def catalog_properties(url: StoreURL) -> dict[str, str]:
@@ -63,6 +71,16 @@ class IcebergStore(Store):
         return IcebergDestination(self.properties, password=self.credential, s3_credential=self.s3_credential,
                                   airbyte_metadata=airbyte_metadata, label=self.url.text)
 
+    def runtime_call(self, *, schema: str | None = None, airbyte_metadata: bool = False,
+                     arrow: bool = False) -> tuple[str, dict[str, Any]]:
+        # The catalog properties hold no secret: the password and the S3 keys go by vault name.
+        return "IcebergDestination", {"properties": self.properties, "password": self.credential,
+                                      "s3_credential": self.s3_credential,
+                                      "airbyte_metadata": airbyte_metadata or None, "label": self.url.text}
+
+    def secret_names(self) -> list[str]:
+        return [name for name in (self.credential, self.s3_credential) if name]
+
     def catalog(self):
         if self._catalog is None:
             from purelink.runtime.destinations.iceberg import load_catalog, with_secrets
@@ -83,6 +101,9 @@ class IcebergStore(Store):
 
         rows = []
         for schema, table in self._names():
+            if f"{schema}.{table}" == STATE:  # kept in properties, shown as rows
+                rows.append({"schema": schema, "table": table, "rows": self._state_rows().num_rows})
+                continue
             snapshot = self.catalog().load_table((schema, table)).current_snapshot()
             total = int(snapshot.summary.additional_properties.get("total-records", 0)) if snapshot else 0
             rows.append({"schema": schema, "table": table, "rows": total})
@@ -99,8 +120,83 @@ class IcebergStore(Store):
                                 "List them with `tables()`; names are written schema.table.") from None
 
     def table(self, name: str, *, arrow: bool = False, limit: int | None = None):
-        data = self._load(name).scan(limit=limit).to_arrow()
+        if name == STATE:
+            data = self._state_rows()
+            data = data.slice(0, limit) if limit else data
+        else:
+            data = self._load(name).scan(limit=limit).to_arrow()
         return data if arrow else data.to_pandas()
+
+    def _state_rows(self):
+        """Each stream's state as rows (pipeline, stream, key, value as JSON text), as the other
+        stores keep it: Iceberg keeps it in table properties, committed with the rows."""
+        import pyarrow as pa
+
+        from purelink.runtime.destinations.iceberg import state_key, where_key
+
+        holder = self._load(STATE).properties
+        rows = []
+        for prop, text in sorted(holder.items()):
+            if not prop.startswith("purelink.state."):
+                continue
+            pipeline, _, stream = prop.removeprefix("purelink.state.").rpartition(".")
+            where = holder.get(where_key(pipeline, stream))
+            if where:  # the table's copy, once there, is the whole state
+                try:
+                    text = self._load(where).properties.get(state_key(pipeline, stream), text)
+                except PurelinkError:
+                    pass
+            rows += [{"pipeline": pipeline, "stream": stream, "key": k, "value": json.dumps(v)}
+                     for k, v in json.loads(text).items()]
+        return pa.Table.from_pylist(rows, schema=pa.schema({c: pa.string() for c in STATE_COLUMNS}))
+
+    # -- bulk copy, for `purelink migrate` -------------------------------------------------
+    def columns(self, schema: str, table: str) -> dict[str, str | None]:
+        from pyiceberg.exceptions import NoSuchTableError
+
+        if f"{schema}.{table}" == STATE:
+            return dict.fromkeys(STATE_COLUMNS, "varchar")
+        try:
+            stored = self.catalog().load_table((schema, table)).schema().as_arrow()
+        except NoSuchTableError:
+            return {}
+        return {f.name: _LOGICAL.get(str(f.type)) for f in stored}
+
+    def write_table(self, schema: str, table: str, data, logical: dict[str, str | None], *,
+                    replace: bool = True) -> None:
+        """A new table takes `data` in one append commit; an existing one (bookkeeping) has its
+        rows overwritten in one commit. State rows become the state properties the destination
+        reads, one JSON object per stream."""
+        import pyarrow as pa
+
+        from purelink.runtime.destinations.columnar import conform, storable
+        from purelink.runtime.destinations.iceberg import BOOKKEEPING, state_key
+
+        catalog = self.catalog()
+        if f"{schema}.{table}" == STATE:
+            states: dict[str, dict] = {}
+            for row in data.to_pylist():
+                value = row["value"]
+                states.setdefault(state_key(row["pipeline"], row["stream"]), {})[row["key"]] = \
+                    json.loads(value) if isinstance(value, str) else value
+            holder = self._load(STATE)
+            holder.transaction().set_properties({k: json.dumps(v) for k, v in states.items()}).commit_transaction()
+            return
+        data = storable(data)
+        if schema == "_purelink" and table in BOOKKEEPING:
+            want = pa.schema(BOOKKEEPING[table])
+            data = pa.table({f.name: data[f.name].cast(f.type) if f.name in data.column_names
+                             else pa.nulls(data.num_rows, f.type) for f in want}, schema=want)
+        catalog.create_namespace_if_not_exists(schema)
+        if replace and catalog.table_exists((schema, table)):
+            catalog.drop_table((schema, table))
+        if not catalog.table_exists((schema, table)):
+            catalog.create_table((schema, table), schema=data.schema).append(data)
+            return
+        stored = catalog.load_table((schema, table))
+        with warnings.catch_warnings():  # pyiceberg warns when an empty table has nothing to delete
+            warnings.simplefilter("ignore", UserWarning)
+            stored.overwrite(conform(data, stored.schema().as_arrow()))
 
     def query(self, sql: str, *, arrow: bool = False):
         """`sql` in DuckDB's dialect over the tables it names (`schema.table`), read whole."""

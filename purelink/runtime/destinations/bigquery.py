@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,7 +70,7 @@ class BigQueryDestination(Destination):
         self.project, self.dataset, self.endpoint, self.credential = project, dataset, endpoint, credential
         self.airbyte_metadata = airbyte_metadata
         self.region = location
-        self.bq = None
+        self.bq: Any = None  # a google.cloud.bigquery.Client once open
         self._swapped: list[str] = []  # staging tables of reloads, dropped once their swap commits
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -161,11 +162,11 @@ class BigQueryDestination(Destination):
             self._params(("p", "STRING", pipeline), ("s", "STRING", stream)), what="reset the state")
         run(self.bq, f"DROP TABLE IF EXISTS {self.ref(table_name(schema, table))}", what="drop the table")
 
-    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
+    def claim_tables(self, claims: list[Claim], run_id: str) -> list[Claim]:
         rows = run(self.bq, f"SELECT * FROM {self.ref(table_name('_purelink', 'tables'))}", what="read the owners")
         owners = {(r["schema_name"], r["table_name"]): (r["pipeline"], r["source"], r["source_table"], r["table_name"])
                   for r in rows}
-        fresh = check_claims(claims, owners, fold_case=False)
+        resolved, fresh = check_claims(claims, owners, fold_case=False)
         if fresh:
             now = datetime.now(UTC)
             data = pa.Table.from_pylist([{"schema_name": c.schema, "table_name": c.table, "pipeline": c.pipeline,
@@ -173,9 +174,10 @@ class BigQueryDestination(Destination):
                                           "claimed_at": now} for c in fresh], schema=pa.schema(BOOKKEEPING["tables"]))
             load_parquet(self.bq, data, f"{self.project}.{self.dataset}.{table_name('_purelink', 'tables')}",
                          append=True)
+        return resolved
 
     # -- loading ---------------------------------------------------------------------------
-    def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+    def commit(self, batches: Sequence[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         tag = uuid.uuid4().hex[:12]
         staged: list[str] = []
         script: list[str] = []
@@ -201,7 +203,7 @@ class BigQueryDestination(Destination):
         """Load the batch's rows into `stage` and add the statement that merges them; False when
         nothing was staged."""
         if isinstance(batch, ArrowBatch):
-            meta = {"run_id": run_id, "extracted_at": extracted_at, "airbyte": self.airbyte_metadata,
+            meta: dict[str, Any] = {"run_id": run_id, "extracted_at": extracted_at, "airbyte": self.airbyte_metadata,
                     "generation": batch.generation}
             chunks = [flat(with_meta(storable(t), **meta)) for t in batch.tables()]
             if batch.load == "swap":
@@ -275,7 +277,7 @@ class BigQueryDestination(Destination):
         script.append(f"INSERT INTO {self.ref(target)} ({names}) SELECT {names} FROM {self.ref(staged)}")
         self._swapped.append(staged)
 
-    def _stage_bookkeeping(self, batches: list[Batch], changes: list[SchemaChange], run_id: str, at: datetime,
+    def _stage_bookkeeping(self, batches: Sequence[Batch], changes: list[SchemaChange], run_id: str, at: datetime,
                            tag: str, staged: list[str], script: list[str]) -> None:
         """State, dead letters and schema changes staged like rows, applied in the same transaction."""
         states: dict[tuple[str, str], dict[str, Any]] = {}

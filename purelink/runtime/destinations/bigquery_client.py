@@ -118,7 +118,7 @@ def load_parquet(bq, data: pa.Table, table_id: str, *, append: bool) -> None:
     except GoogleAPIError as exc:
         raise unreachable(exc, bq) or explain(exc, f"load {data.num_rows} rows into {table_id}") from None
     except OSError as exc:
-        raise unreachable(exc, bq) from None
+        raise unreachable(exc, bq) or explain(exc, f"load {data.num_rows} rows into {table_id}") from None
 
 
 def run(bq, sql: str, params: list | None = None, *, what: str = "run a query"):
@@ -132,7 +132,7 @@ def run(bq, sql: str, params: list | None = None, *, what: str = "run a query"):
     except GoogleAPIError as exc:
         raise unreachable(exc, bq) or explain(exc, what) from None
     except OSError as exc:
-        raise unreachable(exc, bq) from None
+        raise unreachable(exc, bq) or explain(exc, what) from None
 
 
 def column_type(kind: pa.DataType) -> str:

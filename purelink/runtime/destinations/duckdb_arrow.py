@@ -14,6 +14,8 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from purelink.runtime.arrow_batch import (
     MAX_DECIMAL_PRECISION,
     ArrowBatch,
@@ -46,7 +48,8 @@ class DuckDBArrowDestination(DuckDBDestination):
                  memory_limit: str | None = "128MB", token: str | None = None) -> None:
         super().__init__(path, airbyte_metadata=airbyte_metadata, token=token)
         self.memory_limit = memory_limit
-        self._arrow_schema = None  # the schema of the batch registered as purelink_arrow
+        # the schema of the batch registered as purelink_arrow (none registered yet: no columns)
+        self._arrow_schema = pa.schema([])
 
     def open(self) -> None:
         super().open()

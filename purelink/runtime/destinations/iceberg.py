@@ -20,8 +20,9 @@ can lose those notes, never a row or the state. Merges use pyiceberg's `upsert` 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
@@ -90,6 +91,13 @@ def with_secrets(properties: dict[str, str], *, password: str | None, s3_credent
     return out
 
 
+def _eq(column: str, value: str) -> Any:
+    """pyiceberg's `column == value` filter; its pydantic-made signature reads as keyword-only to mypy."""
+    from pyiceberg.expressions import EqualTo
+
+    return cast(Any, EqualTo)(column, value)
+
+
 def state_key(pipeline: str, stream: str) -> str:
     return f"purelink.state.{pipeline}.{stream}"
 
@@ -116,7 +124,7 @@ class IcebergDestination(Destination):
         self.password, self.s3_credential = password, s3_credential
         self.airbyte_metadata = airbyte_metadata
         self.label = label or properties.get("warehouse", "")
-        self.catalog = None
+        self.catalog: Any = None  # a pyiceberg SqlCatalog once open
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -146,12 +154,12 @@ class IcebergDestination(Destination):
 
     # -- executions ------------------------------------------------------------------------
     def start_run(self, *, run_id, pipeline, recipe, version, mode) -> None:
-        from pyiceberg.expressions import And, EqualTo
+        from pyiceberg.expressions import And
 
         # One run of a pipeline at a time, as with DuckDB: a row of this pipeline still "running"
         # belongs to a run that was killed.
         table = self.catalog.load_table((INTERNAL, "executions"))
-        dead = And(EqualTo("status", "running"), EqualTo("pipeline", pipeline))
+        dead = And(_eq("status", "running"), _eq("pipeline", pipeline))
         rows = table.scan(row_filter=dead).to_arrow().to_pylist()
         if rows:
             for row in rows:
@@ -163,16 +171,14 @@ class IcebergDestination(Destination):
                                      "started_at": datetime.now(UTC)}])
 
     def finish_run(self, run_id: str, **fields: Any) -> None:
-        from pyiceberg.expressions import EqualTo
-
         table = self.catalog.load_table((INTERNAL, "executions"))
-        found = table.scan(row_filter=EqualTo("run_id", run_id)).to_arrow().to_pylist()
+        found = table.scan(row_filter=_eq("run_id", run_id)).to_arrow().to_pylist()
         row = found[0] if found else {"run_id": run_id}
         if "streams" in fields:
             fields["streams"] = json.dumps(fields["streams"])
         row.update(fields, finished_at=datetime.now(UTC))
         data = pa.Table.from_pylist([row], schema=pa.schema(BOOKKEEPING["executions"]))
-        table.overwrite(data, overwrite_filter=EqualTo("run_id", run_id))
+        table.overwrite(data, overwrite_filter=_eq("run_id", run_id))
 
     # -- state -----------------------------------------------------------------------------
     def load_state(self, pipeline: str, stream: str) -> dict[str, Any]:
@@ -194,19 +200,20 @@ class IcebergDestination(Destination):
         if self._table(schema, table) is not None:
             self.catalog.drop_table((schema, table))
 
-    def claim_tables(self, claims: list[Claim], run_id: str) -> None:
+    def claim_tables(self, claims: list[Claim], run_id: str) -> list[Claim]:
         rows = self.catalog.load_table((INTERNAL, "tables")).scan().to_arrow().to_pylist()
         owners = {(r["schema_name"], r["table_name"]): (r["pipeline"], r["source"], r["source_table"], r["table_name"])
                   for r in rows}
-        fresh = check_claims(claims, owners, fold_case=False)
+        resolved, fresh = check_claims(claims, owners, fold_case=False)
         if fresh:
             now = datetime.now(UTC)
             self._append("tables", [{"schema_name": c.schema, "table_name": c.table, "pipeline": c.pipeline,
                                      "source": c.source, "source_table": c.source_table, "run_id": run_id,
                                      "claimed_at": now} for c in fresh])
+        return resolved
 
     # -- loading ---------------------------------------------------------------------------
-    def commit(self, batches: list[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+    def commit(self, batches: Sequence[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         states: dict[tuple[str, str], dict[str, Any]] = {}
         homes: dict[tuple[str, str], tuple[str, str]] = {}
         for batch in batches:
@@ -251,7 +258,7 @@ class IcebergDestination(Destination):
         if not isinstance(batch, ArrowBatch):
             data, _ = rest_table(batch, run_id=run_id, extracted_at=extracted_at, airbyte=self.airbyte_metadata)
             return self._write(batch, batch.table, [data], state, mode="merge")
-        meta = {"run_id": run_id, "extracted_at": extracted_at, "airbyte": self.airbyte_metadata,
+        meta: dict[str, Any] = {"run_id": run_id, "extracted_at": extracted_at, "airbyte": self.airbyte_metadata,
                 "generation": batch.generation}
         chunks = (with_meta(storable(t), **meta) for t in batch.tables())
         if batch.load == "stage":
@@ -340,7 +347,7 @@ class IcebergDestination(Destination):
         self.catalog.drop_table((batch.schema, stage_name(batch.table)))
         return changes
 
-    def _bookkeeping(self, batches: list[Batch], changes: list[SchemaChange], run_id: str, at: datetime) -> None:
+    def _bookkeeping(self, batches: Sequence[Batch], changes: list[SchemaChange], run_id: str, at: datetime) -> None:
         letters = [{"run_id": run_id, "pipeline": b.pipeline, "stream": b.stream, "reason": reason,
                     "record": json.dumps(record, default=str), "failed_at": at}
                    for b in batches for reason, record in b.dead_letters]
