@@ -24,7 +24,7 @@ from purelink.runtime.records import dedupe, select
 from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.runtime.stream_errors import describe_failure
 from purelink.runtime.validate import first_failure, names_need_checking, printable, record_problem
-from purelink.runtime.windows import DEFAULT_START, Window, cut, to_unix
+from purelink.runtime.windows import DEFAULT_START, Window, cut, ranges, to_unix
 from purelink.runtime.writer import Committing, Writer
 
 MIN_SPLIT_S = 2
@@ -117,9 +117,13 @@ class Extraction(Committing):
         if not isinstance(records, list):
             raise PageError(f"the page has no list of records at {path or 'the top level'!r}", str(response.url))
         notes: list = []
-        nxt = self._paginator(stream).next(request, response, body, records,
-                                           warn=lambda kind, message: notes.append((kind, message)))
-        return Page(window, request, records, nxt, len(response.content), suspect, notes)
+        paginator = self._paginator(stream)
+        nxt = paginator.next(request, response, body, records,
+                             warn=lambda kind, message: notes.append((kind, message)))
+        if nxt is not None and window.hi is not None and stream.time_filter is None \
+                and paginator.position(nxt) >= window.hi:
+            nxt = None  # the end of a range of pages fetched in parallel: the next range's first page
+        return Page(window, request, records, nxt, len(response.content), suspect, notes, body)
 
     # -- the loop ------------------------------------------------------------------------------
     def claim(self) -> None:
@@ -227,8 +231,8 @@ class Extraction(Committing):
                 window.density = len(times) / max(1, newest - oldest)
         window.next = page.next
         window.pages += 1
-        child = self._maybe_split(run, window, idle)
-        if child is not None:
+        children = self._spread(run, window, page) or [self._maybe_split(run, window, idle)]
+        for child in filter(None, children):
             state[child.key] = child.to_state()
             ready.append((run, child))
         if page.next is None:
@@ -281,6 +285,25 @@ class Extraction(Committing):
         run.windows[child.id] = child
         run.windows_total += 1
         return child
+
+    def _spread(self, run: StreamRun, window: Window, page: Page) -> list[Window]:
+        """Once a numbered list's first page tells how many pages there are, the rest is cut in
+        ranges fetched in parallel, each a window of its own (its state saved with this page, so a
+        killed run resumes every range where it was); this page's window ends here."""
+        s, paginator = run.stream, self._paginator(run.stream)
+        spread = getattr(paginator, "spread", None)
+        if (spread is None or s.time_filter is not None or window.lo is not None or window.pages != 1
+                or page.next is None or self.concurrency < 2):
+            return []
+        plan = spread(page.request, page.body)
+        parts = ranges(*plan, parts=self.concurrency) if plan and plan[0] == paginator.position(page.next) else []
+        if len(parts) < 2:
+            return []
+        children = [Window(s.name, lo, hi, next=paginator.at(page.next, lo)) for lo, hi in parts]
+        run.windows.update((child.id, child) for child in children)
+        run.windows_total += len(children)
+        page.next = window.next = None
+        return children
 
     def _window_closing_state(self, run: StreamRun, window: Window) -> dict[str, Any]:
         state: dict[str, Any] = {window.key: None}

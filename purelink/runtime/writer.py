@@ -135,14 +135,17 @@ class Committing:
         return committed
 
     def _commit_alone(self, batches: list[Batch]) -> set[str]:
-        try:
-            changes = self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
-        except RuntimeFailure:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the destination refused this stream's data
-            self._fail(self.runs[batches[0].stream], exc)
-            return set()
-        self._committed(batches, changes)
+        """One stream's pages, each in its own transaction and in order, up to the first the
+        destination refuses: every page it accepts is kept, as when pages came one at a time."""
+        for batch in batches:
+            try:
+                changes = self.destination.commit([batch], run_id=self.run_id, extracted_at=datetime.now(UTC))
+            except RuntimeFailure:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the destination refused this stream's data
+                self._fail(self.runs[batch.stream], exc)
+                return set()
+            self._committed([batch], changes)
         return {batches[0].stream}
 
     def _committed(self, batches: list[Batch], changes) -> None:
