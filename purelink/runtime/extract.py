@@ -17,7 +17,7 @@ from typing import Any
 
 from purelink.runtime.auth import secret_names
 from purelink.runtime.causes import cause_of
-from purelink.runtime.destinations.base import Batch, Claim, Destination, SchemaChange, generation_of
+from purelink.runtime.destinations.base import Batch, Claim, Destination, generation_of
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.http import BadBody, HttpClient, HttpError
 from purelink.runtime.pages import Page, PageBatch, StreamRun
@@ -26,12 +26,13 @@ from purelink.runtime.records import dedupe, select
 from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.runtime.stream_errors import describe_failure
 from purelink.runtime.validate import first_failure, names_need_checking, printable, record_problem
-from purelink.runtime.windows import DEFAULT_START, Window, cut, to_unix
+from purelink.runtime.windows import DEFAULT_START, Window, cut, ranges, to_unix
+from purelink.runtime.writer import Committing, Writer
 
 MIN_SPLIT_S = 2
 
 
-class Extraction:
+class Extraction(Committing):
     def __init__(self, source: RestSource, streams: list[Stream], destination: Destination, *,
                  pipeline: str, run_id: str, client: HttpClient, emit, stop: threading.Event,
                  full_refresh: bool = False, concurrency: int | None = None) -> None:
@@ -45,6 +46,7 @@ class Extraction:
         self.full_refresh = full_refresh
         self.concurrency = max(1, concurrency or source.concurrency)
         self.runs = {s.name: StreamRun(s) for s in streams}
+        self.writer = Writer(self._write)
         self.started = time.monotonic()
         self.records = 0
         self.warnings = 0
@@ -127,9 +129,13 @@ class Extraction:
         if not isinstance(records, list):
             raise PageError(f"the page has no list of records at {path or 'the top level'!r}", str(response.url))
         notes: list = []
-        nxt = self._paginator(stream).next(request, response, body, records,
-                                           warn=lambda kind, message: notes.append((kind, message)))
-        return Page(window, request, records, nxt, len(response.content), suspect, notes)
+        paginator = self._paginator(stream)
+        nxt = paginator.next(request, response, body, records,
+                             warn=lambda kind, message: notes.append((kind, message)))
+        if nxt is not None and window.hi is not None and stream.time_filter is None \
+                and paginator.position(nxt) >= window.hi:
+            nxt = None  # the end of a range of pages fetched in parallel: the next range's first page
+        return Page(window, request, records, nxt, len(response.content), suspect, notes, body)
 
     # -- the loop ------------------------------------------------------------------------------
     def claim(self) -> None:
@@ -156,76 +162,48 @@ class Extraction:
             if not run.windows:
                 run.status = "success"
         pending: dict[Future, tuple[StreamRun, Window]] = {}
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="purelink") as pool:
-            while ready or pending:
-                self._submit(pool, ready, pending)
-                if not pending:
-                    break
-                done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-                batches, finished = [], []
-                for future in done:
-                    run, window = pending.pop(future)
-                    try:
-                        page = future.result()
-                        if run.status == "failed":
-                            continue
-                        batches.append(self._page_batch(run, page, ready, idle=len(pending) + len(ready)))
-                    except Exception as exc:  # noqa: BLE001 - whatever one stream meets stops that stream only
-                        self._fail(run, exc)
-                        continue
-                    for kind, message in page.notes:
-                        self._paging_warning(run, kind, message)
-                    if page.next is None:
-                        finished.append((run, window))
-                # Next pages leave before this commit: fetching overlaps writing. Safe, since
-                # commits stay in order and a page's state names the request after it.
-                self._submit(pool, ready, pending)
-                committed = self._commit(batches) if batches else set()
-                for run, window in finished:
-                    if run.stream.name in committed:
-                        self._window_done(run, window)
-                if self.stop.is_set() and not pending:
-                    break
+        try:
+            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="purelink") as pool:
+                self._loop(pool, ready, pending)
+            self._flush()
+        finally:
+            self.writer.close()
         for run in self.runs.values():
             if run.status == "running":
                 run.status = "stopped" if self.stop.is_set() and run.windows else "success"
 
-    def _commit(self, batches: list[PageBatch]) -> set[str]:
-        """Commit the pages; when that fails, each stream's pages alone, so the stream whose data
-        the destination refuses fails with that cause and the others load. Returns the streams
-        whose pages were committed."""
-        try:
-            changes = self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
-        except RuntimeFailure:
-            raise
-        except Exception:  # noqa: BLE001 - any refusal: the per-stream commits below say whose data it was
-            if len({b.stream for b in batches}) == 1:
-                return self._commit_alone(batches)
-        else:
-            self._committed(batches, changes)
-            return {b.stream for b in batches}
-        committed: set[str] = set()
-        for name in dict.fromkeys(b.stream for b in batches):
-            committed |= self._commit_alone([b for b in batches if b.stream == name])
-        return committed
-
-    def _commit_alone(self, batches: list[PageBatch]) -> set[str]:
-        try:
-            changes = self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
-        except RuntimeFailure:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the destination refused this stream's data
-            self._fail(self.runs[batches[0].stream], exc)
-            return set()
-        self._committed(batches, changes)
-        return {batches[0].stream}
-
-    def _committed(self, batches: list[PageBatch], changes: list[SchemaChange]) -> None:
-        for change in changes:
-            self.schema_changes += 1
-            self.warn(change.message(), stream=change.stream)
-        for batch in batches:
-            self._after_commit(batch)
+    def _loop(self, pool, ready: deque, pending: dict) -> None:
+        writer = self.writer
+        while ready or pending:
+            self._submit(pool, ready, pending)
+            if not pending:
+                break
+            done, _ = wait([*pending, *writer.futures()], timeout=1.0, return_when=FIRST_COMPLETED)
+            batches, finished = [], []
+            for future in done:
+                if future not in pending:
+                    continue  # the writer's: settled below
+                run, window = pending.pop(future)
+                try:
+                    page = future.result()
+                    if run.status == "failed":
+                        continue
+                    batches.append(self._page_batch(run, page, ready, idle=len(pending) + len(ready)))
+                except Exception as exc:  # noqa: BLE001 - whatever one stream meets stops that stream only
+                    self._fail(run, exc)
+                    continue
+                for kind, message in page.notes:
+                    self._paging_warning(run, kind, message)
+                if page.next is None:
+                    finished.append((run, window))
+            # Next pages leave before anything is committed, and the commit runs on the writer's
+            # thread (see purelink.runtime.writer): fetching goes on while the destination writes.
+            # Safe, since commits stay in order and a page's state names the request after it.
+            self._submit(pool, ready, pending)
+            writer.add(batches, finished)
+            self._settle(block=writer.full)
+            if self.stop.is_set() and not pending:
+                break
 
     def _paging_warning(self, run: StreamRun, kind: str, message: str) -> None:
         if kind not in run.warned:  # once per stream and kind: every page of a filtered list is short
@@ -268,8 +246,8 @@ class Extraction:
             window.density = 0.0  # an empty last page: nothing more in this window
         window.next = page.next
         window.pages += 1
-        child = self._maybe_split(run, window, idle)
-        if child is not None:
+        children = self._spread(run, window, page) or [self._maybe_split(run, window, idle)]
+        for child in filter(None, children):
             state[child.key] = child.to_state()
             ready.append((run, child))
         if page.next is None:
@@ -323,6 +301,25 @@ class Extraction:
         run.windows[child.id] = child
         run.windows_total += 1
         return child
+
+    def _spread(self, run: StreamRun, window: Window, page: Page) -> list[Window]:
+        """Once a numbered list's first page tells how many pages there are, the rest is cut in
+        ranges fetched in parallel, each a window of its own (its state saved with this page, so a
+        killed run resumes every range where it was); this page's window ends here."""
+        s, paginator = run.stream, self._paginator(run.stream)
+        spread = getattr(paginator, "spread", None)
+        if (spread is None or s.time_filter is not None or window.lo is not None or window.pages != 1
+                or page.next is None or self.concurrency < 2):
+            return []
+        plan = spread(page.request, page.body)
+        parts = ranges(*plan, parts=self.concurrency) if plan and plan[0] == paginator.position(page.next) else []
+        if len(parts) < 2:
+            return []
+        children = [Window(s.name, lo, hi, next=paginator.at(page.next, lo)) for lo, hi in parts]
+        run.windows.update((child.id, child) for child in children)
+        run.windows_total += len(children)
+        page.next = window.next = None
+        return children
 
     def _window_closing_state(self, run: StreamRun, window: Window) -> dict[str, Any]:
         state: dict[str, Any] = {window.key: None}
@@ -426,6 +423,7 @@ class Extraction:
                 "content_type": getattr(exc, "content_type", None), "body_begins": getattr(exc, "head", None)}
         batch = self._batch(run.stream)
         batch.dead_letters = [(f"page could not be read: {exc}", page)]
+        self._idle()  # one connection: the writer's commit ends before this one starts
         try:
             self.destination.commit([batch], run_id=self.run_id, extracted_at=datetime.now(UTC))
             run.dead_letters += 1

@@ -39,6 +39,7 @@ class Page:
     nbytes: int
     suspect_text: bool = False  # the body held bytes or escapes that may not be valid Unicode
     notes: list = field(default_factory=list)  # (kind, message) the paginator wants the user to hear
+    body: object = None  # the decoded body, for what a paginator reads beside the records (a total)
 
 
 @dataclass

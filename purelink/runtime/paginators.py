@@ -184,6 +184,20 @@ class NumberedPagination(Paginator):
             signals["next link"] = bool(response.links.get("next", {}).get("url"))
         return signals
 
+    #: the request parameter holding the page's position (a page number or an offset)
+    position_param = ""
+
+    def position(self, request: PageRequest) -> int:
+        return int(request.params.get(self.position_param, 0))
+
+    def at(self, request: PageRequest, position: int) -> PageRequest:
+        return PageRequest(request.url, {**request.params, self.position_param: position})
+
+    def spread(self, request: PageRequest, body: Any) -> tuple[int, int, int] | None:
+        """(position of the next page, position past the last one, step) when this page tells how
+        many there are, so that the rest can be fetched in parallel; None when it does not."""
+        return None
+
     def _size(self, request: PageRequest) -> int | None:
         if not self.limit_param:
             return None
@@ -229,6 +243,20 @@ class PageNumberPagination(NumberedPagination):
             return None
         return PageRequest(request.url, {**request.params, self.page_param: page + 1})
 
+    @property
+    def position_param(self) -> str:
+        return self.page_param
+
+    def spread(self, request, body):
+        size = self._size(request)
+        pages = _number(dig(body, self.total_pages_path)) if self.total_pages_path else None
+        if pages is None and self.total_path and size:
+            total = _number(dig(body, self.total_path))
+            pages = -(-total // size) if total is not None else None
+        if pages is None:
+            return None
+        return self.position(request) + 1, self.start + pages, 1
+
     def describe(self) -> str:
         return f"page number ({self.page_param})"
 
@@ -264,6 +292,17 @@ class OffsetPagination(NumberedPagination):
         if not more_pages(signals, records, size, warn):
             return None
         return PageRequest(request.url, {**request.params, self.offset_param: offset})
+
+    @property
+    def position_param(self) -> str:
+        return self.offset_param
+
+    def spread(self, request, body):
+        size = self._size(request)
+        total = _number(dig(body, self.total_path)) if self.total_path else None
+        if total is None or not size:
+            return None
+        return self.position(request) + size, total, size
 
     def describe(self) -> str:
         return f"offset ({self.offset_param})"

@@ -129,6 +129,16 @@ def cut(stream: str, lo: int, hi: int, parts: int) -> list[Window]:
     return list(reversed(windows))
 
 
+def ranges(first: int, end: int, step: int, parts: int) -> list[tuple[int, int | None]]:
+    """The positions [first, end) of a numbered list (pages or offsets, `step` apart) in at most
+    `parts` ranges of whole pages; the last range is open (None): it follows the API's signals
+    past `end`, should the list have grown since its total was read."""
+    pages = max(0, -(-(end - first) // step))
+    parts = max(1, min(parts, pages))
+    edges = [first + step * (pages * i // parts) for i in range(parts)]
+    return [(lo, hi) for lo, hi in zip(edges, [*edges[1:], None])]
+
+
 @dataclass
 class Progress:
     """Share of a stream's time range covered, from window positions."""

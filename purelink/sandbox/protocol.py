@@ -17,7 +17,8 @@ from urllib.parse import parse_qsl
 PROTOCOL_MODULES: tuple[str, ...] = ("purelink.sandbox.stripe_api", "purelink.sandbox.salesforce",
                                      "purelink.sandbox.shopify", "purelink.sandbox.github",
                                      "purelink.sandbox.hubspot",
-                                     "purelink.sandbox.acme")  # acme: in no catalog, for the assistant
+                                     "purelink.sandbox.acme",  # acme: in no catalog, for the assistant
+                                     "purelink.sandbox.numbered")  # page-number and offset lists with a total
 
 
 @dataclass(frozen=True)

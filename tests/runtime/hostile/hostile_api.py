@@ -41,6 +41,8 @@ class Switches:
     retry_after_until: int = 30  # ... up to this request, then never again
     text_times: bool = False  # `created` is free text from the 2nd page of records on
     hide_below: int = 0  # records before this position are no longer listed (deleted upstream)
+    grow_to: int = 0  # once the first numbered page is served, the list grows to this many records
+    page_delay_s: float = 0.0  # each numbered page answers this much later (a slow API, for kills mid-run)
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Log:
     early: int = 0  # requests that came before an announced Retry-After date
     cursorless_last: int = 0  # pages served whose last record had no uid
     attempts: dict = field(default_factory=dict)
+    in_flight: int = 0  # numbered-page requests being answered now ...
+    most_in_flight: int = 0  # ... and the most at once: pages fetched in parallel
 
 
 class HostileApi:
@@ -191,7 +195,17 @@ class HostileApi:
                     api.log.requests.append((time.monotonic(), url.path, status))
                 if fault and not fault[3]:
                     return self._send(fault[0], fault[1], fault[2])
-                body, _ = api._page(url.path.strip("/"), q)
+                numbered = url.path.strip("/") in ("pages", "offset")
+                if numbered:
+                    with api.lock:
+                        api.log.in_flight += 1
+                        api.log.most_in_flight = max(api.log.most_in_flight, api.log.in_flight)
+                    time.sleep(api.switches.page_delay_s)  # the API's own slowness, not a wait for an event
+                with api.lock:
+                    body, _ = api._page(url.path.strip("/"), q)
+                    if numbered:
+                        api.log.in_flight -= 1
+                        api.n = max(api.n, api.switches.grow_to)
                 data = json.dumps(body, ensure_ascii=False).encode()
                 data = data.replace(BAD_BYTES.encode(), b"\xff\xfe").replace(SURROGATE.encode(), b"\\ud800")
                 if fault:  # cut short, and no length to tell: the connection just closes
