@@ -18,7 +18,7 @@ from typing import Any
 from purelink.runtime.auth import secret_names
 from purelink.runtime.causes import cause_of
 from purelink.runtime.destinations.base import Batch, Claim, Destination, generation_of
-from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.estimate import Estimating
 from purelink.runtime.http import BadBody, HttpClient, HttpError
 from purelink.runtime.pages import Page, PageBatch, StreamRun
 from purelink.runtime.paginators import PageError, PageRequest, dig
@@ -26,13 +26,13 @@ from purelink.runtime.records import dedupe, select
 from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.runtime.stream_errors import describe_failure
 from purelink.runtime.validate import first_failure, names_need_checking, printable, record_problem
-from purelink.runtime.windows import DEFAULT_START, Window, cut, ranges, to_unix
+from purelink.runtime.windows import Window, cut, history_start, ranges, to_unix
 from purelink.runtime.writer import Committing, Writer
 
 MIN_SPLIT_S = 2
 
 
-class Extraction(Committing):
+class Extraction(Committing, Estimating):
     def __init__(self, source: RestSource, streams: list[Stream], destination: Destination, *,
                  pipeline: str, run_id: str, client: HttpClient, emit, stop: threading.Event,
                  full_refresh: bool = False, concurrency: int | None = None) -> None:
@@ -80,7 +80,7 @@ class Extraction(Committing):
         cursor = (state.get("cursor") or {}).get("value")
         if tf is None:
             return self._register(run, [Window(s.name, None, None)], state_sync={"hi": None, "span": 0})
-        lo = (cursor - s.lookback_s) if cursor is not None else self._start(s)
+        lo = (cursor - s.lookback_s) if cursor is not None else history_start(s.name, s.start)
         if tf.lt is None:
             return self._register(run, [Window(s.name, lo, None)], state_sync={"hi": None, "span": 0})
         hi = int(time.time()) + 1
@@ -91,14 +91,6 @@ class Extraction(Committing):
         parts = 1 if cursor is not None else self.concurrency
         windows = cut(s.name, lo, hi, parts) if hi > lo else []
         return self._register(run, windows, state_sync={"hi": hi, "lo": lo, "span": run.progress.total})
-
-    @staticmethod
-    def _start(s: Stream) -> int:
-        start = to_unix(s.start or DEFAULT_START)
-        if start is None:
-            raise RuntimeFailure(f"Stream {s.name}: the history start {s.start!r} is not a date.",
-                                 "Write it as an ISO date (2024-01-01), an ISO timestamp or Unix seconds.")
-        return start
 
     def _register(self, run: StreamRun, windows: list[Window], state_sync: dict | None) -> list[Window]:
         run.windows = {w.id: w for w in windows}
@@ -246,7 +238,7 @@ class Extraction(Committing):
             window.density = 0.0  # an empty last page: nothing more in this window
         window.next = page.next
         window.pages += 1
-        children = self._spread(run, window, page) or [self._maybe_split(run, window, idle)]
+        children: list[Window | None] = [*self._spread(run, window, page)] or [self._maybe_split(run, window, idle)]
         for child in filter(None, children):
             state[child.key] = child.to_state()
             ready.append((run, child))
@@ -312,7 +304,10 @@ class Extraction(Committing):
                 or page.next is None or self.concurrency < 2):
             return []
         plan = spread(page.request, page.body)
-        parts = ranges(*plan, parts=self.concurrency) if plan and plan[0] == paginator.position(page.next) else []
+        parts: list[tuple[int, int | None]] = []
+        if plan and plan[0] == paginator.position(page.next):
+            first, end, step = plan
+            parts = ranges(first, end, step, parts=self.concurrency)
         if len(parts) < 2:
             return []
         children = [Window(s.name, lo, hi, next=paginator.at(page.next, lo)) for lo, hi in parts]
@@ -365,36 +360,6 @@ class Extraction(Committing):
         self.emit("window_done", stream=run.stream.name, window=window.id, lo=window.lo, hi=window.hi,
                   windows_done=run.windows_done, windows_total=run.windows_total,
                   progress=round(fraction, 4), eta_s=self.eta(fraction))
-
-    def estimated_total(self, run: StreamRun) -> int | None:
-        """Records this run will load for the stream: those loaded, plus each open window's
-        remaining range at that window's own density; None until every window has been read
-        once. Data is rarely spread evenly in time; per-window densities follow where it is dense."""
-        if run.stream.time_filter is None:
-            return None
-        left = [w for w in run.windows.values() if not w.closed]
-        if any(w.lo is None or w.hi is None for w in left):
-            return None
-        if any(w.pages == 0 and w.density is None for w in left):
-            return None  # a window not read yet may hold nothing or most of the data: no guess yet
-        covered = run.progress.covered - self._covered_before.get(run.stream.name, 0)
-        if left and (covered <= 0 or not run.records):
-            return None
-        mean = run.records / covered  # this run's average so far, for windows not read yet
-        return round(run.records + sum(w.remaining() * (mean if w.density is None else w.density) for w in left))
-
-    def progress(self) -> float | None:
-        parts = [r.progress.fraction() for r in self.runs.values()]
-        known = [p if p is not None else (1.0 if r.status != "running" else 0.0)
-                 for p, r in zip(parts, self.runs.values())]
-        return sum(known) / len(known) if known else None
-
-    def eta(self, fraction: float | None) -> float | None:
-        overall = self.progress()
-        if not overall or overall <= 0:
-            return None
-        elapsed = time.monotonic() - self.started
-        return round(elapsed * (1 - overall) / overall, 1)
 
     def warn(self, message: str, stream: str | None = None) -> None:
         self.warnings += 1

@@ -185,7 +185,10 @@ class NumberedPagination(Paginator):
         return signals
 
     #: the request parameter holding the page's position (a page number or an offset)
-    position_param = ""
+    @property
+    def position_param(self) -> str:
+        """The query parameter that says where a page starts (numbered lists only)."""
+        return ""
 
     def position(self, request: PageRequest) -> int:
         return int(request.params.get(self.position_param, 0))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.paginators import PageRequest
 
 DEFAULT_START = "2010-01-01"  # history start when a recipe gives none
@@ -56,6 +57,15 @@ class TimeFilter:
 
     def decode(self, value: Any) -> int | None:
         return to_unix(value)
+
+
+def history_start(stream: str, start: Any) -> int:
+    """Unix seconds a first sync of `stream` starts from: its `start`, or DEFAULT_START."""
+    seconds = to_unix(start or DEFAULT_START)
+    if seconds is None:
+        raise RuntimeFailure(f"Stream {stream}: the history start {start!r} is not a date.",
+                             "Write it as an ISO date (2024-01-01), an ISO timestamp or Unix seconds.")
+    return seconds
 
 
 def to_unix(value: Any) -> int | None:

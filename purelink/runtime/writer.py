@@ -16,9 +16,11 @@ own thread in `settle`, so none of the extraction's bookkeeping is shared betwee
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from purelink.runtime.destinations.base import Batch
 from purelink.runtime.errors import RuntimeFailure
@@ -44,7 +46,7 @@ class Writer:
         self.waiting = Job()
         self.running: Job | None = None
 
-    def add(self, batches: list[Batch], finished: list) -> None:
+    def add(self, batches: Sequence[Batch], finished: list) -> None:
         self.waiting.batches.extend(batches)
         self.waiting.finished.extend(finished)
 
@@ -89,6 +91,21 @@ class Committing:
     """The extraction's side of the writer (a mixin of `Extraction`, which holds `writer`,
     `destination`, `runs` and the reporting methods used here)."""
 
+    if TYPE_CHECKING:  # what Extraction provides
+        from purelink.runtime.destinations.base import Destination
+        from purelink.runtime.pages import StreamRun
+
+        writer: Writer
+        destination: Destination
+        run_id: str
+        runs: dict[str, StreamRun]
+        schema_changes: int
+
+        def warn(self, message: str, stream: str | None = None) -> None: ...
+        def _fail(self, run: StreamRun, exc: Exception) -> None: ...
+        def _after_commit(self, batch: Any) -> None: ...
+        def _window_done(self, run: StreamRun, window: Any) -> None: ...
+
     def _flush(self) -> None:
         """Everything fetched committed before the run ends (or stops)."""
         while self.writer.busy:
@@ -113,13 +130,16 @@ class Committing:
         """On the writer thread: the commit alone."""
         return self.destination.commit(batches, run_id=self.run_id, extracted_at=datetime.now(UTC))
 
-    def _commit(self, batches: list[Batch], future: Future) -> set[str]:
+    def _commit(self, batches: list[Batch], future: Future | None) -> set[str]:
         """The writer's commit of these pages; when it failed, each stream's pages alone, so the
         stream whose data the destination refuses fails with that cause and the others load.
         Returns the streams whose pages were committed."""
         if not batches:
             return set()
         try:
+            if future is None:
+                raise RuntimeFailure("A commit was settled before it was started.",
+                                     "This is a bug in Purelink: please report it with the run's event log.")
             changes = future.result()
         except RuntimeFailure:
             raise
