@@ -22,6 +22,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_SECONDS = 253402300799
 
 
+def max_value(unit: str) -> int:
+    """The largest value of `unit` that is still within year 9999 (its last second included)."""
+    return (MAX_SECONDS + 1) * UNITS[unit] - 1
+
+
 def unix_to_iso(value: Any, unit: str = "unix-seconds") -> str | None:
     """`1767209093` -> `'2025-12-31T19:24:53Z'`; None for a value that is not a Unix time.
 
@@ -31,7 +36,7 @@ def unix_to_iso(value: Any, unit: str = "unix-seconds") -> str | None:
     per = UNITS[unit]
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS * per:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= max_value(unit):
         return None
     seconds, part = divmod(value, per)
     text = (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")

@@ -145,3 +145,20 @@ def test_a_bigint_column_of_seconds_is_migrated_in_the_postgres_warehouse(postgr
     assert {r[0]: r[1] for r in rows} == {**want, "c9": instant(NEW["created"])}
     assert postgres.query(warehouse, "SELECT column_name, change FROM _purelink.schema_changes") == \
         [("created", "migrated")]
+
+
+def test_a_bigint_column_of_milliseconds_is_migrated_exactly_and_out_of_range_values_turn_null(tmp_path):
+    dest = DuckDBDestination(tmp_path / "ms.duckdb")
+    dest.open()
+    try:
+        at = datetime.now(UTC)
+        values = {"m0": 1767209093123, "m1": 253402300799999, "m2": -5, "m3": 253402300800000}
+        dest.commit([batch([{"id": k, "paid_at": v} for k, v in values.items()], table="t")], run_id="r1",
+                    extracted_at=at)
+        fresh = apply_formats({"id": "m9", "paid_at": 1767209093001}, {"paid_at": "unix-ms"})[0]
+        dest.commit([batch([fresh], {"paid_at": "unix-ms"}, table="t")], run_id="r2", extracted_at=at)
+        got = dict(dest.con.execute("SELECT id, epoch_us(paid_at) FROM stripe.t").fetchall())
+        assert got == {"m0": 1767209093123000, "m1": 253402300799999000, "m2": None, "m3": None,
+                       "m9": 1767209093001000}
+    finally:
+        dest.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 from purelink.runtime import pg
 from purelink.runtime.errors import RuntimeFailure
-from purelink.runtime.formats import MAX_SECONDS, UNITS
+from purelink.runtime.formats import UNITS, max_value
 
 TEXT = {"text", "character varying"}
 INTEGER = {"bigint", "integer"}
@@ -73,5 +73,5 @@ def epoch_using(column: str, old: str, new: str, unit: str | None) -> str | None
     if old not in INTEGER or new != "timestamptz" or unit is None:
         return None
     q, per = pg.quote(column), UNITS[unit]
-    return (f"CASE WHEN {q} BETWEEN 0 AND {MAX_SECONDS * per} THEN timestamptz '1970-01-01 00:00:00+00' "
+    return (f"CASE WHEN {q} BETWEEN 0 AND {max_value(unit)} THEN timestamptz '1970-01-01 00:00:00+00' "
             f"+ ({q} / {per}) * interval '1 second' + ({q} % {per}) * interval '{1_000_000 // per} microseconds' END")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.destinations.base import Batch, SchemaChange
-from purelink.runtime.formats import MAX_SECONDS, UNITS
+from purelink.runtime.formats import UNITS, max_value
 from purelink.runtime.records import dedupe, widen
 
 
@@ -44,7 +44,7 @@ def epoch_using(batch: Batch, column: str, old: str, new: str) -> str | None:
     if old != "bigint" or new != "timestamptz" or unit is None:
         return None
     q, per = quote(column), UNITS[unit]
-    return (f" USING CASE WHEN {q} BETWEEN 0 AND {MAX_SECONDS * per} THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' "
+    return (f" USING CASE WHEN {q} BETWEEN 0 AND {max_value(unit)} THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' "
             f"+ to_microseconds({q} * {1_000_000 // per}) END")
 
 
