@@ -313,7 +313,7 @@ def stream_spec(d: Document, name: str, path: str, op: dict, params: dict, recor
     else:
         out["cursor_field"], conf, ev = detect_cursor_field(props)
         guesses.append(Guess(f"{name}.cursor_field", out["cursor_field"], conf, ev))
-    formats = unix_time_fields(d, props)
+    formats = unix_time_fields(d, d.schema(item).get("properties", {}))
     if formats:
         out["formats"] = formats
         guesses.append(Guess(f"{name}.formats", formats, 0.95, "integer fields with format: unix-time in the response schema"))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from purelink.runtime.records import column_name
+from purelink.runtime.records import ISO_TS, column_name
 
 #: units a spec may declare, and how many of them make a second
 UNITS = {"unix-seconds": 1, "unix-ms": 1000}
@@ -30,9 +30,12 @@ def max_value(unit: str) -> int:
 def unix_to_iso(value: Any, unit: str = "unix-seconds") -> str | None:
     """`1767209093` -> `'2025-12-31T19:24:53Z'`; None for a value that is not a Unix time.
 
-    Strings, booleans, fractions, negative numbers and instants past year 9999 are not times an
-    API meant; the caller keeps them NULL and tells the user.
+    An ISO 8601 instant is kept as it is (an API that moved to text timestamps still means the
+    time). Other strings, booleans, fractions, negative numbers and instants past year 9999 are not
+    times an API meant; the caller keeps them NULL and tells the user.
     """
+    if isinstance(value, str) and ISO_TS.match(value):
+        return value
     per = UNITS[unit]
     if isinstance(value, float) and value.is_integer():
         value = int(value)

@@ -4,8 +4,11 @@ column an earlier version wrote migrated in place (DuckDB and the PostgreSQL war
 
 from __future__ import annotations
 
+import io
 import json
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
 import httpx
@@ -14,7 +17,11 @@ import pytest
 from purelink.runtime.destinations.base import Batch
 from purelink.runtime.destinations.duckdb import DuckDBDestination
 from purelink.runtime.destinations.postgres import PostgresDestination
+from purelink.runtime.events import EventWriter
 from purelink.runtime.formats import apply_formats, unix_to_iso
+from purelink.runtime.paginators import SinglePage
+from purelink.runtime.pipeline import run
+from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.sandbox import stripe_data
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -32,12 +39,13 @@ def instant(seconds: int) -> datetime:
     (1767209093000, "unix-ms", "2025-12-31T19:24:53Z"),
     (253402300799999, "unix-ms", "9999-12-31T23:59:59.999000Z"),  # past float precision: still exact
     (1767209093.0, "unix-seconds", "2025-12-31T19:24:53Z"),
+    ("2025-12-31T19:24:53+00:00", "unix-seconds", "2025-12-31T19:24:53+00:00"),  # already an instant
     (-1, "unix-seconds", None), (253402300800, "unix-seconds", None), ("1767209093", "unix-seconds", None),
     (True, "unix-seconds", None), (1.5, "unix-seconds", None), ({"t": 1}, "unix-seconds", None),
 ])
 def test_unix_times_become_exact_utc_text(value, unit, expected):
     assert unix_to_iso(value, unit) == expected
-    if expected is not None:
+    if expected is not None and not isinstance(value, str):
         per = 1000 if unit == "unix-ms" else 1
         parsed = datetime.fromisoformat(expected)
         assert (parsed - EPOCH) // timedelta(microseconds=1) == int(value) * (1_000_000 // per)
@@ -162,3 +170,56 @@ def test_a_bigint_column_of_milliseconds_is_migrated_exactly_and_out_of_range_va
                        "m9": 1767209093001000}
     finally:
         dest.close()
+
+
+CARELESS = (
+    {"id": "a", "created": 1767209093, "ended_at": None},
+    {"id": "b", "created": "soon", "ended_at": 1767209100},
+    {"id": "c", "created": -20, "ended_at": "2025-12-31T19:25:00Z"},
+    {"id": "d", "created": 10**13, "ended_at": True},
+    {"id": "e", "created": "1767209093", "ended_at": 0},
+)
+
+
+class Items(BaseHTTPRequestHandler):
+    """One page of records whose time fields hold what a careless API may send."""
+
+    def do_GET(self):
+        body = json.dumps({"data": list(CARELESS), "has_more": False}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_values_that_are_not_times_load_as_null_with_one_warning(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Items)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out = io.StringIO()
+    try:
+        source = RestSource("careless", f"http://127.0.0.1:{server.server_port}", paginator=SinglePage())
+        stream = Stream("items", path="/items", formats={"created": "unix-seconds", "ended_at": "unix-seconds"})
+        finished = run(source, [stream], pipeline="careless", destination=DuckDBDestination(tmp_path / "c.duckdb"),
+                       events=EventWriter("t", stream=out))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert finished["status"] == "success" and finished["records"] == 5
+    con = duckdb.connect(str(tmp_path / "c.duckdb"), read_only=True)
+    try:
+        got = {i: (c, e) for i, c, e in con.execute(
+            "SELECT id, epoch_us(created), epoch_us(ended_at) FROM careless.items").fetchall()}
+        types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() "
+                                 "WHERE table_name = 'items'").fetchall())
+    finally:
+        con.close()
+    assert types["created"] == types["ended_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert got == {"a": (1767209093000000, None), "b": (None, 1767209100000000), "c": (None, 1767209100000000),
+                   "d": (None, None), "e": (None, 0)}
+    warnings = [e["message"] for e in map(json.loads, out.getvalue().splitlines()) if e["event"] == "warning"]
+    assert len([w for w in warnings if "not Unix times" in w]) == 1
+    assert any("created, ended_at: values that are not Unix times were loaded as NULL" in w for w in warnings)
