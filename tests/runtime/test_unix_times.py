@@ -223,3 +223,22 @@ def test_values_that_are_not_times_load_as_null_with_one_warning(tmp_path):
     warnings = [e["message"] for e in map(json.loads, out.getvalue().splitlines()) if e["event"] == "warning"]
     assert len([w for w in warnings if "not Unix times" in w]) == 1
     assert any("created, ended_at: values that are not Unix times were loaded as NULL" in w for w in warnings)
+
+
+def test_a_full_refresh_rebuilds_the_bigint_column_as_timestamptz_and_says_so(tmp_path):
+    dest = DuckDBDestination(tmp_path / "r.duckdb")
+    dest.open()
+    try:
+        at = datetime.now(UTC)
+        dest.commit([batch(old_rows())], run_id="r1", extracted_at=at)
+        dest.reset_stream("p", "customers", "stripe", "customers")  # what --full-refresh does first
+        times = {"created": "unix-seconds"}
+        rows = [apply_formats(r, times)[0] for r in old_rows()]
+        changes = dest.commit([batch(rows, times)], run_id="r2", extracted_at=at)
+        assert [(c.column, c.change, c.old_type, c.new_type) for c in changes] == \
+            [("created", "retyped", "BIGINT", "TIMESTAMPTZ")]
+        assert changes[0].message() == "column customers.created retyped from BIGINT to TIMESTAMPTZ"
+        got = dict(dest.con.execute("SELECT id, epoch_us(created) FROM stripe.customers").fetchall())
+        assert got == {f"c{i}": None if s is None else s * 1_000_000 for i, s in enumerate(SECONDS)}
+    finally:
+        dest.close()
