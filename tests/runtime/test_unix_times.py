@@ -242,3 +242,18 @@ def test_a_full_refresh_rebuilds_the_bigint_column_as_timestamptz_and_says_so(tm
         assert got == {f"c{i}": None if s is None else s * 1_000_000 for i, s in enumerate(SECONDS)}
     finally:
         dest.close()
+
+
+def test_the_columnar_stores_get_timestamp_columns_from_the_same_typing():
+    """BigQuery and Iceberg load API batches through `rest_table`: declared times arrive as UTC
+    timestamps, exact, and a declared column with only nulls is a timestamp column too."""
+    from purelink.runtime.destinations.columnar import rest_table
+
+    times = {"created": "unix-seconds", "paid_at": "unix-ms"}
+    records = [{"id": "a", "created": 1767209093, "paid_at": None},
+               {"id": "b", "created": 1577836800, "paid_at": None}]
+    rows = [apply_formats(r, times)[0] for r in records]
+    table, types = rest_table(batch(rows, times), run_id="r", extracted_at=datetime.now(UTC), airbyte=False)
+    assert types["created"] == types["paid_at"] == "timestamptz"
+    assert str(table.schema.field("created").type) == str(table.schema.field("paid_at").type) == "timestamp[us, tz=UTC]"
+    assert table.column("created").to_pylist() == [instant(1767209093), instant(1577836800)]
