@@ -59,7 +59,8 @@ class Stream:
         nested field stays inside its JSON object, so only top-level fields count."""
         if self.columns is None:
             return {p: u for p, u in self.formats.items() if "." not in p}
-        return time_columns({p: u for p, u in self.formats.items() if p in self.columns_with_key})
+        chosen = set(self.columns_with_key or ())
+        return time_columns({p: u for p, u in self.formats.items() if p in chosen})
 
 
 @dataclass
