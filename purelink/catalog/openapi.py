@@ -31,7 +31,7 @@ from purelink.catalog.openapi_auth import (
     detect_health_check,
     detect_rate_limit,
 )
-from purelink.catalog.openapi_filters import detect_time_filter, include_everything
+from purelink.catalog.openapi_filters import detect_time_filter, include_everything, unix_time_fields
 from purelink.catalog.openapi_guesses import Document, Guess, detect_cursor_field, detect_primary_key
 from purelink.catalog.openapi_paging import detect_page_size, detect_pagination
 from purelink.catalog.openapi_streams import (
@@ -313,6 +313,10 @@ def stream_spec(d: Document, name: str, path: str, op: dict, params: dict, recor
     else:
         out["cursor_field"], conf, ev = detect_cursor_field(props)
         guesses.append(Guess(f"{name}.cursor_field", out["cursor_field"], conf, ev))
+    formats = unix_time_fields(d, d.schema(item).get("properties", {}))
+    if formats:
+        out["formats"] = formats
+        guesses.append(Guess(f"{name}.formats", formats, 0.95, "integer fields with format: unix-time in the response schema"))
     for param, value, conf, ev in include_everything(d, params):
         out.setdefault("params", {})[param] = value
         guesses.append(Guess(f"{name}.params.{param}", value, conf, ev))

@@ -116,3 +116,31 @@ def include_everything(d: Document, params: dict) -> list[tuple[str, str, float,
                         (f"`{pname}` defaults to {default!r} and has no 'all' value: records outside it "
                         "are not loaded unless you say how to include them")))
     return out
+
+
+#: OpenAPI `format` values of integers that count time since 1970 (Stripe's spec3 says `unix-time`)
+UNIX_FORMATS = {"unix-time": "unix-seconds", "unix-timestamp": "unix-seconds", "unix-time-ms": "unix-ms",
+                "unix-ms": "unix-ms", "epoch-millis": "unix-ms"}
+
+
+def unix_time_fields(d: Document, props: dict, prefix: str = "", depth: int = 1) -> dict[str, str]:
+    """Field path -> unit for the record's integer fields the schema calls Unix times, nested
+    objects down to `a.b` (how deep a column can be chosen), for the stream's `formats`.
+
+    `props` are the raw property schemas: an expandable field (Stripe's `customer`, an id string
+    unless the request expands it) is not descended into, as the records hold its id."""
+    found: dict[str, str] = {}
+    for name, raw in props.items():
+        schema = d.schema(raw)
+        unit = UNIX_FORMATS.get(str(schema.get("format", "")))
+        if unit and kind(schema) in ("integer", "number"):
+            found[f"{prefix}{name}"] = unit
+        elif kind(schema) == "object" and depth < 2 and not _expandable(d, raw):
+            found.update(unix_time_fields(d, d.schema(schema).get("properties", {}), f"{prefix}{name}.", depth + 1))
+    return found
+
+
+def _expandable(d: Document, raw: dict) -> bool:
+    node = d.resolve(raw)
+    arms = (node.get("anyOf") or node.get("oneOf") or []) if isinstance(node, dict) else []
+    return any(kind(d.schema(arm)) == "string" for arm in arms)

@@ -79,6 +79,9 @@ class StreamSpec(Model):
     params: dict[str, Any] = Field(default_factory=dict)
     pagination: Pagination | None = None
     describe_path: str | None = None  # GET it for the stream's fields (Salesforce's sobjects/X/describe)
+    # Fields the API sends as Unix times (Stripe's `created`), loaded as TIMESTAMPTZ; nested fields
+    # by their dotted path. The vendor's reference (or its OpenAPI `format: unix-time`) says which.
+    formats: dict[str, Literal["unix-seconds", "unix-ms"]] = Field(default_factory=dict)
 
 
 class Variable(Model):

@@ -26,6 +26,7 @@ from purelink.catalog.spec import ConnectorSpec
 from purelink.errors import CredentialError, SourceError
 from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK
 from purelink.runtime.destinations.duckdb import SQL_TYPES, quote
+from purelink.runtime.formats import apply_formats, time_columns, unix_to_iso
 from purelink.runtime.http import HttpClient, HttpError, RetryPolicy, TokenBucket
 from purelink.runtime.paginators import STYLES, Paginator, dig
 from purelink.runtime.records import column_name, infer_types, select
@@ -71,6 +72,7 @@ class Probe:
     primary_key: tuple[str, ...] = ("id",)
     preview_path: Path | None = None
     schema_path: Path | None = None
+    formats: dict[str, str] = field(default_factory=dict)  # the spec's Unix-time fields
 
     @property
     def name(self) -> str:
@@ -85,7 +87,8 @@ class Probe:
                           f"Fields: {', '.join(c.path for c in self.columns[:30])}.")
 
     def ddl(self, columns: list[str] | None = None, *, airbyte: bool = False) -> str:
-        return table_ddl(self.source, self.stream, self.records, columns, self.primary_key, airbyte=airbyte)
+        return table_ddl(self.source, self.stream, self.records, columns, self.primary_key, airbyte=airbyte,
+                         formats=self.formats)
 
 
 def request_auth(spec: ConnectorSpec, secret: str | None) -> tuple[dict[str, str], dict[str, str]]:
@@ -191,8 +194,10 @@ def _has_object_list(kind: duckdb.DuckDBPyType) -> bool:
     return False
 
 
-def infer_columns(sample_file: str | Path) -> list[Column]:
-    """Columns of a JSON array of records, typed by DuckDB's `read_json`, nested paths included."""
+def infer_columns(sample_file: str | Path, formats: dict[str, str] | None = None) -> list[Column]:
+    """Columns of a JSON array of records, typed by DuckDB's `read_json`, nested paths included;
+    `formats` (the spec's Unix-time fields) show as the TIMESTAMPTZ the table gives them."""
+    formats = formats or {}
     con = duckdb.connect()
     try:
         source = "read_json($1, format='array', sample_size=-1, maximum_depth=-1)"
@@ -211,7 +216,7 @@ def infer_columns(sample_file: str | Path) -> list[Column]:
     finally:
         con.close()
     total, columns = row[0], []
-    table_types = _table_types(sample_file, [path for path, _ in paths])
+    table_types = _table_types(sample_file, [path for path, _ in paths], formats)
     for i, (path, kind) in enumerate(paths):
         present, examples, avg_len = row[1 + 3 * i: 4 + 3 * i]
         heavy = _has_object_list(kind) or (avg_len or 0) > HEAVY_LIST
@@ -221,15 +226,17 @@ def infer_columns(sample_file: str | Path) -> list[Column]:
             # The type the table will have (the runtime's typing), not read_json's own guess:
             # read_json reads [0, -5] as HUGEINT where the table gets BIGINT.
             type_name = table_types[path]
+        if path in formats:  # the instants the table will hold, not the API's seconds
+            examples = [unix_to_iso(int(e), formats[path]) or e if e.isdigit() else e for e in examples or []]
         if kind.id == "null":
-            type_name, note = "VARCHAR", "always null in the sample"
+            type_name, note = table_types.get(path, "VARCHAR"), "always null in the sample"
         columns.append(Column(path, type_name, nullable=present < total,
                               examples=[e if len(e) <= 80 else e[:77] + "..." for e in examples or []],
                               heavy=heavy, note=note))
     return columns
 
 
-def _table_types(sample_file: str | Path, paths: list[str]) -> dict[str, str]:
+def _table_types(sample_file: str | Path, paths: list[str], formats: dict[str, str]) -> dict[str, str]:
     """Path -> the SQL type the runtime gives its column, for the scalar paths of the sample."""
     try:
         records = [r for r in json.loads(Path(sample_file).read_text()) if isinstance(r, dict)]
@@ -237,20 +244,27 @@ def _table_types(sample_file: str | Path, paths: list[str]) -> dict[str, str]:
         return {}
     out = {}
     for path in paths:
-        kind = infer_types(select(r, [path]) for r in records).get(column_name(path))
+        times = time_columns({path: formats[path]}) if path in formats else {}
+        kind = infer_types(apply_formats(select(r, [path]), times)[0] for r in records).get(column_name(path))
+        if times and kind == "null":
+            kind = "timestamptz"  # declared: the table types it so before a value arrives
         if kind in ("bigint", "double", "varchar", "boolean", "timestamptz"):
             out[path] = kind.upper()
     return out
 
 
 def table_ddl(schema: str, table: str, records: list[dict], columns: list[str] | None,
-              primary_key: tuple[str, ...] = ("id",), *, airbyte: bool = False) -> str:
+              primary_key: tuple[str, ...] = ("id",), *, airbyte: bool = False,
+              formats: dict[str, str] | None = None) -> str:
     """The DDL of the table the pipeline creates: the runtime's own typing of the chosen columns
     (nested values as JSON, dotted paths as `a_b` columns) plus its metadata columns."""
     chosen = None if columns is None else [*(k for k in primary_key if k not in columns), *columns]
-    types = infer_types(select(r, chosen) for r in records)
+    formats = {p: u for p, u in (formats or {}).items() if (p in chosen if chosen is not None else "." not in p)}
+    times = time_columns(formats)
+    types = infer_types(apply_formats(select(r, chosen), times)[0] for r in records)
     for path in chosen or []:
         types.setdefault(column_name(path), "null")
+    types.update({c: "timestamptz" for c in times if types.get(c) == "null"})
     types.update(META_PURELINK)
     if airbyte:
         types.update(META_AIRBYTE)
@@ -281,19 +295,19 @@ def probe_stream(spec: ConnectorSpec, stream: str, *, secret: str | None = None,
         raise SourceError(f"{spec.title} returned no {stream} to sample.",
                           "Add a few records on the account (or pick another stream) to see the schema.")
     key = tuple([s.primary_key] if isinstance(s.primary_key, str) else s.primary_key or [])
-    probe = Probe(spec.name, stream, records, [], key)
+    probe = Probe(spec.name, stream, records, [], key, formats=dict(s.formats))
     if workspace is not None:
         ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
         ws.samples.mkdir(parents=True, exist_ok=True)
         probe.preview_path = ws.samples / f"{probe.name}_preview.json"
         probe.preview_path.write_text(json.dumps(records, indent=2, default=str) + "\n")
-        probe.columns = infer_columns(probe.preview_path)
+        probe.columns = infer_columns(probe.preview_path, s.formats)
         probe.schema_path = write_schema(probe, ws, columns)
     else:
         with tempfile.TemporaryDirectory(prefix="purelink-probe-") as tmp:
             sample = Path(tmp) / "sample.json"
             sample.write_text(json.dumps(records, default=str))
-            probe.columns = infer_columns(sample)
+            probe.columns = infer_columns(sample, s.formats)
     return probe
 
 

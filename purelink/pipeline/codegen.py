@@ -137,6 +137,11 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
             kwargs["lookback_s"] = req.lookback_s or None
         if choice.columns is not None:
             kwargs["columns"] = choice.columns
+        # only what the selection loads: without one, a nested field stays inside its JSON object
+        formats = {f: u for f, u in s.formats.items()
+                   if (f in choice.columns if choice.columns is not None else "." not in f)}
+        if formats:
+            kwargs["formats"] = formats
         if choice.validations:
             rules = ", ".join(call("Validation", v.kind, v.field, type=v.type) for v in choice.validations)
             kwargs["validations"] = Code(f"[{rules}]")

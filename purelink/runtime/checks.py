@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from purelink.runtime.destinations.base import Batch, Destination
+from purelink.runtime.formats import apply_formats
 from purelink.runtime.http import BadBody, HttpClient, HttpError
 from purelink.runtime.paginators import dig
 from purelink.runtime.records import dedupe, infer_types, select
@@ -93,13 +94,15 @@ def sample_checks(source: RestSource, streams: list[Stream], destination: Destin
         rows, dead = [], []
         for record in records:
             reason = first_failure(record, stream.validations)
-            (dead.append((reason, record)) if reason else rows.append(select(record, stream.columns_with_key)))
+            (dead.append((reason, record)) if reason else
+             rows.append(apply_formats(select(record, stream.columns_with_key), stream.time_columns)[0]))
         dead_total += len(dead)
         missing = [c for c in (stream.columns or []) if all(_dig_path(r, c) is None for r in records)]
         if missing:
             emit("warning", stream=stream.name, message=f"selected columns empty in the sample: {', '.join(missing)}")
         batch = Batch(pipeline=pipeline, stream=stream.name, schema=source.name, table=stream.table or stream.name,
-                      primary_key=stream.key, rows=dedupe(rows, stream.key), dead_letters=dead)
+                      primary_key=stream.key, rows=dedupe(rows, stream.key), dead_letters=dead,
+                      times=stream.time_columns)
         batches.append(batch)
         per_stream[stream.name] = {"records": len(rows), "dead_letters": len(dead), "status": "success",
                                    "columns": infer_types(rows)}

@@ -19,8 +19,9 @@ from purelink.runtime.auth import secret_names
 from purelink.runtime.causes import cause_of
 from purelink.runtime.destinations.base import Batch, Claim, Destination, generation_of
 from purelink.runtime.estimate import Estimating
+from purelink.runtime.formats import apply_formats
 from purelink.runtime.http import BadBody, HttpClient, HttpError
-from purelink.runtime.pages import Page, PageBatch, StreamRun
+from purelink.runtime.pages import Page, PageBatch, StreamRun, tail_without_cursor
 from purelink.runtime.paginators import PageError, PageRequest, dig
 from purelink.runtime.records import dedupe, select
 from purelink.runtime.sources.rest import RestSource, Stream
@@ -215,13 +216,19 @@ class Extraction(Committing, Estimating):
         tf = s.time_filter
         rows, dead = [], []
         check_names = s.columns is None and names_need_checking(page.records)
+        time_cols, untimely = s.time_columns, set()
         for record in page.records:
             reason = (record_problem(record, s.key, check_text=page.suspect_text, check_names=check_names)
                       or first_failure(record, s.validations))
             if reason:
                 dead.append((reason, printable(record)))
             else:
-                rows.append(select(record, s.columns_with_key))
+                row, bad = apply_formats(select(record, s.columns_with_key), time_cols)
+                rows.append(row)
+                untimely.update(bad)
+        if untimely:
+            self._paging_warning(run, "format", f"{', '.join(sorted(untimely))}: values that are not Unix times "
+                                 "were loaded as NULL (the connector spec declares these fields as timestamps)")
         state: dict[str, Any] = {}
         if tf is not None and page.records:
             times = [t for t in (to_unix(r.get(tf.field)) for r in page.records if isinstance(r, dict))
@@ -250,26 +257,11 @@ class Extraction(Committing, Estimating):
         run.pages += 1
         rows = dedupe(rows, s.key)
         repeated = sum(tuple(r.get(k) for k in s.key) in window.repeat_keys for r in rows) if window.repeat_keys else 0
-        window.repeat_keys = self._tail_without_cursor(s, page)
+        window.repeat_keys = tail_without_cursor(self._paginator(s), s.key, page)
         return PageBatch(pipeline=self.pipeline, stream=s.name, schema=self.source.name,
                          table=s.table or s.name, primary_key=s.key, rows=rows,
                          dead_letters=dead, state=state, window=window, nbytes=page.nbytes,
-                         generation=run.generation, repeated=repeated)
-
-    def _tail_without_cursor(self, stream: Stream, page: Page) -> frozenset:
-        """Keys of the page's last records that lack the cursor field: the next page starts after
-        the last record that has one, so it brings these again."""
-        paginator = self._paginator(stream)
-        field = getattr(paginator, "cursor_field", None)
-        if page.next is None or not stream.key or not field or not paginator.keyed_by_record:
-            return frozenset()
-        tail = []
-        for record in reversed(page.records):
-            if isinstance(record, dict) and dig(record, field) not in (None, ""):
-                break
-            if isinstance(record, dict):
-                tail.append(tuple(record.get(k) for k in stream.key))
-        return frozenset(tail)
+                         generation=run.generation, repeated=repeated, times=time_cols)
 
     def _maybe_split(self, run: StreamRun, window: Window, busy: int) -> Window | None:
         """Give idle workers half of what is left of a dense window (newest-first paging only)."""
@@ -334,7 +326,7 @@ class Extraction(Committing, Estimating):
     def _batch(self, stream: Stream, rows=None, state=None) -> Batch:
         return Batch(pipeline=self.pipeline, stream=stream.name, schema=self.source.name,
                      table=stream.table or stream.name, primary_key=stream.key, rows=rows or [],
-                     state=state or {}, selected=stream.columns is not None,
+                     state=state or {}, selected=stream.columns is not None, times=stream.time_columns,
                      generation=self.runs[stream.name].generation)
 
     def _after_commit(self, batch: PageBatch) -> None:

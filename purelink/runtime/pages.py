@@ -4,9 +4,10 @@ per committed page (`PageBatch`, which carries the window it advances for the `p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from purelink.runtime.destinations.base import Batch
-from purelink.runtime.paginators import PageRequest
+from purelink.runtime.paginators import PageRequest, dig
 from purelink.runtime.sources.rest import Stream
 from purelink.runtime.windows import Progress, Window
 
@@ -50,3 +51,18 @@ class PageBatch(Batch):
     window: Window = field(kw_only=True)
     nbytes: int = 0
     repeated: int = 0  # rows the previous page already brought (a cursor resumed before them)
+
+
+def tail_without_cursor(paginator: Any, key: tuple[str, ...], page: Page) -> frozenset:
+    """Keys of the page's last records that lack the cursor field: the next page starts after the
+    last record that has one, so it brings these again (and they are counted once)."""
+    field = getattr(paginator, "cursor_field", None)
+    if page.next is None or not key or not field or not paginator.keyed_by_record:
+        return frozenset()
+    tail = []
+    for record in reversed(page.records):
+        if isinstance(record, dict) and dig(record, field) not in (None, ""):
+            break
+        if isinstance(record, dict):
+            tail.append(tuple(record.get(k) for k in key))
+    return frozenset(tail)

@@ -67,11 +67,13 @@ class Builder:
             path = self.session.workspace.samples / f"{self.session.spec.name}_{stream}_preview.json"
             if not path.is_file():
                 raise SessionError(f"{stream} has not been sampled yet.", "Run the probe first.")
-            pk = self.session.spec.stream(stream).primary_key
+            spec_stream = self.session.spec.stream(stream)
+            pk = spec_stream.primary_key
             key = tuple([pk] if isinstance(pk, str) else pk or [])
             schema = self.session.workspace.schemas / f"{self.session.spec.name}_{stream}.sql"
             self.probes[stream] = Probe(self.session.spec.name, stream, json.loads(path.read_text()),
-                                         infer_columns(path), key, path, schema)
+                                         infer_columns(path, spec_stream.formats), key, path, schema,
+                                         formats=dict(spec_stream.formats))
             group_columns(self.probes[stream].columns)
         return self.probes[stream]
 

@@ -57,6 +57,7 @@ def test_the_sandbox_document_is_proposed_with_evidence(openapi_doc):
                                                   "lt": "created[lt]", "format": "unix", "order": "desc",
                                                   "template": None}
     assert spec.stream("subscriptions").time_filter.order == "asc"  # its description says nothing of order
+    assert all(s.formats == {"created": "unix-seconds"} for s in spec.streams)  # from format: unix-time
     assert spec.auth.style == "bearer" and spec.auth.env == "SANDBOX_PAYMENTS_API_KEY"
     assert spec.rate_limit.requests_per_second == 25
     assert spec.health_check.path == "/customers" and spec.health_check.params == {"limit": 1}

@@ -4,6 +4,7 @@ and examples, the preview and DDL files, and the column groups."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
@@ -32,7 +33,12 @@ def test_five_records_typed_by_duckdb_with_nested_paths(stripe, small_sandbox, w
     cols = {c.path: c for c in p.columns}
     assert cols["id"].type == "VARCHAR" and not cols["id"].nullable
     assert cols["id"].examples[0].startswith("cus_")
-    assert cols["created"].type == "BIGINT" and cols["balance"].type == "BIGINT"
+    assert cols["balance"].type == "BIGINT"
+    # the spec declares `created` a Unix time: the preview shows the table's type and the instants
+    assert cols["created"].type == "TIMESTAMPTZ"
+    first = datetime.fromtimestamp(p.records[0]["created"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert first in cols["created"].examples or len(cols["created"].examples) == 3
+    assert all(e.endswith("Z") for e in cols["created"].examples)
     assert cols["delinquent"].type == "BOOLEAN"
     assert cols["address"].type.startswith("STRUCT(city VARCHAR") and cols["address"].nested
     assert cols["address.city"].type == "VARCHAR" and cols["address.city"].parent == "address"

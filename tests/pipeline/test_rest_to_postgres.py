@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -42,7 +43,9 @@ def test_sandbox_customers_land_in_the_postgres_warehouse(tmp_path, small_sandbo
     truth = {r.id: r.obj for r in stripe_data.dataset(0, 150)["customers"]}
     rows = postgres.query(warehouse, "SELECT id, email, created, _airbyte_raw_id FROM stripe.customers")
     assert len(rows) == len({r[0] for r in rows}) == len(truth) == 150
-    assert {r[0]: (r[1], r[2]) for r in rows} == {i: (o["email"], o["created"]) for i, o in truth.items()}
+    # `created` is a Unix time in the spec: the warehouse holds the exact instant, as timestamptz
+    assert {r[0]: (r[1], r[2]) for r in rows} == {
+        i: (o["email"], datetime.fromtimestamp(o["created"], UTC)) for i, o in truth.items()}
     assert all(r[3] for r in rows)
     executions = postgres.query(warehouse, "SELECT status, records FROM _purelink.executions ORDER BY started_at")
     assert [e[0] for e in executions] == ["success", "success"] and executions[0][1] == 150

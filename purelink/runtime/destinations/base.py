@@ -52,6 +52,10 @@ class Batch:
     # Every row carries every column the recipe selects (an explicit selection), so a table column
     # missing here is one the recipe no longer loads, not a field this page happened to lack.
     selected: bool = False
+    # Columns holding Unix times the spec declares (column -> unit), already ISO text in `rows`:
+    # typed TIMESTAMPTZ even when this batch has only nulls, and a BIGINT column an earlier
+    # version stored them in is migrated in place.
+    times: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,7 +64,8 @@ class SchemaChange:
     table: str
     column: str
     change: str  # "added", "widened", "dropped" (full refresh), "kept" (no longer loaded, old values kept)
-    #              or "migrated" (from the mangled form an earlier version wrote)
+    #              or "migrated" (from the mangled form an earlier version wrote, e.g. BIGINT Unix
+    #              seconds -> TIMESTAMPTZ)
     old_type: str | None
     new_type: str | None
 
@@ -72,6 +77,8 @@ class SchemaChange:
         if self.change == "kept":
             return (f"column {self.table}.{self.column} is no longer loaded: rows keep their old values "
                     "(a --full-refresh drops it)")
+        if self.change == "retyped":
+            return f"column {self.table}.{self.column} retyped from {self.old_type} to {self.new_type}"
         if self.change == "migrated":
             return (f"column {self.table}.{self.column} migrated from {self.old_type} (how an earlier version "
                     f"stored it) to {self.new_type}")
@@ -202,9 +209,12 @@ def check_claims(claims: list[Claim], owners: dict[tuple[str, str], tuple[str, s
 
 
 def typed_table(rows: list[dict], *, run_id: str, extracted_at: datetime,
-                airbyte: bool = False, sync_id: str | None = None, generation: int = 0) -> tuple[pa.Table, dict[str, str]]:
-    """Rows as an Arrow table with the metadata columns, and the logical type of each column."""
+                airbyte: bool = False, sync_id: str | None = None, generation: int = 0,
+                times: dict[str, str] | None = None) -> tuple[pa.Table, dict[str, str]]:
+    """Rows as an Arrow table with the metadata columns, and the logical type of each column.
+    `times`: declared time columns, TIMESTAMPTZ even when every value here is null."""
     types = infer_types(rows)
+    types.update({c: "timestamptz" for c in times or () if types.get(c) == "null"})
     table = to_arrow(rows, types)
     n = table.num_rows
     stamp = extracted_at.isoformat()

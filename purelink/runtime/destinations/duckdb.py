@@ -22,7 +22,14 @@ from purelink.runtime.destinations.base import (
     check_claims,
     typed_table,
 )
-from purelink.runtime.destinations.shaping import coalesce, fold_case, quote, widening_cast
+from purelink.runtime.destinations.shaping import (
+    coalesce,
+    epoch_using,
+    fold_case,
+    quote,
+    refresh_changes,
+    widening_cast,
+)
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 from purelink.runtime.records import widen
 
@@ -274,7 +281,7 @@ class DuckDBDestination(Destination):
             cols = ", ".join(f"{quote(c)} {SQL_TYPES[k]}" for c, k in stored.items())
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {target} ({cols})")
             self._columns[(s, t)] = stored
-            return self._refresh_changes(batch, stored, self._refreshed.pop((s, t), {}))
+            return refresh_changes(batch, stored, self._refreshed.pop((s, t), {}), SQL_TYPES)
         changes = []
         for column, kind in types.items():
             old = existing.get(column)
@@ -282,6 +289,11 @@ class DuckDBDestination(Destination):
                 self.con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(column)} {SQL_TYPES[kind]}")
                 existing[column] = stored[column]
                 changes.append(SchemaChange(batch.stream, t, column, "added", None, SQL_TYPES[kind]))
+                continue
+            if (using := epoch_using(batch, column, old, kind)) is not None:
+                self.con.execute(f"ALTER TABLE {target} ALTER COLUMN {quote(column)} SET DATA TYPE TIMESTAMPTZ{using}")
+                existing[column] = kind
+                changes.append(SchemaChange(batch.stream, t, column, "migrated", "BIGINT", "TIMESTAMPTZ"))
                 continue
             new = widen(old, kind)
             if new == old:
@@ -297,29 +309,13 @@ class DuckDBDestination(Destination):
                 changes.append(SchemaChange(batch.stream, t, column, "widened", SQL_TYPES[old], SQL_TYPES[new]))
         return changes
 
-    @staticmethod
-    def _refresh_changes(batch: Batch, stored: dict[str, str], before: dict[str, str]) -> list[SchemaChange]:
-        """A table rebuilt by a full refresh, compared with the one it replaced. A column is called
-        dropped only under an explicit selection: with every field loaded, a page may just lack it."""
-        changes = []
-        for c, kind in stored.items():
-            old = before.get(c)
-            if before and old is None:
-                changes.append(SchemaChange(batch.stream, batch.table, c, "added", None, SQL_TYPES[kind]))
-            elif old is not None and old != kind and widen(old, kind) == kind:
-                changes.append(SchemaChange(batch.stream, batch.table, c, "widened", SQL_TYPES[old], SQL_TYPES[kind]))
-        if batch.selected:
-            changes += [SchemaChange(batch.stream, batch.table, c, "dropped", SQL_TYPES[k], None)
-                        for c, k in before.items() if c not in stored]
-        return changes
-
     def _all_null(self, target: str, column: str) -> bool:
         return bool(self._one(f"SELECT count({quote(column)}) = 0 FROM {target}"))
 
     def _insert(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         batch.rows = fold_case(batch.rows, self._table_columns(batch.schema, batch.table))
         table, types = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at,
-                                   airbyte=self.airbyte_metadata, generation=batch.generation)
+                                   airbyte=self.airbyte_metadata, generation=batch.generation, times=batch.times)
         changes = self._evolve(batch, types)
         columns = self._table_columns(batch.schema, batch.table)
         target = self.target(batch.schema, batch.table)

@@ -14,6 +14,7 @@ from typing import Any
 
 from purelink.runtime import pg
 from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.formats import UNITS, max_value
 
 TEXT = {"text", "character varying"}
 INTEGER = {"bigint", "integer"}
@@ -60,3 +61,17 @@ def migrate(cur: Any, target: str, column: str, old: str, new: str, *, replacing
             "Run the recipe once with --full-refresh: the table is reloaded with its source types.") from None
     cur.execute("RELEASE SAVEPOINT purelink_migrate")
     return True
+
+
+def epoch_using(column: str, old: str, new: str, unit: str | None) -> str | None:
+    """The USING expression that turns a bigint column of Unix times (how a declared time field was
+    stored before it was typed) into timestamptz, or None when the column is not such a case.
+
+    Whole seconds and the remainder as two exact intervals (to_timestamp goes through a float);
+    a value no API means as a time (negative, past year 9999) becomes NULL, as on arrival.
+    """
+    if old not in INTEGER or new != "timestamptz" or unit is None:
+        return None
+    q, per = pg.quote(column), UNITS[unit]
+    return (f"CASE WHEN {q} BETWEEN 0 AND {max_value(unit)} THEN timestamptz '1970-01-01 00:00:00+00' "
+            f"+ ({q} / {per}) * interval '1 second' + ({q} % {per}) * interval '{1_000_000 // per} microseconds' END")

@@ -33,7 +33,7 @@ from purelink.runtime.destinations.base import (
     typed_table,
 )
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
-from purelink.runtime.destinations.pg_migrate import migrate
+from purelink.runtime.destinations.pg_migrate import epoch_using, migrate
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 from purelink.runtime.records import widen
 
@@ -269,6 +269,9 @@ class PostgresDestination(Destination):
                 changes.append(SchemaChange(batch.stream, batch.table, column, "added", None, kind))
             elif logical is None and migrate(self.cur, target, column, old, kind, replacing=replacing):
                 changes.append(SchemaChange(batch.stream, batch.table, column, "migrated", old, kind))
+            elif logical and (using := epoch_using(column, old, kind, batch.times.get(column))):
+                self.cur.execute(f"ALTER TABLE {target} ALTER COLUMN {pg.quote(column)} TYPE {kind} USING {using}")
+                changes.append(SchemaChange(batch.stream, batch.table, column, "migrated", old, kind))
             elif logical and column in logical and old in PG_LOGICAL:
                 new = widen(PG_LOGICAL[old], logical[column])
                 if new != PG_LOGICAL[old] and logical[column] != "null":
@@ -281,7 +284,7 @@ class PostgresDestination(Destination):
 
     def _load_rows(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         """API records: the inferred lattice types, JSON and timestamps staged as text and cast."""
-        table, logical = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at)
+        table, logical = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at, times=batch.times)
         meta = set(META_PURELINK)
         table = table.select([c for c in table.column_names if c not in meta])
         logical = {c: k for c, k in logical.items() if c not in meta}

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from purelink.runtime.arrow_batch import ArrowBatch
-from purelink.runtime.destinations.base import Batch
-from purelink.runtime.records import dedupe
+from purelink.runtime.destinations.base import Batch, SchemaChange
+from purelink.runtime.formats import UNITS, max_value
+from purelink.runtime.records import dedupe, widen
 
 
 def quote(name: str) -> str:
@@ -30,6 +31,40 @@ def widening_cast(column: str, old: str, new: str) -> str:
         value = ISO_UTC.format(value)
         return f" USING to_json({value})" if new == "json" else f" USING {value}"
     return f" USING to_json({value})" if new == "json" else ""
+
+
+def epoch_using(batch: Batch, column: str, old: str, new: str) -> str | None:
+    """The USING clause that turns a BIGINT column of Unix times (how a declared time field was
+    stored before it was typed) into TIMESTAMPTZ, or None when the column is not such a case.
+
+    Integer microseconds all the way (DuckDB's to_timestamp takes a DOUBLE); a value no API means
+    as a time (negative, past year 9999) becomes NULL, as it does when it arrives in a record.
+    """
+    unit = batch.times.get(column)
+    if old != "bigint" or new != "timestamptz" or unit is None:
+        return None
+    q, per = quote(column), UNITS[unit]
+    return (f" USING CASE WHEN {q} BETWEEN 0 AND {max_value(unit)} THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' "
+            f"+ to_microseconds({q} * {1_000_000 // per}) END")
+
+
+def refresh_changes(batch: Batch, stored: dict[str, str], before: dict[str, str],
+                    sql_types: dict[str, str]) -> list[SchemaChange]:
+    """A table rebuilt by a full refresh, compared with the one it replaced. A column is called
+    dropped only under an explicit selection: with every field loaded, a page may just lack it."""
+    changes = []
+    for c, kind in stored.items():
+        old = before.get(c)
+        if before and old is None:
+            changes.append(SchemaChange(batch.stream, batch.table, c, "added", None, sql_types[kind]))
+        elif old is not None and old != kind and widen(old, kind) == kind:
+            changes.append(SchemaChange(batch.stream, batch.table, c, "widened", sql_types[old], sql_types[kind]))
+        elif old == "bigint" and kind == "timestamptz" and c in batch.times:  # Unix seconds, now typed
+            changes.append(SchemaChange(batch.stream, batch.table, c, "retyped", sql_types[old], sql_types[kind]))
+    if batch.selected:
+        changes += [SchemaChange(batch.stream, batch.table, c, "dropped", sql_types[k], None)
+                    for c, k in before.items() if c not in stored]
+    return changes
 
 
 def fold_case(rows: list[dict], existing: dict[str, str]) -> list[dict]:
@@ -68,7 +103,7 @@ def coalesce(batches: Sequence[Batch]) -> list[Batch]:
         key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key, b.generation)
         if key not in merged:
             merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows),
-                                generation=b.generation, selected=b.selected)
+                                generation=b.generation, selected=b.selected, times=b.times)
             out.append(merged[key])
         else:
             merged[key].rows.extend(b.rows)

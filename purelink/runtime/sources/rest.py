@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from purelink.runtime.auth import NoAuth
+from purelink.runtime.formats import time_columns
 from purelink.runtime.paginators import CursorPagination, Paginator
 from purelink.runtime.validate import Validation
 from purelink.runtime.windows import TimeFilter
@@ -33,6 +34,8 @@ class Stream:
     start: str | None = None  # history start (ISO date) for time-filtered streams
     lookback_s: int = 0
     columns: list[str] | None = None  # None: every field
+    #: field -> "unix-seconds" / "unix-ms": loaded as TIMESTAMPTZ (purelink.runtime.formats)
+    formats: dict[str, str] = field(default_factory=dict)
     validations: list[Validation] = field(default_factory=list)
     max_bad_share: float = 0.05
     table: str | None = None
@@ -49,6 +52,15 @@ class Stream:
         if self.columns is None:
             return None
         return [*(k for k in self.key if k not in self.columns), *self.columns]
+
+    @property
+    def time_columns(self) -> dict[str, str]:
+        """Declared Unix-time fields by the column they land in; without a column selection a
+        nested field stays inside its JSON object, so only top-level fields count."""
+        if self.columns is None:
+            return {p: u for p, u in self.formats.items() if "." not in p}
+        chosen = set(self.columns_with_key or ())
+        return time_columns({p: u for p, u in self.formats.items() if p in chosen})
 
 
 @dataclass

@@ -55,6 +55,19 @@ def test_stripe():
         assert (stream.time_filter.field, stream.time_filter.gte, stream.time_filter.lt,
                 stream.time_filter.format) == ("created", "created[gte]", "created[lt]", "unix")
         assert by[f"{name}.time_filter"].confidence >= 0.8
+    # `format: unix-time` fields become the streams' formats (TIMESTAMPTZ); expandable objects
+    # (`customer`, an id unless expanded) are not searched for them
+    assert spec.stream("customers").formats == {"created": "unix-seconds", "discount.end": "unix-seconds",
+                                                "discount.start": "unix-seconds"}
+    invoices = spec.stream("invoices").formats
+    assert {"created", "due_date", "period_start", "status_transitions.paid_at"} <= set(invoices)
+    assert set(invoices.values()) == {"unix-seconds"} and not any(f.startswith("customer.") for f in invoices)
+    assert by["invoices.formats"].confidence >= 0.8 and "unix-time" in by["invoices.formats"].evidence
+    # the catalog declares at least what Stripe's document says (current_period_* moved to the items
+    # in the API version the catalog pins)
+    for name in picked:
+        catalog_formats = catalog()["stripe"].stream(name).formats
+        assert {f for f in spec.stream(name).formats if not f.startswith("current_period")} <= set(catalog_formats)
     # subscriptions exclude canceled ones unless asked for all
     assert spec.stream("subscriptions").params == {"status": "all"}
     assert by["subscriptions.params.status"].confidence >= 0.8 and "all" in by["subscriptions.params.status"].evidence

@@ -28,6 +28,7 @@ streams = [
         path="/charges",
         time_filter=TimeFilter("created", gte="created[gte]", lt="created[lt]"),
         lookback_s=3600,
+        formats={"created": "unix-seconds"},
     ),
 ]
 

@@ -45,6 +45,7 @@ streams = [
             "preferred_locales",
             "tax_exempt",
         ],
+        formats={"created": "unix-seconds"},
         validations=[Validation("required", "id"), Validation("type", "email", type="email")],
     ),
 ]
