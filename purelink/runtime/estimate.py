@@ -30,8 +30,10 @@ class Estimating:
             return None
         if any(w.pages == 0 and w.density is None for w in left):
             return None  # a window not read yet may hold nothing or most of the data: no guess yet
+        if not left:
+            return run.records  # every window read: the total is what was loaded
         covered = run.progress.covered - self._covered_before.get(run.stream.name, 0)
-        if left and (covered <= 0 or not run.records):
+        if covered <= 0 or not run.records:
             return None
         mean = run.records / covered  # this run's average so far, for windows not read yet
         return round(run.records + sum(w.remaining() * (mean if w.density is None else w.density) for w in left))

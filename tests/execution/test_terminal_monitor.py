@@ -165,7 +165,7 @@ def test_the_box_and_its_keys_in_a_real_terminal(tmp_path, sandbox_factory):
     again = subprocess.run([*CLI, "recipes", "run", "custs", "--executor", "local"], check=False, cwd=ws, env=env,
                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "resuming an interrupted sync" in again.stdout + again.stderr
+    assert "an earlier run began and did not finish" in again.stdout + again.stderr
     assert "\x1b[" not in again.stdout + again.stderr  # not a terminal: plain lines
     con = duckdb.connect(str(db), read_only=True)
     rows, ids = con.execute("SELECT count(*), count(DISTINCT id) FROM stripe.customers").fetchone()

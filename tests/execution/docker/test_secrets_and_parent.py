@@ -55,7 +55,9 @@ def test_the_key_travels_on_stdin_and_kill_9_stops_the_container(tmp_path, docke
     ws, tmp = tmp_path / "ws", tmp_path / "tmp"
     ws.mkdir()
     tmp.mkdir()
-    with serve(host="0.0.0.0", latency_ms=60, customers=6000, api_keys=[key]) as api:
+    # Slow enough (about a minute at 3 requests/s) that the checks below, which grep all of /tmp,
+    # end long before the run would: the kill must land mid-run on a loaded machine too.
+    with serve(host="0.0.0.0", latency_ms=200, rate_limit=3, customers=20000, api_keys=[key]) as api:
         env = {**os.environ, "STRIPE_API_KEY": key, "PURELINK_BASE_IMAGE": base_image, "TMPDIR": str(tmp)}
         subprocess.run([*CLI, "recipes", "new", "custs", "--source", "stripe", "--streams", "customers", "--base-url",
                         api.stripe_base_url, "--executor", "docker"], cwd=ws, env=env, check=True,
@@ -98,4 +100,4 @@ def test_the_key_travels_on_stdin_and_kill_9_stops_the_container(tmp_path, docke
         finally:
             con.close()
         assert status == "stopped", status
-        assert 0 < landed == distinct == records < 6000
+        assert 0 < landed == distinct == records < 20000

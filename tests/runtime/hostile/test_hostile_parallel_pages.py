@@ -90,7 +90,7 @@ def test_a_run_killed_while_ranges_are_in_flight_resumes_each_range(hostile, wor
     assert 0 < landed < 2000
     run = ws.run()
     assert run.code == 0, run.output[-3000:]
-    assert any("resuming an interrupted sync" in w["message"] for w in run.of("warning"))
+    assert any("continuing the sync" in w["message"] for w in run.of("warning"))
     assert_landed_exactly(ws, api, stream)
     # the resumed run read only what the killed one had not committed
     assert run.finished["records"] <= 2000 - landed + 4 * 50
