@@ -29,7 +29,9 @@ def assert_landed_exactly(ws, api, table: str) -> None:
 
 @pytest.mark.parametrize("stream", NUMBERED)
 def test_pages_after_the_first_are_fetched_in_parallel_with_short_pages(hostile, workspace, stream):
-    api = hostile(n=1200, short_pages=True)
+    # each page answers 50 ms late, so pages asked for in parallel are seen in flight together
+    # however loaded the machine is
+    api = hostile(n=1200, short_pages=True, page_delay_s=0.05)
     ws = workspace(api, [stream])
     run = ws.run()
     assert run.code == 0, run.output[-3000:]
@@ -47,7 +49,7 @@ def test_pages_after_the_first_are_fetched_in_parallel_with_short_pages(hostile,
 
 @pytest.mark.parametrize("stream", NUMBERED)
 def test_a_list_that_grows_after_its_total_was_read_is_read_to_its_new_end(hostile, workspace, stream):
-    api = hostile(n=600, grow_to=730)
+    api = hostile(n=600, grow_to=730, page_delay_s=0.05)
     ws = workspace(api, [stream])
     run = ws.run()
     assert run.code == 0, run.output[-3000:]
@@ -56,7 +58,7 @@ def test_a_list_that_grows_after_its_total_was_read_is_read_to_its_new_end(hosti
 
 
 def test_pages_that_fail_first_are_retried_in_every_range(hostile, workspace):
-    api = hostile(n=900, html_first=True, truncate_first=True)
+    api = hostile(n=900, html_first=True, truncate_first=True, page_delay_s=0.05)
     ws = workspace(api, NUMBERED)
     run = ws.run()
     assert run.code == 0, run.output[-3000:]
