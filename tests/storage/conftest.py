@@ -95,6 +95,27 @@ class Driver:
                                 stderr=subprocess.STDOUT, text=True, env=self.env, stdin=subprocess.DEVNULL)
 
 
+def killed_runs(driver: Driver, spec: dict, targets=(1, 3, 6)) -> int:
+    """Runs of `spec` each SIGKILLed once it has committed `target` pages; how many were killed
+    before they could finish on their own."""
+    import signal
+
+    kills = 0
+    for target in targets:
+        proc = driver.popen(spec)
+        pages = 0
+        for line in proc.stdout:
+            pages += '"event":"page"' in line
+            if pages >= target:
+                break
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        proc.stdout.close()
+    return kills
+
+
 @pytest.fixture
 def driver(tmp_path) -> Driver:
     return Driver(tmp_path, {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
@@ -202,7 +223,7 @@ def kit():
     """The helpers above, for test modules (importlib mode does not let them import conftest)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(fingerprint=fingerprint, differences=differences, duckdb_frame=duckdb_frame, iceberg_spec=iceberg_spec,
+    return SimpleNamespace(fingerprint=fingerprint, differences=differences, duckdb_frame=duckdb_frame, killed_runs=killed_runs, iceberg_spec=iceberg_spec,
                            plants_spec=plants_spec, touch=touch)
 
 

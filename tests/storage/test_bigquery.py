@@ -5,7 +5,6 @@ BigQueryStore("project.dataset").table("stripe.customers") reads back DuckDB's D
 
 from __future__ import annotations
 
-import signal
 import uuid
 
 import httpx
@@ -92,19 +91,7 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(kit, dataset, driver, tmp_pat
         driver.env["STRIPE_API_KEY"] = api.api_key
         reference = tmp_path / "reference.duckdb"
         driver.run(stripe_spec(api, {"kind": "duckdb", "path": str(reference)}, rate_limit=40))
-        kills = 0
-        for target in (1, 3, 6):
-            proc = driver.popen(stripe_spec(api, dataset, rate_limit=40))
-            pages = 0
-            for line in proc.stdout:
-                pages += '"event":"page"' in line
-                if pages >= target:
-                    break
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-            proc.wait()
-            proc.stdout.close()
+        kills = kit.killed_runs(driver, stripe_spec(api, dataset, rate_limit=40))
         assert kills >= 2, "the runs finished before they could be killed"
         assert driver.run(stripe_spec(api, dataset, rate_limit=40))["status"] == "success"
     store = store_of(dataset)

@@ -4,8 +4,6 @@ PostgreSQL job; re-runs move only new rows, and a SIGKILL mid-run loses and doub
 
 from __future__ import annotations
 
-import signal
-
 import httpx
 import pytest
 
@@ -96,19 +94,7 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(kit, files, driver, tmp_path,
         lake = kit.iceberg_spec(tmp_path, **s3)
         reference = tmp_path / "reference.duckdb"
         driver.run(stripe_spec(api, {"kind": "duckdb", "path": str(reference)}, rate_limit=40))
-        kills = 0
-        for target in (1, 3, 6):
-            proc = driver.popen(stripe_spec(api, lake, rate_limit=40))
-            pages = 0
-            for line in proc.stdout:
-                pages += '"event":"page"' in line
-                if pages >= target:
-                    break
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-            proc.wait()
-            proc.stdout.close()
+        kills = kit.killed_runs(driver, stripe_spec(api, lake, rate_limit=40))
         assert kills >= 2, "the runs finished before they could be killed"
         assert driver.run(stripe_spec(api, lake, rate_limit=40))["status"] == "success"
     tables = [f"stripe.{t}" for t in STRIPE]
@@ -120,9 +106,13 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(kit, files, driver, tmp_path,
 
 
 @pytest.mark.slow
-def test_three_plants_land_as_in_duckdb_then_only_touched_rows_move(kit, plants, driver, tmp_path):
+@pytest.mark.parametrize("files", ["local", "s3"])
+def test_three_plants_land_as_in_duckdb_then_only_touched_rows_move(kit, files, plants, driver, tmp_path, request):
     driver.env.update(plants["env"])
-    lake = kit.iceberg_spec(tmp_path)
+    s3 = {}
+    if files == "s3":
+        s3 = {"s3": request.getfixturevalue("s3_server"), "bucket": request.getfixturevalue("s3_bucket")}
+    lake = kit.iceberg_spec(tmp_path, **s3)
     reference = tmp_path / "reference.duckdb"
     driver.run(kit.plants_spec(plants, {"kind": "duckdb", "path": str(reference)}))
     finished = driver.run(kit.plants_spec(plants, lake))

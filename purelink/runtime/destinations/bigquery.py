@@ -29,25 +29,9 @@ import pyarrow as pa
 from purelink.runtime.arrow_batch import ArrowBatch, stage_name
 from purelink.runtime.destinations.base import Batch, Claim, Destination, SchemaChange, check_claims
 from purelink.runtime.destinations.bigquery_client import client, column_type, flat, load_parquet, run
-from purelink.runtime.destinations.columnar import rest_table, storable, with_meta
+from purelink.runtime.destinations.columnar import BOOKKEEPING, TEXT, rest_table, storable, with_meta
 from purelink.runtime.destinations.shaping import coalesce
 from purelink.runtime.errors import RuntimeFailure
-
-TEXT, WHEN, INT, FLOAT = pa.string(), pa.timestamp("us", tz="UTC"), pa.int64(), pa.float64()
-BOOKKEEPING = {
-    "executions": {"run_id": TEXT, "pipeline": TEXT, "recipe": TEXT, "version": INT, "mode": TEXT,
-                   "status": TEXT, "started_at": WHEN, "finished_at": WHEN, "duration_s": FLOAT,
-                   "records": INT, "requests": INT, "bytes": INT, "errors": INT, "warnings": INT,
-                   "dead_letters": INT, "error_message": TEXT, "streams": TEXT, "cause": TEXT},
-    "state": {"pipeline": TEXT, "stream": TEXT, "key": TEXT, "value": TEXT, "run_id": TEXT, "updated_at": WHEN},
-    "dead_letters": {"run_id": TEXT, "pipeline": TEXT, "stream": TEXT, "reason": TEXT, "record": TEXT,
-                     "failed_at": WHEN},
-    "schema_changes": {"run_id": TEXT, "pipeline": TEXT, "stream": TEXT, "table_name": TEXT,
-                       "column_name": TEXT, "change": TEXT, "old_type": TEXT, "new_type": TEXT,
-                       "changed_at": WHEN},
-    "tables": {"schema_name": TEXT, "table_name": TEXT, "pipeline": TEXT, "source": TEXT,
-               "source_table": TEXT, "run_id": TEXT, "claimed_at": WHEN},
-}
 
 
 def table_name(schema: str, table: str) -> str:

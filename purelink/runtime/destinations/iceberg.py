@@ -28,26 +28,15 @@ import pyarrow as pa
 
 from purelink.runtime.arrow_batch import ArrowBatch, stage_name
 from purelink.runtime.destinations.base import Batch, Claim, Destination, SchemaChange, check_claims
-from purelink.runtime.destinations.columnar import conform, rest_table, storable, with_meta
+from purelink.runtime.destinations.columnar import BOOKKEEPING as COLUMNS
+from purelink.runtime.destinations.columnar import TEXT, conform, rest_table, storable, with_meta
 from purelink.runtime.destinations.shaping import coalesce
 from purelink.runtime.errors import RuntimeFailure
 
 INTERNAL = "_purelink"
-TEXT, WHEN, INT, FLOAT = pa.string(), pa.timestamp("us", tz="UTC"), pa.int64(), pa.float64()
-BOOKKEEPING = {
-    "executions": {"run_id": TEXT, "pipeline": TEXT, "recipe": TEXT, "version": INT, "mode": TEXT,
-                   "status": TEXT, "started_at": WHEN, "finished_at": WHEN, "duration_s": FLOAT,
-                   "records": INT, "requests": INT, "bytes": INT, "errors": INT, "warnings": INT,
-                   "dead_letters": INT, "error_message": TEXT, "streams": TEXT, "cause": TEXT},
-    "dead_letters": {"run_id": TEXT, "pipeline": TEXT, "stream": TEXT, "reason": TEXT, "record": TEXT,
-                     "failed_at": WHEN},
-    "schema_changes": {"run_id": TEXT, "pipeline": TEXT, "stream": TEXT, "table_name": TEXT,
-                       "column_name": TEXT, "change": TEXT, "old_type": TEXT, "new_type": TEXT,
-                       "changed_at": WHEN},
-    "tables": {"schema_name": TEXT, "table_name": TEXT, "pipeline": TEXT, "source": TEXT,
-               "source_table": TEXT, "run_id": TEXT, "claimed_at": WHEN},
-    "state": {"pipeline": TEXT},  # holds no rows: its properties keep state that has no table yet
-}
+# Iceberg keeps each stream's state in its table's properties, committed with the rows; the
+# `state` table only holds properties for streams that have no table yet.
+BOOKKEEPING = {**COLUMNS, "state": {"pipeline": TEXT}}
 
 
 def load_catalog(properties: dict[str, str]):
