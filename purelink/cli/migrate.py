@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the store to copy into: postgresql://USER@HOST:PORT/DB, duckdb:PATH, md:DB, ...")
     parser.add_argument("--from-credential", metavar="NAME", help="vault entry with the source store's password or token")
     parser.add_argument("--to-credential", metavar="NAME", help="vault entry with the target store's password or token")
+    parser.add_argument("--replace", action="store_true",
+                        help="overwrite tables the target already holds (refused otherwise: their rows would be lost)")
     parser.add_argument("--format", choices=["table", "json"], default="table")
 
 
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{c.checksum_from:<16}  {c.checksum_to:<16}  {mark}", flush=True)
 
     with source, target:
-        copied = migrate(source, target, on_table=shown)
+        copied = migrate(source, target, on_table=shown, replace=args.replace)
     if table:
         print(f"done    {len(copied)} tables, {sum(c.rows_to for c in copied)} rows, counts and checksums equal")
         print(f"next    point recipes at it: purelink recipes new NAME ... --destination {target.url.text}")

@@ -53,9 +53,25 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def migrate(source: Store, target: Store, *, on_table=None) -> list[Copied]:
+def _refuse_to_overwrite(found, target: Store) -> None:
+    """A target that already holds rows of the tables to copy (or a run history) would lose them:
+    say which, before anything is written."""
+    wanted = {(r.schema, r.table) for r in found.itertuples(index=False) if not _skipped(r.schema, r.table)}
+    there = target.tables()
+    held = sorted(f"{r.schema}.{r.table} ({int(r.rows):,} rows)" for r in there.itertuples(index=False)
+                  if (r.schema, r.table) in wanted and r.rows)
+    if held:
+        shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        raise PurelinkError(
+            f"{target.location()} already holds {shown}: migrating would replace them.",
+            "Nothing was written. Migrate into an empty database or schema, or pass --replace to overwrite "
+            "those tables (their rows and the run history there are lost).")
+
+
+def migrate(source: Store, target: Store, *, on_table=None, replace: bool = False) -> list[Copied]:
     """Copy every table of `source` into `target`; `on_table(Copied)` hears of each as it is done.
-    Raises PurelinkError naming the tables whose counts or checksums differ."""
+    Raises PurelinkError naming the tables whose counts or checksums differ, and before anything
+    is written when `target` already holds rows of these tables (unless `replace`)."""
     if source.location() == target.location():
         raise PurelinkError(f"--from and --to name the same store ({source.location()}).",
                             "Give the store to copy into with --to.")
@@ -63,6 +79,8 @@ def migrate(source: Store, target: Store, *, on_table=None) -> list[Copied]:
     keyed = target.destination()  # its open() makes the bookkeeping tables with their keys
     keyed.open()
     keyed.close()
+    if not replace:
+        _refuse_to_overwrite(found, target)
     # bookkeeping last: a copy that fails half-way leaves no state pointing past missing rows
     order = sorted(found.itertuples(index=False), key=lambda r: (r.schema == BOOKKEEPING, r.schema, r.table))
     copied = []

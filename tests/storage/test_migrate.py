@@ -99,3 +99,26 @@ def test_a_value_the_target_cannot_hold_fails_the_migration_loudly(tmp_path, pos
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "lab.readings" in done.stderr and "differs" in done.stderr, done.stderr
     assert re.search(r"^lab\.readings\s+1\s+1\s+\w+\s+\w+\s+MISMATCH$", done.stdout, re.MULTILINE), done.stdout
+
+
+def test_a_target_that_holds_the_tables_is_not_overwritten_without_replace(tmp_path, purelink_cli):
+    """Found by a new user: a second workspace's migrate into the same warehouse replaced the first
+    one's tables and run history, and said 'counts and checksums equal'."""
+    import duckdb
+
+    ws = tmp_path / "ws"
+    (ws / "data").mkdir(parents=True)
+    for name, rows in (("a", 3), ("b", 5)):
+        con = duckdb.connect(str(ws / "data" / f"{name}.duckdb"))
+        con.execute(f"CREATE SCHEMA shop; CREATE TABLE shop.orders AS SELECT range AS id FROM range({rows})")
+        con.close()
+    purelink_cli(ws, "migrate", "--from", "duckdb:data/a.duckdb", "--to", "duckdb:data/target.duckdb")
+    done = purelink_cli(ws, "migrate", "--from", "duckdb:data/b.duckdb", "--to", "duckdb:data/target.duckdb", ok=False)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "shop.orders (3 rows)" in done.stderr and "--replace" in done.stderr, done.stderr
+    target = open_store("duckdb:" + str(ws / "data" / "target.duckdb"))
+    assert sorted(target.table("shop.orders")["id"]) == [0, 1, 2]  # nothing written
+    out = purelink_cli(ws, "migrate", "--from", "duckdb:data/b.duckdb", "--to", "duckdb:data/target.duckdb",
+                       "--replace").stdout
+    assert copied_tables(out)["shop.orders"] == (5, 5, "ok")
+    assert sorted(target.table("shop.orders")["id"]) == [0, 1, 2, 3, 4]
