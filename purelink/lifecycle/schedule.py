@@ -73,8 +73,13 @@ def read_crontab() -> list[str]:
 
 
 def write_crontab(lines: list[str]) -> None:
-    text = "".join(line + "\n" for line in lines)
-    proc = subprocess.run([crontab_command(), "-"], input=text, capture_output=True, text=True, check=False)
+    if not any(line.strip() for line in lines):  # nothing left: no crontab, as before the first entry
+        proc = subprocess.run([crontab_command(), "-r"], capture_output=True, text=True, check=False)
+        if proc.returncode == 0 or "no crontab" in proc.stderr.lower():
+            return
+    else:
+        text = "".join(line + "\n" for line in lines)
+        proc = subprocess.run([crontab_command(), "-"], input=text, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ScheduleError(f"Could not write your crontab: {proc.stderr.strip()}",
                             "Check that you may use cron (/etc/cron.allow, /etc/cron.deny).")

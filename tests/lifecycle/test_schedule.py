@@ -187,3 +187,19 @@ def test_without_a_flag_the_recipes_own_frequency_is_used(workspace, tmp_path, k
     assert "scheduled stripe_customers hourly at :00" in out
     [entry] = [e for e in entries() if e.workspace == workspace.resolve()]
     assert entry.line.startswith("0 * * * * ") and (entry.every, entry.at) == ("hourly", ":00")
+
+
+def test_removing_the_last_entry_leaves_no_crontab_behind(workspace, tmp_path, kept_crontab):
+    """Found by a new user: `crontab -l` said "no crontab" before `schedule` and printed an empty
+    crontab after `schedule remove`; removing the last entry now leaves none, as before."""
+    from purelink.recipes import Recipe, RecipeStore, SourceChoice, StreamChoice
+    from purelink.workspace import Workspace
+
+    if kept_crontab is not None:
+        subprocess.run(["crontab", "-r"], capture_output=True, check=False)
+    RecipeStore(Workspace.at(workspace)).save(Recipe(
+        name="stripe_customers", source=SourceChoice(name="stripe"), streams=[StreamChoice(name="customers")]))
+    purelink("schedule", "stripe_customers", "--daily", "--workspace", str(workspace), cwd=tmp_path)
+    assert crontab_text() is not None
+    purelink("schedule", "remove", "stripe_customers", "--workspace", str(workspace), cwd=tmp_path)
+    assert crontab_text() is None
