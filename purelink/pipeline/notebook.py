@@ -34,7 +34,7 @@ def _nbformat():
         import nbformat
     except ImportError:
         raise PurelinkError("Notebook export needs nbformat.",
-                            "Install the notebook extra: pip install 'purelink-jupyter[jupyter]'.") from None
+                            "Reinstall purelink, which depends on it: pip install -e . (in the clone).") from None
     return nbformat
 
 
