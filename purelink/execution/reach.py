@@ -129,7 +129,8 @@ def _connects(address: str, port: int, *, timeout_s: float) -> bool:
 def _loopback_guidance(item: Endpoint) -> str:
     if item.url.startswith(("postgres://", "postgresql://")):
         return (f"Start the PostgreSQL server on port {item.port} of this machine, or point the recipe at "
-                "where it runs (`purelink recipes new NAME --source postgres ... --base-url URL`).")
+                "where it runs: for the database it reads, `purelink recipes new NAME --update --base-url URL`; "
+                "for the warehouse it loads into, `purelink recipes new NAME --update --destination URL`.")
     return (f"Start the service first; for the sandbox: `purelink sandbox --port {item.port}`. Or point the "
             "recipe at where the API runs (`purelink recipes new NAME ... --base-url URL`).")
 

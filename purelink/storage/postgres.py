@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from purelink.errors import PurelinkError, RuntimeFailure
+from purelink.errors import CredentialError, PurelinkError, RuntimeFailure
 from purelink.storage.base import Store, StoreURL, parse_url
 
 if TYPE_CHECKING:
@@ -71,9 +71,20 @@ class PostgresStore(Store):
         from purelink.runtime.auth import provide
         from purelink.secrets.resolve import resolve_secret
 
+
         name = self.password_name()
-        provide({name: resolve_secret(name, env_vars=[name], interactive=False,
-                                      label=f"password for {self.url.text}").reveal()})
+        try:
+            value = resolve_secret(name, env_vars=[name], interactive=False, label=f"password for {self.url.text}")
+        except CredentialError as exc:
+            if self.credential:  # a name the user gave: the resolver's own words say where it looked
+                raise
+            raise CredentialError(
+                f"No password for {self.url.text}: no vault entry or environment variable named "
+                f"{DEFAULT_PASSWORD} (the name used when none is given).",
+                "Name the vault entry holding this store's password with --destination-credential NAME "
+                "(migrate: --from-credential / --to-credential), or store one: "
+                f"`purelink secrets set {DEFAULT_PASSWORD}`.") from exc
+        provide({name: value.reveal()})
 
     @contextmanager
     def connection(self):
