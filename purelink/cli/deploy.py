@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     folder = args.output or engine.workspace.root / "deploy" / args.to
     folder.mkdir(parents=True, exist_ok=True)
     code = module_text(engine, recipe)
+    warnings: list[str] = []
     if args.to == "airflow":
         target = folder / f"{dag_id(recipe)}.py"
         # The DAG runs this version's module, kept beside it: a later version of the recipe in the
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         target = folder / f"{slug(recipe)}.yaml"
         text = kubernetes_manifests(recipe, image=image, module_text=code, schedule=schedule,
                                     credentials=credentials, db_file=db.name)
-        how = f"fill the Secret {slug(recipe)}-credentials, then `kubectl apply -f {target.name}`"
+        how = f"fill the Secret's values in {target.name}, then `kubectl apply -f {target.name}`"
+        warnings += _cluster_warnings(engine, recipe, image)
     _write(target, text)
     if args.format == "json":
         print(json.dumps({"file": str(target), "schedule": schedule, "image": image, "credentials": credentials,
@@ -65,7 +67,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote    {target}")
         print(f"runs     {schedule} (cron, UTC) in {image}")
         print(f"next     {how}")
+        for warning in warnings:
+            print(f"warning  {warning}")
     return 0
+
+
+def _cluster_warnings(engine, recipe, image: str) -> list[str]:
+    """What would make the CronJob fail in a cluster although it runs here."""
+    from purelink.catalog.spec import get_spec
+    from purelink.execution.reach import endpoint
+
+    found = []
+    if "/" not in image.split(":")[0]:
+        found.append(f"the image {image} exists only on this machine: push it to a registry the cluster pulls "
+                     "from and deploy with --image REGISTRY/purelink-runtime:TAG (or load it into the cluster)")
+    url = recipe.source.base_url or get_spec(recipe.source.name, engine.workspace.root).base_url
+    point = endpoint(url) if url else None
+    if point is not None and point.loopback:
+        found.append(f"the recipe reads {url}, which inside a pod is the pod itself: point it at an address the "
+                     f"cluster reaches (`purelink recipes new {recipe.name} --update --base-url URL`), then deploy again")
+    return found
 
 
 def _write(path: Path, text: str) -> Path:

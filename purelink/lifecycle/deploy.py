@@ -211,7 +211,9 @@ def kubernetes_manifests(recipe: Recipe, *, image: str, module_text: str, schedu
                                                                            "spec": pod}}}}},
     ]
     head = (f"# {header(recipe, 'Kubernetes manifests')}\n"
-            f"# Fill the Secret {name}-credentials ({', '.join(credentials) or 'no keys'}) before applying:\n"
+            f"# Fill the Secret {name}-credentials ({', '.join(credentials) or 'no keys'}) before applying: its\n"
+            "# stringData values below are empty. Or delete that document from this file and create it with\n"
             f"#   kubectl create secret generic {name}-credentials "
-            + " ".join(f"--from-literal={k}=..." for k in credentials) + "\n")
+            + " ".join(f"--from-literal={k}=..." for k in credentials) + "\n"
+            "# (applying the file as it is would empty a Secret created that way).\n")
     return head + "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in documents)

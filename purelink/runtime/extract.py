@@ -164,6 +164,9 @@ class Extraction(Committing, Estimating):
         for run in self.runs.values():
             if run.status == "running":
                 run.status = "stopped" if self.stop.is_set() and run.windows else "success"
+            if self.full_refresh and run.status != "success":  # its old rows were dropped when it began
+                self.warn(f"the full refresh of {run.stream.name} did not finish: its table holds only the rows "
+                          "loaded so far; run the recipe again to complete the refresh", stream=run.stream.name)
 
     def _loop(self, pool, ready: deque, pending: dict) -> None:
         writer = self.writer

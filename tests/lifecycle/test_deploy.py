@@ -192,3 +192,18 @@ def test_without_an_engine_deploy_says_to_name_the_image(tmp_path, api):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_kubernetes_deploy_warns_of_what_would_fail_in_a_cluster(tmp_path, api):
+    """Found by a new user: the manifest named an image only this machine has and a source on
+    127.0.0.1 (the pod itself, inside a cluster), and nothing said so."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    new_recipe(ws, api)
+    out = purelink("deploy", "stripe_customers", "--to", "kubernetes", "--every", "daily", "--image",
+                   "purelink-runtime:local", cwd=ws, env={"STRIPE_API_KEY": api.api_key}).stdout
+    assert "purelink-runtime:local exists only on this machine" in out and "--image REGISTRY/" in out, out
+    assert "inside a pod is the pod itself" in out and "--update --base-url URL" in out, out
+    [written] = (ws / "deploy" / "kubernetes").glob("*.yaml")
+    manifests = written.read_text()
+    assert "applying the file as it is would empty a Secret created that way" in manifests
