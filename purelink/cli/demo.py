@@ -125,17 +125,10 @@ def next_steps(args: argparse.Namespace, recipe: str, *, port: int, host: str) -
 
 
 def sandbox_host(executor: str) -> str:
-    """Where the sandbox listens. A container reaches the host through Docker's bridge, not its
-    loopback, so when Docker may run the pipeline the sandbox (fake data, a published test key)
-    listens on every interface; otherwise on loopback only."""
-    if os.environ.get("PURELINK_SANDBOX_HOST"):
-        return os.environ["PURELINK_SANDBOX_HOST"]
-    if executor == "local":
-        return "127.0.0.1"
-    from purelink.execution.docker import docker_available
-
-    return "0.0.0.0" if docker_available() else "127.0.0.1"
-
+    """Where the sandbox listens: loopback only. A container run reaches it through the relay that
+    forwards a recipe's loopback URLs into the container's network (purelink.execution.docker.forward),
+    so nothing (fake data, a published test key) needs to listen on every interface."""
+    return os.environ.get("PURELINK_SANDBOX_HOST") or "127.0.0.1"
 
 if __name__ == "__main__":
     import sys

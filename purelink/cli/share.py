@@ -41,7 +41,7 @@ def _share(engine, args: argparse.Namespace) -> int:
         return 0
     keys = ", ".join(c["name"] for c in manifest["credentials"]) or "none"
     print(f"bundle   {where}")
-    print(f"recipe   {manifest['name']} v{manifest['version']}  content sha256 {manifest['content_sha256'][:16]}")
+    print(f"recipe   {manifest['name']} v{manifest['version']}  bundle content sha256 {manifest['content_sha256'][:16]}")
     print(f"keys     {keys} (by name only; the receiver uses their own)")
     for stream, cols in manifest["personal_data_dropped"].items():
         print(f"left out {stream}: {', '.join(cols)} (personal data) from the sample")
