@@ -79,7 +79,7 @@ class Proposal:
         lines = [f"{self.spec.title}: {len(self.spec.streams)} stream(s) from {self.location}",
                  f"  base URL {self.spec.base_url}"]
         for var, spec in self.spec.variables.items():
-            lines.append(f"  variable {{{var}}}: {spec.description}  -> --var {var}=...")
+            lines.append(f"  variable {{{var}}}: {spec.description}  -> purelink recipes new ... --var {var}=VALUE")
         lines += [f"  {'?' if g.confidence < SURE else ' '} {g}" for g in self.guesses]
         lines += [f"  skipped {s}" for s in self.skipped]
         return "\n".join(lines)
