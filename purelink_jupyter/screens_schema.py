@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from purelink.errors import PurelinkError
+from purelink.runtime.formats import apply_formats
 from purelink_jupyter.render import compact_table, esc, short, table_html
 from purelink_jupyter.screens import Screen
 
@@ -50,7 +51,9 @@ class SchemaScreen(Screen):
 
     @staticmethod
     def _preview(probe) -> str:
-        records = probe.records[:5]
+        # declared Unix times shown as the instants the table will hold, like the types beside them
+        top = {k: unit for k, unit in (probe.formats or {}).items() if "." not in k}
+        records = [apply_formats(r, top)[0] for r in probe.records[:5]]
         if not records:
             return "<i>The API returned no records for this stream.</i>"
         keys = [k for k in records[0] if k == "id"] + [k for k in records[0] if k != "id"]

@@ -11,6 +11,7 @@ artifact; PURELINK_SCREENSHOTS chooses another folder), and on every stage the t
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,9 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
     page.wait_for_selector(".purelink-path-address.purelink-mixed", timeout=20 * SECOND)  # 5 of 6: mixed
     page.wait_for_selector(".purelink-group-contact.purelink-mixed", timeout=20 * SECOND)
     look("05-schema")
+    # Stripe's `created` (Unix seconds in the API) previews as the instant the table will hold
+    preview = page.locator(".purelink-preview").inner_text()
+    assert re.search(r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ", preview), preview
     page.locator(".purelink-column-filter input").fill("city")  # the filter narrows a wide object
     page.locator(".purelink-path-phone").wait_for(state="hidden", timeout=20 * SECOND)
     assert page.locator(".purelink-path-address-city").is_visible()
