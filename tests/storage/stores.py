@@ -41,3 +41,21 @@ def difference(a, b, key: str = "id") -> str:
                 return f"{key}={row[key]} {column}: {value!r} ({a.schema.field(column).type}) != " \
                        f"{other.get(column)!r} ({b.schema.field(column).type if column in b.column_names else '-'})"
     return "no value differs"
+
+
+def stripe_spec(api, destination: dict, **extra) -> dict:
+    """A tests/storage/drive.py spec: the sandbox's Stripe streams into `destination`."""
+    return {"source": "stripe", "base_url": api.stripe_base_url, "destination": destination, **extra}
+
+
+def add_customers(api, n: int) -> set[str]:
+    """`n` new customers created through the sandbox's API; their ids."""
+    import httpx
+
+    ids = set()
+    for i in range(n):
+        r = httpx.post(f"{api.stripe_base_url}/customers", data={"email": f"new{i}@example.com", "name": "New"},
+                       headers={"Authorization": f"Bearer {api.api_key}"})
+        r.raise_for_status()
+        ids.add(r.json()["id"])
+    return ids

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
 
 from purelink.sandbox import serve
 from purelink.storage.bigquery import BigQueryStore
+from tests.storage.stores import add_customers, stripe_spec
 
 pytest.importorskip("google.cloud.bigquery")
 
@@ -36,18 +36,6 @@ def store_of(dataset: dict) -> BigQueryStore:
     return BigQueryStore(f"{dataset['project']}.{dataset['dataset']}", endpoint=dataset["endpoint"])
 
 
-def stripe_spec(api, destination: dict, **extra) -> dict:
-    return {"source": "stripe", "base_url": api.stripe_base_url, "destination": destination, **extra}
-
-
-def add_customers(api, n: int) -> set[str]:
-    ids = set()
-    for i in range(n):
-        r = httpx.post(f"{api.stripe_base_url}/customers", data={"email": f"new{i}@example.com", "name": "New"},
-                       headers={"Authorization": f"Bearer {api.api_key}"})
-        r.raise_for_status()
-        ids.add(r.json()["id"])
-    return ids
 
 
 @pytest.mark.slow

@@ -4,11 +4,11 @@ PostgreSQL job; re-runs move only new rows, and a SIGKILL mid-run loses and doub
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from purelink.sandbox import serve
 from purelink.storage.iceberg import IcebergStore
+from tests.storage.stores import add_customers, stripe_spec
 
 pytest.importorskip("pyiceberg")
 
@@ -22,9 +22,6 @@ def stripe_api():
         yield api
 
 
-def stripe_spec(api, destination: dict, **extra) -> dict:
-    return {"source": "stripe", "base_url": api.stripe_base_url, "destination": destination, **extra}
-
 
 def iceberg_frames(spec: dict, tables: list[str]) -> dict:
     from purelink.runtime.destinations.iceberg import load_catalog
@@ -32,15 +29,6 @@ def iceberg_frames(spec: dict, tables: list[str]) -> dict:
     catalog = load_catalog(spec["properties"])
     return {t: catalog.load_table(tuple(t.split("."))).scan().to_arrow().to_pandas() for t in tables}
 
-
-def add_customers(api, n: int) -> set[str]:
-    ids = set()
-    for i in range(n):
-        r = httpx.post(f"{api.stripe_base_url}/customers", data={"email": f"new{i}@example.com", "name": "New"},
-                       headers={"Authorization": f"Bearer {api.api_key}"})
-        r.raise_for_status()
-        ids.add(r.json()["id"])
-    return ids
 
 
 @pytest.mark.slow
