@@ -10,6 +10,7 @@
 # scripts/bq_emulator_launch.py).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/wait-http.sh"
 case "${1:-start}" in
 start)
     python="$(bash "$here/venv.sh" "$here/requirements/bq-emulator.txt")"
@@ -24,23 +25,9 @@ print(*ports)')
         --grpc-host 127.0.0.1 --grpc-port "$grpc" --ephemeral --log-level warning >"$log" 2>&1 &
     pid=$!
     url="http://127.0.0.1:$rest"
-    # Polled, not slept: a busy machine may take many seconds to import DuckDB and sqlglot.
-    for _ in $(seq 1 600); do
-        if curl -s -o /dev/null "$url/bigquery/v2/projects/probe/datasets"; then
-            echo "export BQ_EMULATOR_URL='$url'"
-            echo "export BQ_EMULATOR_PID='$pid'"
-            exit 0
-        fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "bq-emulator: the emulator exited at start; its log ($log):" >&2
-            tail -20 "$log" >&2
-            exit 1
-        fi
-        sleep 0.2
-    done
-    echo "bq-emulator: no answer on $url after 120 s; log: $log" >&2
-    kill "$pid" 2>/dev/null || true
-    exit 1
+    wait_for_http bq-emulator "$url/bigquery/v2/projects/probe/datasets" "$pid" "$log"
+    echo "export BQ_EMULATOR_URL='$url'"
+    echo "export BQ_EMULATOR_PID='$pid'"
     ;;
 stop)
     kill "${2:?pid}" 2>/dev/null || true
