@@ -42,6 +42,14 @@ def run_cell(page, index: int) -> None:
     raise AssertionError(f"cell {index} did not start running")
 
 
+def open_and_run(page, url: str, notebook: str, cells: int) -> None:
+    """Open `notebook` in JupyterLab, wait for its kernel, and run its first `cells` cells."""
+    page.goto(f"{url}/lab/tree/{notebook}")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
+    for index in range(cells):
+        run_cell(page, index)
+
+
 def snap(page, name: str) -> None:
     """With PURELINK_SCREENSHOTS=DIR, a screenshot of each stage for a person to look at."""
     folder = os.environ.get("PURELINK_SCREENSHOTS")
@@ -62,10 +70,7 @@ def test_wizard_from_s_to_a_dataframe(lab, page, lab_sandbox, make_notebook, lab
         f"%load_ext purelink\n%config Purelink.executor = {lab_executor!r}",
         "%purelink",
     ])
-    page.goto(f"{url}/lab/tree/pipeline.ipynb")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
-    run_cell(page, 0)
-    run_cell(page, 1)
+    open_and_run(page, url, "pipeline.ipynb", cells=2)
     wizard = page.locator(".purelink-wizard")
     wizard.wait_for(timeout=60 * SECOND)
 
@@ -173,10 +178,7 @@ def test_run_magic_monitor_answers_pause_and_stop_while_the_cell_runs(lab, page,
             "r = %purelink run slow_customers",
             "r['customers'].shape",
         ])
-        page.goto(f"{url}/lab/tree/run.ipynb")
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
-        run_cell(page, 0)
-        run_cell(page, 1)
+        open_and_run(page, url, "run.ipynb", cells=2)
         monitor = page.locator(".purelink-monitor")
         monitor.wait_for(timeout=60 * SECOND)
         records = monitor.locator(".purelink-records")

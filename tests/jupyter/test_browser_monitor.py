@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.jupyter.test_browser import SECOND, run_cell
+from tests.jupyter.test_browser import SECOND, open_and_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -69,10 +69,7 @@ def test_notebook_monitor_is_monotonic_and_its_eta_honest(lab, page, make_notebo
         f"import os\nos.environ['STRIPE_API_KEY'] = {slow.api_key!r}\n%load_ext purelink",
         "r = %purelink run slow_customers",
     ])
-    page.goto(f"{url}/lab/tree/run.ipynb")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
-    run_cell(page, 0)
-    run_cell(page, 1)
+    open_and_run(page, url, "run.ipynb", cells=2)
     monitor = page.locator(".purelink-monitor")
     monitor.wait_for(timeout=60 * SECOND)
 
