@@ -17,16 +17,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from purelink.runtime.bookkeeping import META_AIRBYTE, META_PURELINK
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.records import infer_types, to_arrow
-
-META_PURELINK = {"_purelink_run_id": "varchar", "_purelink_extracted_at": "timestamptz"}
-# `_airbyte_generation_id` means what Airbyte's destinations v2 give it: a per-stream number that
-# starts at 0 and goes up by one each time the stream's table is rebuilt from scratch (a whole-table
-# reload, or `--full-refresh` of an incremental stream); incremental runs keep the current one.
-META_AIRBYTE = {"_airbyte_raw_id": "varchar", "_airbyte_extracted_at": "timestamptz",
-                "_airbyte_meta": "json", "_airbyte_generation_id": "bigint",
-                "_airbyte_ab_id": "varchar", "_airbyte_emitted_at": "timestamptz"}
 
 
 def generation_of(previous: int | None, *, rebuilt: bool) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from purelink.runtime import bookkeeping
 from purelink.runtime.arrow_batch import ArrowBatch, stage_name
 from purelink.runtime.destinations.base import Batch, Claim, Destination, SchemaChange, check_claims
 from purelink.runtime.destinations.bigquery_client import client, column_type, flat, load_parquet, run
@@ -74,6 +75,16 @@ class BigQueryDestination(Destination):
             raise explain(exc, f"create the dataset {self.project}.{self.dataset}") from None
         for name, columns in BOOKKEEPING.items():
             self._create(table_name("_purelink", name), pa.schema(columns))
+            self._upgrade(table_name("_purelink", name), columns)
+
+    def _upgrade(self, name: str, columns: dict[str, pa.DataType]) -> None:
+        """Add the columns a bookkeeping table from an older version lacks (at the end, where the
+        definition puts new ones, so `INSERT ... SELECT *` from a staging table still lines up)."""
+        have = self._columns(name)
+        for column, kind in columns.items():
+            if column not in have:
+                run(self.bq, f"ALTER TABLE {self.ref(name)} ADD COLUMN IF NOT EXISTS {q(column)} {column_type(kind)}",
+                    what=f"add the column {column} to {name}")
 
     def close(self) -> None:
         if self.bq is not None:
@@ -112,7 +123,7 @@ class BigQueryDestination(Destination):
                      "WHERE status = 'running' AND pipeline = @p", self._params(("p", "STRING", pipeline)),
             what="mark killed runs")
         row = {"run_id": run_id, "pipeline": pipeline, "recipe": recipe, "version": version, "mode": mode,
-               "status": "running", "started_at": datetime.now(UTC)}
+               "status": "running", "started_at": datetime.now(UTC), "executor": bookkeeping.executor()}
         load_parquet(self.bq, pa.Table.from_pylist([row], schema=pa.schema(BOOKKEEPING["executions"])),
                      f"{self.project}.{self.dataset}.{table_name('_purelink', 'executions')}", append=True)
 

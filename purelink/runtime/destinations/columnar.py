@@ -16,30 +16,18 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from purelink.runtime import bookkeeping
 from purelink.runtime.destinations.base import Batch, typed_table
 
 # Purelink's bookkeeping tables (`_purelink.*`) as Arrow columns, for the stores that are written
-# through Arrow (BigQuery, Iceberg): the same columns DuckDB and PostgreSQL create in SQL.
-TEXT, WHEN, INT, FLOAT = pa.string(), pa.timestamp("us", tz="UTC"), pa.int64(), pa.float64()
-BOOKKEEPING = {
-    "executions": {"run_id": TEXT, "pipeline": TEXT, "recipe": TEXT, "version": INT, "mode": TEXT,
-                   "status": TEXT, "started_at": WHEN, "finished_at": WHEN, "duration_s": FLOAT,
-                   "records": INT, "requests": INT, "bytes": INT, "errors": INT, "warnings": INT,
-                   "dead_letters": INT, "error_message": TEXT, "streams": TEXT, "cause": TEXT},
-    "state": {"pipeline": TEXT, "stream": TEXT, "key": TEXT, "value": TEXT, "run_id": TEXT, "updated_at": WHEN},
-    "dead_letters": {"run_id": TEXT, "pipeline": TEXT, "stream": TEXT, "reason": TEXT, "record": TEXT,
-                     "failed_at": WHEN},
-    "schema_changes": {"run_id": TEXT, "pipeline": TEXT, "stream": TEXT, "table_name": TEXT,
-                       "column_name": TEXT, "change": TEXT, "old_type": TEXT, "new_type": TEXT,
-                       "changed_at": WHEN},
-    "tables": {"schema_name": TEXT, "table_name": TEXT, "pipeline": TEXT, "source": TEXT,
-               "source_table": TEXT, "run_id": TEXT, "claimed_at": WHEN},
-}
+# through Arrow (BigQuery, Iceberg); the one definition is purelink.runtime.bookkeeping.
+TEXT = pa.string()
+BOOKKEEPING = {name: bookkeeping.arrow_columns(name) for name in bookkeeping.TABLES}
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 LOGICAL_ARROW = {"boolean": pa.bool_(), "bigint": pa.int64(), "double": pa.float64(), "varchar": pa.string(),
                  "json": pa.string(), "timestamptz": TIMESTAMP, "null": pa.string()}
-TIMESTAMP_META = {"_purelink_extracted_at", "_airbyte_extracted_at", "_airbyte_emitted_at"}
+TIMESTAMP_META = bookkeeping.META_TIMES
 
 
 def rest_table(batch: Batch, *, run_id: str, extracted_at: datetime, airbyte: bool) -> tuple[pa.Table, dict[str, str]]:

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from purelink.runtime import bookkeeping
 from purelink.runtime.destinations.base import (
     Batch,
     Claim,
@@ -38,25 +39,18 @@ SQL_TYPES = {"boolean": "BOOLEAN", "bigint": "BIGINT", "double": "DOUBLE", "varc
 LOGICAL = {v: k for k, v in SQL_TYPES.items() if k != "null"}
 LOGICAL["TIMESTAMP WITH TIME ZONE"] = "timestamptz"  # how duckdb_columns() spells it
 
-INTERNAL_DDL = """
-CREATE SCHEMA IF NOT EXISTS _purelink;
-CREATE TABLE IF NOT EXISTS _purelink.executions (
-    run_id VARCHAR, pipeline VARCHAR, recipe VARCHAR, version INTEGER, mode VARCHAR, status VARCHAR,
-    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, duration_s DOUBLE, records BIGINT,
-    requests BIGINT, bytes BIGINT, errors INTEGER, warnings INTEGER, dead_letters BIGINT,
-    error_message VARCHAR, streams JSON);
-ALTER TABLE _purelink.executions ADD COLUMN IF NOT EXISTS cause JSON;
-CREATE TABLE IF NOT EXISTS _purelink.state (
-    pipeline VARCHAR, stream VARCHAR, key VARCHAR, value JSON, run_id VARCHAR, updated_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS _purelink.dead_letters (
-    run_id VARCHAR, pipeline VARCHAR, stream VARCHAR, reason VARCHAR, record JSON, failed_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS _purelink.schema_changes (
-    run_id VARCHAR, pipeline VARCHAR, stream VARCHAR, table_name VARCHAR, column_name VARCHAR,
-    change VARCHAR, old_type VARCHAR, new_type VARCHAR, changed_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS _purelink.tables (
-    schema_name VARCHAR, table_name VARCHAR, pipeline VARCHAR, source VARCHAR, source_table VARCHAR,
-    run_id VARCHAR, claimed_at TIMESTAMPTZ);
-"""
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the bookkeeping tables, and add the columns a file from an older version lacks."""
+    for statement in bookkeeping.ddl("duckdb"):
+        con.execute(statement)
+    found: dict[str, set[str]] = {}
+    for table, column in con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = ?", [bookkeeping.SCHEMA]).fetchall():
+        found.setdefault(table, set()).add(column)
+    for table in bookkeeping.TABLES:
+        for statement in bookkeeping.upgrade("duckdb", table, found.get(table, set())):
+            con.execute(statement)
 
 
 # The catalog every purelink connection gives the file. DuckDB would name it after the file, and a
@@ -143,7 +137,7 @@ class DuckDBDestination(Destination):
         if not self.remote:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con = connect(self.path, token=self.token)
-        self.con.execute(INTERNAL_DDL)
+        prepare(self.con)
         self.catalog = self._one("SELECT current_database()")
 
     @property
@@ -186,9 +180,9 @@ class DuckDBDestination(Destination):
         self.con.execute("UPDATE _purelink.executions SET status = 'interrupted' "
                          "WHERE status = 'running' AND pipeline = ?", [pipeline])
         self.con.execute(
-            "INSERT INTO _purelink.executions (run_id, pipeline, recipe, version, mode, status, started_at) "
-            "VALUES (?, ?, ?, ?, ?, 'running', ?)",
-            [run_id, pipeline, recipe, version, mode, datetime.now(UTC)])
+            "INSERT INTO _purelink.executions (run_id, pipeline, recipe, version, mode, status, started_at, executor) "
+            "VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+            [run_id, pipeline, recipe, version, mode, datetime.now(UTC), bookkeeping.executor()])
 
     def finish_run(self, run_id: str, **fields: Any) -> None:
         if "streams" in fields:

@@ -23,6 +23,7 @@ from purelink.runtime.arrow_batch import (
     pg_typename,
     stage_name,
 )
+from purelink.runtime.bookkeeping import META_TIMES
 from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK, Batch, SchemaChange
 from purelink.runtime.destinations.duckdb import DuckDBDestination, quote
 from purelink.runtime.errors import RuntimeFailure
@@ -192,7 +193,7 @@ class DuckDBArrowDestination(DuckDBDestination):
             if name == "_purelink_run_id":
                 values.append("CAST(? AS VARCHAR)")
                 params.append(run_id)
-            elif name in ("_purelink_extracted_at", "_airbyte_extracted_at", "_airbyte_emitted_at"):
+            elif name in META_TIMES:
                 values.append("CAST(? AS TIMESTAMPTZ)")
                 params.append(extracted_at)
             elif name in ("_airbyte_raw_id", "_airbyte_ab_id"):

@@ -26,6 +26,7 @@ from typing import Any, cast
 
 import pyarrow as pa
 
+from purelink.runtime import bookkeeping
 from purelink.runtime.arrow_batch import ArrowBatch, stage_name
 from purelink.runtime.destinations.base import Batch, Claim, Destination, SchemaChange, check_claims
 from purelink.runtime.destinations.columnar import BOOKKEEPING as COLUMNS
@@ -121,7 +122,11 @@ class IcebergDestination(Destination):
                                                  s3_credential=self.s3_credential))
         self.catalog.create_namespace_if_not_exists(INTERNAL)
         for name, columns in BOOKKEEPING.items():
-            self.catalog.create_table_if_not_exists(f"{INTERNAL}.{name}", schema=pa.schema(columns))
+            table = self.catalog.create_table_if_not_exists(f"{INTERNAL}.{name}", schema=pa.schema(columns))
+            if set(columns) - set(table.schema().column_names):
+                # a table from an older version: Iceberg adds the missing columns, as optional ones
+                with table.update_schema() as update:
+                    update.union_by_name(pa.schema(columns))
 
     def close(self) -> None:
         self.catalog = None
@@ -157,7 +162,7 @@ class IcebergDestination(Destination):
                             overwrite_filter=dead)
         self._append("executions", [{"run_id": run_id, "pipeline": pipeline, "recipe": recipe,
                                      "version": version, "mode": mode, "status": "running",
-                                     "started_at": datetime.now(UTC)}])
+                                     "started_at": datetime.now(UTC), "executor": bookkeeping.executor()}])
 
     def finish_run(self, run_id: str, **fields: Any) -> None:
         table = self.catalog.load_table((INTERNAL, "executions"))

@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from purelink.runtime import pg
+from purelink.runtime import bookkeeping, pg
 from purelink.runtime.arrow_batch import ArrowBatch, pg_type, warehouse_ready
 from purelink.runtime.destinations.base import (
     META_AIRBYTE,
@@ -42,32 +42,9 @@ LOGICAL_PG = {"boolean": "boolean", "bigint": "bigint", "double": "double precis
 # format_type() spelling -> the lattice of records.py, to widen columns loaded from API records
 PG_LOGICAL = {"boolean": "boolean", "bigint": "bigint", "double precision": "double", "text": "varchar",
               "jsonb": "json", "timestamp with time zone": "timestamptz"}
-EXECUTION_TYPES = {"status": "text", "duration_s": "double precision", "records": "bigint", "requests": "bigint",
-                   "bytes": "bigint", "errors": "integer", "warnings": "integer", "dead_letters": "bigint",
-                   "error_message": "text", "cause": "jsonb", "streams": "jsonb", "finished_at": "timestamptz"}
+EXECUTION_TYPES = bookkeeping.column_types("executions", "postgres")
 STAGE = "purelink_stage"
 ROW_ID = "__purelink_row_id"
-
-INTERNAL_DDL = (
-    "CREATE SCHEMA IF NOT EXISTS _purelink",
-    """CREATE TABLE IF NOT EXISTS _purelink.executions (
-        run_id text PRIMARY KEY, pipeline text, recipe text, version integer, mode text, status text,
-        started_at timestamptz, finished_at timestamptz, duration_s double precision, records bigint,
-        requests bigint, bytes bigint, errors integer, warnings integer, dead_letters bigint,
-        error_message text, streams jsonb)""",
-    "ALTER TABLE _purelink.executions ADD COLUMN IF NOT EXISTS cause jsonb",  # the run's structured cause
-    """CREATE TABLE IF NOT EXISTS _purelink.state (
-        pipeline text, stream text, key text, value jsonb, run_id text, updated_at timestamptz,
-        PRIMARY KEY (pipeline, stream, key))""",
-    """CREATE TABLE IF NOT EXISTS _purelink.dead_letters (
-        run_id text, pipeline text, stream text, reason text, record jsonb, failed_at timestamptz)""",
-    """CREATE TABLE IF NOT EXISTS _purelink.schema_changes (
-        run_id text, pipeline text, stream text, table_name text, column_name text, change text,
-        old_type text, new_type text, changed_at timestamptz)""",
-    """CREATE TABLE IF NOT EXISTS _purelink.tables (
-        schema_name text, table_name text, pipeline text, source text, source_table text, run_id text,
-        claimed_at timestamptz, PRIMARY KEY (schema_name, table_name))""",
-)
 
 
 class PostgresDestination(Destination):
@@ -90,14 +67,25 @@ class PostgresDestination(Destination):
         self.con = pg.connect(self.url, password=self.password, role="warehouse")
         self.cur = self.con.cursor()
         try:
-            for statement in INTERNAL_DDL:
+            for statement in bookkeeping.ddl("postgres"):
                 self.cur.execute(statement)
+            self._upgrade()
             self.con.commit()
         except pg.driver().Error as exc:
             self.con.rollback()
             raise RuntimeFailure(f"Cannot prepare the warehouse {self.location()}: {pg.first_line(exc)}",
                                  "The user needs CREATE on the database (for the _purelink and "
                                  f"{self.schema} schemas).") from None
+
+    def _upgrade(self) -> None:
+        """Add the bookkeeping columns a warehouse from an older version lacks."""
+        found: dict[str, set[str]] = {}
+        for table, column in pg.fetch(self.cur, "SELECT table_name, column_name FROM information_schema.columns "
+                                                "WHERE table_schema = $1", [bookkeeping.SCHEMA]):
+            found.setdefault(table, set()).add(column)
+        for table in bookkeeping.TABLES:
+            for statement in bookkeeping.upgrade("postgres", table, found.get(table, set())):
+                self.cur.execute(statement)
 
     def close(self) -> None:
         if self.con is None:
@@ -133,9 +121,9 @@ class PostgresDestination(Destination):
         self.cur.execute("UPDATE _purelink.executions SET status = 'interrupted' "
                          "WHERE status = 'running' AND pipeline = $1", parameters=[pipeline])
         self.cur.execute(
-            "INSERT INTO _purelink.executions (run_id, pipeline, recipe, version, mode, status, started_at) "
-            "VALUES ($1, $2, $3, CAST($4 AS integer), $5, 'running', CAST($6 AS timestamptz))",
-            parameters=[run_id, pipeline, recipe, version, mode, datetime.now(UTC)])
+            "INSERT INTO _purelink.executions (run_id, pipeline, recipe, version, mode, status, started_at, executor) "
+            "VALUES ($1, $2, $3, CAST($4 AS integer), $5, 'running', CAST($6 AS timestamptz), $7)",
+            parameters=[run_id, pipeline, recipe, version, mode, datetime.now(UTC), bookkeeping.executor()])
         self.con.commit()
 
     def finish_run(self, run_id: str, **fields: Any) -> None:
