@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from purelink.runtime.bookkeeping import EXECUTOR_ENV, started_by
 from purelink.runtime.entry import PARENT_PIPE
 from purelink.runtime.events import parse_event
 
@@ -241,6 +242,7 @@ class _LocalHandle(RunHandle):
         env = {k: v for k, v in os.environ.items() if k not in job.secrets}
         env.update(job.env)
         env["PYTHONUNBUFFERED"] = "1"
+        env[EXECUTOR_ENV] = started_by("local")
         env.pop("PURELINK_SECRETS_FILE", None)
         env[PARENT_PIPE] = "stdin"
         cmd = [runner.python, str(job.module), "--db", str(job.db_path), *job.args]

@@ -111,7 +111,7 @@ with DAG(dag_id={dag_id(recipe)!r}, schedule={schedule!r}, start_date=datetime(2
         mounts=[Mount("/pipeline/{module.name}", PIPELINE, type="bind", read_only=True),
                 Mount("/data", DATA_DIR, type="bind")],
         environment={{"PURELINK_IN_CONTAINER": "1", "PURELINK_LOOPBACK_HOST": "{LOOPBACK_HOST}",
-                     "PYTHONUNBUFFERED": "1", "HOME": "/tmp"}},
+                     "PYTHONUNBUFFERED": "1", "HOME": "/tmp", "PURELINK_EXECUTOR": "airflow"}},
         private_environment=Credentials(),
         user="{SANDBOX_UID}:{SANDBOX_UID}",
         privileged=False,
@@ -149,7 +149,8 @@ with DAG(dag_id={dag_id(recipe)!r}, schedule={schedule!r}, start_date=datetime(2
         image={image!r},
         cmds=["python", "/pipeline/pipeline.py", "--db", "/data/{db_file}"],
         secrets=[Secret("env", key, "{name}-credentials", key) for key in CREDENTIALS],
-        env_vars={{"PURELINK_IN_CONTAINER": "1", "PYTHONUNBUFFERED": "1", "HOME": "/tmp"}},
+        env_vars={{"PURELINK_IN_CONTAINER": "1", "PYTHONUNBUFFERED": "1", "HOME": "/tmp",
+                  "PURELINK_EXECUTOR": "airflow"}},
         volumes=[k8s.V1Volume(name="pipeline", config_map=k8s.V1ConfigMapVolumeSource(name="{name}-pipeline")),
                  k8s.V1Volume(name="data", persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
                      claim_name="{name}-data")),
@@ -183,7 +184,7 @@ def kubernetes_manifests(recipe: Recipe, *, image: str, module_text: str, schedu
         "name": "pipeline", "image": image, "imagePullPolicy": "IfNotPresent",
         "command": ["python", "/pipeline/pipeline.py", "--db", f"/data/{db_file}"],
         "env": [{"name": "PURELINK_IN_CONTAINER", "value": "1"}, {"name": "PYTHONUNBUFFERED", "value": "1"},
-                {"name": "HOME", "value": "/tmp"}]
+                {"name": "HOME", "value": "/tmp"}, {"name": "PURELINK_EXECUTOR", "value": "kubernetes"}]
         + [{"name": key, "valueFrom": {"secretKeyRef": {"name": f"{name}-credentials", "key": key}}}
            for key in credentials],
         "volumeMounts": [{"name": "pipeline", "mountPath": "/pipeline", "readOnly": True},

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from purelink.errors import PurelinkError
+from purelink.runtime.bookkeeping import EXECUTOR_ENV
 
 if TYPE_CHECKING:
     from purelink.workspace import Workspace
@@ -108,11 +109,12 @@ def job_command(workspace: Workspace, name: str, *, python: str | None = None) -
     flock = shutil.which("flock") or "/usr/bin/flock"
     lock = workspace.logs / f".{name}.lock"
     log = workspace.logs / f"{name}.log"
-    env = " ".join(f"{var}={q(os.environ[var])}" for var in CARRIED if os.environ.get(var))
+    env = " ".join([f"{var}={q(os.environ[var])}" for var in CARRIED if os.environ.get(var)]
+                   + [f"{EXECUTOR_ENV}=cron"])  # the executions row says cron started the run
     run = (f"{flock} -n -E {SKIPPED_EXIT} {q(str(lock))} {q(python)} -m purelink.cli recipes run {q(name)} "
            f"--workspace {q(str(root))}")
     skipped = f"echo \"purelink: {name} skipped at $(date -u): the previous run still holds {lock.name}\""
-    return (f"cd {q(str(root))} && {{ {env + ' ' if env else ''}{run}; "
+    return (f"cd {q(str(root))} && {{ {env} {run}; "
             f"[ $? -ne {SKIPPED_EXIT} ] || {skipped}; }} >> {q(str(log))} 2>&1")
 
 

@@ -115,9 +115,14 @@ def _recorded(store: RecipeStore, name: str, recipes) -> tuple[list[dict], list[
             tables = {r[0] for r in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE schema_name = '_purelink'").fetchall()}
             if "executions" in tables:
+                # read-only here, so a file from before the executor column is not upgraded: NULL
+                have = {r[0] for r in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE schema_name = '_purelink' "
+                    "AND table_name = 'executions'").fetchall()}
+                executor = "executor" if "executor" in have else "NULL AS executor"
                 cur = con.execute(
-                    "SELECT version, run_id, status, records, dead_letters, duration_s, started_at, mode, error_message "
-                    "FROM _purelink.executions WHERE recipe = ? ORDER BY started_at", [name])
+                    "SELECT version, run_id, status, records, dead_letters, duration_s, started_at, mode, error_message, "
+                    f"{executor} FROM _purelink.executions WHERE recipe = ? ORDER BY started_at", [name])
                 runs += _rows(cur)
             if "schema_changes" in tables:
                 cur = con.execute(

@@ -24,6 +24,7 @@ from purelink.execution.docker.watchdog import owner_labels, spawn_watchdog, tra
 from purelink.execution.images import SANDBOX_UID
 from purelink.execution.jobs import Job, RunHandle
 from purelink.execution.reach import Endpoint
+from purelink.runtime.bookkeeping import EXECUTOR_ENV, started_by
 from purelink.runtime.entry import PARENT_PIPE
 from purelink.runtime.events import parse_event
 
@@ -79,7 +80,8 @@ class DockerHandle(RunHandle):
         mounts = [Mount(f"/pipeline/{module.name}", str(module), type="bind", read_only=True),
                   Mount("/data", str(data_dir), type="bind", read_only=False)]
         env = {**_container_env(job), "PURELINK_RUN_ID": self.run_id, "PURELINK_IN_CONTAINER": "1",
-               "PURELINK_LOOPBACK_HOST": LOOPBACK_HOST, "PYTHONUNBUFFERED": "1", "HOME": "/tmp"}
+               "PURELINK_LOOPBACK_HOST": LOOPBACK_HOST, "PYTHONUNBUFFERED": "1", "HOME": "/tmp",
+               EXECUTOR_ENV: started_by("docker")}
         # The secrets travel on the container's stdin (the first line, JSON), so they are never in a
         # file, the environment, a label or `docker inspect`. The attach stays open for the run:
         # with stdin_once the engine closes the container's stdin when we let go of it, even by
