@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ import yaml
 
 from tests.execution.conftest import IN_CI, ROOT, base_image, docker_engine, runtime_image  # noqa: F401 - fixtures
 from tests.lifecycle.test_history import purelink
+from tests.lifecycle.test_schedule import HeldProxy
 
 pytestmark = pytest.mark.slow
 
@@ -56,17 +58,35 @@ def truth_ids(api) -> set[str]:
         params["starting_after"] = page["data"][-1]["id"]
 
 
-def new_recipe(ws: Path, api) -> None:
+def new_recipe(ws: Path, api, base_url: str | None = None) -> None:
     purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
-             api.stripe_base_url, "--executor", "docker", cwd=ws)
+             base_url or api.stripe_base_url, "--executor", "docker", cwd=ws)
+
+
+# What purelink's own Docker executor gives a run (purelink/execution/docker/handle.py), which the
+# DAG's container must have too.
+HARDENED = {"CapDrop": ["ALL"], "ReadonlyRootfs": True, "SecurityOpt": ["no-new-privileges"], "PidsLimit": 512,
+            "Memory": 2 * 1024**3, "MemorySwap": 2 * 1024**3, "Privileged": False,
+            "Tmpfs": {"/tmp": "rw,nosuid,nodev,noexec,size=256m"}}
+
+
+@pytest.fixture
+def held_api(api):
+    """The sandbox behind a proxy that holds the container's first request until released: the
+    test reads the running container's settings before it finishes and is removed."""
+    proxy = HeldProxy(api, host="0.0.0.0")  # the DAG's container reaches it as host.docker.internal
+    yield proxy
+    proxy.close()
 
 
 @pytest.mark.timeout(1800)
-def test_airflow_runs_the_dag_in_the_runtime_image_and_loads_the_sandbox(tmp_path, api, airflow_venv,
+def test_airflow_runs_the_dag_in_the_runtime_image_and_loads_the_sandbox(tmp_path, api, held_api, airflow_venv,
                                                                          runtime_image):  # noqa: F811
+    import docker
+
     ws = tmp_path / "ws"
     ws.mkdir()
-    new_recipe(ws, api)
+    new_recipe(ws, api, held_api.url)
     out = json.loads(purelink("deploy", "stripe_customers", "--to", "airflow", "--every", "hourly", "--image",
                               runtime_image, "--format", "json", cwd=ws).stdout)
     dag_file = Path(out["file"])
@@ -93,21 +113,37 @@ def test_airflow_runs_the_dag_in_the_runtime_image_and_loads_the_sandbox(tmp_pat
 
     airflow("db", "migrate")
     airflow("variables", "set", "STRIPE_API_KEY", api.api_key)
-    ran = airflow("dags", "test", out["dag_id"])
-    logs = ran.stdout + ran.stderr
+    data_dir = re.search(r"^DATA_DIR = '([^']+)'", text, re.MULTILINE)[1]
+    ran = subprocess.Popen([str(airflow_venv / "bin" / "airflow"), "dags", "test", out["dag_id"]], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    engine = docker.from_env()
+    try:
+        while not held_api.arrived.wait(1) and ran.poll() is None:
+            pass  # until the container is inside its first request, or Airflow gave up
+        assert held_api.arrived.is_set(), "the DAG's container never reached the API: " + ran.stdout.read()[-3000:]
+        [container] = engine.containers.list(filters={"label": f"purelink.data={data_dir}"})
+        host = container.attrs["HostConfig"]
+        assert {k: host.get(k) for k in HARDENED} == HARDENED
+        assert host["NanoCpus"] == int(min(2, engine.info()["NCPU"]) * 1e9)
+        assert container.attrs["Config"]["User"] == "10001:10001"
+    finally:
+        held_api.release.set()
+        logs = ran.communicate(timeout=900)[0]
+        engine.close()
+    assert ran.returncode == 0, logs[-3000:]
     assert '"status":"success"' in logs and api.api_key not in logs
 
     con = duckdb.connect(str(ws / "data" / "purelink.duckdb"), read_only=True)
     try:
         count, distinct = con.execute("SELECT count(*), count(DISTINCT id) FROM stripe.customers").fetchone()
         ids = {r[0] for r in con.execute("SELECT id FROM stripe.customers").fetchall()}
-        runs = con.execute("SELECT status, records FROM _purelink.executions").fetchall()
+        runs = con.execute("SELECT status, records, executor FROM _purelink.executions").fetchall()
     finally:
         con.close()
     truth = truth_ids(api)
     assert count == distinct == len(truth) == 150
     assert ids == truth
-    assert runs == [("success", 150)]
+    assert runs == [("success", 150, "airflow")]
 
 
 @pytest.mark.timeout(1800)
@@ -168,6 +204,7 @@ def test_kubernetes_manifests_parse_with_the_official_client(tmp_path, api):
     module = kinds["ConfigMap"].data["pipeline.py"]
     assert module == (ws / "pipelines" / "stripe_customers.py").read_text()
     assert container.command == ["python", "/pipeline/pipeline.py", "--db", "/data/purelink.duckdb"]
+    assert {e.name: e.value for e in container.env if not e.value_from}["PURELINK_EXECUTOR"] == "kubernetes"
 
 
 def test_a_recipe_without_a_schedule_says_how_to_give_one(tmp_path, api):

@@ -61,7 +61,7 @@ class HeldProxy:
     """Forwards to the sandbox, but holds every request until `release` is set; `arrived` tells
     that a run is inside its first request (and so holds the schedule's lock)."""
 
-    def __init__(self, sandbox) -> None:
+    def __init__(self, sandbox, host: str = "127.0.0.1") -> None:
         self.arrived, self.release = threading.Event(), threading.Event()
         upstream = sandbox.stripe_base_url.rsplit("/v1", 1)[0]
         proxy = self
@@ -80,7 +80,7 @@ class HeldProxy:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)  # 0.0.0.0: containers reach it too
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -133,11 +133,11 @@ def test_the_installed_line_runs_under_cron_and_a_second_start_is_skipped(worksp
     # One run loaded the sandbox's 150 customers once; the skipped start left no run behind.
     con = duckdb.connect(str(workspace / "data" / "purelink.duckdb"), read_only=True)
     try:
-        runs = con.execute("SELECT status, records FROM _purelink.executions").fetchall()
+        runs = con.execute("SELECT status, records, executor FROM _purelink.executions").fetchall()
         count, distinct = con.execute("SELECT count(*), count(DISTINCT id) FROM stripe.customers").fetchone()
     finally:
         con.close()
-    assert runs == [("success", 150)] and count == distinct == 150
+    assert runs == [("success", 150, "cron")] and count == distinct == 150
     assert "success" in log.read_text()
 
     listed = json.loads(purelink("schedule", "list", "--format", "json", cwd=tmp_path).stdout)

@@ -1,0 +1,59 @@
+"""`_purelink.executions.executor` says what started a run, as `purelink recipes run` starts it with
+each runner here (local, Docker); `recipes history` shows it. Cron and Airflow are checked in
+test_schedule.py and test_deploy.py, where those really start the run."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from purelink.sandbox import serve
+from tests.execution.conftest import base_image, docker_engine, runtime_image  # noqa: F401 - fixtures
+from tests.lifecycle.test_history import purelink
+
+
+@pytest.fixture(scope="module")
+def api():
+    with serve(host="0.0.0.0", seed=0, customers=120) as s:  # 0.0.0.0: containers reach it too
+        yield s
+
+
+def landed(ws) -> tuple[list[tuple], int]:
+    con = duckdb.connect(str(ws / "data" / "purelink.duckdb"), read_only=True)
+    try:
+        runs = con.execute("SELECT status, records, executor FROM _purelink.executions ORDER BY started_at").fetchall()
+        return runs, con.execute("SELECT count(DISTINCT id) FROM stripe.customers").fetchone()[0]
+    finally:
+        con.close()
+
+
+def run_with(ws, api, executor: str, env: dict | None = None) -> None:
+    purelink("recipes", "run", "stripe_customers", "--executor", executor, cwd=ws,
+             env={"STRIPE_API_KEY": api.api_key, **(env or {})})
+
+
+def test_a_local_run_says_local_and_history_shows_it(workspace, api, monkeypatch):
+    monkeypatch.delenv("PURELINK_EXECUTOR", raising=False)
+    purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
+             api.stripe_base_url, "--executor", "local", cwd=workspace)
+    run_with(workspace, api, "local")
+    assert landed(workspace) == ([("success", 120, "local")], 120)
+
+    story = json.loads(purelink("recipes", "history", "stripe_customers", "--format", "json", cwd=workspace).stdout)
+    assert [r["executor"] for v in story["versions"] for r in v["runs"]] == ["local"]
+    shown = purelink("recipes", "history", "stripe_customers", cwd=workspace).stdout
+    assert "records" in shown and "by local" in shown, shown
+
+
+@pytest.mark.slow
+def test_a_docker_run_says_docker(workspace, api, base_image, runtime_image, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("PURELINK_EXECUTOR", raising=False)
+    purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
+             api.stripe_base_url, "--executor", "docker", cwd=workspace)
+    run_with(workspace, api, "docker", {"PURELINK_BASE_IMAGE": base_image})
+    assert landed(workspace) == ([("success", 120, "docker")], 120)
+    shown = purelink("inspect", "--query", "SELECT executor, records FROM executions", "--format", "json",
+                     cwd=workspace).stdout
+    assert json.loads(shown) == [{"executor": "docker", "records": 120}]
