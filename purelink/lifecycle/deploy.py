@@ -63,6 +63,12 @@ def airflow_dag(recipe: Recipe, *, image: str, module: Path, data_dir: Path, db_
     """The DAG file's text: DockerOperator on this host's engine, or KubernetesPodOperator."""
     if operator == "kubernetes":
         return _kpo_dag(recipe, image=image, schedule=schedule, credentials=credentials, db_file=db_file)
+    from purelink.execution.docker.runner import Limits
+
+    limits = Limits()  # the local Docker executor's limits, so a deployed run is held as tightly
+    hardening = {"cap_drop": ["ALL"], "read_only": True, "security_opt": ["no-new-privileges"],
+                 "pids_limit": limits.pids, "memswap_limit": limits.memory,
+                 "tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={limits.tmp_size}"}}
     return f'''# {header(recipe, "Airflow DAG")}
 """Runs {recipe.name} {recipe.requirements.frequency} in purelink's runtime image, through Docker.
 
@@ -85,6 +91,46 @@ PIPELINE = {str(module)!r}  # the generated module, mounted read-only
 DATA_DIR = {str(data_dir)!r}  # holds the DuckDB file; writable by uid {SANDBOX_UID}
 DB_FILE = {db_file!r}
 CREDENTIALS = {json.dumps(credentials)}
+# What DockerOperator has no parameter for, added to the container's host config as purelink's own
+# Docker executor sets it: no capabilities, read-only root filesystem, no privilege gain, a pid limit,
+# memory without swap, a CPU cap (CPUS; the operator's `cpus` is only a relative weight), and a
+# small noexec /tmp as the only scratch space.
+HARDENING = {hardening!r}
+CPUS = {limits.cpus!r}
+LABELS = {{"purelink.dag": {dag_id(recipe)!r}, "purelink.data": DATA_DIR}}
+
+
+class HardenedClient:
+    """The operator's Docker client with HARDENING and LABELS added to every container it creates.
+    Fail-closed: a container whose settings did not take (another provider version) is removed
+    before it starts, and the task fails."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def create_host_config(self, **kwargs):
+        cpus = min(CPUS, self._client.info()["NCPU"])  # the engine refuses more than it has
+        return self._client.create_host_config(**kwargs, **HARDENING, nano_cpus=int(cpus * 1e9))
+
+    def create_container(self, **kwargs):
+        labels = {{**(kwargs.pop("labels", None) or {{}}), **LABELS}}
+        container = self._client.create_container(**kwargs, labels=labels)
+        host = self._client.inspect_container(container["Id"])["HostConfig"]
+        if host.get("CapDrop") != ["ALL"] or not host.get("ReadonlyRootfs") or not host.get("SecurityOpt"):
+            self._client.remove_container(container["Id"], force=True)
+            raise RuntimeError("The container was not created with purelink's hardening (no capabilities, "
+                               "read-only root filesystem, no-new-privileges); it was removed, nothing ran. "
+                               "Check the apache-airflow-providers-docker version (written for 3.x).")
+        return container
+
+
+class HardenedDockerOperator(DockerOperator):
+    @property
+    def cli(self):
+        return HardenedClient(self.hook.api_client)
 
 
 class Credentials(Mapping):
@@ -104,7 +150,7 @@ class Credentials(Mapping):
 
 with DAG(dag_id={dag_id(recipe)!r}, schedule={schedule!r}, start_date=datetime(2024, 1, 1), catchup=False,
          max_active_runs=1, tags=["purelink"]) as dag:
-    DockerOperator(
+    HardenedDockerOperator(
         task_id="run_pipeline",
         image=IMAGE,
         command=["python", "/pipeline/{module.name}", "--db", f"/data/{{DB_FILE}}"],
@@ -115,6 +161,8 @@ with DAG(dag_id={dag_id(recipe)!r}, schedule={schedule!r}, start_date=datetime(2
         private_environment=Credentials(),
         user="{SANDBOX_UID}:{SANDBOX_UID}",
         privileged=False,
+        mem_limit={limits.memory!r},
+        cpus={limits.cpus!r},
         extra_hosts={{"{LOOPBACK_HOST}": "host-gateway"}},  # a source on this host's loopback
         mount_tmp_dir=False,
         auto_remove="success",
