@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from pg_server import ROOT, load_average, postgres_server, server_env, write_section  # noqa: F401 - server_env: cloud_stores.py imports it from here; the bench folder is no package
+
 TOOLS = ("purelink", "connectorx", "dlt", "pandas")
 TABLE = "bench_rows"
 # 16 columns: integers of three widths, numeric(12,2), float8, float4, boolean, three texts, two
@@ -97,19 +96,6 @@ types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WH
 print(json.dumps({"seconds": seconds, "cpu_s": cpu, "rows": rows, "peak_mb": peak / 1024, "base_mb": base / 1024,
                   "types": types}))
 '''
-
-
-def server_env() -> tuple[dict, str | None]:
-    """Connection settings, and the directory of a server this run started (to stop at the end)."""
-    if os.environ.get("PGPORT"):
-        return dict(os.environ), None
-    out = subprocess.run(["bash", str(ROOT / "scripts" / "postgres-up.sh")], check=True, capture_output=True,
-                         text=True, stdin=subprocess.DEVNULL)
-    env = dict(os.environ)
-    for line in out.stdout.splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        env[key] = value.strip("'")
-    return env, env["PURELINK_PG_DIR"]
 
 
 def prepare(env: dict, rows: int, table: str = TABLE) -> None:
@@ -224,16 +210,6 @@ def report(best: dict[str, dict], small: dict[str, dict], rows: int, small_rows:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace only the postgres section of RESULTS.md; other sections belong to other benchmarks."""
-    path = ROOT / "bench" / "RESULTS.md"
-    current = path.read_text()
-    pattern = re.compile(r"<!-- section:postgres -->.*?<!-- /section:postgres -->", re.DOTALL)
-    if not pattern.search(current):
-        raise SystemExit("bench/RESULTS.md has no postgres section markers")
-    path.write_text(pattern.sub(lambda _: text, current, count=1))
-
-
 def versions() -> dict:
     from importlib.metadata import version
 
@@ -247,23 +223,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="rewrite the postgres section of bench/RESULTS.md")
     args = parser.parse_args()
-    env, started_dir = server_env()
-    try:
+    with postgres_server() as env:
         small_rows = max(1, args.rows // 4)
         prepare(env, args.rows)
         prepare(env, small_rows, f"{TABLE}_small")
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        load = load_average()
         with tempfile.TemporaryDirectory(prefix="purelink-bench-") as tmp:
             best = measure(TOOLS, TABLE, args.rows, args.rounds, env, Path(tmp))
             small = measure(("purelink", "connectorx"), f"{TABLE}_small", small_rows, 1, env, Path(tmp))
         text = report(best, small, args.rows, small_rows, args.rounds, load, versions())
         print(text)
         if args.write:
-            write_section(text)
-    finally:
-        if started_dir:
-            subprocess.run(["bash", str(ROOT / "scripts" / "postgres-up.sh"), "stop", started_dir], check=False,
-                           capture_output=True)
+            write_section("postgres", text)
 
 
 if __name__ == "__main__":

@@ -13,19 +13,14 @@ does; dlt's `sql_table` (pyarrow backend) loads into its duckdb and postgres des
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("peers", ROOT / "bench" / "postgres_vs_peers.py")
-peers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(peers)
+import postgres_vs_peers as peers  # the bench folder is no package: run as `python bench/stores.py`
+from pg_server import ROOT, load_average, postgres_server, write_section
 
 CHILD = r'''
 import json, os, resource, sys, time
@@ -116,24 +111,15 @@ def report(results: dict, rows: int, load: str, dlt_python: str | None) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    current = path.read_text()
-    pattern = re.compile(r"<!-- section:stores -->.*?<!-- /section:stores -->", re.DOTALL)
-    path.write_text(pattern.sub(lambda _: text, current, count=1) if pattern.search(current)
-                    else current.rstrip() + "\n\n" + text + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dlt-python", help="an interpreter with dlt[duckdb,postgres,sql_database] installed")
     parser.add_argument("--write", action="store_true", help="add or rewrite the stores section of RESULTS.md")
     args = parser.parse_args()
-    env, started_dir = peers.server_env()
-    try:
+    with postgres_server() as env:
         peers.prepare(env, args.rows)
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        load = load_average()
         results = {}
         with tempfile.TemporaryDirectory(prefix="purelink-bench-") as tmp:
             for store in ("duckdb", "postgres"):
@@ -143,11 +129,7 @@ def main() -> None:
         text = report(results, args.rows, load, args.dlt_python)
         print(text)
         if args.write:
-            write_section(text)
-    finally:
-        if started_dir:
-            subprocess.run(["bash", str(ROOT / "scripts" / "postgres-up.sh"), "stop", started_dir], check=False,
-                           capture_output=True)
+            write_section("stores", text)
 
 
 if __name__ == "__main__":
