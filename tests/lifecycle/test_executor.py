@@ -57,3 +57,24 @@ def test_a_docker_run_says_docker(workspace, api, base_image, runtime_image, mon
     shown = purelink("inspect", "--query", "SELECT executor, records FROM executions", "--format", "json",
                      cwd=workspace).stdout
     assert json.loads(shown) == [{"executor": "docker", "records": 120}]
+
+
+def test_history_reads_a_file_from_before_the_executor_column(workspace, api, monkeypatch):
+    """`recipes history` opens the file read-only, so an older file is not upgraded there: its runs
+    show no executor, and the next run adds the column with the old row intact."""
+    monkeypatch.delenv("PURELINK_EXECUTOR", raising=False)
+    purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
+             api.stripe_base_url, "--executor", "local", cwd=workspace)
+    run_with(workspace, api, "local")
+    con = duckdb.connect(str(workspace / "data" / "purelink.duckdb"))
+    con.execute("ALTER TABLE _purelink.executions DROP COLUMN executor")  # as an older version left it
+    con.close()
+
+    story = json.loads(purelink("recipes", "history", "stripe_customers", "--format", "json", cwd=workspace).stdout)
+    [old] = [r for v in story["versions"] for r in v["runs"]]
+    assert (old["status"], old["records"], old["executor"]) == ("success", 120, None)
+
+    run_with(workspace, api, "local")
+    runs, customers = landed(workspace)
+    assert runs[0] == ("success", 120, None) and (runs[1][0], runs[1][2]) == ("success", "local")
+    assert len(runs) == 2 and customers == 120
