@@ -75,6 +75,13 @@ class Proposal:
                 out.append(g)
         return out
 
+    def kept(self, accepted: list[Guess]) -> dict[str, Any]:
+        """The changes that accepting these guesses as shown means: the spec already holds every
+        value but a path variable's, which becomes the connector's default (so `recipes new` needs
+        no `--var` for it). A variable guessed without a value stays without a default."""
+        return {g.field: g.value for g in accepted
+                if g.field.startswith("variables.") and g.value not in (None, "")}
+
     def text(self) -> str:
         lines = [f"{self.spec.title}: {len(self.spec.streams)} stream(s) from {self.location}",
                  f"  base URL {self.spec.base_url}"]

@@ -149,6 +149,8 @@ class Agent:
             reply = self.t.ask(f"{g.field} (Enter keeps {g.value!r})", "")
             if reply:
                 changes[g.field] = _parse_value(reply)
+            else:  # kept as shown: a path variable's value becomes the connector's default
+                changes.update(proposal.kept([g]))
         name = self.t.ask("Name for this connector", proposal.spec.name)
         if name != proposal.spec.name:
             changes["name"] = name
