@@ -52,6 +52,7 @@ class SourceScreen(Screen):
         super().__init__(wizard)
         self.by_label: dict[str, str] = {}
         self._pause: threading.Timer | None = None
+        self.review = None  # the pending OpenAPI import's questions, once a document is read
         self.combo = w.Combobox(placeholder="Type a source: Stripe, payments, crm...", ensure_option=False,
                                 description="Source", style={"description_width": "initial"},
                                 layout=w.Layout(width="460px"))
@@ -183,13 +184,19 @@ class SourceScreen(Screen):
                          self._show_proposal)
 
     def _show_proposal(self, proposal) -> None:
-        use = self.wizard.action(w.Button(description="Use this connector", button_style="success", icon="check"))
-        use.on_click(lambda _: self.wizard.work("Saving the connector...", self.session.confirm_import,
-                                                lambda spec: (self._show_choice(spec), self.wizard.say(
-                                                    f"{spec.title} imported and chosen.", "ok"))))
-        from purelink_jupyter.render import markdown_block
+        """The import's questions (every guess below 80%), answered before the connector is saved."""
+        from purelink_jupyter.import_review import ImportReview
 
-        self.proposal.children = [w.HTML(markdown_block(proposal.text())), use]
+        self.review = ImportReview(self.wizard, proposal, self._imported)
+        self.proposal.children = [self.review.widget]
+
+    def _imported(self, spec) -> None:
+        self.proposal.children = []
+        self.by_label[spec.label] = spec.name
+        self.combo.value = spec.label
+        self._show_choice(spec)
+        self.wizard.say(f"{spec.title} imported, saved as connectors/{spec.name}.yaml and chosen. "
+                        "Next: its streams.", "ok")
 
     def commit(self) -> None:
         if not self.session.state.source and self.combo.value.strip():

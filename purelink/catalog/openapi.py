@@ -110,15 +110,22 @@ class Proposal:
                 data["variables"][rest]["default"] = str(value)  # `--var` can still override it
             elif rest and head in streams:
                 target, *inner = rest.split(".")
-                if inner:  # `issues.params.state=all`
+                if inner and value is None:  # `contacts.params.archived=null`: not sent at all
+                    streams[head].get(target, {}).pop(inner[0], None)
+                elif inner:  # `issues.params.state=all`
                     streams[head].setdefault(target, {})[inner[0]] = value
                 else:
                     streams[head][target] = value
             elif rest:
                 raise SourceError(f"The proposal has no stream named {head!r}.",
                                   f"Streams: {', '.join(streams)}.")
+            elif key == "auth" and isinstance(value, dict):  # an answer names the style, not the key's how-to
+                data["auth"] = {"guidance": data["auth"].get("guidance", {}), **value}
             else:
                 data[key] = value
+        renamed = changes.get("name")
+        if renamed and data["auth"].get("env") == f"{self.spec.name.upper()}_API_KEY":
+            data["auth"]["env"] = f"{snake(str(renamed)).upper()}_API_KEY"  # the variable follows the name
         if "streams" in changes:  # variables only the dropped streams needed are not asked for
             used = " ".join(s["path"] for s in data["streams"]) + str(data.get("base_url"))
             data["variables"] = {k: v for k, v in data.get("variables", {}).items() if "{" + k + "}" in used}
