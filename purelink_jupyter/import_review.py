@@ -11,6 +11,7 @@ questions follow the streams kept: a variable only a dropped stream needed is no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import ipywidgets as w
 import yaml
 
 from purelink.errors import SourceError
-from purelink_jupyter.render import esc, markdown_block
+from purelink_jupyter.render import esc, markdown_block, markdown_inline
 
 GUESS, NONE, OTHER = "guess", "none", "other"
 
@@ -35,7 +36,7 @@ def _shown(value: Any, width: int) -> str:
 class Question:
     """One unsure guess: the radio choices and the field for another value."""
 
-    def __init__(self, guess, spec) -> None:
+    def __init__(self, guess, spec, changed: Callable[[], None]) -> None:
         self.guess = guess
         head, _, rest = guess.field.partition(".")
         self.presets: dict[str, Any] = {}
@@ -57,14 +58,17 @@ class Question:
         self.other = w.Text(placeholder="a value, e.g. id or {style: bearer}", layout=w.Layout(width="420px"))
         self.other.add_class("purelink-import-other")
         self.other.observe(lambda change: self._typed(change["new"]), names="value")
+        self.choice.observe(lambda _: changed(), names="value")
+        self.other.observe(lambda _: changed(), names="value")
         self.status = w.HTML()
         about = (f"<div><b>{esc(guess.field)}</b> <span class='purelink-confidence' style='color:#ef6c00'>"
-                 f"{guess.confidence:.0%} sure</span>: {esc(guess.evidence)}</div>"
+                 f"{guess.confidence:.0%} sure</span>: {markdown_inline(guess.evidence)}</div>"
                  f"<div style='color:#555'>guessed: <code>{esc(_shown(guess.value, 300))}</code></div>")
         self.widget = w.VBox([w.HTML(about), self.choice, w.HBox([self.other, self.status])],
                              layout=w.Layout(border_left="3px solid #ef6c00", padding="2px 0 6px 8px",
                                              margin="4px 0"))
         self.widget.add_class("purelink-import-question")
+        self.widget.add_class("purelink-iq-" + re.sub(r"\W", "-", guess.field))  # e.g. .purelink-iq-contacts-cursor_field
 
     def _typed(self, text: str) -> None:
         if text.strip() and self.choice.value != OTHER:  # typing a value is choosing "another value"
@@ -99,13 +103,15 @@ class ImportReview:
     def __init__(self, wizard, proposal, saved: Callable[[Any], None]) -> None:
         self.wizard, self.proposal, self.saved = wizard, proposal, saved
         self.asked: dict[str, Question] = {}  # by field: answers survive ticking streams on and off
+        self.refused = False  # Save was clicked with questions open: their marks now follow the answers
         spec = proposal.spec
         self.name = w.Text(value=spec.name, description="Connector name", style={"description_width": "initial"},
                            layout=w.Layout(width="360px"))
         self.name.add_class("purelink-import-name")
         self.streams: dict[str, w.Checkbox] = {}
         for s in spec.streams:
-            box = w.Checkbox(value=True, description=s.name, indent=False, layout=w.Layout(width="auto"))
+            box = w.Checkbox(value=True, description=s.name, indent=False,
+                             layout=w.Layout(width="auto", margin="0 14px 0 0"))
             box.add_class("purelink-import-stream")
             box.observe(lambda _: self._ask(), names="value")
             self.streams[s.name] = box
@@ -134,9 +140,22 @@ class ImportReview:
         out = []
         for guess in self.proposal.questions(self.kept() or None):
             if guess.field not in self.asked:
-                self.asked[guess.field] = Question(guess, self.proposal.spec)
+                self.asked[guess.field] = Question(guess, self.proposal.spec, self._answered)
             out.append(self.asked[guess.field])
         return out
+
+    def _answered(self) -> None:
+        """An answer changed: once Save was refused, the marks and the count follow the answers."""
+        if not self.refused:
+            return
+        missing = [q for q in self.pending() if not q.answered()]
+        for q in self.asked.values():
+            q.mark(q in missing)
+        if missing:
+            self.wizard.say(f"{len(missing)} question(s) still unanswered.", "warn")
+        else:
+            self.refused = False
+            self.wizard.say("Every question is answered: Use this connector saves it.", "ok")
 
     def _ask(self) -> None:
         pending = self.pending()
@@ -144,6 +163,7 @@ class ImportReview:
                 "the connector is saved (nothing unsure is used without your answer).</div>"
                 if pending else "<div style='margin-top:6px;color:#2e7d32'>Every guess is 80% sure or more.</div>")
         self.questions.children = [w.HTML(head), *(q.widget for q in pending)]
+        self._answered()  # a dropped stream takes its open questions with it
 
     def changes(self) -> dict[str, Any]:
         kept = self.kept()
@@ -153,6 +173,7 @@ class ImportReview:
         missing = [q for q in pending if not q.answered()]
         for q in pending:
             q.mark(q in missing)
+        self.refused = bool(missing)
         if missing:
             names = ", ".join(q.guess.field for q in missing[:6]) + (" ..." if len(missing) > 6 else "")
             raise SourceError(f"{len(missing)} question(s) still unanswered: {names}.",

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from purelink.catalog.openapi import import_openapi
+from purelink_jupyter.render import markdown_inline
 from purelink_jupyter.wizard import Wizard
 
 from .test_wizard import find, text_of
@@ -50,7 +51,7 @@ def test_each_unsure_guess_is_asked_and_nothing_is_saved_before_every_answer(wiz
     assert len(shown) == len(truth) == 10
     for question, guess in zip(shown, truth):  # field, confidence, evidence, choices: unanswered
         text = text_of(question)
-        assert guess.field in text and f"{guess.confidence:.0%} sure" in text and guess.evidence[:40] in text
+        assert guess.field in text and f"{guess.confidence:.0%} sure" in text and markdown_inline(guess.evidence) in text
         choice = find(question, "purelink-import-choice")[0]
         assert choice.value is None and "Another value (below)" in choice.options[-1][0]
     auth = dict(review.asked["auth"].choice.options)
@@ -70,9 +71,13 @@ def test_each_unsure_guess_is_asked_and_nothing_is_saved_before_every_answer(wiz
     answer(review, "contacts.params.archived", "none")
     answer(review, "auth", "preset:bearer")
     answer(review, "rate_limit", "", other="{requests_per_second: 9}")
+    assert not review.asked["auth"].status.value  # the marks follow the answers
+    assert "answer this one" in review.asked["concurrency"].status.value
+    assert "1 question(s) still unanswered" in wizard.message.value
     review.use.click()
     assert "1 question(s) still unanswered: concurrency" in wizard.message.value
     answer(review, "concurrency", "guess")
+    assert "Every question is answered" in wizard.message.value
     review.name.value = "hub"
     review.use.click()
     assert wizard.wait(120) and wizard.session.state.source == "hub", wizard.message.value
