@@ -123,9 +123,10 @@ class Proposal:
                 data["auth"] = {"guidance": data["auth"].get("guidance", {}), **value}
             else:
                 data[key] = value
-        renamed = changes.get("name")
-        if renamed and data["auth"].get("env") == f"{self.spec.name.upper()}_API_KEY":
-            data["auth"]["env"] = f"{snake(str(renamed)).upper()}_API_KEY"  # the variable follows the name
+        renamed, old = changes.get("name"), f"{self.spec.name.upper()}_"
+        for var in ("env", "password_env") if renamed else ():  # the key's variables follow the name
+            if str(data["auth"].get(var) or "").startswith(old):
+                data["auth"][var] = snake(str(renamed)).upper() + "_" + data["auth"][var][len(old):]
         if "streams" in changes:  # variables only the dropped streams needed are not asked for
             used = " ".join(s["path"] for s in data["streams"]) + str(data.get("base_url"))
             data["variables"] = {k: v for k, v in data.get("variables", {}).items() if "{" + k + "}" in used}

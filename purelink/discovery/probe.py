@@ -110,7 +110,12 @@ def key_parts(auth, secret: str, *, default_header: str = "Authorization") -> tu
     if auth.style == "header":
         return {auth.header or default_header: f"{auth.prefix or ''}{secret}"}, {}
     if auth.style == "basic":
-        return {"Authorization": "Basic " + base64.b64encode(f"{secret}:".encode()).decode()}, {}
+        password = ""
+        if getattr(auth, "password_env", None):  # Twilio: the auth token, a secret of its own
+            from purelink.secrets.resolve import resolve_secret
+
+            password = resolve_secret(auth.password_env, env_vars=(auth.password_env,), interactive=False).reveal()
+        return {"Authorization": "Basic " + base64.b64encode(f"{secret}:{password}".encode()).decode()}, {}
     return {}, {auth.param or "api_key": secret}
 
 
