@@ -335,7 +335,15 @@ class CredentialsScreen(Screen):
         validate = wizard.action(w.Button(description="Validate", icon="check", button_style="primary"))
         validate.add_class("purelink-validate")
         validate.on_click(lambda _: self._validate())
-        parts = [w.HTML(guide), w.HBox([self.password, validate]), self.save]
+        fields: list[w.Widget] = [self.password]
+        self.second = None  # Basic auth's own password (Twilio's auth token): a field of its own
+        if help_.password_env:
+            self.password.description = "User name (key)"
+            self.second = w.Password(placeholder=f"paste the {help_.password_env}", description="Password",
+                                     style={"description_width": "initial"}, layout=w.Layout(width="420px"))
+            self.second.add_class("purelink-key-password")
+            fields.append(self.second)
+        parts = [w.HTML(guide), w.HBox([w.VBox(fields), validate]), self.save]
         if help_.found:
             use = wizard.action(w.Button(description="Use the key found", icon="key", layout=w.Layout(width="auto")))
             use.add_class("purelink-use-found")
@@ -351,13 +359,17 @@ class CredentialsScreen(Screen):
 
     def _validate(self) -> None:
         value = self.password.value
+        second = self.second.value if self.second is not None else None
         self.password.value = ""  # the widget's state never keeps the key
-        if not value.strip():
-            self.wizard.say("Paste the key into the field first.", "warn")
+        if self.second is not None:
+            self.second.value = ""
+        if not value.strip() or (self.second is not None and not second.strip()):
+            self.wizard.say("Paste the key into the field first." if self.second is None
+                            else "Paste both, the user name (key) and the password, first.", "warn")
             return
         save = self.save.value
         self.wizard.work("Checking the key with the API...",
-                         lambda: self.session.set_credential(value, save=save), self._validated)
+                         lambda: self.session.set_credential(value, save=save, password=second), self._validated)
 
     def _validated(self, status) -> None:
         where = "validated and encrypted in the vault" if status.saved else "validated (kept in memory only)"
