@@ -22,6 +22,7 @@ from purelink.errors import SourceError
 from purelink_jupyter.render import esc, markdown_block, markdown_inline
 
 GUESS, NONE, OTHER = "guess", "none", "other"
+MANY = 12  # more streams than this start unticked: their questions come with the streams ticked
 
 
 def _shown(value: Any, width: int) -> str:
@@ -109,8 +110,9 @@ class ImportReview:
                            layout=w.Layout(width="360px"))
         self.name.add_class("purelink-import-name")
         self.streams: dict[str, w.Checkbox] = {}
+        every_one = len(spec.streams) <= MANY  # GitHub's 235 streams: the user ticks the few wanted
         for s in spec.streams:
-            box = w.Checkbox(value=True, description=s.name, indent=False,
+            box = w.Checkbox(value=every_one, description=s.name, indent=False,
                              layout=w.Layout(width="auto", margin="0 14px 0 0"))
             box.add_class("purelink-import-stream")
             box.observe(lambda _: self._ask(), names="value")
@@ -137,8 +139,10 @@ class ImportReview:
 
     def pending(self) -> list[Question]:
         """The questions of the kept streams, in the importer's order."""
-        out = []
-        for guess in self.proposal.questions(self.kept() or None):
+        out: list[Question] = []
+        if not self.kept():  # nothing to import yet, so nothing to ask
+            return out
+        for guess in self.proposal.questions(self.kept()):
             if guess.field not in self.asked:
                 self.asked[guess.field] = Question(guess, self.proposal.spec, self._answered)
             out.append(self.asked[guess.field])
@@ -159,9 +163,13 @@ class ImportReview:
 
     def _ask(self) -> None:
         pending = self.pending()
-        head = (f"<div style='margin-top:6px'><b>{len(pending)} guess(es) below 80%</b>: answer each one before "
-                "the connector is saved (nothing unsure is used without your answer).</div>"
-                if pending else "<div style='margin-top:6px;color:#2e7d32'>Every guess is 80% sure or more.</div>")
+        if not self.kept():
+            head = "<div style='margin-top:6px'>Tick the streams to import: their unsure guesses are asked here.</div>"
+        elif pending:
+            head = (f"<div style='margin-top:6px'><b>{len(pending)} guess(es) below 80%</b>: answer each one before "
+                    "the connector is saved (nothing unsure is used without your answer).</div>")
+        else:
+            head = "<div style='margin-top:6px;color:#2e7d32'>Every guess is 80% sure or more.</div>"
         self.questions.children = [w.HTML(head), *(q.widget for q in pending)]
         self._answered()  # a dropped stream takes its open questions with it
 

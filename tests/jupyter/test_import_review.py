@@ -107,3 +107,21 @@ def test_a_variable_kept_as_guessed_becomes_the_default_the_requirements_show(wi
     saved = yaml.safe_load((workspace.root / "connectors" / "asana.yaml").read_text())
     assert saved["variables"]["project_gid"]["default"] == "1331"
     assert wizard.session.spec.resolved().stream("projects_tasks").path == "/projects/1331/tasks"
+
+
+def test_a_document_with_many_streams_starts_with_none_ticked(wizard, workspace, tmp_path):
+    import json
+
+    doc = json.loads(HUBSPOT.read_text())
+    contacts = doc["paths"]["/crm/v3/objects/contacts"]
+    doc["paths"].update({f"/crm/v3/objects/custom_{i}": contacts for i in range(15)})  # 18 streams
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps(doc))
+    review = imported(wizard, many)
+    assert len(review.streams) == 18 and not review.kept() and not review.pending()
+    assert "Tick the streams to import" in text_of(review.questions)
+    review.use.click()
+    assert "No stream is kept" in wizard.message.value and not (workspace.root / "connectors").exists()
+    review.streams["contacts"].value = True
+    assert [q.guess.field for q in review.pending()] == [
+        "contacts.cursor_field", "contacts.params.archived", "auth", "rate_limit", "concurrency"]
