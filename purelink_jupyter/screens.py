@@ -351,8 +351,10 @@ class CredentialsScreen(Screen):
                                                     self.session.use_existing_credential, self._validated))
             parts.insert(1, w.HBox([w.HTML(f"Found: {esc(help_.found)}&nbsp;"), use]))
         if help_.env:
-            parts.append(w.HTML(f"<div style='color:#888;font-size:12px'>Or set the environment variable "
-                                f"{esc(help_.env)} before starting Jupyter.</div>"))
+            names = (f"variables {esc(help_.env)} and {esc(help_.password_env)}" if help_.password_env
+                     else f"variable {esc(help_.env)}")
+            parts.append(w.HTML(f"<div style='color:#888;font-size:12px'>Or set the environment {names} "
+                                "before starting Jupyter.</div>"))
         if self.session.state.credential_ok:
             self.status.value = "<span style='color:#2e7d32'>✓ The key was checked earlier in this session.</span>"
         self.widget.children = [*parts, self.status]

@@ -11,7 +11,7 @@ from purelink.secrets.vault import Vault
 from purelink.wizard import Session
 from purelink_jupyter.wizard import Wizard
 
-from .test_wizard import one
+from .test_wizard import one, text_of
 
 TWILIO = Path(__file__).parents[1] / "fixtures" / "openapi" / "twilio" / "twilio.json.gz"
 
@@ -31,6 +31,7 @@ def test_the_key_and_the_password_are_two_masked_fields(small_sandbox, workspace
     key, password = one(wiz, "purelink-key"), one(wiz, "purelink-key-password")
     assert type(key).__name__ == type(password).__name__ == "Password"
     assert "TWILIO_AUTH_TOKEN" in password.placeholder
+    assert "variables TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN" in text_of(wiz.widget)
     key.value = source["account_sid"]
     one(wiz, "purelink-validate").click()  # the password is missing: nothing is sent
     assert "both" in wiz.message.value and not s.state.credential_ok
