@@ -39,7 +39,11 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
     from purelink.secrets.resolve import resolve_secret
 
     secret = resolve_secret(name, env_vars=env_vars, interactive=interactive)
-    return {name: secret.reveal()}
+    found = {name: secret.reveal()}
+    if spec.auth.password_env:  # Basic with a password of its own (Twilio's auth token): a second secret
+        password = spec.auth.password_env
+        found[password] = resolve_secret(password, env_vars=(password,), interactive=interactive).reveal()
+    return found
 
 
 def choose_runner(executor: str | None, on_build: Callable[[str], None] | None = build_progress

@@ -52,6 +52,7 @@ class SourceScreen(Screen):
         super().__init__(wizard)
         self.by_label: dict[str, str] = {}
         self._pause: threading.Timer | None = None
+        self.review = None  # the pending OpenAPI import's questions, once a document is read
         self.combo = w.Combobox(placeholder="Type a source: Stripe, payments, crm...", ensure_option=False,
                                 description="Source", style={"description_width": "initial"},
                                 layout=w.Layout(width="460px"))
@@ -183,13 +184,19 @@ class SourceScreen(Screen):
                          self._show_proposal)
 
     def _show_proposal(self, proposal) -> None:
-        use = self.wizard.action(w.Button(description="Use this connector", button_style="success", icon="check"))
-        use.on_click(lambda _: self.wizard.work("Saving the connector...", self.session.confirm_import,
-                                                lambda spec: (self._show_choice(spec), self.wizard.say(
-                                                    f"{spec.title} imported and chosen.", "ok"))))
-        from purelink_jupyter.render import markdown_block
+        """The import's questions (every guess below 80%), answered before the connector is saved."""
+        from purelink_jupyter.import_review import ImportReview
 
-        self.proposal.children = [w.HTML(markdown_block(proposal.text())), use]
+        self.review = ImportReview(self.wizard, proposal, self._imported)
+        self.proposal.children = [self.review.widget]
+
+    def _imported(self, spec) -> None:
+        self.proposal.children = []
+        self.by_label[spec.label] = spec.name
+        self.combo.value = spec.label
+        self._show_choice(spec)
+        self.wizard.say(f"{spec.title} imported, saved as connectors/{spec.name}.yaml and chosen. "
+                        "Next: its streams.", "ok")
 
     def commit(self) -> None:
         if not self.session.state.source and self.combo.value.strip():
@@ -328,7 +335,15 @@ class CredentialsScreen(Screen):
         validate = wizard.action(w.Button(description="Validate", icon="check", button_style="primary"))
         validate.add_class("purelink-validate")
         validate.on_click(lambda _: self._validate())
-        parts = [w.HTML(guide), w.HBox([self.password, validate]), self.save]
+        fields: list[w.Widget] = [self.password]
+        self.second = None  # Basic auth's own password (Twilio's auth token): a field of its own
+        if help_.password_env:
+            self.password.description = "User name (key)"
+            self.second = w.Password(placeholder=f"paste the {help_.password_env}", description="Password",
+                                     style={"description_width": "initial"}, layout=w.Layout(width="420px"))
+            self.second.add_class("purelink-key-password")
+            fields.append(self.second)
+        parts = [w.HTML(guide), w.HBox([w.VBox(fields), validate]), self.save]
         if help_.found:
             use = wizard.action(w.Button(description="Use the key found", icon="key", layout=w.Layout(width="auto")))
             use.add_class("purelink-use-found")
@@ -336,21 +351,27 @@ class CredentialsScreen(Screen):
                                                     self.session.use_existing_credential, self._validated))
             parts.insert(1, w.HBox([w.HTML(f"Found: {esc(help_.found)}&nbsp;"), use]))
         if help_.env:
-            parts.append(w.HTML(f"<div style='color:#888;font-size:12px'>Or set the environment variable "
-                                f"{esc(help_.env)} before starting Jupyter.</div>"))
+            names = (f"variables {esc(help_.env)} and {esc(help_.password_env)}" if help_.password_env
+                     else f"variable {esc(help_.env)}")
+            parts.append(w.HTML(f"<div style='color:#888;font-size:12px'>Or set the environment {names} "
+                                "before starting Jupyter.</div>"))
         if self.session.state.credential_ok:
             self.status.value = "<span style='color:#2e7d32'>✓ The key was checked earlier in this session.</span>"
         self.widget.children = [*parts, self.status]
 
     def _validate(self) -> None:
         value = self.password.value
+        second = self.second.value if self.second is not None else None
         self.password.value = ""  # the widget's state never keeps the key
-        if not value.strip():
-            self.wizard.say("Paste the key into the field first.", "warn")
+        if self.second is not None:
+            self.second.value = ""
+        if not value.strip() or (self.second is not None and not second.strip()):
+            self.wizard.say("Paste the key into the field first." if self.second is None
+                            else "Paste both, the user name (key) and the password, first.", "warn")
             return
         save = self.save.value
         self.wizard.work("Checking the key with the API...",
-                         lambda: self.session.set_credential(value, save=save), self._validated)
+                         lambda: self.session.set_credential(value, save=save, password=second), self._validated)
 
     def _validated(self, status) -> None:
         where = "validated and encrypted in the vault" if status.saved else "validated (kept in memory only)"

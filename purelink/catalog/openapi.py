@@ -16,6 +16,7 @@ import gzip
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +76,13 @@ class Proposal:
                 out.append(g)
         return out
 
+    def kept(self, accepted: list[Guess]) -> dict[str, Any]:
+        """The changes that accepting these guesses as shown means: the spec already holds every
+        value but a path variable's, which becomes the connector's default (so `recipes new` needs
+        no `--var` for it). A variable guessed without a value stays without a default."""
+        return {g.field: g.value for g in accepted
+                if g.field.startswith("variables.") and g.value not in (None, "")}
+
     def text(self) -> str:
         lines = [f"{self.spec.title}: {len(self.spec.streams)} stream(s) from {self.location}",
                  f"  base URL {self.spec.base_url}"]
@@ -103,15 +111,23 @@ class Proposal:
                 data["variables"][rest]["default"] = str(value)  # `--var` can still override it
             elif rest and head in streams:
                 target, *inner = rest.split(".")
-                if inner:  # `issues.params.state=all`
+                if inner and value is None:  # `contacts.params.archived=null`: not sent at all
+                    streams[head].get(target, {}).pop(inner[0], None)
+                elif inner:  # `issues.params.state=all`
                     streams[head].setdefault(target, {})[inner[0]] = value
                 else:
                     streams[head][target] = value
             elif rest:
                 raise SourceError(f"The proposal has no stream named {head!r}.",
                                   f"Streams: {', '.join(streams)}.")
+            elif key == "auth" and isinstance(value, dict):  # an answer names the style, not the key's how-to
+                data["auth"] = {"guidance": data["auth"].get("guidance", {}), **value}
             else:
                 data[key] = value
+        renamed, old = changes.get("name"), f"{self.spec.name.upper()}_"
+        for var in ("env", "password_env") if renamed else ():  # the key's variables follow the name
+            if str(data["auth"].get(var) or "").startswith(old):
+                data["auth"][var] = snake(str(renamed)).upper() + "_" + data["auth"][var][len(old):]
         if "streams" in changes:  # variables only the dropped streams needed are not asked for
             used = " ".join(s["path"] for s in data["streams"]) + str(data.get("base_url"))
             data["variables"] = {k: v for k, v in data.get("variables", {}).items() if "{" + k + "}" in used}
@@ -147,11 +163,23 @@ def load_document(location: str | os.PathLike | dict) -> tuple[dict, str]:
                           "Check the path or URL (it must be reachable from here).") from None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, Loader=loader)
+        doc = json.loads(text) if text.lstrip().startswith("{") else (indexed(text) or yaml.load(text, Loader=loader))
     except (ValueError, yaml.YAMLError) as exc:
         raise SourceError(f"{where} is neither JSON nor YAML: {str(exc)[:200]}",
                           "Give the raw OpenAPI document.") from None
     return _check_version(doc, where), where
+
+
+def indexed(text: str) -> dict | None:
+    """Block-style YAML cut at its keys, only the GET operations and what they $ref parsed (a 10 MB
+    document: 21 s -> a few); None when the layout is not plain block style, or not what the index
+    expects, and the whole text is parsed instead."""
+    from purelink.catalog.openapi_index import index_yaml
+
+    try:
+        return index_yaml(text)
+    except (ValueError, yaml.YAMLError):
+        return None
 
 
 def _check_version(doc: Any, where: str) -> dict:
@@ -223,8 +251,13 @@ def import_openapi(location: str | os.PathLike | dict, *, name: str | None = Non
         raise SourceError(f"{where} describes no GET endpoint that returns a list of records.",
                           "Check that it is the API's full document (with `paths` and response schemas).")
 
+    def same(paging: dict) -> str:
+        return json.dumps(paging, sort_keys=True, default=str)
+
+    shared = Counter(same(p[0]) for _, p in pagings)  # counted once: a 10 MB document has 1,000+ streams
+
     def votes(found: tuple) -> tuple:  # the style most endpoints share, then the surest
-        return sum(other[0] == found[0] for _, other in pagings), found[1]
+        return shared[same(found[0])], found[1]
 
     pagination, conf, ev = max((p for _, p in pagings), key=votes)
     guesses.append(Guess("pagination", pagination, conf, ev))

@@ -56,8 +56,7 @@ def detect_auth(d: Document, doc: dict, name: str, operations: list[dict]) -> tu
                 ranked.append((0.85, {"style": "header", "header": header},
                                f"security scheme {key}: key in the {header} header"))
         elif t == "http" and scheme == "basic":
-            ranked.append((0.7, {"style": "basic"},
-                           f"security scheme {key}: HTTP basic, the key as user name"))
+            ranked.append(basic_auth(key, name))
         elif t == "apiKey" and s.get("in") == "query":
             ranked.append((0.8, {"style": "query", "param": header},
                            f"security scheme {key}: key in the {header} query parameter"))
@@ -81,7 +80,25 @@ def detect_auth(d: Document, doc: dict, name: str, operations: list[dict]) -> tu
         ev += f"; unsure: it also declares {ranked[1][2]}"
     elif len(ranked) > 1:
         ev += f" (preferred among {len(ranked)} schemes)"
-    return {**auth, "env": env, "guidance": guidance}, round(min(conf, 0.95), 2), ev
+    if auth.get("password_env"):
+        guidance["steps"] = [(f"Copy the {auth['user']} (the user name) and the {auth['password']} (the password) "
+                             f"from the {name} console (see its documentation) and paste them here.")]
+    auth = {k: v for k, v in auth.items() if k not in ("user", "password")}
+    return {"env": env, **auth, "guidance": guidance}, round(min(conf, 0.95), 2), ev
+
+
+def basic_auth(key: str, name: str) -> tuple[float, dict, str]:
+    """HTTP basic: a scheme named after its two parts (Twilio's `accountSid_authToken`) is a user
+    name and a password, two secrets; otherwise the key is the user name (Stripe's `basicAuth`)."""
+    parts = [p for p in re.split(r"[_\-\s]+|(?<=[a-z])And(?=[A-Z])", key) if p]
+    if len(parts) == 2 and not any(p.lower() in ("basic", "auth", "http") for p in parts):
+        user, password = (re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", p).upper() for p in parts)
+        prefix = name.upper()
+        return (0.7, {"style": "basic", "env": f"{prefix}_{user}", "password_env": f"{prefix}_{password}",
+                       "user": parts[0], "password": parts[1]},
+                (f"security scheme {key}: HTTP basic, {parts[0]} as the user name and {parts[1]} as the password "
+                f"(from the scheme's name): two secrets, {prefix}_{user} and {prefix}_{password}"))
+    return 0.7, {"style": "basic"}, f"security scheme {key}: HTTP basic, the key as user name"
 
 
 def detect_rate_limit(doc: dict, d: Document, operations: list[dict]) -> tuple[dict, float, str]:

@@ -35,6 +35,9 @@ class KeyGuidance(Model):
 class AuthSpec(Model):
     style: Literal["bearer", "header", "basic", "query", "none", "password"] = "bearer"
     env: str | None = None  # documented environment variable for the key
+    # style=basic with a password of its own (Twilio: the account SID is the user, the auth token the
+    # password); without it the key is the user name and the password is empty (Stripe)
+    password_env: str | None = None
     header: str | None = None  # for style=header
     prefix: str = ""  # for style=header
     param: str | None = None  # for style=query

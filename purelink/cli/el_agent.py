@@ -149,6 +149,8 @@ class Agent:
             reply = self.t.ask(f"{g.field} (Enter keeps {g.value!r})", "")
             if reply:
                 changes[g.field] = _parse_value(reply)
+            else:  # kept as shown: a path variable's value becomes the connector's default
+                changes.update(proposal.kept([g]))
         name = self.t.ask("Name for this connector", proposal.spec.name)
         if name != proposal.spec.name:
             changes["name"] = name
@@ -232,8 +234,10 @@ class Agent:
             key = self.t.secret(f"{help_.title} key (input hidden): ")
             if key.strip().lower() == "back":
                 raise Back
+            # Basic with a password of its own (Twilio: account SID, then auth token): asked as well
+            password = self.t.secret(f"{help_.password_env} (input hidden): ") if help_.password_env else None
             try:
-                status = self.s.set_credential(key, save=save)
+                status = self.s.set_credential(key, save=save, password=password)
             except PurelinkError as exc:
                 self.t.say(f"  ✗ {exc.message}" + (f"\n    {exc.guidance}" if exc.guidance else ""))
                 continue

@@ -71,6 +71,8 @@ def run_import(args: argparse.Namespace, rest: list[str]) -> int:
             reply = input(f"  {g.field} [{g.value!r}]: ").strip()
             if reply:
                 changes[g.field] = parse_answer(f"{g.field}={reply}")[1]
+            else:  # Enter keeps the value shown, a path variable's included
+                changes.update(proposal.kept([g]))
     elif open_questions and not args.accept_guesses:
         fields = ", ".join(g.field for g in open_questions[:8]) + (" ..." if len(open_questions) > 8 else "")
         raise SourceError(f"{len(open_questions)} guess(es) are below 80% and unanswered: {fields}.",
@@ -78,6 +80,7 @@ def run_import(args: argparse.Namespace, rest: list[str]) -> int:
                           "terminal to be asked, or accept them as printed with --accept-guesses.")
     elif open_questions:
         print(f"\naccepted as shown: {', '.join(g.field for g in open_questions)}")
+        changes.update(proposal.kept(open_questions))
     spec = proposal.confirm(changes)
     root = Workspace.at(args.workspace).root
     if not args.yes:

@@ -91,7 +91,8 @@ class Probe:
                          formats=self.formats)
 
 
-def request_auth(spec: ConnectorSpec, secret: str | None) -> tuple[dict[str, str], dict[str, str]]:
+def request_auth(spec: ConnectorSpec, secret: str | None, *, password: str | None = None
+                 ) -> tuple[dict[str, str], dict[str, str]]:
     """(headers, query params) carrying the key the way the spec says; the value stays in memory."""
     a = spec.auth
     if a.style in ("none", "password"):
@@ -99,10 +100,11 @@ def request_auth(spec: ConnectorSpec, secret: str | None) -> tuple[dict[str, str
     if not secret:
         raise CredentialError(f"No key for {spec.title} to fetch the sample with.",
                               "Enter the key in the credentials step first.")
-    return key_parts(a, secret)
+    return key_parts(a, secret, password=password)
 
 
-def key_parts(auth, secret: str, *, default_header: str = "Authorization") -> tuple[dict[str, str], dict[str, str]]:
+def key_parts(auth, secret: str, *, default_header: str = "Authorization",
+              password: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """(headers, query params) for an auth description with `style`, `header`, `prefix` and `param`
     (a connector spec's, or a proposal the assistant is probing)."""
     if auth.style == "bearer":
@@ -110,7 +112,12 @@ def key_parts(auth, secret: str, *, default_header: str = "Authorization") -> tu
     if auth.style == "header":
         return {auth.header or default_header: f"{auth.prefix or ''}{secret}"}, {}
     if auth.style == "basic":
-        return {"Authorization": "Basic " + base64.b64encode(f"{secret}:".encode()).decode()}, {}
+        if password is None and getattr(auth, "password_env", None):  # Twilio's auth token, a secret of its own
+            from purelink.secrets.resolve import resolve_secret
+
+            password = resolve_secret(auth.password_env, env_vars=(auth.password_env,), interactive=False).reveal()
+        token = base64.b64encode(f"{secret}:{password or ''}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}, {}
     return {}, {auth.param or "api_key": secret}
 
 

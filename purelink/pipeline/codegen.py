@@ -86,7 +86,7 @@ def auth_code(spec: ConnectorSpec, secret: str) -> Code:
     if a.style == "header":
         return Code(call("HeaderAuth", header=a.header, secret=secret, prefix=a.prefix or None))
     if a.style == "basic":
-        return Code(call("BasicAuth", username_secret=secret))
+        return Code(call("BasicAuth", username_secret=secret, password_secret=a.password_env))
     if a.style == "query":
         return Code(call("QueryAuth", param=a.param, secret=secret))
     return Code("NoAuth()")

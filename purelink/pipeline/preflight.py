@@ -131,7 +131,8 @@ def check_schema(schema_files: list[Path]) -> Check:
     return Check("schema", PASS, detail)
 
 
-def health_check(spec: ConnectorSpec, secret: str | None, *, base_url: str | None = None):
+def health_check(spec: ConnectorSpec, secret: str | None, *, base_url: str | None = None,
+                 password: str | None = None):
     """One real request to the spec's health check; returns `purelink.secrets.keychecks.HealthCheck`."""
     from purelink.discovery.probe import request_auth
     from purelink.secrets.keychecks import classify_health_check
@@ -139,7 +140,7 @@ def health_check(spec: ConnectorSpec, secret: str | None, *, base_url: str | Non
     url = (base_url or spec.base_url or "").rstrip("/")
     hc = spec.health_check
     path, params = (hc.path, dict(hc.params)) if hc else (spec.streams[0].path, {})
-    headers, auth_params = request_auth(spec, secret)
+    headers, auth_params = request_auth(spec, secret, password=password)
     host = httpx.URL(url).host if url else None
     try:
         response = httpx.get(f"{url}/{path.lstrip('/')}", params={**params, **auth_params},

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 # Import paths of the protocol modules the sandbox serves, in routing order.
 PROTOCOL_MODULES: tuple[str, ...] = ("purelink.sandbox.stripe_api", "purelink.sandbox.salesforce",
                                      "purelink.sandbox.shopify", "purelink.sandbox.github",
-                                     "purelink.sandbox.hubspot",
+                                     "purelink.sandbox.hubspot", "purelink.sandbox.twilio",
                                      "purelink.sandbox.acme",  # acme: in no catalog, for the assistant
                                      "purelink.sandbox.numbered")  # page-number and offset lists with a total
 

@@ -185,6 +185,9 @@ class Builder:
             from purelink.pipeline.codegen import credential_name
 
             secrets = {credential_name(recipe, self.session.spec): typed.reveal()}
+            second = self.session.credentials.password  # Basic's own password (Twilio's auth token)
+            if second is not None and self.session.spec.auth.password_env:
+                secrets[self.session.spec.auth.password_env] = second.reveal()
         return self.session.engine.start(recipe, sample=sample, db_path=db_path, full_refresh=full_refresh,
                                  secrets=secrets)
 

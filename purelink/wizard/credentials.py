@@ -25,6 +25,7 @@ class Credentials:
     def __init__(self, session: Session, vault: Vault | None = None) -> None:
         self.session = session
         self.secret: Secret | None = None  # typed (or accepted) in this session
+        self.password: Secret | None = None  # the second secret of Basic with a password (Twilio's token)
         self._vault = vault
 
     def needs_key(self) -> bool:
@@ -61,12 +62,29 @@ class Credentials:
             origin = found.source or ""
             where = (f"environment variable {origin[4:]}" if origin.startswith("env:")
                      else f"vault entry {self.name()}") + f": {found.masked()}"
+        if found is not None and a.password_env and self.existing_password() is None:
+            where = None  # half a Basic pair: both are asked for
         return KeyHelp(spec.title, self.needs_key(), a.guidance.dashboard_url, list(a.guidance.steps),
-                       a.key_hint, a.guidance.test_vs_live, a.env, self.name(), where)
+                       a.key_hint, a.guidance.test_vs_live, a.env, self.name(), where, a.password_env)
 
-    def set(self, value: str | Secret, *, save: bool = True, name: str | None = None) -> CredentialStatus:
+    def existing_password(self) -> Secret | None:
+        """The Basic password of a source that has one (Twilio's auth token): its variable, then the vault."""
+        from purelink.secrets.resolve import resolve_secret
+
+        name = self.session.spec.auth.password_env
+        if not name:
+            return None
+        try:
+            return resolve_secret(name, env_vars=(name,), vault=self.vault(), interactive=False)
+        except PurelinkError:
+            return None
+
+    def set(self, value: str | Secret, *, save: bool = True, name: str | None = None,
+            password: str | Secret | None = None) -> CredentialStatus:
         """Check the key's format, send one live health-check request, and (save=True) encrypt it
-        in the vault under `name` (default: the source's name). The value is never in the state."""
+        in the vault under `name` (default: the source's name). The value is never in the state.
+        A source whose Basic auth has a password of its own (Twilio: the account SID and the auth
+        token) takes it as `password` (or finds it under its variable), kept in the vault by that name."""
         from purelink.pipeline.preflight import health_check
         from purelink.secrets.keychecks import check_key_format
         from purelink.secrets.secret import Secret
@@ -79,18 +97,37 @@ class Credentials:
         except PurelinkError as exc:
             guidance = " ".join(x for x in (spec.auth.key_hint, exc.guidance) if x)
             raise type(exc)(exc.message, guidance) from None
-        result = health_check(spec, secret.reveal(), base_url=spec.base_url)
+        second = self._password(password)
+        result = health_check(spec, secret.reveal(), base_url=spec.base_url,
+                              password=second.reveal() if second is not None else None)
         if not result.ok:
             result.raise_for_problem()
         st = self.session.state
         st.credential = name or self.name()
         if save:
             self.vault().set(st.credential, secret)
-        self.secret = secret
+            if second is not None and second.source != f"vault:{spec.auth.password_env}":
+                self.vault().set(spec.auth.password_env, second)
+        self.secret, self.password = secret, second
         st.credential_saved, st.credential_ok = save, True
         self.session.changed("credentials")
         return CredentialStatus(st.credential, secret.masked(), result.message, save,
                                 "vault" if save else "memory")
+
+    def _password(self, given: str | Secret | None) -> Secret | None:
+        from purelink.secrets.secret import Secret
+
+        name = self.session.spec.auth.password_env
+        if not name:
+            return None
+        if given is not None and (given.reveal() if isinstance(given, Secret) else given).strip():
+            return given if isinstance(given, Secret) else Secret(given.strip(), name=name)
+        found = self.password or self.existing_password()
+        if found is None:
+            raise SessionError(f"{self.session.spec.title} needs a second secret, {name} (the password of "
+                               "HTTP Basic; the key is the user name).",
+                               f"Enter both, or set the environment variable {name}.")
+        return found
 
     def use_existing(self) -> CredentialStatus:
         """Accept the key found in the environment or the vault, after the same live check."""

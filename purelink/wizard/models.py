@@ -159,6 +159,7 @@ class KeyHelp:
     env: str | None
     secret_name: str
     found: str | None = None  # where a key already is (masked), e.g. "vault entry stripe: sk_test_****dJ"
+    password_env: str | None = None  # a second secret, the Basic password (Twilio: TWILIO_AUTH_TOKEN)
 
 
 @dataclass

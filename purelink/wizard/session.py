@@ -133,7 +133,7 @@ class Session(OpenAPIImport):
             st.streams, st.columns, st.recipe_name, st.drafts = [], {}, None, {}
         if "credential" in stale:
             st.credential, st.credential_ok, st.credential_saved = None, False, False
-            self.credentials.secret = None
+            self.credentials.secret = self.credentials.password = None
         # A stream unticked keeps its sample and column choices (`probed`, `columns`), for when it
         # is ticked again; only the chosen streams go into the recipe.
         if "plan" in stale:
@@ -336,8 +336,9 @@ class Session(OpenAPIImport):
     def key_guidance(self) -> KeyHelp:
         return self.credentials.guidance()
 
-    def set_credential(self, value, *, save: bool = True, name: str | None = None) -> CredentialStatus:
-        return self.credentials.set(value, save=save, name=name)
+    def set_credential(self, value, *, save: bool = True, name: str | None = None,
+                       password=None) -> CredentialStatus:
+        return self.credentials.set(value, save=save, name=name, password=password)
 
     def use_existing_credential(self) -> CredentialStatus:
         return self.credentials.use_existing()

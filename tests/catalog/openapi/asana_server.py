@@ -18,7 +18,10 @@ def dataset(n: int) -> dict[str, list[dict]]:
     return {"projects": [{"gid": str(1200000000100 + i * 7), "resource_type": "project", "name": f"Project {i}",
                           "archived": i % 9 == 0} for i in range(n)],
             "users": [{"gid": str(1200000009000 + i * 3), "resource_type": "user", "name": f"User {i}",
-                       "email": f"user{i}@example.com"} for i in range(n // 3)]}
+                       "email": f"user{i}@example.com"} for i in range(n // 3)],
+            # the tasks of the project the vendored document gives as its example ({project_gid} 1331)
+            "projects/1331/tasks": [{"gid": str(1200000020000 + i * 11), "resource_type": "task",
+                                     "name": f"Task {i}"} for i in range(n // 2)]}
 
 
 class AsanaServer:

@@ -148,6 +148,8 @@ def test_twilio():
     assert extra(spec.pagination) == {"style": "next_url", "next_url_path": "next_page_uri",
                                       "limit_param": "PageSize", "page_size": 1000}
     assert spec.auth.style == "basic" and by["auth"].confidence < 0.8  # SID and token: asked
+    # two secrets, named after the scheme `accountSid_authToken` (Twilio's own variable names)
+    assert (spec.auth.env, spec.auth.password_env) == ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
     assert all(not s.name.startswith(("s_", "stream_")) for s in spec.streams)
 
 
