@@ -300,7 +300,7 @@ class PostgresDestination(Destination):
             return self._swap(batch, run_id, extracted_at)
         changes: list[SchemaChange] = []
         first = True
-        for data in batch.tables():
+        for data in batch.tables(exact_text=True):
             if first:
                 changes = self._declare(batch, {f.name: pg_type(f) for f in data.schema}, None)
                 first = False
@@ -318,7 +318,7 @@ class PostgresDestination(Destination):
         name = self._stage_name(batch.table)
         if batch.fresh:
             self.cur.execute(f"DROP TABLE IF EXISTS _purelink.{pg.quote(name)}")
-        for data in batch.tables():
+        for data in batch.tables(exact_text=True):
             if batch.fresh:
                 self._staged[batch.table] = {f.name: pg_type(f) for f in data.schema}
             self.cur.adbc_ingest(name, self._stage_ready(name, data), mode="create_append",
