@@ -34,6 +34,7 @@ from purelink.runtime.destinations.base import (
 )
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
 from purelink.runtime.destinations.pg_migrate import epoch_using, migrate
+from purelink.runtime.destinations.staged_refresh import PostgresStagedRefresh
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 from purelink.runtime.records import widen
 
@@ -70,7 +71,7 @@ INTERNAL_DDL = (
 )
 
 
-class PostgresDestination(Destination):
+class PostgresDestination(PostgresStagedRefresh, Destination):
     """Loads into one schema of a PostgreSQL database (default `raw`), one table per stream."""
 
     def __init__(self, url: str, *, password: str | None = "WAREHOUSE_PASSWORD", schema: str = "raw",
@@ -206,6 +207,8 @@ class PostgresDestination(Destination):
             for batch in batches:
                 if isinstance(batch, ArrowBatch):
                     found = self._load_arrow(batch, run_id, extracted_at)
+                elif batch.replaces:
+                    found = self._swap_staged(batch)
                 elif batch.rows:
                     found = self._load_rows(batch, run_id, extracted_at)
                 else:
