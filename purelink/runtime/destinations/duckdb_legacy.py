@@ -74,9 +74,9 @@ def _infinities(con: Any, target: str, column: str, old: str, element: str) -> t
 def _flattened(con: Any, target: str, column: str, old: str) -> tuple[str, str]:
     if con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]:
         raise RuntimeFailure(
-            f"Column {column} of {target} holds arrays that an earlier version flattened to one dimension "
-            f"({old}); the source's arrays have more than one, and now arrive as their exact text. The "
-            "flattened rows cannot be rebuilt from what the table holds.",
+            f"Column {column} of {target} holds one-dimensional arrays ({old}), but the source's arrays have "
+            "more than one dimension and now arrive as their exact text: an earlier version flattened them "
+            "into this column, and those rows cannot be rebuilt from what the table holds.",
             f"Run the recipe once with --full-refresh: it reloads {target} with every array whole "
             f"(or drop the table: DROP TABLE {target}).")
     con.execute(f"ALTER TABLE {target} ALTER COLUMN {quote(column)} TYPE VARCHAR USING NULL")
