@@ -93,8 +93,8 @@ class Duck:
     def __init__(self, path) -> None:
         self.path = path
 
-    def destination(self):
-        return DuckDBDestination(self.path)
+    def destination(self, **options):
+        return DuckDBDestination(self.path, **options)
 
     def code(self) -> str:  # the same destination, built in another process
         return f"DuckDBDestination({str(self.path)!r})"
@@ -111,8 +111,8 @@ class Warehouse:
     def __init__(self, postgres, database: str) -> None:
         self.postgres, self.database = postgres, database
 
-    def destination(self):
-        return PostgresDestination(self.postgres.url(self.database), schema="shop")
+    def destination(self, **options):
+        return PostgresDestination(self.postgres.url(self.database), schema="shop", **options)
 
     def code(self) -> str:
         return f"PostgresDestination({self.postgres.url(self.database)!r}, schema='shop')"
@@ -164,6 +164,20 @@ def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, 
         == [(0,)]
     # the refresh is over: no staging key left, and the table's rows are its next generation
     assert "refreshing" not in state(store) and state(store)["generation"] == 1
+
+
+def test_refreshes_from_an_empty_store_carry_their_generation(api, store):
+    """A first run that is a refresh creates the table from its staging table; each later refresh
+    is the next `_airbyte_generation_id`, on every row."""
+    generation = "SELECT DISTINCT CAST(_airbyte_generation_id AS BIGINT) FROM shop.items"
+    assert load(api, store.destination(airbyte_metadata=True), full_refresh=True)[0]["status"] == "success"
+    assert store.query(ROWS) == api.truth() and store.query(generation) == [(0,)]
+    api.version = 5
+    assert load(api, store.destination(airbyte_metadata=True), full_refresh=True)[0]["status"] == "success"
+    assert store.query(ROWS) == api.truth() and store.query(generation) == [(1,)]
+    assert store.query("SELECT count(DISTINCT _airbyte_raw_id) FROM shop.items") == [(api.n,)]
+    assert store.query("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_purelink_stage%'") \
+        == [(0,)]
 
 
 CHILD = """
