@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -122,3 +125,31 @@ def test_infinities_inside_lists_are_repaired(tmp_path):
     assert con.execute("SELECT id, CAST(days AS VARCHAR) FROM t ORDER BY id").fetchall() == \
         [(1, "[infinity, 2024-01-01, -infinity]"), (2, "[2020-02-02]"), (3, None)]
     assert repair(con, "t", "days", "DATE[]", "DATE[]", "date[]") is None
+
+
+def test_the_cli_says_which_flattened_column_and_how_to_reload_it(postgres, db, tmp_path, secrets_env):
+    postgres.execute(db, *SOURCE)
+    env = {**secrets_env, "PYTHONPATH": os.environ.get("PYTHONPATH", secrets_env["PYTHONPATH"])}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "purelink.cli", *args], cwd=tmp_path, capture_output=True,
+                              text=True, env=env, timeout=300, check=False, stdin=subprocess.DEVNULL)
+
+    made = cli("recipes", "new", "grids", "--source", "postgres", "--streams", "public.grids", "--cursor",
+               "public.grids:changed", "--base-url", postgres.url(db), "--executor", "local")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert cli("recipes", "run", "grids").returncode == 0
+    path = tmp_path / "data" / "purelink.duckdb"
+    con = duckdb.connect(str(path))  # as the earlier version wrote it
+    con.execute("ALTER TABLE postgres.grids ALTER cells TYPE INTEGER[] USING "
+                "CAST(string_split(regexp_replace(cells, '[{}]', '', 'g'), ',') AS INTEGER[])")
+    con.close()
+    postgres.execute(db, "UPDATE grids SET changed = now() - interval '2 hours' WHERE id = 2")
+
+    failed = cli("recipes", "run", "grids")
+    said = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "cells" in said and "grids" in said and "--full-refresh" in said and "Traceback" not in said, said
+    assert cli("recipes", "run", "grids", "--full-refresh").returncode == 0
+    assert duck(path, "SELECT id, cells FROM postgres.grids ORDER BY id") == \
+        postgres.query(db, "SELECT id, cells::text FROM grids ORDER BY id")
