@@ -116,8 +116,8 @@ def decimals(table: pa.Table) -> pa.Table:
         meta = field.metadata or {}
         if EXACT_TEXT not in meta:
             continue
-        size = tuple(int(n) for n in meta[DECIMAL].decode().split(","))
-        column = _decimal(table.column(index), field.name, size)
+        precision, scale = (int(n) for n in meta[DECIMAL].decode().split(","))
+        column = _decimal(table.column(index), field.name, (precision, scale))
         kept = {k: v for k, v in meta.items() if k != EXACT_TEXT}
         table = table.set_column(index, pa.field(field.name, column.type, nullable=True, metadata=kept), column)
     return table

@@ -47,16 +47,17 @@ class DuckDBStagedRefresh:
         from purelink.runtime.destinations.duckdb import SQL_TYPES
 
         s, target = batch.schema, self.target(batch.schema, batch.table)
-        staged = dict(self._table_columns(s, batch.replaces))
+        name = batch.replaces or stage_name(batch.table)
+        staged = dict(self._table_columns(s, name))
         old = dict(self._table_columns(s, batch.table))
         self._columns.pop((s, batch.table), None)
-        self._columns.pop((s, batch.replaces), None)
+        self._columns.pop((s, name), None)
         if not staged:  # the refresh found no records: the table is emptied, as a reload would
             if old:
                 self.con.execute(f"DELETE FROM {target}")
             return []
         self.con.execute(f"DROP TABLE IF EXISTS {target}")
-        self.con.execute(f"ALTER TABLE {self.target(s, batch.replaces)} RENAME TO {quote(batch.table)}")
+        self.con.execute(f"ALTER TABLE {self.target(s, name)} RENAME TO {quote(batch.table)}")
         # columns the recipe no longer selects go, recorded as "dropped" (see refresh_changes)
         return refresh_changes(batch, staged, old, SQL_TYPES) if old else []
 
@@ -84,11 +85,12 @@ class PostgresStagedRefresh:
         return True
 
     def _swap_staged(self, batch: Batch) -> list[SchemaChange]:
-        target, stage = pg.qualified(self.schema, batch.table), pg.qualified(self.schema, batch.replaces)
-        staged = dict(self._table_columns(batch.replaces))
+        name = batch.replaces or stage_name(batch.table)
+        target, stage = pg.qualified(self.schema, batch.table), pg.qualified(self.schema, name)
+        staged = dict(self._table_columns(name))
         old = dict(self._table_columns(batch.table))
         self._columns.pop(batch.table, None)
-        self._columns.pop(batch.replaces, None)
+        self._columns.pop(name, None)
         if not staged:  # the refresh found no records: the table is emptied, as a reload would
             if old:
                 self.cur.execute(f"DELETE FROM {target}")
