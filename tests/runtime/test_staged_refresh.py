@@ -35,6 +35,7 @@ class ItemsApi:
     def __init__(self, n: int = 200) -> None:
         self.n, self.version, self.fail_after, self.served = n, 1, None, 0
         self.delay_s = 0.0  # each page answers this much later: a kill lands mid-refresh
+        self.die_after: int | None = None  # the server process goes away after this many requests
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,6 +45,9 @@ class ItemsApi:
             def do_GET(self) -> None:
                 api.served += 1
                 time.sleep(api.delay_s)
+                if api.die_after is not None and api.served > api.die_after:
+                    api.die()  # no answer, and from now on no server: connections are refused
+                    return
                 if api.fail_after is not None and api.served > api.fail_after:
                     body, status = b'{"error": "gone"}', 400
                 else:
@@ -54,10 +58,16 @@ class ItemsApi:
                 self.end_headers()
                 self.wfile.write(body)
 
+        self.dead = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def die(self) -> None:
+        if not self.dead.is_set():
+            self.dead.set()
+            threading.Thread(target=lambda: (self.server.shutdown(), self.server.server_close())).start()
 
     def records(self) -> list[dict]:
         return [{"id": f"it_{i:04d}", "name": f"item {i} v{self.version}", "price": i * self.version,
@@ -77,8 +87,9 @@ class ItemsApi:
 def api():
     server = ItemsApi()
     yield server
-    server.server.shutdown()
-    server.server.server_close()
+    if not server.dead.is_set():
+        server.server.shutdown()
+        server.server.server_close()
 
 
 def load(api: ItemsApi, destination, **options) -> tuple[dict, list[dict]]:
@@ -164,6 +175,20 @@ def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, 
         == [(0,)]
     # the refresh is over: no staging key left, and the table's rows are its next generation
     assert "refreshing" not in state(store) and state(store)["generation"] == 1
+
+
+def test_a_refresh_whose_server_dies_keeps_the_old_rows(api, store):
+    """The API's server goes away mid-refresh (connections refused after the retries): the run
+    fails with its cause, every old row stays, value by value."""
+    assert load(api, store.destination())[0]["status"] == "success"
+    old = store.query(ROWS)
+    api.version, api.served, api.die_after = 6, 0, 3
+    finished, events = load(api, store.destination(), full_refresh=True)
+    assert api.dead.is_set() and finished["status"] == "failed"
+    assert any(e["event"] == "error" for e in events)
+    assert len(old) == api.n and {v for *_, v in old} == {1}
+    assert store.query(ROWS) == old
+    assert "refreshing" in state(store)
 
 
 def test_refreshes_from_an_empty_store_carry_their_generation(api, store):
