@@ -191,6 +191,36 @@ def test_a_refresh_whose_server_dies_keeps_the_old_rows(api, store):
     assert "refreshing" in state(store)
 
 
+class StopAtFirstPage(io.StringIO):
+    """The event stream of a run whose user presses Stop once the first page is committed."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self.stop = stop
+
+    def write(self, text: str) -> int:
+        if '"event":"page"' in text:
+            self.stop.set()
+        return super().write(text)
+
+
+def test_a_stopped_refresh_keeps_the_old_rows(api, store):
+    assert load(api, store.destination())[0]["status"] == "success"
+    old = store.query(ROWS)
+    api.version, api.delay_s = 7, 0.05
+    stop = threading.Event()
+    out = StopAtFirstPage(stop)
+    source = RestSource("shop", api.url, paginator=CursorPagination(page_size=PAGE), concurrency=1)
+    finished = run(source, [Stream("items", "/items")], pipeline="shop_items", destination=store.destination(),
+                   full_refresh=True, stop=stop, events=EventWriter("t", out))
+    assert finished["status"] != "success"
+    assert store.query(ROWS) == old
+    assert "keeps its old rows" in out.getvalue()
+    api.delay_s = 0
+    assert load(api, store.destination())[0]["status"] == "success"
+    assert store.query(ROWS) == api.truth()
+
+
 def test_refreshes_from_an_empty_store_carry_their_generation(api, store):
     """A first run that is a refresh creates the table from its staging table; each later refresh
     is the next `_airbyte_generation_id`, on every row."""
