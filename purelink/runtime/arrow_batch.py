@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from purelink.runtime.destinations.base import Batch
 from purelink.runtime.errors import RuntimeFailure
-from purelink.runtime.pg_types import DUCKDB, WAREHOUSE, ColumnRead
+from purelink.runtime.pg_types import DECIMAL, DUCKDB, EXACT_TEXT, WAREHOUSE, ColumnRead
 
 PG_TYPE = b"POSTGRESQL:type"
 PG_TYPMOD = b"POSTGRESQL:typmod"
@@ -40,12 +40,13 @@ class ArrowBatch(Batch):
     load: str = "merge"
     fresh: bool = False
 
-    def tables(self) -> Iterator[pa.Table]:
+    def tables(self, *, exact_text: bool = False) -> Iterator[pa.Table]:
+        """The rows, numerals of unconstrained numeric columns as decimal128; `exact_text` keeps
+        them as PostgreSQL's text (the warehouse casts that back to numeric, each scale intact)."""
         if self.data is None:
             return iter(())
-        if isinstance(self.data, pa.Table):
-            return iter((self.data,))
-        return iter(self.data)
+        tables = (self.data,) if isinstance(self.data, pa.Table) else self.data
+        return iter(tables) if exact_text else (decimals(t) for t in tables)
 
 
 def stage_name(table: str) -> str:
@@ -100,12 +101,26 @@ def normalize(table: pa.Table, reads: dict[str, ColumnRead] | None = None) -> pa
             precision = numeric_precision(field)
             if precision is not None and read is None:
                 column = pc.cast(column, pa.decimal128(*precision))
-        if read is not None and read.decimal is not None:
+        if read is not None and read.decimal is not None and not read.exact_text:
             column = _decimal(column, field.name, read.decimal)
         column = _infinities(column)
         columns.append(column)
         fields.append(pa.field(field.name, column.type, nullable=True, metadata=metadata or None))
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def decimals(table: pa.Table) -> pa.Table:
+    """Text numerals that `normalize` left exact (EXACT_TEXT) as the decimal128(p,s) their DECIMAL
+    metadata names: what DuckDB, BigQuery and Iceberg receive."""
+    for index, field in enumerate(table.schema):
+        meta = field.metadata or {}
+        if EXACT_TEXT not in meta:
+            continue
+        precision, scale = (int(n) for n in meta[DECIMAL].decode().split(","))
+        column = _decimal(table.column(index), field.name, (precision, scale))
+        kept = {k: v for k, v in meta.items() if k != EXACT_TEXT}
+        table = table.set_column(index, pa.field(field.name, column.type, nullable=True, metadata=kept), column)
+    return table
 
 
 def _decimal(column: pa.ChunkedArray, name: str, size: tuple[int, int]) -> pa.ChunkedArray:

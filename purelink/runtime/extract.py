@@ -24,6 +24,7 @@ from purelink.runtime.http import BadBody, HttpClient, HttpError
 from purelink.runtime.pages import Page, PageBatch, StreamRun, tail_without_cursor
 from purelink.runtime.paginators import PageError, PageRequest, dig
 from purelink.runtime.records import dedupe, select
+from purelink.runtime.refresh import StagedRefresh
 from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.runtime.stream_errors import describe_failure
 from purelink.runtime.validate import first_failure, names_need_checking, printable, record_problem
@@ -33,7 +34,7 @@ from purelink.runtime.writer import Committing, Writer
 MIN_SPLIT_S = 2
 
 
-class Extraction(Committing, Estimating):
+class Extraction(Committing, Estimating, StagedRefresh):
     def __init__(self, source: RestSource, streams: list[Stream], destination: Destination, *,
                  pipeline: str, run_id: str, client: HttpClient, emit, stop: threading.Event,
                  full_refresh: bool = False, concurrency: int | None = None) -> None:
@@ -54,6 +55,7 @@ class Extraction(Committing, Estimating):
         self.errors = 0
         self.schema_changes = 0
         self._covered_before: dict[str, int] = {}
+        self._staged: set[str] = set()  # streams refreshed through a staging table (refresh.py)
         client.on_throttle = self.warn
         if source.retry_budget_s is not None:
             client.retry.throttle_budget_s = source.retry_budget_s
@@ -63,9 +65,7 @@ class Extraction(Committing, Estimating):
         """The windows still to read: resumed from saved state or cut for a new sync."""
         s = run.stream
         table = s.table or s.name
-        if self.full_refresh:
-            self.destination.reset_stream(self.pipeline, s.name, self.source.name, table)
-        state = self.destination.load_state(self.pipeline, s.name)
+        state = self._begin(s, table)
         run.generation = generation_of(state.get("generation"), rebuilt=self.full_refresh)
         sync = state.get("sync")
         if sync:
@@ -97,10 +97,11 @@ class Extraction(Committing, Estimating):
         run.windows = {w.id: w for w in windows}
         run.windows_total = len(windows)
         if state_sync is not None:
-            state: dict[str, Any] = {"sync": state_sync, "generation": run.generation}
+            state: dict[str, Any] = {"sync": state_sync, "generation": run.generation,
+                                     **self._refresh_state(run.stream.name)}
             state.update({w.key: w.to_state() for w in windows})
             if not windows:
-                state = {"sync": None, "generation": run.generation}
+                state = {"sync": None, "generation": run.generation, **self._refresh_state(run.stream.name)}
             self.destination.commit([self._batch(run.stream, state=state)], run_id=self.run_id,
                                     extracted_at=datetime.now(UTC))
         return windows
@@ -164,9 +165,7 @@ class Extraction(Committing, Estimating):
         for run in self.runs.values():
             if run.status == "running":
                 run.status = "stopped" if self.stop.is_set() and run.windows else "success"
-            if self.full_refresh and run.status != "success":  # its old rows were dropped when it began
-                self.warn(f"the full refresh of {run.stream.name} did not finish: its table holds only the rows "
-                          "loaded so far; run the recipe again to complete the refresh", stream=run.stream.name)
+        self._swap_refreshed()  # a finished refresh replaces its table; an unfinished one leaves it as it was
 
     def _loop(self, pool, ready: deque, pending: dict) -> None:
         writer = self.writer
@@ -262,7 +261,7 @@ class Extraction(Committing, Estimating):
         repeated = sum(tuple(r.get(k) for k in s.key) in window.repeat_keys for r in rows) if window.repeat_keys else 0
         window.repeat_keys = tail_without_cursor(self._paginator(s), s.key, page)
         return PageBatch(pipeline=self.pipeline, stream=s.name, schema=self.source.name,
-                         table=s.table or s.name, primary_key=s.key, rows=rows,
+                         table=self._table_of(s), primary_key=s.key, rows=rows,
                          dead_letters=dead, state=state, window=window, nbytes=page.nbytes,
                          generation=run.generation, repeated=repeated, times=time_cols)
 
@@ -328,7 +327,7 @@ class Extraction(Committing, Estimating):
 
     def _batch(self, stream: Stream, rows=None, state=None) -> Batch:
         return Batch(pipeline=self.pipeline, stream=stream.name, schema=self.source.name,
-                     table=stream.table or stream.name, primary_key=stream.key, rows=rows or [],
+                     table=self._table_of(stream), primary_key=stream.key, rows=rows or [],
                      state=state or {}, selected=stream.columns is not None, times=stream.time_columns,
                      generation=self.runs[stream.name].generation)
 

@@ -27,6 +27,7 @@ from purelink.runtime import pg
 WAREHOUSE = b"purelink:warehouse"  # the warehouse column type (format_type spelling)
 DUCKDB = b"purelink:duckdb"  # a DuckDB type the column is cast to when loaded; absent: as Arrow says
 DECIMAL = b"purelink:decimal"  # "p,s": text numerals that become decimal128(p,s)
+EXACT_TEXT = b"purelink:exact-text"  # the column still holds text numerals, cast to DECIMAL on delivery
 MAX_DECIMAL = 38
 
 # Types the driver turns into faithful Arrow values (timestamps and dates with infinities are
@@ -68,6 +69,9 @@ class ColumnRead:
     duckdb: str | None = None
     decimal: tuple[int, int] | None = None
     note: str | None = None  # said once as a warning: what the user should know about this column
+    # numeric without precision: each value has its own scale (1.000 is not 1 in PostgreSQL's
+    # text), which a decimal128(38,s) cannot hold; the text travels and only DuckDB & co. cast it
+    exact_text: bool = False
 
     def select(self) -> str:
         return f"{self.expression} AS {pg.quote(self.name)}"
@@ -78,6 +82,8 @@ class ColumnRead:
             meta[DUCKDB] = self.duckdb.encode()
         if self.decimal:
             meta[DECIMAL] = f"{self.decimal[0]},{self.decimal[1]}".encode()
+        if self.exact_text:
+            meta[EXACT_TEXT] = b"1"
         return meta
 
 
@@ -233,4 +239,5 @@ def _numeric(name: str, kind: PgType, facts: dict[str, Any]) -> ColumnRead:
         read.note = f"column {name} holds values wider than 38 digits: DuckDB gets their exact text form"
         return read
     read.decimal = (MAX_DECIMAL, scale)
+    read.exact_text = kind.name == "numeric"
     return read

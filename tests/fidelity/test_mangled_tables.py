@@ -39,7 +39,7 @@ def test_mangled_columns_are_migrated_or_reported(postgres, db, secrets_env):
         postgres.execute(db, f"UPDATE {table} SET changed = now() - interval '2 hours' WHERE id = 3")
     postgres.execute(db, "UPDATE prices SET price = 99.99 WHERE id = 3")
 
-    # trim_scale: the first load already drops trailing zeros of numeric (1.000 -> 1), not this migration
+    # trim_scale: the migrated rows keep the scale of the text an earlier version wrote (1.000 as 1)
     truth = "SELECT id, price::text, trim_scale(ratio::numeric)::text FROM {} ORDER BY id"
     finished, events = run(postgres, db, warehouse, "prices")
     assert finished["status"] in ("success", "success with warnings"), finished

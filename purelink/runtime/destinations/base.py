@@ -49,6 +49,9 @@ class Batch:
     # typed TIMESTAMPTZ even when this batch has only nulls, and a BIGINT column an earlier
     # version stored them in is migrated in place.
     times: dict[str, str] = field(default_factory=dict)
+    # A finished staged full refresh (staged_refresh): the staging table named here replaces this
+    # table's rows; the batch has no rows of its own.
+    replaces: str | None = None
 
 
 @dataclass
@@ -271,6 +274,13 @@ class Destination:
 
     def reset_stream(self, pipeline: str, stream: str, schema: str, table: str) -> None:
         raise NotImplementedError
+
+    def begin_refresh(self, pipeline: str, stream: str, schema: str, table: str) -> bool:
+        """Start a full refresh of API records. True: its pages go to the staging table and a
+        finished refresh replaces the table (`Batch.replaces`, see staged_refresh); False (this
+        destination does not stage): the table was emptied now, as `reset_stream` does."""
+        self.reset_stream(pipeline, stream, schema, table)
+        return False
 
     def claim_tables(self, claims: list[Claim], run_id: str) -> list[Claim]:
         """Record the owner of each target table, or refuse (RuntimeFailure) before anything loads;

@@ -31,6 +31,7 @@ from purelink.runtime.destinations.shaping import (
     refresh_changes,
     widening_cast,
 )
+from purelink.runtime.destinations.staged_refresh import DuckDBStagedRefresh
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 from purelink.runtime.records import widen
 
@@ -110,7 +111,7 @@ def _motherduck(con: duckdb.DuckDBPyConnection, token: str | None) -> None:
     con.execute("SET motherduck_token = '" + secret.replace("'", "''") + "'")
 
 
-class DuckDBDestination(Destination):
+class DuckDBDestination(DuckDBStagedRefresh, Destination):
     """Loads into a DuckDB file; one schema per source, one table per stream.
 
     Tables are always named catalog.schema.table: a file called `stripe.duckdb` is the catalog
@@ -375,6 +376,8 @@ class DuckDBDestination(Destination):
 
     def _load_batch(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         """Write one (coalesced) batch's rows; subclasses load other kinds of batch."""
+        if batch.replaces:
+            return self._swap_staged(batch)
         return self._insert(batch, run_id, extracted_at) if batch.rows else []
 
     def _dead_letters(self, batch: Batch, run_id: str, at: datetime) -> None:

@@ -26,6 +26,7 @@ from purelink.runtime.arrow_batch import (
 from purelink.runtime.bookkeeping import META_TIMES
 from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK, Batch, SchemaChange
 from purelink.runtime.destinations.duckdb import DuckDBDestination, quote
+from purelink.runtime.destinations.duckdb_legacy import repair
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.pg_types import WAREHOUSE
 
@@ -99,6 +100,9 @@ class DuckDBArrowDestination(DuckDBDestination):
                 changes.append(SchemaChange(batch.stream, batch.table, column, "added", None, kind))
             elif existing[column] == "BLOB" and kind != "BLOB":
                 raise _stale_bytes(column, target, kind)
+            elif batch.load == "merge" and (legacy := repair(self.con, target, column, existing[column], kind,
+                                                             pg_types.get(column))):
+                changes.append(SchemaChange(batch.stream, batch.table, column, "migrated", *legacy))
             elif (wider := self._widen_decimal(target, column, existing[column], kind)) is not None:
                 changes.append(SchemaChange(batch.stream, batch.table, column, "widened", existing[column], wider))
             elif self._migrate(target, column, existing[column], kind, pg_types.get(column)):

@@ -34,6 +34,7 @@ from purelink.runtime.destinations.base import (
 )
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
 from purelink.runtime.destinations.pg_migrate import epoch_using, migrate
+from purelink.runtime.destinations.staged_refresh import PostgresStagedRefresh
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 from purelink.runtime.records import widen
 
@@ -47,7 +48,7 @@ STAGE = "purelink_stage"
 ROW_ID = "__purelink_row_id"
 
 
-class PostgresDestination(Destination):
+class PostgresDestination(PostgresStagedRefresh, Destination):
     """Loads into one schema of a PostgreSQL database (default `raw`), one table per stream."""
 
     def __init__(self, url: str, *, password: str | None = "WAREHOUSE_PASSWORD", schema: str = "raw",
@@ -194,6 +195,8 @@ class PostgresDestination(Destination):
             for batch in batches:
                 if isinstance(batch, ArrowBatch):
                     found = self._load_arrow(batch, run_id, extracted_at)
+                elif batch.replaces:
+                    found = self._swap_staged(batch)
                 elif batch.rows:
                     found = self._load_rows(batch, run_id, extracted_at)
                 else:
@@ -288,7 +291,7 @@ class PostgresDestination(Destination):
             return self._swap(batch, run_id, extracted_at)
         changes: list[SchemaChange] = []
         first = True
-        for data in batch.tables():
+        for data in batch.tables(exact_text=True):
             if first:
                 changes = self._declare(batch, {f.name: pg_type(f) for f in data.schema}, None)
                 first = False
@@ -306,7 +309,7 @@ class PostgresDestination(Destination):
         name = self._stage_name(batch.table)
         if batch.fresh:
             self.cur.execute(f"DROP TABLE IF EXISTS _purelink.{pg.quote(name)}")
-        for data in batch.tables():
+        for data in batch.tables(exact_text=True):
             if batch.fresh:
                 self._staged[batch.table] = {f.name: pg_type(f) for f in data.schema}
             self.cur.adbc_ingest(name, self._stage_ready(name, data), mode="create_append",

@@ -95,7 +95,7 @@ def coalesce(batches: Sequence[Batch]) -> list[Batch]:
     out: list[Batch] = []
     merged: dict[tuple, Batch] = {}
     for b in batches:
-        if isinstance(b, ArrowBatch):
+        if isinstance(b, ArrowBatch) or b.replaces:
             out.append(b)
             continue
         if not b.rows:

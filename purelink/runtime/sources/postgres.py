@@ -211,6 +211,7 @@ def _column_reads(cur: Any, stream: SqlStream, relation: str, probe: pa.Schema, 
     for read in reads:
         if read.name == cursor:  # compared and ordered by its own type: never read as text
             read.expression = pg.quote(read.name)
+            read.exact_text = False
     return reads
 
 

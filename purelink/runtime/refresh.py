@@ -1,0 +1,84 @@
+"""The extraction's side of a staged full refresh (a mixin of `Extraction`).
+
+`--full-refresh` no longer empties the table when it starts: where the destination stages
+(DuckDB, the PostgreSQL warehouse; see destinations/staged_refresh), the stream's pages go to a
+staging table and the table keeps its old rows until the refresh has read everything; then one
+commit swaps the staged rows in and clears the `refreshing` state key. A run that stops, fails
+or is killed half way leaves that key behind, so the next run, with or without --full-refresh,
+knows the refresh is unfinished: it continues it (or, with the flag, starts it over).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from purelink.runtime.destinations.base import Batch
+from purelink.runtime.destinations.staged_refresh import stage_name
+
+REFRESHING = "refreshing"  # state key: this stream's rows go to its staging table until the swap
+
+
+class StagedRefresh:
+    if TYPE_CHECKING:  # what Extraction provides
+        from purelink.runtime.destinations.base import Destination
+        from purelink.runtime.pages import StreamRun
+        from purelink.runtime.sources.rest import Stream
+
+        destination: Destination
+        pipeline: str
+        run_id: str
+        full_refresh: bool
+        runs: dict[str, StreamRun]
+        source: Any
+        schema_changes: int
+
+        def warn(self, message: str, stream: str | None = None) -> None: ...
+        def _fail(self, run: StreamRun, exc: Exception) -> None: ...
+        def _batch(self, stream: Stream, rows=None, state=None) -> Batch: ...
+
+    _staged: set[str]  # streams whose rows go to their staging table in this run
+
+    def _begin(self, stream, table: str) -> dict[str, Any]:
+        """The stream's state at the start of its run, a refresh begun (or found unfinished)."""
+        staged = False
+        if self.full_refresh:
+            staged = self.destination.begin_refresh(self.pipeline, stream.name, self.source.name, table)
+        state = self.destination.load_state(self.pipeline, stream.name)
+        if staged or state.get(REFRESHING):
+            self._staged.add(stream.name)
+        return state
+
+    def _refresh_state(self, stream_name: str) -> dict[str, Any]:
+        """What the first commit of a refreshing stream's sync records beside its windows."""
+        return {REFRESHING: True} if stream_name in self._staged else {}
+
+    def _table_of(self, stream) -> str:
+        """Where the stream's pages load: its table, or its staging table while it refreshes."""
+        table = stream.table or stream.name
+        return stage_name(table) if stream.name in self._staged else table
+
+    def _swap_refreshed(self) -> None:
+        """Each refresh that read everything replaces its table; one that did not leaves the table
+        as it was, and says so."""
+        for run in self.runs.values():
+            name = run.stream.name
+            if name not in self._staged:
+                if self.full_refresh and run.status != "success":  # a destination that does not stage
+                    self.warn(f"the full refresh of {name} did not finish: its table holds only the rows loaded "
+                              "so far; run the recipe again to complete the refresh", stream=name)
+                continue
+            if run.status != "success":
+                self.warn(f"the full refresh of {name} did not finish: its table keeps its old rows (the "
+                          f"{run.records} new row(s) wait in a staging table); run the recipe again to "
+                          "complete the refresh", stream=name)
+                continue
+            table = run.stream.table or run.stream.name
+            swap = self._batch(run.stream, state={REFRESHING: None})
+            swap.table, swap.replaces = table, stage_name(table)
+            try:
+                for change in self.destination.commit([swap], run_id=self.run_id, extracted_at=datetime.now(UTC)):
+                    self.schema_changes += 1
+                    self.warn(change.message(), stream=change.stream)
+            except Exception as exc:  # noqa: BLE001 - the stream fails with its cause; the old rows stay
+                self._fail(run, exc)
