@@ -29,7 +29,7 @@ import duckdb
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rest_vs_dlt import DLT_MODULE, RESULTS, ROOT, Recipe, git_sha, run_module, write_module
+from rest_vs_dlt import DLT_MODULE, RESULTS, ROOT, Recipe, git_sha, installed_like, run_module, write_module
 
 from purelink.sandbox import serve
 from purelink.sandbox.stripe_data import END, START
@@ -104,7 +104,7 @@ def measure(sandbox, module, db: Path, env: dict, schema: str) -> dict:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="purelink-paging-"))
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    base_env = {**os.environ, "PYTHONPATH": path, "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    base_env = installed_like({**os.environ, "PYTHONPATH": path, "RUNTIME__DLTHUB_TELEMETRY": "false"}, work)
     loads, rows = [os.getloadavg()], []
     for size in SIZES:
         with serve(customers=size, latency_ms=LATENCY_MS, rate_limit=RATE_LIMIT) as sandbox:
