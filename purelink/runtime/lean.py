@@ -17,7 +17,7 @@ _OPTIONAL = ("httpx._main", "trio")
 def _load():
     blocked = [name for name in _OPTIONAL if name not in sys.modules and "httpx" not in sys.modules]
     for name in blocked:
-        sys.modules[name] = None  # type: ignore[assignment] - the documented way to make an import fail
+        sys.modules[name] = None  # the documented way to make an import of it fail
     try:
         import httpcore  # noqa: F401 - httpx imports it on its first client; loaded here while trio is marked absent
         import httpx
