@@ -29,7 +29,7 @@ import duckdb
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rest_vs_dlt import DLT_MODULE, RESULTS, ROOT, Recipe, git_sha, run_module, write_module
+from rest_vs_dlt import DLT_MODULE, RESULTS, ROOT, Recipe, git_sha, installed_like, run_module, write_module
 
 from purelink.sandbox import serve
 from purelink.sandbox.stripe_data import END, START
@@ -37,7 +37,7 @@ from purelink.sandbox.stripe_data import END, START
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_SIZES", "20000,100000").split(","))
 LATENCY_MS, RATE_LIMIT, PAGE_SIZE = 50, 100, 100
 CEILING = RATE_LIMIT * PAGE_SIZE
-REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))  # at the first size; one run at the others
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))  # at every size (dlt runs at the first only)
 STYLES = {
     "page_number": {"style": "page_number", "page_param": "page", "limit_param": "per_page",
                     "page_size": PAGE_SIZE, "total_pages_path": "total_pages", "has_more_path": "has_more"},
@@ -104,7 +104,7 @@ def measure(sandbox, module, db: Path, env: dict, schema: str) -> dict:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="purelink-paging-"))
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    base_env = {**os.environ, "PYTHONPATH": path, "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    base_env = installed_like({**os.environ, "PYTHONPATH": path, "RUNTIME__DLTHUB_TELEMETRY": "false"}, work)
     loads, rows = [os.getloadavg()], []
     for size in SIZES:
         with serve(customers=size, latency_ms=LATENCY_MS, rate_limit=RATE_LIMIT) as sandbox:
@@ -119,7 +119,7 @@ def main() -> None:
                 for style in STYLES:
                     tools[("dlt", style)] = dlt_module(work, style, numbered)
             runs: dict = {}
-            for i in range(REPEATS if size == SIZES[0] else 1):  # interleaved: a noisy moment hits every tool alike
+            for i in range(REPEATS):  # interleaved: a noisy moment hits every tool alike
                 for (tool, style), module in tools.items():
                     schema = "stripe" if style == "cursor" else "numbered"
                     r = measure(sandbox, module, work / f"{tool}_{style}_{size}_{i}.duckdb", env, schema)
@@ -164,8 +164,8 @@ purelink vs dlt (wall time, {rows[0]['size']:,} records): {ratios}.
 
 Machine: {os.cpu_count()} cores shared with other developers' tests; load average (1 min) {load_text}
 at the start, between the sizes and at the end. Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, purelink
-{git_sha()}. Reproduce: `PYTHONPATH=. VENV/bin/python bench/rest_paging.py` (about 10 minutes, most of
-it generating the 100,000-customer sandbox)."""
+{git_sha()}. Reproduce: `PYTHONPATH=. VENV/bin/python bench/rest_paging.py` (about 15 minutes on a
+busy machine)."""
     print("\n" + section)
     if os.environ.get("BENCH_DRY"):
         return

@@ -194,7 +194,9 @@ class ConnectorSpec(Model):
 
 def load_spec_file(path: Path) -> ConnectorSpec:
     try:
-        data = yaml.safe_load(path.read_text())
+        # libyaml's loader where installed: every command that finds a source reads the whole
+        # catalog, and the pure-Python parser took about 0.25 s of `purelink recipes run`'s start.
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         return ConnectorSpec.model_validate(data)
     except (yaml.YAMLError, ValidationError) as exc:
         raise SourceError(f"The connector spec {path.name} is invalid: {exc}",

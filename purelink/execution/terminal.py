@@ -235,11 +235,14 @@ def watch(engine, recipe, *, resume_hint: str | None = None, out: TextIO | None 
     from purelink.execution.previous import previous_records
 
     recipe = engine.recipe(recipe)
-    before = None
-    if recipe.destination.kind == "duckdb" and not options.get("sample"):
-        before = previous_records(options.get("db_path") or engine.db_path(recipe), recipe.name)
-    with ConsoleMonitor(out=out, title=recipe.name, previous_records=before) as monitor:
+    with ConsoleMonitor(out=out, title=recipe.name) as monitor:
         run = engine.start(recipe, **options)
+        # Read once the pipeline is started, not before: its process spends its first half second
+        # importing, which this short read (0.3 s, duckdb's import included) now overlaps. Should
+        # they meet, the pipeline waits for the file (runtime.destinations.duckdb.connect).
+        if recipe.destination.kind == "duckdb" and not options.get("sample"):
+            before = previous_records(options.get("db_path") or engine.db_path(recipe), recipe.name)
+            monitor.progress.previous_records = before or None
         monitor.attach(run, resume_hint=resume_hint)
         return run.collect(on_event=engine.logged(monitor), on_interrupt=monitor.interrupt)
 

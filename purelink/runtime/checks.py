@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from purelink.runtime.destinations.base import Batch, Destination
 from purelink.runtime.formats import apply_formats
 from purelink.runtime.http import BadBody, HttpClient, HttpError
+from purelink.runtime.lean import httpx
 from purelink.runtime.paginators import dig
 from purelink.runtime.records import dedupe, infer_types, select
 from purelink.runtime.sources.rest import RestSource, Stream

@@ -56,6 +56,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         self.schema_changes = 0
         self._covered_before: dict[str, int] = {}
         self._staged: set[str] = set()  # streams refreshed through a staging table (refresh.py)
+        self._plans: list[Batch] = []  # each stream's starting state, committed by `_commit_plans`
         client.on_throttle = self.warn
         if source.retry_budget_s is not None:
             client.retry.throttle_budget_s = source.retry_budget_s
@@ -102,9 +103,15 @@ class Extraction(Committing, Estimating, StagedRefresh):
             state.update({w.key: w.to_state() for w in windows})
             if not windows:
                 state = {"sync": None, "generation": run.generation, **self._refresh_state(run.stream.name)}
-            self.destination.commit([self._batch(run.stream, state=state)], run_id=self.run_id,
-                                    extracted_at=datetime.now(UTC))
+            self._plans.append(self._batch(run.stream, state=state))
         return windows
+
+    def _commit_plans(self) -> None:
+        """Every stream's starting state in one transaction, while the first requests are on their way
+        (DuckDB's first commit imports pandas: 0.3-0.6 s). Safe: no page commits before it."""
+        plans, self._plans = self._plans, []
+        if plans:
+            self.destination.commit(plans, run_id=self.run_id, extracted_at=datetime.now(UTC))
 
     def first_request(self, stream: Stream, window: Window) -> PageRequest:
         params = {**stream.params}
@@ -158,6 +165,8 @@ class Extraction(Committing, Estimating, StagedRefresh):
         pending: dict[Future, tuple[StreamRun, Window]] = {}
         try:
             with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="purelink") as pool:
+                self._submit(pool, ready, pending)
+                self._commit_plans()
                 self._loop(pool, ready, pending)
             self._flush()
         finally:

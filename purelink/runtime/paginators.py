@@ -8,10 +8,11 @@ loader saves in the same transaction as the rows: resuming a crashed run means s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-import httpx
+if TYPE_CHECKING:  # annotations only: code generation reads these classes without sending requests
+    import httpx
 
 
 class PageError(ValueError):

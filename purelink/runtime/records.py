@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ORDER = {"null": 0, "boolean": 1, "bigint": 2, "double": 3, "varchar": 4, "json": 5}
 ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
@@ -93,16 +94,19 @@ def _convert(value: Any, kind: str) -> Any:
     return value
 
 
-ARROW = {"boolean": pa.bool_(), "bigint": pa.int64(), "double": pa.float64(), "varchar": pa.string(),
-         "json": pa.string(), "timestamptz": pa.string(), "null": pa.string()}
-
-
 def to_arrow(rows: Sequence[dict], types: dict[str, str]) -> pa.Table:
     """Columns built in one pass each; JSON and timestamps travel as text and are cast in SQL."""
+    # Imported here, not at the top: `purelink recipes run` reaches this module through the
+    # connector specs and code generation, which never build a table, and pyarrow's import is
+    # the largest part of that command's start (about 0.5 s of 1.5 s).
+    import pyarrow as pa
+
+    arrow = {"boolean": pa.bool_(), "bigint": pa.int64(), "double": pa.float64(), "varchar": pa.string(),
+             "json": pa.string(), "timestamptz": pa.string(), "null": pa.string()}
     arrays = []
     for name, kind in types.items():
         values = [_convert(row.get(name), kind) for row in rows]
-        arrays.append(pa.array(values, type=ARROW[kind]))
+        arrays.append(pa.array(values, type=arrow[kind]))
     return pa.Table.from_arrays(arrays, names=list(types))
 
 
