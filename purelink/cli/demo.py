@@ -61,7 +61,7 @@ def previous_port(engine) -> int | None:
 def run(args: argparse.Namespace) -> int:
     from purelink.engine import Engine
     from purelink.errors import ExecutionError
-    from purelink.execution.console import summary_text
+    from purelink.execution.console import EXIT_STOPPED, summary_text
     from purelink.execution.terminal import watch
     from purelink.recipes import parse_recipe
 
@@ -97,7 +97,9 @@ executor: {args.executor}
         if getattr(result, "warning", None):
             print(f"warning     {result.warning}")
         finished = result.finished or {"status": "failed", "error": "\n".join(result.output[-5:])}
-        print(summary_text(finished))
+        print(summary_text(finished, resume_hint=f"purelink recipes run {recipe.name}"))
+        if result.stopped:
+            return EXIT_STOPPED  # asked for, not a failure: the summary said what was kept and how to resume
         if not result.ok:
             raise ExecutionError(f"The demo run did not succeed: {finished.get('error') or 'see the error above'}",
                                  finished.get("guidance") or "See logs/ for the events of the run.")
