@@ -162,6 +162,15 @@ def test_the_box_and_its_keys_in_a_real_terminal(tmp_path, sandbox_factory):
                           screen)
     assert committed, screen[-2000:]
     assert "resume:      purelink recipes run custs" in screen
+    # the debug panel, still open, shows the last event whole (wrapped, not cut), as the log has it
+    last_panel = screen[screen.rindex("debug: recent events"):].split("╰", 1)[0]
+    panel = "".join(line.strip().removeprefix("│").removesuffix("│").strip() for line in last_panel.splitlines()[1:])
+    logged = [json.loads(line) for log in (ws / "logs").glob("execution_*.log") for line in log.read_text().splitlines()]
+    finished = next(e for e in reversed(logged) if e["event"] == "finished")
+    whole = json.dumps({k: v for k, v in finished.items() if k not in ("run_id", "event", "ts")}, default=str,
+                       separators=(",", ":"))
+    assert len(whole) > 110 and re.sub(r"\s+", "", whole) in re.sub(r"\s+", "", panel), panel
+    assert "…" not in panel
 
     db = ws / "data" / "purelink.duckdb"
     con = duckdb.connect(str(db), read_only=True)
