@@ -252,6 +252,11 @@ def _run(engine, args) -> int:
             Path(str(db) + suffix).unlink(missing_ok=True)
     where = f" --workspace {args.workspace}" if args.workspace else ""
     resume = f"purelink recipes run {recipe.name}{where}"
+    if not args.sample:
+        from purelink.cli.narrowed import narrowed_notes
+
+        for note in narrowed_notes(engine, recipe, full_refresh=args.full_refresh, command=resume):
+            print(note, file=sys.stderr)
     result = watch(engine, recipe, resume_hint=resume, executor=args.executor,
                    full_refresh=args.full_refresh, sample=args.sample, db_path=db)
     warning = result.warning
