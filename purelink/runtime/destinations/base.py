@@ -92,7 +92,7 @@ class Claim:
     `source` is the server and database (`host:port/db`, or an API's base URL), `source_table` what
     is read there. A table belongs to one recipe: another recipe reading the same source table
     gets a table named after it by default (its columns, drift and full refreshes are its own),
-    and shares the first one's only when it names that table with `into`. `chosen` says the user
+    and shares a table only when it names it with `into` (not the default). `chosen` says the user
     named the table: such a claim is refused when another source owns the table, while a default
     name gives way to one that names the source (or the recipe).
     """
