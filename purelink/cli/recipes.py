@@ -250,8 +250,8 @@ def _run(engine, args) -> int:
         db = engine.workspace.data / f".scratch_{recipe.name}.duckdb"
         for suffix in ("", ".wal"):
             Path(str(db) + suffix).unlink(missing_ok=True)
-    where = f" --workspace {args.workspace}" if args.workspace else ""
-    resume = f"purelink recipes run {recipe.name}{where}"
+    workspace = getattr(args, "workspace", None)  # `recipes import --run` calls this with its own options
+    resume = f"purelink recipes run {recipe.name}" + (f" --workspace {workspace}" if workspace else "")
     if not args.sample:
         from purelink.cli.narrowed import narrowed_notes
 
