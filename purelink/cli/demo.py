@@ -18,6 +18,7 @@ from purelink.workspace import Workspace
 # and the demo must never replace it with the sandbox's published test key.
 DEMO_CREDENTIAL = "stripe_sandbox"
 DEFAULT_CUSTOMERS = 3421
+DEMO_RECIPE = "stripe_customers"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,23 +28,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"sandbox port (default {DEMO_PORT}, the one `purelink sandbox` uses, if free)")
 
 
-def start_sandbox(port: int | None, customers: int, host: str):
-    """The sandbox on `port`, or on the default port and, when that one is busy, any free one.
-    Trying the port itself (rather than checking first) leaves no gap for another process."""
+def start_sandbox(port: int | None, customers: int, host: str, previous: int | None = None):
+    """The sandbox on `port`, or on the default port and, when that one is busy, on `previous` (the
+    port the current recipe version names, so a re-run with nothing changed keeps that version),
+    and else any free one. Trying each port itself (rather than checking first) leaves no gap for
+    another process."""
     from purelink.sandbox import SandboxError, serve
 
     if port is not None:
         return serve(port=port, customers=customers, host=host)
+    for candidate in dict.fromkeys(p for p in (DEMO_PORT, previous) if p):
+        try:
+            return serve(port=candidate, customers=customers, host=host)
+        except SandboxError:
+            continue
+    return serve(port=0, customers=customers, host=host)
+
+
+def previous_port(engine) -> int | None:
+    """The sandbox port the demo recipe's current version names, if any."""
+    from urllib.parse import urlsplit
+
+    if not engine.recipes.versions(DEMO_RECIPE):
+        return None
     try:
-        return serve(port=DEMO_PORT, customers=customers, host=host)
-    except SandboxError:
-        return serve(port=0, customers=customers, host=host)
+        url = urlsplit(engine.recipes.load(DEMO_RECIPE).source.base_url or "")
+        return url.port if url.hostname in ("127.0.0.1", "localhost") else None
+    except Exception:  # noqa: BLE001 - a hand-edited recipe that no longer parses: start afresh
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
     from purelink.engine import Engine
     from purelink.errors import ExecutionError
-    from purelink.execution.console import summary_text
+    from purelink.execution.console import EXIT_STOPPED, summary_text
     from purelink.execution.terminal import watch
     from purelink.recipes import parse_recipe
 
@@ -52,13 +70,14 @@ def run(args: argparse.Namespace) -> int:
     # The recipe holds the sandbox's URL: the same port on every run keeps it one recipe version,
     # and lets `purelink sandbox` (same default port) serve it again later.
     host = sandbox_host(args.executor)
-    with start_sandbox(args.port, args.customers, host) as sandbox:
+    with start_sandbox(args.port, args.customers, host, previous_port(engine)) as sandbox:
         port = int(sandbox.url.rsplit(":", 1)[1])
         print(f"sandbox     Stripe-compatible API at {sandbox.stripe_base_url} ({args.customers:,} customers)")
         if args.port is None and port != DEMO_PORT:
             print(f"note        port {DEMO_PORT} is busy, so the sandbox uses {port}; the recipe names that "
-                  f"port (a new recipe version when it changes)")
+                  f"port (a new recipe version when it changes; the next demo tries {port} again)")
         store_key(sandbox.api_key)
+        before = (engine.recipes.versions(DEMO_RECIPE) or [None])[-1]
         recipe = engine.recipes.save(parse_recipe(f"""
 name: stripe_customers
 description: Stripe customers from the local sandbox API
@@ -70,14 +89,17 @@ streams:
 requirements: {{purpose: poc, frequency: once, history_start: "2020-01-01", rate_limit: 100}}
 executor: {args.executor}
 """, origin="the demo recipe"))
-        print(f"recipe      {engine.recipes.path(recipe.name, recipe.version)}")
+        same = " (unchanged: reused)" if recipe.version == before else ""
+        print(f"recipe      {engine.recipes.path(recipe.name, recipe.version)}{same}")
         print(f"module      {engine.generate(recipe)}")
         result = watch(engine, recipe, resume_hint=f"purelink recipes run {recipe.name}", executor=args.executor)
         print("executor    " + ("a Docker container (isolated)" if result.isolated else "a local process"))
         if getattr(result, "warning", None):
             print(f"warning     {result.warning}")
         finished = result.finished or {"status": "failed", "error": "\n".join(result.output[-5:])}
-        print(summary_text(finished))
+        print(summary_text(finished, resume_hint=f"purelink recipes run {recipe.name}"))
+        if result.stopped:
+            return EXIT_STOPPED  # asked for, not a failure: the summary said what was kept and how to resume
         if not result.ok:
             raise ExecutionError(f"The demo run did not succeed: {finished.get('error') or 'see the error above'}",
                                  finished.get("guidance") or "See logs/ for the events of the run.")

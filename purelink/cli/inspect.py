@@ -45,11 +45,13 @@ def tables(db: Path) -> list[dict]:
 def query(db: Path, sql: str) -> tuple[list[str], list[tuple]]:
     import duckdb
 
+    from purelink.storage.duckdb import use_short_names
+
     con = open_db(db)
     try:
-        # Purelink's own tables answer to their short names (`SELECT * FROM executions`), as the
-        # product's examples write them; a source's tables keep their schema (`stripe.customers`).
-        con.execute(f"SET search_path = '{SEARCH_PATH}'")
+        # Tables answer to their short names (`SELECT * FROM executions`, `... FROM customers`), as
+        # the product's examples write them, where only one schema holds the name.
+        use_short_names(con)
         rel = con.execute(sql)
         columns = [d[0] for d in rel.description or []]
         rows = rel.fetchall()
@@ -83,19 +85,24 @@ def _with_infinities(con, sql: str, width: int, edges: list[int]) -> list[tuple]
     return fixed
 
 
-SEARCH_PATH = "main,_purelink"
 _MISSING = re.compile(r"Table with name (?P<name>[^ ]+) does not exist")
 
 
 def _hint(con, exc: Exception) -> str:
     """For an unknown table, the qualified names it may have meant."""
+    from purelink.storage.base import qualified_matches
+    from purelink.storage.duckdb import user_tables
+
     m = _MISSING.search(str(exc))
-    if m:
-        name = m["name"].split(".")[-1].strip('"')
-        found = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-                            "WHERE lower(table_name) = lower(?) ORDER BY 1", [name]).fetchall()
-        if found:
-            return f"Did you mean {' or '.join(r[0] for r in found)}? See `purelink inspect --tables`."
+    return missing_hint(qualified_matches(m["name"], user_tables(con)) if m else [])
+
+
+def missing_hint(found: list[str]) -> str:
+    if len(found) > 1:
+        return (f"The name is in more than one schema: write {' or '.join(found)}. "
+                "See `purelink inspect --tables`.")
+    if found:
+        return f"Did you mean {found[0]}? See `purelink inspect --tables`."
     return "Check table names with `purelink inspect --tables`."
 
 
@@ -135,6 +142,7 @@ def from_store(args: argparse.Namespace) -> int:
                                root=Workspace.at(args.workspace).root) as store:
         if args.query:
             frame = store.query(args.query)
+            frame = frame.astype(object).where(frame.notna(), None)  # NULL, not pandas' NaN, in json and csv
             _print([str(c) for c in frame.columns], list(frame.itertuples(index=False, name=None)),
                    args.format, args.limit)
             return 0

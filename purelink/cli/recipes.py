@@ -48,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument("name")
     show.add_argument("--version", type=int)
 
-    run = sub.add_parser("run", help="run a recipe (in a container when Docker answers)")
+    run = sub.add_parser("run", help="run a recipe (in a container when Docker answers)",
+                         epilog="exit status: 0 success, 1 failed, 130 stopped by you ('q' or Ctrl-C: what was "
+                                "committed stays, the same command resumes)")
     run.add_argument("name")
     run.add_argument("--executor", choices=["docker", "local", "auto"])
     run.add_argument("--full-refresh", action="store_true")
@@ -239,7 +241,7 @@ def _show(engine, args) -> int:
 
 
 def _run(engine, args) -> int:
-    from purelink.execution.console import summary_text
+    from purelink.execution.console import EXIT_STOPPED, summary_text
     from purelink.execution.terminal import watch
 
     recipe = engine.recipes.load(args.name, args.version)
@@ -248,7 +250,14 @@ def _run(engine, args) -> int:
         db = engine.workspace.data / f".scratch_{recipe.name}.duckdb"
         for suffix in ("", ".wal"):
             Path(str(db) + suffix).unlink(missing_ok=True)
-    result = watch(engine, recipe, resume_hint=f"purelink recipes run {recipe.name}", executor=args.executor,
+    workspace = getattr(args, "workspace", None)  # `recipes import --run` calls this with its own options
+    resume = f"purelink recipes run {recipe.name}" + (f" --workspace {workspace}" if workspace else "")
+    if not args.sample:
+        from purelink.cli.narrowed import narrowed_notes
+
+        for note in narrowed_notes(engine, recipe, full_refresh=args.full_refresh, command=resume):
+            print(note, file=sys.stderr)
+    result = watch(engine, recipe, resume_hint=resume, executor=args.executor,
                    full_refresh=args.full_refresh, sample=args.sample, db_path=db)
     warning = result.warning
     if warning:
@@ -257,7 +266,9 @@ def _run(engine, args) -> int:
     if args.format == "json":
         print(json.dumps(finished, default=str))
     else:
-        print(summary_text(finished))
+        print(summary_text(finished, resume_hint=resume))
+    if result.stopped:
+        return EXIT_STOPPED  # asked for, not a failure: the summary said what was kept and how to resume
     if not result.ok:
         # The cause and what to do were just printed in the summary: point at them, do not repeat them.
         told = bool(finished.get("cause")) and args.format != "json"

@@ -30,13 +30,20 @@ def list_library(args) -> int:
 
 def new_from_library(engine, args) -> int:
     """Copy a ready recipe into the workspace as the user's recipe NAME v1, with the options given
-    on the command line applied on top, and say which keys it needs and whether they are set."""
+    on the command line applied on top, and say which keys it needs and whether they are set.
+    With --update, NAME exists and the copy becomes its next version (none when nothing changed)."""
     from purelink.cli.recipes import _password_to_vault, _settings
 
     ready = library_recipe(args.from_library)
-    if engine.recipes.versions(args.name):
-        raise RecipeError(f"A recipe named {args.name} exists already in {engine.workspace.recipes}.",
-                          f"Choose another name, e.g. `purelink recipes new my_{ready.name} --from {ready.name}`.")
+    versions = engine.recipes.versions(args.name)
+    if versions and not args.update:
+        raise RecipeError(f"A recipe named {args.name} exists already in {engine.workspace.recipes} "
+                          f"(v{versions[-1]}).",
+                          f"To write v{versions[-1] + 1} from the library recipe {ready.name}, add --update "
+                          f"(v{versions[-1]} stays as it is); to keep both, choose another name, e.g. "
+                          f"`purelink recipes new my_{ready.name} --from {ready.name}`.")
+    if args.update and not versions:
+        raise RecipeError(f"There is no recipe {args.name} to update.", "Leave out --update to create it.")
     values = dict(os.environ)
     kept = []
     for item in args.var or []:  # a --var naming a ${PLACEHOLDER} fills it; the others are source settings
@@ -54,7 +61,7 @@ def new_from_library(engine, args) -> int:
     recipe = parse_recipe(yaml.safe_dump(data, sort_keys=False), origin=f"the library recipe {ready.name}")
     if recipe.destination.kind == "duckdb":
         data_folder(engine.workspace, engine.db_path(recipe))
-    recipe = engine.recipes.save(recipe)
+    recipe = engine.recipes.save(recipe)  # unchanged from the latest version: that version is kept
     module = engine.generate(recipe)
     keys = needed_keys(engine, recipe)
     path = engine.recipes.path(recipe.name, recipe.version)
@@ -62,7 +69,8 @@ def new_from_library(engine, args) -> int:
         print(json.dumps({"name": recipe.name, "version": recipe.version, "recipe": str(path), "module": str(module),
                           "from": ready.name, "keys": keys}))
         return 0
-    print(f"recipe  {path}  (from the library recipe {ready.name})")
+    same = " unchanged" if versions and recipe.version == versions[-1] else ""
+    print(f"recipe  {path}{same}  (from the library recipe {ready.name})")
     print(f"module  {module}")
     for key in keys:
         state = "set" if key["set"] else f"not set: `purelink secrets set {key['name']}` or export {key['name']}=..."

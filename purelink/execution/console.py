@@ -6,11 +6,15 @@ from purelink.execution.progress import human_bytes
 from purelink.execution.terminal import ConsoleMonitor
 from purelink.runtime.causes import committed_text
 
-__all__ = ["ConsoleMonitor", "cause_lines", "human_bytes", "summary_text"]
+__all__ = ["EXIT_STOPPED", "ConsoleMonitor", "cause_lines", "human_bytes", "stopped_lines", "summary_text"]
+
+# A run the user stopped ('q', Ctrl-C) exits as an interrupted command does (128 + SIGINT): not 0,
+# so a script does not take the partial load for a complete one, and not 1, which means it failed.
+EXIT_STOPPED = 130
 
 
-def summary_text(finished: dict) -> str:
-    """The completion summary a person reads."""
+def summary_text(finished: dict, resume_hint: str | None = None) -> str:
+    """The completion summary a person reads; `resume_hint` is the command that resumes a stopped run."""
     status = finished.get("status", "failed")
     lines = [f"status:      {finished.get('outcome') or status}"]
     streams = finished.get("streams") or {}
@@ -37,9 +41,20 @@ def summary_text(finished: dict) -> str:
         lines.append("checks:")
         for c in finished["checks"]:
             lines.append(f"  [{c['status']}] {c['name']}: {c['detail']}")
-    if status != "success":
+    if status == "stopped":
+        lines.extend(stopped_lines(finished, resume_hint))
+    elif status != "success":
         lines.extend(cause_lines(finished))
     return "\n".join(lines)
+
+
+def stopped_lines(finished: dict, resume_hint: str | None = None) -> list[str]:
+    """A stop the user asked for: who stopped it, what is kept, how to go on."""
+    lines = ["stopped:     at your request, not by an error; the state is saved"]
+    lines.append(f"committed:   {committed_text(finished)}")
+    if resume_hint:
+        lines.append(f"resume:      {resume_hint}")
+    return lines
 
 
 def cause_lines(finished: dict) -> list[str]:

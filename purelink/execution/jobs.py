@@ -66,6 +66,12 @@ class RunResult:
         done = self.finished
         return self.exit_code == 0 and done is not None and done.get("status") == "success"
 
+    @property
+    def stopped(self) -> bool:
+        """Stopped on request ('q', Ctrl-C, the notebook's Stop): state saved, not a failure."""
+        done = self.finished
+        return done is not None and done.get("status") == "stopped"
+
 
 class RunHandle:
     """A runner's handle on a run under way. Iterate `events()`; `stop()`, `pause()` and

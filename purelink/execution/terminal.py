@@ -28,6 +28,7 @@ from typing import Self, TextIO
 
 from purelink.execution.keys import KeyReader
 from purelink.execution.progress import RunProgress
+from purelink.secrets.redact import redact
 
 BAR_WIDTH = 30
 HELP = "Press 'q' to stop | 'p' to pause | 'd' for debug"
@@ -195,11 +196,42 @@ class ConsoleMonitor:
             parts.append(Text(HELP, style="dim"))
         parts.extend(Text(n, style="yellow") for n in self._notes)
         if self.debug:
-            lines = [_short(e) for e in self.recent]
-            shown = Text("\n".join(lines) or "no events yet", no_wrap=True, overflow="ellipsis")
-            parts.append(Panel(shown, title="debug: recent events",
-                               title_align="left", border_style="dim"))
+            parts.append(self._debug_panel())
         return Group(*parts)
+
+    def _debug_panel(self):
+        """The recent events whole, wrapped to the terminal's width (secrets masked). As many of the
+        newest as fit under the box: a panel taller than the screen would be cut by the live view."""
+        from rich.panel import Panel
+        from rich.text import Text
+
+        width, height = self._size()
+        inner = max(20, width - 4)  # the panel's borders and padding
+        room = max(6, height - len(self.box_lines()) - len(self._notes) - 6)
+        shown: list[str] = []
+        used = 0
+        for event in reversed(self.recent):
+            line = _whole(event)
+            # Cut at the width, not at spaces: the JSON starts on the event's own line and every
+            # character is kept (word wrapping would move it below and leave gaps to guess at).
+            rows = [line[i:i + inner] for i in range(0, len(line), inner)]
+            if shown and used + len(rows) > room:
+                break
+            shown.append("\n".join(rows))
+            used += len(rows)
+        title = "debug: recent events"
+        if len(shown) < len(self.recent):
+            title += f" (the newest {len(shown)} of {len(self.recent)} that fit)"
+        body = Text("\n".join(reversed(shown)) or "no events yet", no_wrap=True, overflow="fold")
+        return Panel(body, title=title, title_align="left", border_style="dim")
+
+    def _size(self) -> tuple[int, int]:
+        console = self._live.console if self._live is not None else None
+        if console is None:
+            from rich.console import Console
+
+            console = Console(file=self.out)
+        return console.width, console.height
 
     def _start_live(self) -> None:
         from rich.console import Console
@@ -247,12 +279,11 @@ def watch(engine, recipe, *, resume_hint: str | None = None, out: TextIO | None 
         return run.collect(on_event=engine.logged(monitor), on_interrupt=monitor.interrupt)
 
 
-def _short(event: dict) -> str:
-    """One event on one line, without the run id every event repeats."""
+def _whole(event: dict) -> str:
+    """One event, all of it, without the run id every event repeats; secrets masked (the runtime
+    masks its own, this also covers what the command registered, such as a resolved key)."""
     fields = {k: v for k, v in event.items() if k not in ("run_id", "event", "ts")}
-    text = json.dumps(fields, default=str, separators=(",", ":"))
-    if len(text) > 160:
-        text = text[:157] + "..."
+    text = redact(json.dumps(fields, default=str, separators=(",", ":")))
     return f"{str(event.get('ts', ''))[11:23]} {event.get('event', '?'):<11} {text}"
 
 

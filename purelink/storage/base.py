@@ -67,6 +67,41 @@ def parse_url(text: str) -> StoreURL:
                     options=dict(parse_qsl(parts.query)))
 
 
+BOOKKEEPING = "_purelink"
+
+
+def short_name_path(tables: list[tuple[str, str]], first: list[str]) -> list[str]:
+    """The schemas a query's schema-less table names are looked up in, in order: `first` (the
+    store's default schema), Purelink's own (`executions`, `state`, ...), then each source's
+    schema whose tables no other source's schema also holds. A name two sources share stays
+    unresolved (the error names both) rather than one of them being picked silently."""
+    owners: dict[str, set[str]] = {}
+    for schema, table in tables:
+        if schema != BOOKKEEPING and schema not in first:
+            owners.setdefault(table.lower(), set()).add(schema)
+    shared = {schema for holders in owners.values() if len(holders) > 1 for schema in holders}
+    rest = sorted({schema for schemas in owners.values() for schema in schemas} - shared)
+    return list(dict.fromkeys([*first, BOOKKEEPING, *rest]))
+
+
+def resolve_short(name: str, tables: list[tuple[str, str]], first: list[str]) -> tuple[str, str] | None:
+    """(schema, table) for `name` ("schema.table", or a table name alone looked up as a query's
+    would be, see `short_name_path`); None when nothing, or more than one source, holds it."""
+    schema, _, table = name.rpartition(".")
+    if schema:
+        return schema, table
+    for where in short_name_path(tables, first):
+        if (where, table) in tables:
+            return where, table
+    return None
+
+
+def qualified_matches(name: str, tables: list[tuple[str, str]]) -> list[str]:
+    """Every `schema.table` whose table is `name` (any case): what an unknown short name may mean."""
+    table = name.rpartition(".")[2].strip('"').lower()
+    return sorted(f"{s}.{t}" for s, t in tables if t.lower() == table)
+
+
 class Store:
     """Write through `destination()`, read through `tables()`, `table()` and `query()`.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from purelink.errors import DatabaseBusy, PurelinkError, RuntimeFailure
-from purelink.storage.base import Store, StoreURL, parse_url
+from purelink.storage.base import Store, StoreURL, parse_url, resolve_short, short_name_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -44,6 +44,20 @@ def file_of(url: StoreURL, root: Path | None = None) -> Path:
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def user_tables(con) -> list[tuple[str, str]]:
+    return [(s, t) for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                                           "WHERE database_name = current_database()").fetchall()]
+
+
+def use_short_names(con, default_schema: str = "main") -> None:
+    """Let this connection's queries name tables without their schema (`executions`, `customers`),
+    see `short_name_path`. Each entry names the catalog too: a file called stripe.duckdb holds a
+    catalog `stripe` that a bare schema `stripe` would be ambiguous with."""
+    catalog = con.execute("SELECT current_database()").fetchone()[0]
+    path = ",".join(f"{quote(catalog)}.{quote(schema)}" for schema in short_name_path(user_tables(con), [default_schema]))
+    con.execute("SET search_path = '" + path.replace("'", "''") + "'")
 
 
 def split_name(name: str, default_schema: str = "main") -> tuple[str, str]:
@@ -137,6 +151,8 @@ class DuckDBStore(Store):
 
         schema, table = split_name(name, self.schema or "main")
         with self.connection() as con:
+            if "." not in name:  # a short name: where a query would find it (executions, customers)
+                schema, table = resolve_short(name, user_tables(con), [self.schema or "main"]) or (schema, table)
             found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
                                 "AND schema_name = ? AND table_name = ?", [schema, table]).fetchall()[0][0]
             if not found:
@@ -154,6 +170,7 @@ class DuckDBStore(Store):
 
         with self.connection() as con:
             try:
+                use_short_names(con, self.schema or "main")
                 rel = con.sql(sql)
             except duckdb.Error as exc:
                 raise PurelinkError(f"The query failed: {str(exc).splitlines()[0]}",

@@ -8,12 +8,20 @@ Purelink's option, taken off the URL before libpq sees it. The password is a vau
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from purelink.errors import CredentialError, PurelinkError, RuntimeFailure
-from purelink.storage.base import Store, StoreURL, parse_url
+from purelink.storage.base import (
+    Store,
+    StoreURL,
+    parse_url,
+    qualified_matches,
+    resolve_short,
+    short_name_path,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -25,6 +33,7 @@ LOGICAL = {"boolean": "boolean", "bigint": "bigint", "double precision": "double
 SQL_TYPES = {"boolean": "boolean", "bigint": "bigint", "double": "double precision", "varchar": "text",
              "json": "jsonb", "timestamptz": "timestamptz"}
 SYSTEM = ("pg_catalog", "information_schema", "pg_toast")
+_MISSING = re.compile(r'relation "(?P<name>[^"]+)" does not exist')
 
 
 class PostgresStore(Store):
@@ -105,19 +114,36 @@ class PostgresStore(Store):
         finally:
             con.close()
 
-    def _arrow(self, sql: str, params: list | None = None) -> pa.Table:
+    def _arrow(self, sql: str, params: list | None = None, *, short_names: bool = False) -> pa.Table:
         from purelink.runtime import pg
         from purelink.runtime.arrow_batch import normalize
 
         with self.connection() as con, con.cursor() as cur:
+            found: list[tuple[str, str]] = []
+            if short_names:
+                # Tables answer to their short names (`executions`, `customers`) as in DuckDB, where
+                # only one source's schema holds the name (see short_name_path).
+                found = self._user_tables(cur)
+                path = ", ".join(pg.quote(s) for s in short_name_path(found, [self.schema or "public"]))
+                pg.fetch(cur, "SELECT set_config('search_path', $1, false)", [path])
             try:
                 cur.execute(sql, parameters=params) if params else cur.execute(sql)
                 # numeric(p,s) arrives as opaque text; normalize makes it the decimal it is
                 return normalize(cur.fetch_arrow_table())
             except pg.driver().Error as exc:
-                raise PurelinkError(f"The query failed: {pg.first_line(exc)}",
-                                    "Fix the SQL (PostgreSQL dialect); list the tables with `purelink inspect "
-                                    "--tables`.") from None
+                missing = _MISSING.search(pg.first_line(exc))
+                matches = qualified_matches(missing["name"], found) if missing else []
+                hint = ("Fix the SQL (PostgreSQL dialect); list the tables with `purelink inspect --tables`."
+                        if not matches else f"The table is {' or '.join(matches)}: write the schema too"
+                        + (" (more than one schema holds that name)." if len(matches) > 1 else "."))
+                raise PurelinkError(f"The query failed: {pg.first_line(exc)}", hint) from None
+
+    def _user_tables(self, cur) -> list[tuple[str, str]]:
+        from purelink.runtime import pg
+
+        return [(s, t) for s, t in pg.fetch(
+            cur, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema <> ALL($1)",
+            [list(SYSTEM)])]
 
     # -- reading ---------------------------------------------------------------------------
     def tables(self):
@@ -139,6 +165,9 @@ class PostgresStore(Store):
 
         schema, _, table = name.rpartition(".")
         schema = schema or self.schema or "public"
+        if "." not in name:  # a short name: where a query would find it (executions, customers)
+            with self.connection() as con, con.cursor() as cur:
+                schema, table = resolve_short(name, self._user_tables(cur), [schema]) or (schema, table)
         if not self.columns(schema, table):
             raise PurelinkError(f"There is no table {schema}.{table} in {self.location()}.",
                                 "See the tables with `purelink inspect --tables` (or store.tables()).")
@@ -149,7 +178,7 @@ class PostgresStore(Store):
         return data if arrow else data.to_pandas()
 
     def query(self, sql: str, *, arrow: bool = False):
-        data = self._arrow(sql)
+        data = self._arrow(sql, short_names=True)
         return data if arrow else data.to_pandas()
 
     # -- bulk copy (migrate) ---------------------------------------------------------------

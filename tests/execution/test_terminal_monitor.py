@@ -154,13 +154,30 @@ def test_the_box_and_its_keys_in_a_real_terminal(tmp_path, sandbox_factory):
     assert "Status: stopped: resume with purelink recipes run custs" in screen
     assert "above the limit" not in screen  # the pause is not counted as time, nor its late answers as a burst
     assert "status:      stopped" in screen
-    assert code != 0  # a stopped run is not a success
+    # a stop the user asked for is not a failure: 130 as an interrupt, and words that say so
+    assert code == 130, screen[-2000:]
+    assert "did not succeed" not in screen and "Traceback" not in screen
+    assert "stopped:     at your request, not by an error; the state is saved" in screen
+    committed = re.search(r"committed:   Committed before it stopped: ([\d,]+) records \(customers ([\d,]+)\)",
+                          screen)
+    assert committed, screen[-2000:]
+    assert "resume:      purelink recipes run custs" in screen
+    # the debug panel, still open, shows the last event whole (wrapped, not cut), as the log has it
+    last_panel = screen[screen.rindex("debug: recent events"):].split("╰", 1)[0]
+    panel = "".join(line.strip().removeprefix("│").removesuffix("│").strip() for line in last_panel.splitlines()[1:])
+    logged = [json.loads(line) for log in (ws / "logs").glob("execution_*.log") for line in log.read_text().splitlines()]
+    finished = next(e for e in reversed(logged) if e["event"] == "finished")
+    whole = json.dumps({k: v for k, v in finished.items() if k not in ("run_id", "event", "ts")}, default=str,
+                       separators=(",", ":"))
+    assert len(whole) > 110 and re.sub(r"\s+", "", whole) in re.sub(r"\s+", "", panel), panel
+    assert "…" not in panel
 
     db = ws / "data" / "purelink.duckdb"
     con = duckdb.connect(str(db), read_only=True)
     loaded = con.execute("SELECT count(*) FROM stripe.customers").fetchone()[0]
     con.close()
     assert 0 < loaded < CUSTOMERS
+    assert int(committed[1].replace(",", "")) == int(committed[2].replace(",", "")) == loaded
 
     again = subprocess.run([*CLI, "recipes", "run", "custs", "--executor", "local"], check=False, cwd=ws, env=env,
                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)

@@ -30,9 +30,15 @@ def test_a_default_name_held_by_another_source_gives_way(source, expected):
     assert [c.table for c in again] == [expected] and fresh == [] and again[0].renamed_from is None
 
 
-def test_the_same_source_table_shares_and_a_chosen_name_is_refused():
+def test_the_same_source_table_gets_its_own_table_unless_named_and_a_chosen_name_is_refused():
+    # another recipe reading the same source table: a table of its own, named after the recipe
     resolved, fresh = check_claims([claim("10.0.0.1:5432/plant", pipeline="other")], HELD, fold_case=False)
-    assert [c.table for c in resolved] == ["production"] and fresh == []
+    assert [c.table for c in resolved] == ["other_production"] and fresh == resolved
+    assert resolved[0].shared_with == "plant_a" and "belongs to recipe plant_a" in resolved[0].note()
+    # sharing is a choice: naming the table with `into` loads into it
+    shared, fresh = check_claims([claim("10.0.0.1:5432/plant", pipeline="other", chosen=True)], HELD,
+                                 fold_case=False)
+    assert [c.table for c in shared] == ["production"] and fresh == []
     with pytest.raises(RuntimeFailure, match="already holds") as failure:
         check_claims([claim("10.0.0.2:5432/plant", chosen=True)], HELD, fold_case=False)
     assert "into" in failure.value.guidance

@@ -86,9 +86,11 @@ class Claim:
     """A stream's wish to load into a table, and who it is: the owner recorded in `_purelink.tables`.
 
     `source` is the server and database (`host:port/db`, or an API's base URL), `source_table` what
-    is read there; two recipes reading the same source table may share a target (they write the same
-    rows). `chosen` says the user named the table (`into`): such a claim is refused when another
-    source owns the table, while a default name gives way to one that names the source.
+    is read there. A table belongs to one recipe: another recipe reading the same source table
+    gets a table named after it by default (its columns, drift and full refreshes are its own),
+    and shares a table only when it names it with `into` (not the default). `chosen` says the user
+    named the table: such a claim is refused when another source owns the table, while a default
+    name gives way to one that names the source (or the recipe).
     """
 
     stream: str
@@ -103,7 +105,14 @@ class Claim:
     def owner(self) -> str:
         return f"{self.source} {self.source_table} (recipe {self.pipeline})"
 
+    shared_with: str | None = None  # the recipe that owns the default table, reading the same source table
+
     def note(self) -> str:
+        if self.shared_with:
+            return (f"table {self.schema}.{self.renamed_from} belongs to recipe {self.shared_with}, which reads the "
+                    f"same source table; stream {self.stream!r} of recipe {self.pipeline} loads into its own table "
+                    f"{self.schema}.{self.table}, so neither recipe's columns or full refresh change the other's. "
+                    f"To choose the name, set `into: NAME` on the stream (CLI: --streams '{self.stream}:NAME')")
         return (f"table {self.schema}.{self.renamed_from} already holds rows of another source, so stream "
                 f"{self.stream!r} ({self.source} {self.source_table}) loads into {self.schema}.{self.table}; "
                 f"set `into` on the stream to choose another name")
@@ -119,6 +128,13 @@ def _split_identity(source: str) -> tuple[str, str]:
         return source.split("://", 1)[1], ""
     server, _, database = source.partition("/")
     return server, database
+
+
+def recipe_name(claim: Claim) -> str:
+    """The default table of a second recipe reading the same source table: named after the recipe
+    (`stripe_customers_eu` for stream customers), so the user tells the two tables apart."""
+    recipe = _slug(claim.pipeline)
+    return recipe if claim.table.lower() in recipe.lower() else f"{recipe}_{claim.table}"
 
 
 def source_names(claim: Claim, holder_source: str) -> list[str]:
@@ -165,9 +181,12 @@ def check_claims(claims: list[Claim], owners: dict[tuple[str, str], tuple[str, s
 
     def mine(claim: Claim, found: tuple[str, str, str, str]) -> bool:
         pipeline, source, source_table, _ = found
-        # The same source table, or the same recipe's stream re-pointed at another server or URL
-        # (a sandbox on a new port, a move to production): the rows are the ones the table holds.
-        return source_table == claim.source_table and (source == claim.source or pipeline == claim.pipeline)
+        # The same recipe's stream, even re-pointed at another server or URL (a sandbox on a new
+        # port, a move to production): the rows are the ones the table holds. Another recipe
+        # reading the same source table shares it only by naming it (`into`): by default its
+        # schema drift and full refreshes would change a table the other recipe's users read.
+        return source_table == claim.source_table and (
+            pipeline == claim.pipeline or (source == claim.source and claim.chosen))
 
     resolved: list[Claim] = []
     fresh: list[Claim] = []
@@ -181,14 +200,17 @@ def check_claims(claims: list[Claim], owners: dict[tuple[str, str], tuple[str, s
             continue
         pipeline, source, source_table, table = found
         if not claim.chosen:
-            earlier = sorted((v[0] != claim.pipeline, v[3]) for k, v in owners.items()
-                             if k[0] == key(claim)[0] and v[1] == claim.source and v[2] == claim.source_table)
+            earlier = sorted(v[3] for k, v in owners.items() if k[0] == key(claim)[0] and v[0] == claim.pipeline
+                             and v[1] == claim.source and v[2] == claim.source_table)
             if earlier:
-                resolved.append(replace(claim, table=earlier[0][1]))
+                resolved.append(replace(claim, table=earlier[0]))
                 continue
-            for name in [*source_names(claim, source), *(f"{claim.table}_{n}" for n in range(2, 100))]:
+            same = source == claim.source and source_table == claim.source_table
+            names = [recipe_name(claim)] if same else source_names(claim, source)
+            for name in [*names, *(f"{claim.table}_{n}" for n in range(2, 100))]:
                 if key(claim, name) not in owners and key(claim, name) not in taken:
-                    moved = replace(claim, table=name, renamed_from=claim.table)
+                    moved = replace(claim, table=name, renamed_from=claim.table,
+                                    shared_with=pipeline if same else None)
                     taken.add(key(moved))
                     resolved.append(moved)
                     fresh.append(moved)

@@ -1,0 +1,51 @@
+"""Before `recipes run`: columns a table holds that the recipe's current version no longer selects.
+
+The rule (the design summary, issue 12 item 8): an incremental run leaves such columns in the table
+with the values already loaded; a full refresh rebuilds the table without them (the runtime records
+each as `dropped` in `_purelink.schema_changes` where it can). Without this note a narrowed recipe "loads nothing" silently.
+"""
+
+from __future__ import annotations
+
+from purelink.errors import PurelinkError
+
+META = ("_purelink_", "_airbyte_")
+
+
+def narrowed_notes(engine, recipe, *, full_refresh: bool, command: str) -> list[str]:
+    """One sentence per table that holds columns the recipe no longer selects; [] when none, or
+    when the store cannot be read yet (nothing loaded)."""
+    from purelink.storage import recipe_store
+
+    narrowed = [s for s in recipe.streams if s.columns]
+    if not narrowed:
+        return []
+    try:
+        with recipe_store(recipe, root=engine.workspace.root) as store:
+            owned = [(r["schema_name"], r["table_name"]) for r in store.query(
+                "SELECT schema_name, table_name, pipeline FROM _purelink.tables").to_dict("records")
+                if r["pipeline"] == recipe.name]
+            notes = []
+            for stream in narrowed:
+                tables = [o for o in owned if o[1] == (stream.into or stream.name)]
+                if not tables and len(owned) == 1 and len(recipe.streams) == 1:
+                    tables = owned  # the one table the recipe's one stream loads into, named otherwise
+                for schema, table in tables:
+                    kept = {c.split(".")[0] for c in stream.columns}
+                    extra = [c for c in store.columns(schema, table) if not c.startswith(META) and c not in kept]
+                    if extra:
+                        notes.append(_note(recipe, f"{schema}.{table}", extra, full_refresh, command))
+            return notes
+    except (PurelinkError, NotImplementedError):
+        return []  # no database or no bookkeeping yet: nothing was loaded to compare with
+
+
+def _note(recipe, table: str, extra: list[str], full_refresh: bool, command: str) -> str:
+    cols = ", ".join(extra)
+    if full_refresh:
+        return (f"note: this full refresh rebuilds {table} without {cols} (recipe {recipe.name} v{recipe.version} "
+                f"no longer selects them): those columns and their values are dropped.")
+    return (f"note: recipe {recipe.name} v{recipe.version} no longer selects {cols} of {table}. An incremental "
+            f"run leaves them in the table with the values already loaded and gives them no new values; rows "
+            f"not changed at the source are not loaded again. To rebuild the table without them "
+            f"(their values are then dropped): {command} --full-refresh")

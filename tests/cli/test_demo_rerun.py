@@ -1,0 +1,59 @@
+"""`purelink demo` run again while the default sandbox port is busy (the last demo's sandbox still
+serving) reuses the recipe version it wrote the first time instead of writing a new one per run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from purelink.cli.sandbox import DEFAULT_PORT as DEMO_PORT
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def demo(ws: Path, home: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("STRIPE_API_KEY", "stripe_sandbox")}
+    env.update(PURELINK_HOME=str(home), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "purelink.cli", "demo", "--executor", "local", "--customers", "40",
+                           "--workspace", str(ws)], capture_output=True, text=True, env=env, timeout=600,
+                          stdin=subprocess.DEVNULL, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@contextlib.contextmanager
+def busy(port: int):
+    """Hold `port` the way a still-running sandbox does; when another process holds it already,
+    it is busy all the same."""
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+    except OSError:
+        pass
+    try:
+        yield
+    finally:
+        sock.close()
+
+
+@pytest.mark.xdist_group("demo_port")
+def test_demo_rerun_with_the_port_busy_keeps_one_recipe_version(tmp_path, private_home):
+    ws = tmp_path / "ws"
+    with busy(DEMO_PORT):
+        first = demo(ws, private_home)
+        assert f"port {DEMO_PORT} is busy" in first.stdout
+        again = demo(ws, private_home)
+    versions = sorted(p.name for p in (ws / "recipes").glob("stripe_customers_v*.yaml"))
+    assert versions == ["stripe_customers_v1.yaml"], again.stdout
+    assert "stripe_customers_v1.yaml (unchanged: reused)" in again.stdout
+    # the second run loaded into the same table: 40 customers, no duplicates
+    with duckdb.connect(str(ws / "data" / "purelink.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT id) FROM stripe.customers").fetchone() == (40, 40)

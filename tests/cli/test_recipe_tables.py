@@ -1,0 +1,99 @@
+"""Which table a recipe's rows land in, and what a narrower version does to it, as the user runs
+`purelink recipes run`: a second recipe reading the same source table gets a table of its own (named
+after it, said in a warning), and a recipe that selects fewer columns says what happens to the
+others and prints the full-refresh command that drops them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from purelink.sandbox import stripe_data
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli(small_sandbox, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STRIPE_API_KEY": small_sandbox.api_key}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "purelink.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr
+        return proc
+    return run
+
+
+def new(cli, sandbox, name: str, *more: str) -> None:
+    cli("recipes", "new", name, "--source", "stripe", "--streams", "customers", "--base-url", sandbox.stripe_base_url,
+        "--executor", "local", *more)
+
+
+def rows(ws: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(ws / "data" / "purelink.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def columns(ws: Path, table: str) -> list[str]:
+    return [r[0] for r in rows(ws, "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'stripe' "
+                                   f"AND table_name = '{table}' AND column_name NOT LIKE '\\_purelink%' ESCAPE '\\'")]
+
+
+TRUTH = {r.id: r.obj for r in stripe_data.dataset(0, 150)["customers"]}
+
+
+def test_a_second_recipe_on_the_same_source_table_gets_its_own_table(tmp_path, small_sandbox, cli):
+    new(cli, small_sandbox, "custs", "--columns", "customers:id,email")
+    cli("recipes", "run", "custs")
+    new(cli, small_sandbox, "custs_eu", "--columns", "customers:id,email,phone")
+    second = cli("recipes", "run", "custs_eu")
+    said = second.stdout + second.stderr
+    assert "table stripe.customers belongs to recipe custs" in said
+    assert "loads into its own table stripe.custs_eu_customers" in said and "into: NAME" in said
+
+    owners = {(s, t): p for s, t, p in rows(tmp_path, "SELECT schema_name, table_name, pipeline "
+                                                               "FROM _purelink.tables")}
+    assert owners == {("stripe", "customers"): "custs", ("stripe", "custs_eu_customers"): "custs_eu"}
+    assert sorted(columns(tmp_path, "customers")) == ["email", "id"]  # the other recipe's phone did not drift in
+    assert {i: (e,) for i, e in rows(tmp_path, "SELECT id, email FROM stripe.customers")} == {
+        i: (o["email"],) for i, o in TRUTH.items()}
+    assert {i: (e, p) for i, e, p in rows(tmp_path, "SELECT id, email, phone FROM stripe.custs_eu_customers")} == {
+        i: (o["email"], o["phone"]) for i, o in TRUTH.items()}
+
+    # a full refresh of the second recipe leaves the first one's table as it was
+    cli("recipes", "run", "custs_eu", "--full-refresh")
+    assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM stripe.customers") == [(150, 150)]
+    assert rows(tmp_path, "SELECT count(*), count(DISTINCT id) FROM stripe.custs_eu_customers") == [(150, 150)]
+    # the next run finds its table again: no third table, no new warning
+    again = cli("recipes", "run", "custs_eu")
+    assert "belongs to recipe" not in again.stdout + again.stderr
+    assert len(rows(tmp_path, "SELECT * FROM _purelink.tables")) == 2
+
+
+def test_narrowing_the_columns_says_what_happens_and_how_to_apply_it(tmp_path, small_sandbox, cli):
+    new(cli, small_sandbox, "custs", "--columns", "customers:id,email,name")
+    cli("recipes", "run", "custs")
+    cli("recipes", "new", "custs", "--columns", "customers:id,email", "--update")
+
+    narrow = cli("recipes", "run", "custs")
+    assert "note: recipe custs v2 no longer selects name of stripe.customers" in narrow.stderr
+    assert "values already loaded" in narrow.stderr
+    assert "purelink recipes run custs --full-refresh" in narrow.stderr
+    # nothing changed in the table: the dropped column keeps its values until the full refresh
+    assert {i: n for i, n in rows(tmp_path, "SELECT id, name FROM stripe.customers")} == {
+        i: o["name"] for i, o in TRUTH.items()}
+
+    refresh = cli("recipes", "run", "custs", "--full-refresh")
+    assert "this full refresh rebuilds stripe.customers without name" in refresh.stderr
+    assert sorted(columns(tmp_path, "customers")) == ["email", "id"]
+    assert {i: e for i, e in rows(tmp_path, "SELECT id, email FROM stripe.customers")} == {
+        i: o["email"] for i, o in TRUTH.items()}
+    quiet = cli("recipes", "run", "custs")  # applied: nothing more to say
+    assert "no longer selects" not in quiet.stderr
