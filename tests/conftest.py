@@ -74,6 +74,19 @@ def private_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def demo_port():
+    """For tests of `purelink demo`, whose sandbox takes port 12111 when free and whose printed
+    next step (`purelink sandbox --port 12111`) expects it free again: one such test at a time on
+    this machine (a lock other test sessions see too; mark them xdist_group("demo-port") as well,
+    so this session's workers do not wait on each other)."""
+    import fcntl
+
+    with open(f"/tmp/purelink-demo-port-{os.getuid()}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture
 def workspace(tmp_path) -> Path:
     path = tmp_path / "ws"
     path.mkdir()
@@ -223,7 +236,7 @@ def _purelink_containers() -> list | None:
 
     if not docker_available(refresh=True):
         return None
-    return docker_client().containers.list(all=True, filters={"label": "purelink=1"})
+    return docker_client().containers.list(all=True, filters={"label": "purelink=1"}, ignore_removed=True)
 
 
 def pytest_sessionstart(session):
