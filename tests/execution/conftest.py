@@ -181,7 +181,8 @@ def containers_of(docker_engine):
 
     def mine(folder: Path, all: bool = False) -> list:
         root = str(Path(folder).resolve())
-        return [c for c in docker_engine.containers.list(all=all, filters={"label": "purelink=1"})
+        return [c for c in docker_engine.containers.list(all=all, filters={"label": "purelink=1"},
+                                                           ignore_removed=True)
                 if any(str(m.get("Source", "")).startswith(root) for m in c.attrs.get("Mounts", []))]
 
     return mine
@@ -203,7 +204,7 @@ def no_container_left_behind():
         return
     client = docker_client()
     parallel = bool(os.environ.get("PYTEST_XDIST_WORKER"))
-    left = [c for c in client.containers.list(all=True, filters={"label": "purelink=1"})
+    left = [c for c in client.containers.list(all=True, filters={"label": "purelink=1"}, ignore_removed=True)
             if c.labels.get("purelink.pid") == str(os.getpid()) or (not parallel and orphan(c.labels))]
     for container in left:
         container.remove(force=True)
