@@ -50,6 +50,6 @@ command -v crontab >/dev/null 2>&1 || { apt-get -o DPkg::Lock::Timeout=300 updat
 # "Running the tests"). --dist loadgroup keeps the tests marked with one xdist_group (a resource
 # there is one of per machine, such as the user's crontab) in one worker, one after another.
 # PURELINK_TEST_WORKERS=0 runs them all in this process; `-n` among the arguments wins too.
-workers="${PURELINK_TEST_WORKERS:-4}"
+workers="${PURELINK_TEST_WORKERS:-6}"
 step "tests ($workers workers)"
 python3 -m pytest -q -p no:cacheprovider -n "$workers" --dist loadgroup "$@"
