@@ -64,6 +64,9 @@ if [ "${1:-}" = "--print-mirror" ]; then
     exit 0
 fi
 
+# One build at a time (parallel test workers, two terminals): the second waits, then finds the image.
+exec 9>/tmp/purelink-base-image.lock
+flock 9
 if docker image inspect "$TAG" >/dev/null 2>&1; then
     say "$TAG already exists"
     exit 0

@@ -33,6 +33,15 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
+# Parallel test workers may all find the engine down at once: one starts it, the others wait for
+# it here and then find it answering (a second dockerd would fight the first over its pid file).
+exec 9>/tmp/purelink-docker-up.lock
+flock 9
+if command -v docker >/dev/null 2>&1 && engine_answers; then
+    say "engine already running"
+    exit 0
+fi
+
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)

@@ -69,10 +69,6 @@ mkdir -p "$dir"
 chmod 755 "$dir"
 chown "$owner" "$dir"
 
-port="${PURELINK_PG_PORT:-}"
-if [ -z "$port" ]; then
-    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-fi
 password="${PURELINK_PG_PASSWORD:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')}"
 
 pwfile="$dir/pwfile"
@@ -89,6 +85,12 @@ if [ "$listen" != "127.0.0.1" ]; then
     echo "host all all 0.0.0.0/0 scram-sha-256" >>"$dir/data/pg_hba.conf"
 fi
 
+# Chosen only now, just before the server binds it: a port found free before initdb (seconds
+# earlier) may be taken by then when many clusters and servers start at once (parallel tests).
+port="${PURELINK_PG_PORT:-}"
+if [ -z "$port" ]; then
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+fi
 as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 start -o \
     "-c listen_addresses=$listen -c port=$port -c unix_socket_directories=$dir/data \
      -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50" >/dev/null || {

@@ -45,5 +45,11 @@ step "cron (the scheduling tests install entries with the real crontab)"
 command -v crontab >/dev/null 2>&1 || { apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
     apt-get -o DPkg::Lock::Timeout=300 install -y -q cron </dev/null >/dev/null; }
 
-step "tests"
-python3 -m pytest -q -p no:cacheprovider "$@"
+# In parallel (pytest-xdist): most tests wait on servers, containers, PostgreSQL or the browser,
+# not on a core, so more workers than cores pay off (measured on 2 cores: docs/architecture.md,
+# "Running the tests"). --dist loadgroup keeps the tests marked with one xdist_group (a resource
+# there is one of per machine, such as the user's crontab) in one worker, one after another.
+# PURELINK_TEST_WORKERS=0 runs them all in this process; `-n` among the arguments wins too.
+workers="${PURELINK_TEST_WORKERS:-6}"
+step "tests ($workers workers)"
+python3 -m pytest -q -p no:cacheprovider -n "$workers" --dist loadgroup "$@"

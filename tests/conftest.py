@@ -74,6 +74,19 @@ def private_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def demo_port():
+    """For tests of `purelink demo`, whose sandbox takes port 12111 when free and whose printed
+    next step (`purelink sandbox --port 12111`) expects it free again: one such test at a time on
+    this machine (a lock other test sessions see too; mark them xdist_group("demo-port") as well,
+    so this session's workers do not wait on each other)."""
+    import fcntl
+
+    with open(f"/tmp/purelink-demo-port-{os.getuid()}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture
 def workspace(tmp_path) -> Path:
     path = tmp_path / "ws"
     path.mkdir()
@@ -202,3 +215,49 @@ def run_module(secrets_env):
                               env=secrets_env, timeout=300, stdin=subprocess.DEVNULL)
 
     return run
+
+
+# -- parallel runs (pytest-xdist) -------------------------------------------------------------
+# Under `-n N` each worker checks, when its session ends, that it left none of its own containers
+# (tests/execution/conftest.py). A container whose starting process died (a killed `purelink`
+# command) carries a dead pid, so no worker can tell whose it was while the others still run:
+# the process that started the workers counts those once, after every worker is done.
+
+_BEFORE = pytest.StashKey[set]()
+
+
+def _parallel_controller(config) -> bool:
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+
+
+def _purelink_containers() -> list | None:
+    from purelink.execution.docker import docker_available
+    from purelink.execution.images import docker_client
+
+    if not docker_available(refresh=True):
+        return None
+    return docker_client().containers.list(all=True, filters={"label": "purelink=1"}, ignore_removed=True)
+
+
+def pytest_sessionstart(session):
+    if _parallel_controller(session.config):
+        # Containers of other sessions on this engine (other users, other checkouts) are theirs.
+        session.config.stash[_BEFORE] = {c.id for c in _purelink_containers() or []}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _parallel_controller(session.config) or _BEFORE not in session.config.stash:
+        return
+    from purelink.execution.docker.watchdog import orphan
+
+    before = session.config.stash[_BEFORE]
+    left = [c for c in _purelink_containers() or [] if c.id not in before and orphan(c.labels)]
+    for container in left:
+        container.remove(force=True)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"containers left behind by the tests (their process is gone): {[c.name for c in left]}"
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+

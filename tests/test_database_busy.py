@@ -92,6 +92,8 @@ def purelink_cli(ws: Workspace, *args: str) -> subprocess.CompletedProcess:
                           check=False, capture_output=True, text=True, env=env, timeout=600)
 
 
+@pytest.mark.xdist_group("demo-port")
+@pytest.mark.usefixtures("demo_port")
 def test_purelink_demo_says_the_database_is_busy(ws, held):
     done = purelink_cli(ws, "demo", "--executor", "local", "--customers", "20")
     assert done.returncode == 1

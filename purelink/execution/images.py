@@ -15,6 +15,7 @@ example `purelink-base:bookworm`, built offline by `scripts/build-base-image.sh`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,9 +119,30 @@ def ensure_runtime_image(client=None, *, base: str | None = None, on_progress: P
                          cache: Path | None = None) -> RuntimeImage:
     """An up-to-date runtime image, built first when its contents changed (progress lines go to
     `on_progress`). Raises ExecutionError saying what to do when it cannot be had."""
-    started = time.monotonic()
     say = on_progress or (lambda line: None)
     client = client or docker_client(timeout=BUILD_TIMEOUT_S)
+    # Two first runs at once (two notebooks, a cron job and a notebook, parallel test workers)
+    # would download the same wheels into the same folder and build the same image twice: the
+    # second waits here for the first, then finds its image.
+    with _host_lock(cache or cache_dir()):
+        return _ensure(client, base, say, cache)
+
+
+@contextlib.contextmanager
+def _host_lock(folder: Path) -> Iterator[None]:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "runtime-image.lock", "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # no fcntl on Windows: concurrent first builds there are not serialised
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _ensure(client, base: str | None, say: Progress, cache: Path | None) -> RuntimeImage:
+    started = time.monotonic()  # after the lock: the time this image took, not another's build
     base, base_id, why = _base_image_id(client, base or base_image(), say)
     requirements = runtime_requirements()
     wheels = _wheels(client, base, base_id, requirements, cache or cache_dir(), say)

@@ -45,17 +45,22 @@ def wait_for_line(proc: subprocess.Popen, text: str, deadline_s: float = 300) ->
     keeps a broken server from hanging the suite. Lines come through a thread: select() on a
     buffered pipe misses lines already read into the buffer."""
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    threading.Thread(target=lambda: [*[lines.put(line) for line in proc.stdout], lines.put(None)],
+                     daemon=True).start()
     seen = ""
     while text not in seen:
         try:
-            seen += lines.get(timeout=deadline_s)
+            line = lines.get(timeout=deadline_s)
         except queue.Empty:
             raise AssertionError(f"no {text!r} after {deadline_s} s: {seen}") from None
+        assert line is not None, f"the command exited ({proc.wait()}) before saying {text!r}: {seen}"
+        seen += line
         assert proc.poll() is None, seen
     return seen
 
 
+@pytest.mark.xdist_group("demo-port")
+@pytest.mark.usefixtures("demo_port")
 @pytest.mark.parametrize("executor", ["local", pytest.param("docker", marks=pytest.mark.docker)])
 def test_every_next_command_of_the_demo_works_as_printed(tmp_path, private_home, executor):
     if executor == "docker":
@@ -76,7 +81,7 @@ def test_every_next_command_of_the_demo_works_as_printed(tmp_path, private_home,
         for step in steps:
             if step.startswith("purelink sandbox"):
                 server = subprocess.Popen(command(step), cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                          stderr=subprocess.DEVNULL, text=True, stdin=subprocess.DEVNULL)
+                                          stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
                 wait_for_line(server, "Press Ctrl-C")
                 continue
             proc = subprocess.run(check=False, args=command(step), cwd=tmp_path, env=env, capture_output=True,
@@ -92,6 +97,8 @@ def test_every_next_command_of_the_demo_works_as_printed(tmp_path, private_home,
     assert (rows, ids) == (300, 300)
 
 
+@pytest.mark.xdist_group("demo-port")
+@pytest.mark.usefixtures("demo_port")
 def test_a_second_demo_keeps_the_recipe_version(tmp_path, private_home):
     env = env_for(private_home)
     urls = []

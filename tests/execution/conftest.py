@@ -173,10 +173,28 @@ def gone(docker_engine):
     return check
 
 
+@pytest.fixture
+def containers_of(docker_engine):
+    """`containers_of(folder, all=False)`: the purelink containers whose mounts come from `folder`
+    (a test's workspace). Other tests, in this worker or in parallel ones, run containers on the
+    same engine at the same time: a test looks at its own, found by what it mounts."""
+
+    def mine(folder: Path, all: bool = False) -> list:
+        root = str(Path(folder).resolve())
+        return [c for c in docker_engine.containers.list(all=all, filters={"label": "purelink=1"},
+                                                           ignore_removed=True)
+                if any(str(m.get("Source", "")).startswith(root) for m in c.attrs.get("Mounts", []))]
+
+    return mine
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_container_left_behind():
     """Zero containers left by this session: the issue's target, checked, then cleaned. Other
-    sessions may share the engine, so only containers of this process or of dead ones count."""
+    sessions (and, under pytest-xdist, the other workers of this one) share the engine, so only
+    the containers this process started count here; containers of dead processes (a killed
+    `purelink` command) are counted once for the whole run, by the process that started the
+    workers, when none of them runs any more (tests/conftest.py, pytest_sessionfinish)."""
     yield
     from purelink.execution.docker import docker_available
     from purelink.execution.docker.watchdog import orphan
@@ -185,8 +203,9 @@ def no_container_left_behind():
     if not docker_available(refresh=True):
         return
     client = docker_client()
-    left = [c for c in client.containers.list(all=True, filters={"label": "purelink=1"})
-            if c.labels.get("purelink.pid") == str(os.getpid()) or orphan(c.labels)]
+    parallel = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+    left = [c for c in client.containers.list(all=True, filters={"label": "purelink=1"}, ignore_removed=True)
+            if c.labels.get("purelink.pid") == str(os.getpid()) or (not parallel and orphan(c.labels))]
     for container in left:
         container.remove(force=True)
     assert not left, f"containers left behind by the tests: {[c.name for c in left]}"

@@ -31,7 +31,7 @@ def leaks(blob: bytes, value: str) -> bool:
     return any(f in blob for f in forms(value))
 
 
-def test_a_canary_key_appears_nowhere(tmp_path, docker_engine, base_image, runtime_image):
+def test_a_canary_key_appears_nowhere(tmp_path, containers_of, base_image, runtime_image):
     canary = "sk_test_CANARY" + uuid.uuid4().hex
     home, ws = tmp_path / "home", tmp_path / "ws"
     ws.mkdir()
@@ -60,7 +60,7 @@ def test_a_canary_key_appears_nowhere(tmp_path, docker_engine, base_image, runti
 
         def watch(stop: threading.Event) -> None:
             while not stop.is_set():
-                for c in docker_engine.containers.list(filters={"label": "purelink=1"}):
+                for c in containers_of(ws):
                     if not any(i["Id"] == c.id for i in inspected):
                         inspected.append(c.attrs)
                 time.sleep(0.05)

@@ -6,6 +6,7 @@ container's removal, under generous ceilings (a loaded 2-core machine is slow, n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -121,6 +122,8 @@ def test_importing_the_runner_registers_nothing_at_exit():
 
 @docker_only
 def test_sweep_removes_leftovers_by_label(runner, docker_engine, gone):
+    import docker.errors
+
     run = uuid.uuid4().hex[:8]  # other sessions may share the engine: touch only our containers
     labels = {"purelink": "1", "purelink.host": socket.gethostname()}
 
@@ -131,13 +134,18 @@ def test_sweep_removes_leftovers_by_label(runner, docker_engine, gone):
     orphan, mine = create(_dead_pid(), "orphan"), create(os.getpid(), "mine")
     other = docker_engine.containers.create(runner.image, ["true"], labels={"unrelated": run})
     try:
-        assert orphan.name in sweep(orphans_only=True, client=docker_engine)
+        removed = sweep(orphans_only=True, client=docker_engine)
+        # Every DockerRunner.start sweeps orphans too: one in a parallel test worker may remove
+        # ours between its creation and this sweep, so `removed` may lack it; gone it must be.
         assert gone(orphan.id, within_s=0) and not gone(mine.id, within_s=0)
+        assert mine.name not in removed
         assert sweep(run_id=f"{run}-mine", client=docker_engine) == [mine.name]
         assert gone(mine.id, within_s=0)
         assert not gone(other.id, within_s=0)  # no purelink label, never swept
     finally:
-        other.remove(force=True)
+        for container in (other, mine, orphan):  # whatever an assertion above left behind
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
 
 
 def _dead_pid() -> int:

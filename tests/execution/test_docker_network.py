@@ -164,7 +164,7 @@ def test_an_unreachable_loopback_url_fails_before_any_container(runner, make_job
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    before = {c.id for c in docker_engine.containers.list(all=True)}
+    before = {c.id for c in docker_engine.containers.list(all=True, ignore_removed=True)}
     t = time.monotonic()
     with pytest.raises(SourceError) as caught:
         runner.start(make_job(env={"API_URL": f"http://127.0.0.1:{port}/v1"}))
@@ -172,7 +172,8 @@ def test_an_unreachable_loopback_url_fails_before_any_container(runner, make_job
     assert f"Nothing listens on 127.0.0.1:{port}" in caught.value.message
     assert f"http://127.0.0.1:{port}/v1" in caught.value.message
     assert f"purelink sandbox --port {port}" in caught.value.guidance
-    assert not [c for c in docker_engine.containers.list(all=True, filters={"label": "purelink=1"})
+    assert not [c for c in docker_engine.containers.list(all=True, filters={"label": "purelink=1"},
+                                                           ignore_removed=True)
                 if c.id not in before and c.labels.get("purelink.pid") == str(os.getpid())]
 
 

@@ -26,7 +26,7 @@ def purelink(*args, cwd, env=None, timeout=600):
                           env={**os.environ, **(env or {})}, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
 
 
-def test_recipe_runs_in_a_hardened_container(tmp_path, api, docker_engine, base_image, runtime_image):
+def test_recipe_runs_in_a_hardened_container(tmp_path, api, containers_of, base_image, runtime_image):
     env = {"STRIPE_API_KEY": api.api_key, "PURELINK_BASE_IMAGE": base_image}
     made = purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers",
                     "--base-url", api.stripe_base_url, "--history-start", "2020-01-01", "--executor", "docker",
@@ -37,7 +37,7 @@ def test_recipe_runs_in_a_hardened_container(tmp_path, api, docker_engine, base_
     def watch():  # inspect the container while the run goes
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not seen:
-            for c in docker_engine.containers.list(filters={"label": "purelink=1"}):
+            for c in containers_of(tmp_path):
                 seen.update(c.attrs)
                 return
             time.sleep(0.05)
@@ -65,7 +65,7 @@ def test_recipe_runs_in_a_hardened_container(tmp_path, api, docker_engine, base_
     assert writable == ["/data"], mounts
     dump = json.dumps(seen)
     assert api.api_key not in dump  # not in env, labels, command or mounts
-    assert not docker_engine.containers.list(all=True, filters={"label": "purelink=1"})
+    assert not containers_of(tmp_path, all=True)
 
     inspected = purelink("inspect", "--query", "SELECT count(DISTINCT id) FROM stripe.customers", "--format", "json",
                          cwd=tmp_path)

@@ -76,11 +76,15 @@ def ip(workspace, stripe_key):
     from IPython.testing.globalipapp import get_ipython, start_ipython
 
     shell = start_ipython() or get_ipython()
+    # The shell is one per process and keeps `%config Purelink.x = ...` across tests: each test
+    # starts from the defaults, whatever ran before it in this process (test order varies).
+    shell.config.pop("Purelink", None)
     shell.run_line_magic("load_ext", "purelink")
     shell.run_line_magic("config", f"Purelink.workspace = {str(workspace.root)!r}")
     shell.run_line_magic("config", "Purelink.executor = 'local'")
     yield shell
     shell.run_line_magic("unload_ext", "purelink")
+    shell.config.pop("Purelink", None)
     os.chdir(os.path.dirname(__file__))
 
 
@@ -121,7 +125,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def jupyter_lab(root: Path, env: dict[str, str] | None = None, timeout_s: float = 60) -> Iterator[str]:
+def jupyter_lab(root: Path, env: dict[str, str] | None = None, timeout_s: float = 180) -> Iterator[str]:
     """Start JupyterLab on a free port serving `root`; yield its URL; stop it."""
     temp = Path(tempfile.mkdtemp(prefix="purelink-lab-"))
     settings = temp / "settings"
@@ -140,13 +144,22 @@ def jupyter_lab(root: Path, env: dict[str, str] | None = None, timeout_s: float 
          "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
          "--allow-root", "--LabApp.news_url="],
         cwd=root, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    # The port is free when chosen but may be taken before the server binds it (parallel tests
+    # start servers all the time); the server then moves to the next free one and writes the one it
+    # holds into its runtime file, which is what we read.
+    info = temp / "runtime" / f"jpserver-{proc.pid}.json"
     try:
         deadline = time.monotonic() + timeout_s
+        url = None
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"JupyterLab exited: {(temp / 'lab.log').read_text()[-2000:]}")
+            if url is None:
+                with contextlib.suppress(OSError, ValueError, KeyError):  # not written yet, or half written
+                    url = f"http://127.0.0.1:{json.loads(info.read_text())['port']}"
             try:
+                if url is None:
+                    raise OSError("no runtime file yet")
                 with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
                     if r.status == 200:
                         break

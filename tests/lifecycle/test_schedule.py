@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import json
 import os
@@ -18,8 +19,11 @@ import pytest
 
 from purelink.lifecycle.schedule import Entry, entries
 
-pytestmark = pytest.mark.skipif(shutil.which("crontab") is None and not os.environ.get("CI"),
-                                reason="cron is not installed (scripts/test.sh installs it)")
+# The user's crontab is one per machine: under pytest-xdist these tests run one after another in
+# one worker (--dist loadgroup), or one would install its line over another's.
+pytestmark = [pytest.mark.skipif(shutil.which("crontab") is None and not os.environ.get("CI"),
+                                 reason="cron is not installed (scripts/test.sh installs it)"),
+              pytest.mark.xdist_group("crontab")]
 
 
 def purelink(*args: str, cwd: Path, env: dict | None = None, check: bool = True):
@@ -37,14 +41,18 @@ def crontab_text() -> str | None:
 
 @pytest.fixture
 def kept_crontab():
-    """The user's crontab exactly as it was, whatever the test did to it."""
-    before = crontab_text()
-    yield before
-    if before is None:
-        subprocess.run(["crontab", "-r"], capture_output=True, check=False)
-    else:
-        subprocess.run(["crontab", "-"], input=before, text=True, check=True)
-    assert crontab_text() == before
+    """The user's crontab exactly as it was, whatever the test did to it. Held under a lock for
+    the whole test: other test sessions on this machine (other checkouts, other users' runs of
+    this suite as the same user) use the same crontab, and xdist_group only orders this session."""
+    with open(f"/tmp/purelink-crontab-{os.getuid()}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        before = crontab_text()
+        yield before
+        if before is None:
+            subprocess.run(["crontab", "-r"], capture_output=True, check=False)
+        else:
+            subprocess.run(["crontab", "-"], input=before, text=True, check=True)
+        assert crontab_text() == before
 
 
 def cron_argv(entry: Entry, home: Path) -> list[str]:

@@ -92,7 +92,8 @@ def sweep(*, orphans_only: bool = False, run_id: str | None = None, client=None)
     client = client or docker_client()
     wanted = [f"{LABEL}=1"] + ([f"purelink.run={run_id}"] if run_id else [])
     removed = []
-    for container in client.containers.list(all=True, filters={"label": wanted}):
+    # ignore_removed: another caller's container may go between the listing and its inspection.
+    for container in client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True):
         if orphans_only and not orphan(container.labels):
             continue
         try:
