@@ -44,8 +44,8 @@ def busy(port: int):
         sock.close()
 
 
-@pytest.mark.xdist_group("demo_port")
-def test_demo_rerun_with_the_port_busy_keeps_one_recipe_version(tmp_path, private_home):
+@pytest.mark.xdist_group("demo-port")
+def test_demo_rerun_with_the_port_busy_keeps_one_recipe_version(tmp_path, private_home, demo_port):
     ws = tmp_path / "ws"
     with busy(DEMO_PORT):
         first = demo(ws, private_home)
