@@ -95,5 +95,8 @@ def test_narrowing_the_columns_says_what_happens_and_how_to_apply_it(tmp_path, s
     assert sorted(columns(tmp_path, "customers")) == ["email", "id"]
     assert {i: e for i, e in rows(tmp_path, "SELECT id, email FROM stripe.customers")} == {
         i: o["email"] for i, o in TRUTH.items()}
+    # and _purelink.schema_changes records the drop (the narrowed run before it loaded no row, so it kept nothing)
+    assert rows(tmp_path, "SELECT column_name, change FROM _purelink.schema_changes WHERE table_name = 'customers'"
+                ) == [("name", "dropped")]
     quiet = cli("recipes", "run", "custs")  # applied: nothing more to say
     assert "no longer selects" not in quiet.stderr
