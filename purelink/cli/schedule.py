@@ -79,11 +79,15 @@ def _key_outside_vault(engine, recipe) -> str | None:
     spec = engine.spec(recipe)
     if spec.kind != "rest" or spec.auth.style == "none":
         return None
-    name = credential_name(recipe, spec)
-    if name in Vault():
+    vault = Vault()
+    missing = [(n, env) for n, env in ((credential_name(recipe, spec), spec.auth.env),
+                                       (spec.auth.password_env, spec.auth.password_env)) if n and n not in vault]
+    if not missing:
         return None
-    return (f"the key {name} is not in the vault, and cron passes on no environment variable: store it once "
-            f"(purelink secrets set {name} --from-env {spec.auth.env or name}) or the scheduled runs will fail")
+    what = " and ".join(n for n, _ in missing)
+    how = "; ".join(f"purelink secrets set {n} --from-env {env or n}" for n, env in missing)
+    return (f"the key{'' if len(missing) == 1 else 's'} {what} {'is' if len(missing) == 1 else 'are'} not in the vault, and cron passes on no environment "
+            f"variable: store {'it' if len(missing) == 1 else 'them'} once ({how}) or the scheduled runs will fail")
 
 
 def _cron_running() -> bool:

@@ -70,7 +70,8 @@ def details(name: str) -> dict:
         "streams": [{"name": s.name, "description": s.description, "primary_key": s.primary_key,
                      "cursor_field": s.cursor_field, "incremental": s.time_filter is not None, "path": s.path}
                     for s in spec.streams],
-        "auth": {"style": spec.auth.style, "env": spec.auth.env, "header": spec.auth.header,
+        "auth": {"style": spec.auth.style, "env": spec.auth.env, "password_env": spec.auth.password_env,
+                 "header": spec.auth.header,
                  "key_pattern": spec.auth.key_pattern, "key_hint": spec.auth.key_hint,
                  "guidance": spec.auth.guidance.model_dump()},
         "health_check": spec.health_check.model_dump() if spec.health_check else None,
@@ -115,7 +116,8 @@ def show(name: str, fmt: str) -> int:
             out.append(f"  {s['name']:<{width}}  {s['description']}  [{extra}]")
     auth, guide = info["auth"], info["auth"]["guidance"]
     out.append(f"\nkey: {auth['style']}" + (f" in {auth['header']}" if auth["header"] else "") +
-               (f", environment variable {auth['env']}" if auth["env"] else ""))
+               (f", environment variable {auth['env']}" if auth["env"] else "") +
+               (f", password in {auth['password_env']}" if auth.get("password_env") else ""))
     if auth["key_hint"]:
         out.append(f"  {auth['key_hint']}")
     if guide.get("dashboard_url"):

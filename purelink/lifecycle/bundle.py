@@ -104,6 +104,8 @@ def credentials_needed(engine: Engine, recipe: Recipe) -> list[dict]:
     names: list[str] = []
     if spec.auth.style != "none" and spec.kind == "rest":
         names.append(credential_name(recipe, spec))
+        if spec.auth.password_env:  # Basic with a password of its own (Twilio's auth token)
+            names.append(spec.auth.password_env)
     for server in recipe.source.servers or []:
         names.append(server.credential or recipe.source.credential or f"{server.name}_password")
     if spec.kind == "database" and not recipe.source.servers:

@@ -43,6 +43,17 @@ def test_imported_twilio_loads_every_message_and_call(small_sandbox, tmp_path):
             assert count == len(keys) == len(truth[stream]) and keys == {r["sid"] for r in truth[stream]}, stream
     finally:
         con.close()
+    # every place that names the secrets a run needs names both: the source, and the bundle a teammate gets
+    shown = purelink("sources", "show", "twilio", cwd=ws, env=env)
+    assert "environment variable TWILIO_ACCOUNT_SID" in shown and "password in TWILIO_AUTH_TOKEN" in shown
+    outputs.append(shown)
+    # (`recipes share` itself refuses this recipe: the account SID, stored as a secret, is in its URLs and
+    # sampled records; the list a bundle's README is written from must still name both)
+    from purelink.engine import Engine
+    from purelink.lifecycle.bundle import credentials_needed
+    engine = Engine(ws)
+    assert [c["name"] for c in credentials_needed(engine, engine.recipe("twilio_all"))] == [
+        "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
     written = [p.read_text(errors="replace") for p in ws.rglob("*") if p.is_file() and p.suffix in (".py", ".yaml",
                                                                                                    ".log", ".json")]
     assert written and source["auth_token"] not in "".join(outputs + written)
