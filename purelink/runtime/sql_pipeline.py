@@ -9,11 +9,9 @@ finished) and exits 0 when every stream succeeded.
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from purelink.runtime.destinations.duckdb_arrow import DuckDBArrowDestination
 from purelink.runtime.entry import finish, invocation
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.events import EventWriter
+from purelink.runtime.prefetch import Prefetch
 from purelink.runtime.sources.postgres import (
     Plan,
     PostgresSource,
@@ -45,60 +44,6 @@ TIME_CURSORS = {"timestamptz", "timestamp", "date"}
 
 class Stopped(Exception):
     """Raised inside a load when the run is asked to stop: the open transaction rolls back."""
-
-
-class Prefetch:
-    """Reads the next batch from the source while the destination writes the current one.
-
-    Both sides spend their time in C++ (the driver, DuckDB or libpq) outside the GIL, so the
-    overlap is real; `depth` bounds how many batches wait, which keeps memory near one batch.
-    """
-
-    def __init__(self, items: Iterator[pa.Table], depth: int = 1) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._pump, args=(items,), daemon=True, name="purelink-read")
-        self._thread.start()
-
-    def _put(self, item: tuple) -> bool:
-        while not self._closed.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _pump(self, items: Iterator[pa.Table]) -> None:
-        try:
-            for table in items:
-                if not self._put(("table", table)):
-                    return
-            self._put(("end", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread, which raises it
-            self._put(("error", exc))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    def __iter__(self) -> Iterator[pa.Table]:
-        try:
-            while True:
-                kind, value = self._queue.get()
-                if kind == "table":
-                    yield value
-                elif kind == "end":
-                    return
-                else:
-                    raise value
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop reading; returns once the reader let go of the connection (after its current batch)."""
-        self._closed.set()
-        self._thread.join()
 
 
 class _Counter:
@@ -232,25 +177,27 @@ class SqlRun:
 
     def _load(self, plan: Plan) -> None:
         stream, cur = plan.stream, self.cursor(plan.stream)
-        if self.full_refresh and plan.cursor and not self.sample:  # a reload replaces rows anyway
-            self.destination.reset_stream(self.pipeline, stream.name, self.schema, stream.table_name)
         state = {} if self.sample else self.destination.load_state(self.pipeline, stream.name)
-        incremental = plan.cursor and not self.sample
+        incremental = bool(plan.cursor) and not self.sample
+        refresh = incremental and self.full_refresh  # read whole, staged like a reload, the cursor saved at the swap
         generation = generation_of(state.get("generation"), rebuilt=not incremental or self.full_refresh)
         keep = {} if self.sample else {"generation": generation}
         horizon = self._horizon(cur, plan) if incremental else None
-        tables = Prefetch(read_batches(cur, plan, after=state.get("cursor"), limit=self.sample,
-                                       batch_mb=self.source_of(stream).batch_mb))
-        if incremental and plan.cursor:
-            for table, value in cursor_batches(self._counted(plan, tables), plan.cursor, horizon=horizon):
+        tables = self._counted(plan, Prefetch(read_batches(cur, plan, after=None if refresh else state.get("cursor"),
+                                                           limit=self.sample, batch_mb=self.source_of(stream).batch_mb)))
+        if incremental and not refresh:
+            for table, value in cursor_batches(tables, plan.cursor or "", horizon=horizon):
                 advance = {"cursor": value} if value is not None else {}
                 self._commit([self._batch(plan, data=table, state={**advance, **keep}, generation=generation)])
         else:
-            # Whole-table reload: batches committed to a staging table (memory stays near one batch),
-            # then swapped in atomically; a run killed half way leaves the table as it was.
-            for i, table in enumerate(self._counted(plan, tables)):
+            # Whole-table reload or full refresh: batches go to a staging table (memory near one batch), swapped
+            # in atomically; a run stopped or killed half way leaves the table and its saved cursor as they were.
+            pairs = cursor_batches(tables, plan.cursor or "", horizon=horizon) if refresh else ((t, None) for t in tables)
+            done: dict[str, Any] = {"cursor": None} if refresh else {}  # no cursor value found: forget the old one
+            for i, (table, value) in enumerate(pairs):
                 self._commit([self._batch(plan, data=table, load="stage", fresh=i == 0, generation=generation)])
-            done = {} if self.sample else {"full_sync_run": self.run_id, **keep}
+                done = {"cursor": value} if value is not None else done
+            done = {} if self.sample else {**done, "full_sync_run": self.run_id, **keep}
             self._commit([self._batch(plan, load="swap", state=done, generation=generation)])
         nulls = self.results[stream.name].get("null_cursor", 0)
         if nulls and incremental:
