@@ -128,6 +128,10 @@ class SqlRun:
                 self.results[name]["status"] = "stopped"
             except Exception as exc:  # noqa: BLE001 - one stream's failure, with its cause, stops that stream only
                 self._fail(name, exc)
+            if self.results[name].get("staged"):  # a reload that did not reach its swap
+                self.warn(f"the reload of {name} did not finish: its table keeps its old rows and saved cursor "
+                          f"({self.results[name]['staged']} row(s) read were not swapped in); run the recipe "
+                          "again to reload it", name)
 
     def _claim(self, plan: Plan) -> Claim:
         stream = plan.stream

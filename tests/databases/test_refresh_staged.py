@@ -84,6 +84,8 @@ def test_a_stopped_refresh_keeps_the_old_rows_and_cursor_and_a_finished_one_save
     finished, events = run(postgres, db, destination, full_refresh=True, stop_early=True)
     assert finished["status"] == "stopped", [e for e in events if e["event"] == "page"]
     assert landed() == before and cursor() == saved  # every old row and the old cursor, untouched
+    said = [e["message"] for e in events if e["event"] == "warning"]
+    assert any("the reload of t did not finish: its table keeps its old rows" in m for m in said), said
 
     # the next incremental run continues from the old cursor: it reads only the changed rows
     finished, _ = run(postgres, db, destination)
