@@ -3,30 +3,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from purelink.secrets.vault import Vault
-from purelink.wizard import Session
 from purelink_jupyter.wizard import Wizard
+from tests.wizard.test_twilio_wizard import at_credentials
 
 from .test_wizard import one, text_of
-
-TWILIO = Path(__file__).parents[1] / "fixtures" / "openapi" / "twilio" / "twilio.json.gz"
 
 
 @pytest.mark.slow
 def test_the_key_and_the_password_are_two_masked_fields(small_sandbox, workspace):
     source = small_sandbox.sources()["twilio"]
-    s = Session(workspace.root)
-    s.import_openapi(TWILIO)
-    s.confirm_import({"streams": ["messages"], "variables.AccountSid": source["account_sid"]})
-    s.next()
-    s.choose_streams(["messages"])
-    s.next()
-    s.set_requirements(base_url=source["base_url"], executor="local")
-    s.next()
+    s = at_credentials(workspace.root, source)
     wiz = Wizard(session=s, executor="local", insert_cells=False)
     key, password = one(wiz, "purelink-key"), one(wiz, "purelink-key-password")
     assert type(key).__name__ == type(password).__name__ == "Password"

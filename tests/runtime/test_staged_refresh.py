@@ -149,6 +149,19 @@ def state(store) -> dict:
         "SELECT key, CAST(value AS VARCHAR) FROM _purelink.state WHERE stream = 'items'")}
 
 
+def kill_after_pages(proc: subprocess.Popen, pages: int) -> int:
+    """SIGKILL once `pages` pages of the run are committed (their events printed); the pages seen."""
+    seen = 0
+    for line in proc.stdout:
+        seen += '"event":"page"' in line
+        if seen == pages:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    return seen
+
+
 def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, store):
     finished, _ = load(api, store.destination())
     assert finished["status"] == "success"
@@ -258,15 +271,7 @@ def test_a_refresh_killed_half_way_keeps_the_old_rows(api, store):
     code = CHILD.format(url=api.url, page=PAGE, destination=store.code())
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    pages = 0
-    for line in proc.stdout:  # killed once two pages of the refresh are committed
-        pages += '"event":"page"' in line
-        if pages == 2:
-            break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    proc.stdout.close()
-    assert pages == 2, "the refresh ended before it could be killed"
+    assert kill_after_pages(proc, 2) == 2, "the refresh ended before it could be killed"
     assert store.query(ROWS) == old  # value by value, and still the first run's rows
     assert store.query("SELECT DISTINCT _purelink_run_id FROM shop.items") == old_runs
     assert store.query("SELECT count(*) FROM shop._purelink_stage_items")[0][0] >= 2 * PAGE
@@ -292,15 +297,7 @@ def test_a_generated_pipeline_killed_mid_refresh_keeps_every_row(sandbox_factory
     assert len(old) == 3421
 
     proc = p.popen("--full-refresh")
-    pages = 0
-    for line in proc.stdout:
-        pages += '"event":"page"' in line
-        if pages == 3:
-            break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    proc.stdout.close()
-    assert pages == 3
+    assert kill_after_pages(proc, 3) == 3
     assert p.query(f"SELECT {columns} FROM stripe.customers ORDER BY id") == old
     assert p.query("SELECT count(*) FROM stripe._purelink_stage_customers")[0][0] > 0
 

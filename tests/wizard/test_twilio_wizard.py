@@ -17,21 +17,28 @@ from purelink.wizard import Session, SessionError
 TWILIO = Path(__file__).parents[1] / "fixtures" / "openapi" / "twilio" / "twilio.json.gz"
 
 
-@pytest.mark.slow
-def test_the_account_sid_and_the_auth_token_are_asked_checked_and_kept(small_sandbox, workspace, monkeypatch):
-    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
-    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
-    source = small_sandbox.sources()["twilio"]
-    s = Session(workspace)
+def at_credentials(root, source: dict) -> Session:
+    """A session that imported the vendored Twilio document and reached the credentials stage."""
+    s = Session(root)
     s.import_openapi(TWILIO)
-    asked = {g.field for g in s.import_questions(["messages"])}
-    assert {"auth", "variables.AccountSid"} <= asked
     s.confirm_import({"streams": ["messages"], "variables.AccountSid": source["account_sid"]})
     s.next()
     s.choose_streams(["messages"])
     s.next()
     s.set_requirements(base_url=source["base_url"], executor="local")
     s.next()
+    return s
+
+
+@pytest.mark.slow
+def test_the_account_sid_and_the_auth_token_are_asked_checked_and_kept(small_sandbox, workspace, monkeypatch):
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    source = small_sandbox.sources()["twilio"]
+    asked = Session(workspace)
+    asked.import_openapi(TWILIO)
+    assert {"auth", "variables.AccountSid"} <= {g.field for g in asked.import_questions(["messages"])}
+    s = at_credentials(workspace, source)
     help_ = s.key_guidance()
     assert (help_.env, help_.password_env) == ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
     with pytest.raises(SessionError, match="TWILIO_AUTH_TOKEN"):
