@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from purelink.runtime.destinations.base import (
 )
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
 from purelink.runtime.destinations.pg_migrate import epoch_using, migrate
+from purelink.runtime.destinations.pg_sizes import PostgresSizes
 from purelink.runtime.destinations.staged_refresh import PostgresStagedRefresh
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 from purelink.runtime.records import widen
@@ -48,7 +50,7 @@ STAGE = "purelink_stage"
 ROW_ID = "__purelink_row_id"
 
 
-class PostgresDestination(PostgresStagedRefresh, Destination):
+class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
     """Loads into one schema of a PostgreSQL database (default `raw`), one table per stream."""
 
     def __init__(self, url: str, *, password: str | None = "WAREHOUSE_PASSWORD", schema: str = "raw",
@@ -62,6 +64,8 @@ class PostgresDestination(PostgresStagedRefresh, Destination):
         self._columns: dict[str, dict[str, str]] = {}
         self._staged: dict[str, dict[str, str]] = {}  # table -> column types of the rows being staged
         self._bytes = 0
+        self._sizes: Any = None  # the heartbeat's own connection (see storage_bytes)
+        self._sizes_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -89,28 +93,19 @@ class PostgresDestination(PostgresStagedRefresh, Destination):
                 self.cur.execute(statement)
 
     def close(self) -> None:
-        if self.con is None:
-            return
-        try:
-            self._bytes = self._measure()
-        except pg.driver().Error:  # a size is nice to have; closing must not fail because of it
-            self._bytes = 0
-        self.cur.close()
-        self.con.close()
-        self.con = self.cur = None
+        with self._sizes_lock:
+            if self.con is None:
+                return
+            try:
+                self._bytes = self._measure()
+            except pg.driver().Error:  # a size is nice to have; closing must not fail because of it
+                self._bytes = 0
+            for handle in filter(None, (self.cur, self.con, self._sizes)):
+                handle.close()
+            self.con = self.cur = self._sizes = None
 
     def location(self) -> str:
         return f"postgresql://{pg.describe(self.url)} (schema {self.schema})"
-
-    def storage_bytes(self) -> int:
-        return self._measure() if self.con is not None else self._bytes
-
-    def _measure(self) -> int:
-        rows = pg.fetch(self.cur, "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c "
-                                  "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                                  "WHERE n.nspname = $1 AND c.relkind = 'r'", [self.schema])
-        self.con.commit()
-        return int(rows[0][0])
 
     # -- executions ------------------------------------------------------------------------
     def start_run(self, *, run_id: str, pipeline: str, recipe: str, version: int, mode: str) -> None:
