@@ -15,7 +15,7 @@ import yaml
 from purelink.catalog.openapi import import_openapi
 
 from .conftest import ROOT, chromium_page
-from .test_browser import SECOND, open_and_run
+from .test_browser import KERNEL, SECOND, open_and_run
 from .test_browser_wizard import CUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -52,14 +52,14 @@ def test_the_import_asks_each_unsure_guess_before_saving(lab, make_notebook, tmp
 
             page.locator(".purelink-import-use").click()  # nothing answered: refused, nothing saved
             page.wait_for_selector(f".purelink-message:has-text('{len(truth)} question(s) still unanswered')",
-                                   timeout=30 * SECOND)
+                                   timeout=KERNEL)
             assert page.locator(".purelink-iq-auth", has_text="answer this one").count() == 1
             assert not (ws / "connectors").exists()
 
             for stream in ("companies", "objects"):  # {objectType} only the dropped stream needed
                 page.locator(".purelink-import-stream", has_text=stream).locator("input").uncheck()
             page.wait_for_function("() => document.querySelectorAll('.purelink-import-question').length === 5",
-                                   timeout=30 * SECOND)
+                                   timeout=KERNEL)
             assert not page.locator(".purelink-iq-variables-objectType").count()
             page.locator(".purelink-iq-contacts-cursor_field .purelink-import-other input").fill("updatedAt")
             page.locator(".purelink-iq-contacts-params-archived label", has_text="No value").click()
@@ -67,12 +67,12 @@ def test_the_import_asks_each_unsure_guess_before_saving(lab, make_notebook, tmp
             page.locator(".purelink-iq-rate_limit label", has_text="Use the guess").click()
             page.locator(".purelink-iq-concurrency .purelink-import-other input").fill("3")
             page.locator(".purelink-import-name input").fill("hub")
-            page.wait_for_selector(".purelink-message:has-text('Every question is answered')", timeout=30 * SECOND)
+            page.wait_for_selector(".purelink-message:has-text('Every question is answered')", timeout=KERNEL)
             assert not page.locator(".purelink-import-question", has_text="answer this one").count()
             page.screenshot(path=str(shots / "import-answered.png"), full_page=True)
             page.locator(".purelink-import-use").click()
             page.wait_for_selector(".purelink-message:has-text('saved as connectors/hub.yaml')", timeout=120 * SECOND)
-            page.wait_for_selector(".purelink-chosen:has-text('contacts')", timeout=30 * SECOND)
+            page.wait_for_selector(".purelink-chosen:has-text('contacts')", timeout=KERNEL)
         except BaseException:
             page.screenshot(path=str(shots / "import-failure.png"), full_page=True)
             raise

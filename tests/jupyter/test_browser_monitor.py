@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.jupyter.test_browser import SECOND, open_and_run
+from tests.jupyter.test_browser import KERNEL, open_and_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -71,7 +71,7 @@ def test_notebook_monitor_is_monotonic_and_its_eta_honest(lab, page, make_notebo
     ])
     open_and_run(page, url, "run.ipynb", cells=2)
     monitor = page.locator(".purelink-monitor")
-    monitor.wait_for(timeout=60 * SECOND)
+    monitor.wait_for(timeout=KERNEL)
 
     samples: list[tuple[float, dict]] = []
     shots: dict[str, Path] = {}
@@ -93,7 +93,7 @@ def test_notebook_monitor_is_monotonic_and_its_eta_honest(lab, page, make_notebo
         page.wait_for_timeout(250)  # the sampling interval, not a wait for an outcome
     end = samples[-1][0]
     page.wait_for_function("() => document.querySelector('.purelink-monitor .purelink-status')"
-                           ".innerText === 'done'", timeout=60 * SECOND)
+                           ".innerText === 'done'", timeout=KERNEL)
     shots["end"] = shoot(page, "monitor-3-done")
     final = page.evaluate(READ)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, chromium_page
-from .test_browser import SECOND, run_cell
+from .test_browser import KERNEL, SECOND, run_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -140,14 +140,14 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
     # 4 credentials
     page.locator(".purelink-key input[type=password]").fill(sandbox.api_key)
     page.locator(".purelink-validate").click()
-    page.wait_for_selector(".purelink-key-ok", timeout=60 * SECOND)
+    page.wait_for_selector(".purelink-key-ok", timeout=KERNEL)
     look("04-credentials")
     back_then_next("Requirements", "Credentials")
     assert "checked earlier" in wizard.inner_text()
     next_("Schema")
 
     # 5 schema: the tree; an unticked phone stays unticked through Back/Next and the breadcrumb
-    page.wait_for_selector(".purelink-preview", timeout=60 * SECOND)
+    page.wait_for_selector(".purelink-preview", timeout=KERNEL)
     page.locator(".purelink-path-phone input").uncheck()
     page.locator(".purelink-path-address-city input").uncheck()
     page.wait_for_selector(".purelink-path-address.purelink-mixed", timeout=20 * SECOND)  # 5 of 6: mixed
@@ -167,7 +167,7 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
                            timeout=20 * SECOND)
     assert not page.locator(".purelink-path-address.purelink-mixed").count()
     back_then_next("Credentials", "Schema")
-    page.wait_for_selector(".purelink-path-phone input", timeout=60 * SECOND)
+    page.wait_for_selector(".purelink-path-phone input", timeout=KERNEL)
     assert not page.locator(".purelink-path-phone input").is_checked()
     assert page.locator(".purelink-path-address input").is_checked()
     page.locator(".purelink-crumb", has_text="Requirements").click()  # the breadcrumb goes back ...
@@ -178,7 +178,7 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
     next_("Design")
 
     # 6 design: a ticked suggested check stays ticked
-    page.wait_for_selector(".purelink-plan", timeout=30 * SECOND)
+    page.wait_for_selector(".purelink-plan", timeout=KERNEL)
     page.locator(".purelink-suggested-check input").check()
     look("06-design")
     back_then_next("Schema", "Design")
@@ -207,7 +207,7 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
     # 9 run: a second click is refused with a message, and the monitor goes on to 100%
     run = page.locator(".purelink-run")
     run.click()
-    page.wait_for_function("() => document.querySelector('.purelink-run').disabled", timeout=30 * SECOND)
+    page.wait_for_function("() => document.querySelector('.purelink-run').disabled", timeout=KERNEL)
     run.click(force=True)  # what a second click does on a disabled button: nothing starts
     busy = page.locator(".purelink-busy")
     assert "disabled until" in busy.inner_text() and "running" in (run.get_attribute("title") or "").lower()
@@ -215,7 +215,7 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('.purelink-wizard .widget-hprogress .progress-bar'))
                  .some(bar => bar.style.width === '100%')""", timeout=240 * SECOND)
-    page.wait_for_selector(".purelink-message.purelink-ok", timeout=60 * SECOND)
+    page.wait_for_selector(".purelink-message.purelink-ok", timeout=KERNEL)
     assert page.locator(".purelink-wizard .purelink-monitor").count() == 1  # one monitor, never replaced
     look("09-run")
     back_then_next("Test", "Run")
@@ -223,12 +223,12 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
     next_("Result")
 
     # 10 result: rows one line tall
-    page.wait_for_selector(".purelink-rows", timeout=60 * SECOND)
+    page.wait_for_selector(".purelink-rows", timeout=KERNEL)
     assert int(page.locator(".purelink-rows").inner_text()) > 3000
     heights = page.evaluate("() => Array.from(document.querySelectorAll('.purelink-frame tr'))"
                             ".map(tr => tr.getBoundingClientRect().height)")
     assert heights and max(heights) < 40, heights
     look("10-result")
     back_then_next("Run", "Result")
-    page.wait_for_selector(".purelink-rows", timeout=60 * SECOND)
+    page.wait_for_selector(".purelink-rows", timeout=KERNEL)
     assert int(page.locator(".purelink-rows").inner_text()) > 3000
