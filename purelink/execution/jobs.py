@@ -136,7 +136,8 @@ class Run:
     def events(self) -> Iterator[dict]:
         shown = str(self.job.db_path)
         for event in self.handle.events():
-            if self.isolated and "destination" in event:
+            # the container's own path of the DuckDB file means nothing on the host; a warehouse's URL does
+            if self.isolated and str(event.get("destination", "")).startswith("/"):
                 event = {**event, "destination": shown}
             yield event
 

@@ -57,3 +57,22 @@ def test_a_postgres_table_loads_through_a_container(tmp_path, bridged_postgres, 
     loaded = [t for t in tables if t["table"] == "items"]
     assert loaded and loaded[0]["rows"] == 500
     assert bridged_postgres["PGPASSWORD"] not in json.dumps(finished)
+
+    # into a PostgreSQL warehouse from the container: the run says where the rows went (the warehouse's
+    # URL), not the DuckDB file's path a container run shows otherwise
+    subprocess.run(["psql", "-h", "127.0.0.1", "-p", bridged_postgres["PGPORT"], "-U", "postgres", "-c",
+                    "CREATE DATABASE wh"], env={**os.environ, "PGPASSWORD": bridged_postgres["PGPASSWORD"]},
+                   check=True, capture_output=True)
+    env["WAREHOUSE_PASSWORD"] = bridged_postgres["PGPASSWORD"]
+    warehouse = f"postgresql://postgres@127.0.0.1:{bridged_postgres['PGPORT']}/wh"
+    purelink("recipes", "new", "plant_wh", "--source", "postgres", "--streams", "public.items", "--base-url", url,
+             "--destination", warehouse, "--executor", "docker")
+    finished = json.loads(purelink("recipes", "run", "plant_wh", "--executor", "docker", "--format", "json")
+                          .strip().splitlines()[-1])
+    assert finished["status"] == "success", finished
+    assert finished["destination"].startswith("postgresql://") and "duckdb" not in finished["destination"]
+    landed = subprocess.run(["psql", "-h", "127.0.0.1", "-p", bridged_postgres["PGPORT"], "-U", "postgres", "-d", "wh",
+                             "-tAc", "SELECT count(*), count(DISTINCT id) FROM raw.items"],
+                            env={**os.environ, "PGPASSWORD": bridged_postgres["PGPASSWORD"]},
+                            check=True, capture_output=True, text=True).stdout.strip()
+    assert landed == "500|500"
