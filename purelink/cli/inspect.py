@@ -141,9 +141,9 @@ def from_store(args: argparse.Namespace) -> int:
     with purelink.storage.open(args.destination, args.destination_credential,
                                root=Workspace.at(args.workspace).root) as store:
         if args.query:
-            frame = store.query(args.query)
-            frame = frame.astype(object).where(frame.notna(), None)  # NULL, not pandas' NaN, in json and csv
-            _print([str(c) for c in frame.columns], list(frame.itertuples(index=False, name=None)),
+            # Arrow, not pandas: an integer column with a NULL stays integers (3421, not 3421.0) and NULL stays NULL
+            table = store.query(args.query, arrow=True)
+            _print([str(c) for c in table.column_names], list(zip(*(c.to_pylist() for c in table.columns))),
                    args.format, args.limit)
             return 0
         found = store.tables().to_dict("records")

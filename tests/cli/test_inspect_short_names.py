@@ -59,6 +59,10 @@ def test_short_names_on_the_postgres_warehouse(tmp_path, small_sandbox, postgres
     assert {r["id"]: r["email"] for r in rows} == truth and len(rows) == 150
     runs = query(tmp_path, env, "SELECT status, records FROM executions", *where)
     assert [(r["status"], r["records"]) for r in runs] == [("success", 150)]
+    # an integer column holding a NULL (a running row has no count yet) prints as integers, not 150.0
+    shown = purelink_cli("inspect", *where, "--query", "SELECT records FROM executions UNION ALL SELECT NULL",
+                         cwd=tmp_path, env=env).stdout.split()
+    assert "150" in shown and "NULL" in shown and "150.0" not in shown, shown
 
     with purelink.storage.open(url, "WAREHOUSE_PASSWORD") as store:  # the Store interface, same names
         frame = store.table("customers")
