@@ -115,7 +115,11 @@ def probe_stream(spec: ConnectorSpec, name: str, client: HttpClient, *, page_siz
     for number in (1, 2):
         shown = redact(f"GET {client.url(request.url)}" + (f"?{urlencode(request.params)}" if request.params else ""))
         try:
-            response = client.get(request.url, request.params)
+            response = paginator.fetch(client, request)[0]  # a GraphQL stream POSTs its query
+        except PageError as exc:  # a GraphQL answer with `errors`, sent with HTTP 200
+            out.requests.append(f"{shown} -> errors")
+            out.problem = redact(f"page {number}: {exc}")
+            return out
         except HttpError as exc:
             out.requests.append(f"{shown} -> {exc.status}")
             out.problem = redact(f"page {number} answered HTTP {exc.status}: {exc.api_message}") + _status_hint(

@@ -59,7 +59,8 @@ class RateLimit(Model):
 
 class Pagination(Model):
     model_config = ConfigDict(extra="allow")
-    style: Literal["cursor", "next_url", "link_header", "page_number", "offset", "single page"] = "cursor"
+    style: Literal["cursor", "next_url", "link_header", "page_number", "offset", "single page",
+                   "graphql"] = "cursor"
 
 
 class TimeFilterSpec(Model):

@@ -153,8 +153,7 @@ def fetch_sample(spec: ConnectorSpec, stream: str, *, secret: str | None = None,
     records: list[dict] = []
     try:
         for _ in range(3):
-            response = client.get(request.url, request.params)
-            body = response.json()
+            response, body, _ = paginator.fetch(client, request)  # a GraphQL stream POSTs its query
             page = dig(body, path)
             if not isinstance(page, list):
                 raise SourceError(f"{spec.title} answered {s.path} without a list of records at "

@@ -24,6 +24,7 @@ LINE = 100  # generated lines stay under ruff's 110 with room for the reader
 PAGINATORS = {
     "cursor": "CursorPagination", "next_url": "NextUrlPagination", "link_header": "LinkHeaderPagination",
     "page_number": "PageNumberPagination", "offset": "OffsetPagination", "single page": "SinglePage",
+    "graphql": "GraphQLPagination",
 }
 
 

@@ -18,7 +18,8 @@ _WHERE = {
     # The cloud destinations import their client libraries only when they open.
     "BigQueryDestination": "destinations.bigquery", "IcebergDestination": "destinations.iceberg",
     "DatabaseBusy": "errors", "RuntimeFailure": "errors",
-    "CursorPagination": "paginators", "LinkHeaderPagination": "paginators", "NextUrlPagination": "paginators",
+    "CursorPagination": "paginators", "GraphQLPagination": "paginators", "LinkHeaderPagination": "paginators",
+    "NextUrlPagination": "paginators",
     "OffsetPagination": "paginators", "PageNumberPagination": "paginators", "SinglePage": "paginators",
     "main": "pipeline", "run": "pipeline",
     "PostgresSource": "sources.postgres", "Query": "sources.postgres", "Table": "sources.postgres",
@@ -38,6 +39,7 @@ __all__ = [
     "Destination",
     "DuckDBArrowDestination",
     "DuckDBDestination",
+    "GraphQLPagination",
     "HeaderAuth",
     "IcebergDestination",
     "LinkHeaderPagination",
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
     from purelink.runtime.paginators import (
         CursorPagination,
+        GraphQLPagination,
         LinkHeaderPagination,
         NextUrlPagination,
         OffsetPagination,

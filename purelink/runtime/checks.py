@@ -13,7 +13,7 @@ from purelink.runtime.destinations.base import Batch, Destination
 from purelink.runtime.formats import apply_formats
 from purelink.runtime.http import BadBody, HttpClient, HttpError
 from purelink.runtime.lean import httpx
-from purelink.runtime.paginators import dig
+from purelink.runtime.paginators import PageError, dig
 from purelink.runtime.records import dedupe, infer_types, select
 from purelink.runtime.sources.rest import RestSource, Stream
 from purelink.runtime.validate import first_failure
@@ -41,8 +41,8 @@ def sample_checks(source: RestSource, streams: list[Stream], destination: Destin
         request = paginator.first(stream.path, params, page_size=limit)
         try:
             # get_json: an HTML page or a cut-off body is retried as in a full run, then named
-            _, body, _ = client.get_json(request.url, request.params)
-        except BadBody as exc:
+            _, body, _ = paginator.fetch(client, request)
+        except (BadBody, PageError) as exc:  # PageError: a GraphQL answer with `errors`
             emit("error", stream=stream.name, message=str(exc))
             per_stream[stream.name] = {"records": 0, "status": "failed", "error": str(exc)}
             continue

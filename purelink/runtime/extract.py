@@ -124,13 +124,13 @@ class Extraction(Committing, Estimating, StagedRefresh):
 
     # -- fetching (worker threads) ------------------------------------------------------------
     def fetch(self, stream: Stream, window: Window, request: PageRequest) -> Page:
-        response, body, suspect = self.client.get_json(request.url, request.params)
+        paginator = self._paginator(stream)
+        response, body, suspect = paginator.fetch(self.client, request)
         path = stream.records_path if stream.records_path is not None else self.source.records_path
         records = dig(body, path)
         if not isinstance(records, list):
             raise PageError(f"the page has no list of records at {path or 'the top level'!r}", str(response.url))
         notes: list = []
-        paginator = self._paginator(stream)
         nxt = paginator.next(request, response, body, records,
                              warn=lambda kind, message: notes.append((kind, message)))
         if nxt is not None and window.hi is not None and stream.time_filter is None \

@@ -219,7 +219,7 @@ class HttpStats:
 
 
 class HttpClient:
-    """Sends GET requests under the shared rate limit and retry policy."""
+    """Sends GET requests (and GraphQL POSTs) under the shared rate limit and retry policy."""
 
     def __init__(self, base_url: str, *, headers: dict[str, str] | None = None,
                  params: dict[str, str] | None = None, auth: httpx.Auth | None = None,
@@ -241,8 +241,11 @@ class HttpClient:
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
-    def get(self, path_or_url: str, params: dict | None = None) -> httpx.Response:
+    def get(self, path_or_url: str, params: dict | None = None, *, json: Any = None) -> httpx.Response:
+        """GET the URL, or POST `json` to it when given (a GraphQL query, whose params are its variables)."""
         url = self.url(path_or_url)
+        if json is not None:
+            params = None
         parsed = httpx.URL(url)
         query: dict | list[tuple[str, Any]] | None = params
         if parsed.query:  # httpx drops a URL's own query when params are given: a Link header's page_info
@@ -256,7 +259,8 @@ class HttpClient:
             self.limiter.acquire()
             response: httpx.Response | None = None
             try:
-                response = self._client.get(url, params=query)
+                response = (self._client.get(url, params=query) if json is None
+                            else self._client.post(url, json=json))
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 if not self.retry.should_retry(None, attempt):
                     raise
@@ -300,13 +304,17 @@ class HttpClient:
                              f"retrying in {wait:.0f} s {told}")
         time.sleep(wait)
 
-    def get_json(self, path_or_url: str, params: dict | None = None) -> tuple[httpx.Response, Any, bool]:
-        """GET and decode the JSON body; a body that is not JSON is retried like a 5xx, then
-        raises `BadBody` naming the URL, status, content type and the body's first bytes."""
-        attempt = 0
+    def get_json(self, path_or_url: str, params: dict | None = None, *, json: Any = None,
+                 throttled: Callable[[Any], float | None] | None = None) -> tuple[httpx.Response, Any, bool]:
+        """GET (or POST `json`) and decode the JSON body; a body that is not JSON is retried like a
+        5xx, then raises `BadBody` naming the URL, status, content type and the body's first bytes.
+        `throttled(body)`, when given, tells a throttled answer sent with HTTP 200 (GraphQL's
+        THROTTLED): the seconds to wait (0 to back off), else None; it is waited out like a 429."""
+        attempt = hits = 0
+        since: float | None = None
         while True:
             attempt += 1
-            response = self.get(path_or_url, params)
+            response = self.get(path_or_url, params, json=json)
             try:
                 body, suspect = decode_json(response)
             except ValueError as exc:
@@ -315,6 +323,12 @@ class HttpClient:
                 wait = self.retry.delay(None, attempt)
                 self._count_retry(f"{exc} from {response.url}; retry {attempt} in {wait:.2f}s")
                 time.sleep(wait)
+                continue
+            asked = throttled(body) if throttled is not None else None
+            if asked is not None:
+                attempt, hits, since = attempt - 1, hits + 1, since or time.time()
+                self._throttled(response, str(response.url), since,
+                                asked or self.retry.throttle_delay(response, hits))
                 continue
             return response, body, suspect
 

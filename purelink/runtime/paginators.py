@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
+from purelink.runtime.graphql import error_messages, throttle_wait
+
 if TYPE_CHECKING:  # annotations only: code generation reads these classes without sending requests
     import httpx
 
@@ -73,6 +75,10 @@ class Paginator:
         (signals that disagree); a page that cannot be continued raises `PageError`.
         """
         return None
+
+    def fetch(self, client: Any, request: PageRequest) -> tuple[httpx.Response, Any, bool]:
+        """Send one page's request through the client: (response, decoded body, suspect text)."""
+        return client.get_json(request.url, request.params)
 
     def describe(self) -> str:
         return self.style
@@ -165,6 +171,42 @@ class LinkHeaderPagination(Paginator):
 
     def describe(self) -> str:
         return f"Link header (rel={self.rel})"
+
+
+class GraphQLPagination(Paginator):
+    """A GraphQL connection (Shopify's Admin API): each page POSTs `query` with the request's
+    params as its variables (`first`, `after`), and goes on with `pageInfo.endCursor` while
+    `pageInfo.hasNextPage`. A short page is not an end. A body with `errors` (sent with HTTP 200)
+    is a failed page; THROTTLED errors are waited out like a 429."""
+
+    style = "graphql"
+
+    def __init__(self, *, query: str, page_info_path: str, cursor_param: str = "after",
+                 limit_param: str | None = "first", page_size: int = 250) -> None:
+        super().__init__(limit_param=limit_param, page_size=page_size)
+        self.query, self.page_info_path, self.cursor_param = query, page_info_path, cursor_param
+
+    def fetch(self, client, request):
+        response, body, suspect = client.get_json(request.url, request.params, throttled=throttle_wait,
+                                                  json={"query": self.query, "variables": request.params})
+        said = error_messages(body)
+        if said:
+            raise PageError(f"the GraphQL API answered with errors: {said}", str(response.url))
+        return response, body, suspect
+
+    def next(self, request, response, body, records, warn=None):
+        info = dig(body, self.page_info_path)
+        if not isinstance(info, dict):
+            raise PageError(f"the page has no {self.page_info_path!r}", str(response.url))
+        if not info.get("hasNextPage"):
+            return None
+        if not info.get("endCursor"):
+            raise PageError("hasNextPage is true but endCursor is empty", str(response.url))
+        return PageRequest(request.url, {**request.params, self.cursor_param: info["endCursor"]})
+
+    def describe(self) -> str:
+        return f"GraphQL ({self.cursor_param} from {self.page_info_path}.endCursor)"
+
 
 
 class NumberedPagination(Paginator):
@@ -345,6 +387,6 @@ def more_pages(signals: dict[str, bool], records: list, size: int | None, warn) 
 
 
 STYLES: dict[str, type[Paginator]] = {
-    cls.style: cls for cls in (SinglePage, CursorPagination, NextUrlPagination, LinkHeaderPagination,
+    cls.style: cls for cls in (SinglePage, CursorPagination, NextUrlPagination, LinkHeaderPagination, GraphQLPagination,
                                PageNumberPagination, OffsetPagination)
 }

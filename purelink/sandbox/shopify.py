@@ -9,7 +9,9 @@ carry only `limit` and `fields`; filters belong on the first request and travel 
 token (40 deep, 2 leak per second) reported in `X-Shopify-Shop-Api-Call-Limit: n/40` and enforced
 with 429 and `Retry-After: 2.0`. Money is a string, times are in the shop's zone (-05:00).
 
-Data for N (the sandbox's `customers`): N customers, round(1.5 N) orders, max(5, N // 20) products.
+Data for N (the sandbox's `customers`): N customers, round(1.5 N) orders, max(5, N // 20) products,
+three of which have 130, 101 and 250 variants (REST embeds the first 100; GraphQL's productVariants,
+in `shopify_graphql`, serves them all).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from urllib.parse import urlencode
 
 from purelink.sandbox.fakes import Faker, encode, local, parse_time
 from purelink.sandbox.protocol import Protocol, Request, Response, SandboxConfig
+from purelink.sandbox.shopify_graphql import graphql, widen
 
 DEFAULT_TOKEN = "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"
 SHOP = "purelink-sandbox"
@@ -86,6 +89,7 @@ class ShopifyProtocol(Protocol):
         self.config = config
         self.tokens = frozenset({DEFAULT_TOKEN})
         self.bucket = LeakyBucket()
+        self.throttle_graphql = 0  # a switch: the next n GraphQL calls answer THROTTLED
 
     def data(self) -> dict[str, list[dict]]:
         return dataset(self.config.seed, self.config.customers)
@@ -111,7 +115,8 @@ class ShopifyProtocol(Protocol):
         if level is None:
             return self._throttled(request)
         try:
-            response = self._route(request)
+            response = (graphql(self, request, self.data()["products"]) if request.path.endswith("/graphql.json")
+                        else self._route(request))
         except ShopifyError as err:
             response = err.response()
         response.headers.append(("X-Shopify-Shop-Api-Call-Limit", f"{level}/{BUCKET}"))
@@ -345,4 +350,6 @@ def dataset(seed: int, n: int) -> dict[str, list[dict]]:
     count = round(1.5 * n) if customers else 0
     orders = [order(fake, oid, t, number, fake.pick(customers), products)
               for number, (oid, t) in enumerate(_created(fake, count, 450789469))]
+    for item, count in zip(products[1::4], (130, 101, 250)):  # after the orders: their draws stay as they were
+        widen(item, count)
     return {"customers": customers, "orders": orders, "products": products}

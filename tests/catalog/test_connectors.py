@@ -24,6 +24,7 @@ from purelink.errors import SourceError
 from purelink.pipeline.codegen import PAGINATORS
 from purelink.runtime import paginators
 from purelink.sandbox import github, hubspot, salesforce_data, serve, shopify
+from purelink.sandbox.shopify_graphql import all_variants
 
 REST = ["stripe", "salesforce", "shopify", "github", "hubspot"]
 NEW = ["salesforce", "shopify", "github", "hubspot"]
@@ -37,7 +38,8 @@ def expected_rows(name: str, n: int) -> dict[str, int]:
         return {"accounts": len(data["Account"]), "contacts": len(data["Contact"]),
                 "opportunities": len(data["Opportunity"]), "leads": len(data["Lead"])}
     if name == "shopify":
-        return {k: len(v) for k, v in shopify.dataset(0, n).items()}
+        data = shopify.dataset(0, n)
+        return {**{k: len(v) for k, v in data.items()}, "product_variants": len(all_variants(data["products"]))}
     if name == "github":
         repo = github.dataset(0, n)["content"][github.REPO_ID]
         repos = len(github.dataset(0, n)["repos"])  # the sandbox's owner answers as user and as organisation
