@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .conftest import ROOT, chromium_page
 from .test_browser import KERNEL, SECOND, run_cell
@@ -67,11 +68,14 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
     prompt = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt")
     for _ in range(3):
         run_cell(page, 0)
-        page.wait_for_function(  # shown, or the execution was dropped (the prompt is back to "[ ]:")
-            "(el) => document.querySelector('.purelink-wizard') || el.innerText.trim() === '[ ]:'",
-            arg=prompt.element_handle(), timeout=240 * SECOND)  # a busy machine imports slowly
-        if wizard.count():
+        page.wait_for_function(  # shown, or the execution ended ("[1]:") or was dropped ("[ ]:")
+            "(el) => document.querySelector('.purelink-wizard') || /^\\[( |\\d+)\\]:$/.test(el.innerText.trim())",
+            arg=prompt.element_handle(), timeout=KERNEL)  # a busy machine imports slowly
+        try:  # an ended execution whose widget the front end never drew stays "Loading widget...": run again
+            wizard.wait_for(timeout=60 * SECOND)
             break
+        except PlaywrightTimeout:
+            continue
     wizard.wait_for(timeout=10 * SECOND)
 
     def at(stage: str) -> None:

@@ -66,7 +66,7 @@ def test_the_key_travels_on_stdin_and_kill_9_stops_the_container(tmp_path, docke
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         try:
             mine = {"label": ["purelink=1", f"purelink.pid={proc.pid}"]}
-            box = wait_for(lambda: docker_engine.containers.list(filters=mine), "container", proc)[0]
+            box = wait_for(lambda: docker_engine.containers.list(filters=mine, ignore_removed=True), "container", proc)[0]
             wait_for(lambda: committed_pages(ws), "committed page", proc)
 
             inspected = subprocess.run(["docker", "inspect", box.id], capture_output=True, text=True, check=True).stdout
@@ -80,11 +80,12 @@ def test_the_key_travels_on_stdin_and_kill_9_stops_the_container(tmp_path, docke
             proc.communicate(timeout=60)
 
             def stopped() -> bool:
-                found = docker_engine.containers.list(all=True, filters={"id": box.id})
+                # ignore_removed: the watchdog may remove it between the listing and its inspection
+                found = docker_engine.containers.list(all=True, filters={"id": box.id}, ignore_removed=True)
                 return not found or found[0].status in ("exited", "dead")
 
             wait_for(stopped, "stop of the container after its command died")
-            wait_for(lambda: not docker_engine.containers.list(all=True, filters={"id": box.id}),
+            wait_for(lambda: not docker_engine.containers.list(all=True, filters={"id": box.id}, ignore_removed=True),
                      "removal of the container by the watchdog")
         finally:
             if proc.poll() is None:
