@@ -20,7 +20,7 @@ from purelink.runtime.causes import cause_of
 from purelink.runtime.destinations.base import Batch, Claim, Destination, generation_of
 from purelink.runtime.estimate import Estimating
 from purelink.runtime.formats import apply_formats
-from purelink.runtime.http import BadBody, HttpClient, HttpError
+from purelink.runtime.http import BadBody, HttpClient, HttpError, Stopped
 from purelink.runtime.pages import Page, PageBatch, StreamRun, tail_without_cursor
 from purelink.runtime.paginators import PageError, PageRequest, dig
 from purelink.runtime.records import dedupe, select
@@ -58,6 +58,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         self._staged: set[str] = set()  # streams refreshed through a staging table (refresh.py)
         self._plans: list[Batch] = []  # each stream's starting state, committed by `_commit_plans`
         client.on_throttle = self.warn
+        client.cancel = stop  # a stop does not wait for requests still waiting their turn
         if source.retry_budget_s is not None:
             client.retry.throttle_budget_s = source.retry_budget_s
 
@@ -193,6 +194,8 @@ class Extraction(Committing, Estimating, StagedRefresh):
                     if run.status == "failed":
                         continue
                     batches.append(self._page_batch(run, page, ready, idle=len(pending) + len(ready)))
+                except Stopped:
+                    continue  # never sent: the window's saved request is where a later run resumes
                 except Exception as exc:  # noqa: BLE001 - whatever one stream meets stops that stream only
                     self._fail(run, exc)
                     continue

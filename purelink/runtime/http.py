@@ -46,6 +46,12 @@ class BadBody(HttpError):
         self.head = head
 
 
+class Stopped(Exception):
+    """The run was asked to stop while a request waited (for its turn, a retry or a rate limit):
+    the request never left, so its page is fetched again when the run resumes. A stop never waits
+    out a rate limit: 'q', Ctrl-C or a caller killed outright ends the run in moments."""
+
+
 #: a JSON escape of a lone UTF-16 surrogate (`\ud800`): such text cannot be stored as UTF-8
 SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -95,16 +101,20 @@ class TokenBucket:
         self._turn = threading.Condition(self._lock)
         self._line: deque[object] = deque()
 
-    def acquire(self) -> float:
-        """Wait for a token, first come first served; returns the seconds waited."""
+    def acquire(self, cancel: threading.Event | None = None) -> float:
+        """Wait for a token, first come first served; returns the seconds waited. Raises `Stopped`
+        once `cancel` is set (looked at every quarter second while waiting)."""
         start = time.monotonic()
+        step = None if cancel is None else 0.25
         me = object()
         with self._turn:
             self._line.append(me)
             try:
                 while True:
+                    if cancel is not None and cancel.is_set():
+                        raise Stopped
                     if self._line[0] is not me:
-                        self._turn.wait()
+                        self._turn.wait(step)
                         continue
                     now = time.monotonic()
                     if now < self._held_until:
@@ -118,7 +128,7 @@ class TokenBucket:
                             self._tokens -= 1
                             return time.monotonic() - start
                         delay = (1 - self._tokens) / self.rate
-                    self._turn.wait(delay)  # the lock is free meanwhile: hold() can still act
+                    self._turn.wait(delay if step is None else min(delay, step))  # the lock is free meanwhile
             finally:
                 self._line.remove(me)
                 self._turn.notify_all()
@@ -231,6 +241,7 @@ class HttpClient:
         self.stats = HttpStats()
         self.on_retry: Callable[[str], None] | None = None  # every retry's message, for the log
         self.on_throttle: Callable[..., None] | None = None  # callable(message): long rate-limit waits, for the user
+        self.cancel: threading.Event | None = None  # set: waiting requests raise `Stopped` instead of leaving
         self._client = httpx.Client(
             headers=headers or {}, params=params, auth=auth, timeout=timeout_s, follow_redirects=True,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -256,7 +267,7 @@ class HttpClient:
         throttled_since: float | None = None
         while True:
             attempt += 1
-            self.limiter.acquire()
+            self.limiter.acquire(self.cancel)
             response: httpx.Response | None = None
             try:
                 response = (self._client.get(url, params=query) if json is None
@@ -282,7 +293,14 @@ class HttpClient:
                 reason = f"HTTP {response.status_code}"
             wait = self.retry.delay(response, max(attempt, 1))
             self._count_retry(f"{reason} on {url}; retry {attempt} in {wait:.2f}s")
-            time.sleep(wait)
+            self._pause(wait)
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep before a retry, or raise `Stopped` as soon as the run is asked to stop."""
+        if self.cancel is None:
+            time.sleep(seconds)
+        elif self.cancel.wait(seconds):
+            raise Stopped
 
     def _count_retry(self, message: str) -> None:
         with self.stats.lock:
@@ -302,7 +320,7 @@ class HttpClient:
             told = "as the API asked (Retry-After)" if response.headers.get("retry-after") else "(backing off)"
             self.on_throttle(f"rate limited since {datetime.fromtimestamp(since).strftime('%H:%M:%S')}: "
                              f"retrying in {wait:.0f} s {told}")
-        time.sleep(wait)
+        self._pause(wait)
 
     def get_json(self, path_or_url: str, params: dict | None = None, *, json: Any = None,
                  throttled: Callable[[Any], float | None] | None = None) -> tuple[httpx.Response, Any, bool]:
@@ -322,7 +340,7 @@ class HttpClient:
                     raise BadBody(response, str(response.url), str(exc)) from None
                 wait = self.retry.delay(None, attempt)
                 self._count_retry(f"{exc} from {response.url}; retry {attempt} in {wait:.2f}s")
-                time.sleep(wait)
+                self._pause(wait)
                 continue
             asked = throttled(body) if throttled is not None else None
             if asked is not None:

@@ -61,6 +61,11 @@ class Run:
         self.events = [e for e in map(parse_event, proc.stdout.splitlines()) if e]
         self.finished = self.events[-1] if self.events and self.events[-1]["event"] == "finished" else {}
 
+    @classmethod
+    def of_process(cls, proc: subprocess.Popen, timeout: float) -> Run:
+        out, err = proc.communicate(timeout=timeout)
+        return cls(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+
     def of(self, kind: str) -> list[dict]:
         return [e for e in self.events if e["event"] == kind]
 
@@ -84,6 +89,12 @@ class Workspace:
                               env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
                               capture_output=True, text=True, timeout=600, check=False)
         return Run(proc)
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """The run in the background, for tests that act on it mid-run (see `Run.of_process`)."""
+        return subprocess.Popen([sys.executable, str(self.module), *args], cwd=self.root,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"}, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
     def query(self, sql: str, *params):
         con = duckdb.connect(str(self.db), read_only=True)

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import signal
 import statistics
+import time
+
+from purelink.runtime.entry import EXIT_STOPPED
+from tests.runtime.hostile.conftest import Run
 
 
 def test_a_lockout_without_retry_after_is_waited_out_with_growing_backoff(hostile, workspace):
@@ -56,3 +61,39 @@ def test_retry_after_dates_are_honoured_and_the_rate_recovers_at_once(hostile, w
     # back at the recipe's 10 requests/s within a few requests, not crawling for minutes
     tail = [b - a for a, b in itertools.pairwise(after[4:])]
     assert statistics.median(tail) < 0.2, tail
+
+
+def test_a_stop_during_a_lockout_ends_at_once_and_the_next_run_resumes_exactly(hostile, workspace):
+    """A stop ('q', Ctrl-C, SIGTERM, the caller gone) does not wait out a rate limit: requests still
+    waiting their turn or their backoff are dropped unsent, what was committed is kept and exact,
+    and the next run picks up where the stopped one left off."""
+    api = hostile(n=3000, lockout_s=3600.0)  # locked out from the 3rd request on, for longer than any test
+    ws = workspace(api, ["page_items"])
+    proc = ws.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not any(status == 429 for _, _, status in api.log.requests):  # the lockout has begun
+            assert proc.poll() is None and time.monotonic() < deadline, "the run never met the lockout"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        # a ceiling, not a pause: under the old code the backoff alone outlasted it
+        run = Run.of_process(proc, timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert run.code == EXIT_STOPPED, run.output[-3000:]
+    assert run.finished["status"] == "stopped" and run.finished["streams"]["page_items"]["status"] == "stopped"
+    truth = api.truth(numbered=True)
+    landed = ws.loaded("page_items")
+    assert set(landed) < set(truth.keys()) and run.finished["records"] == len(landed)
+    assert all(landed[i]["name"] == truth[i]["name"] and landed[i]["email"] == truth[i]["email"] for i in landed)
+    status, = ws.query("SELECT status FROM _purelink.executions")[0]
+    assert status == "stopped"
+
+    api.switches.lockout_s = 0  # the API lets requests through again
+    again = ws.run()
+    assert again.code == 0, again.output[-3000:]
+    assert ws.query("SELECT count(*), count(DISTINCT id) FROM hostile.page_items")[0] == (len(truth), len(truth))
+    loaded = ws.loaded("page_items")
+    assert all(loaded[i]["name"] == r["name"] and loaded[i]["email"] == r["email"] for i, r in truth.items())
