@@ -16,8 +16,10 @@ This module is part of the runtime: it imports nothing else of purelink.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow is imported where Arrow is asked for: the command line never needs it
+    import pyarrow as pa
 
 SCHEMA = "_purelink"
 
@@ -54,9 +56,6 @@ SQL = {
     "postgres": {TEXT: "text", INTEGER: "integer", BIGINT: "bigint", DOUBLE: "double precision",
                  TIME: "timestamptz", JSON: "jsonb"},
 }
-# JSON travels as text in Parquet and Iceberg files; timestamps as microseconds in UTC.
-ARROW = {TEXT: pa.string(), INTEGER: pa.int64(), BIGINT: pa.int64(), DOUBLE: pa.float64(),
-         TIME: pa.timestamp("us", tz="UTC"), JSON: pa.string()}
 
 # The metadata columns every loaded row carries, in the lattice of purelink.runtime.records.
 META_PURELINK = {"_purelink_run_id": "varchar", "_purelink_extracted_at": "timestamptz"}
@@ -127,9 +126,16 @@ def upgrade(dialect: str, table: str, existing: set[str] | list[str]) -> list[st
 
 
 def arrow_columns(table: str) -> dict[str, pa.DataType]:
-    return {name: ARROW[kind] for name, kind in TABLES[table]}
+    import pyarrow as pa
+
+    # JSON travels as text in Parquet and Iceberg files; timestamps as microseconds in UTC.
+    arrow = {TEXT: pa.string(), INTEGER: pa.int64(), BIGINT: pa.int64(), DOUBLE: pa.float64(),
+             TIME: pa.timestamp("us", tz="UTC"), JSON: pa.string()}
+    return {name: arrow[kind] for name, kind in TABLES[table]}
 
 
 def arrow_schema(table: str) -> pa.Schema:
     """The table as Arrow, for the stores written through Parquet or Iceberg files."""
+    import pyarrow as pa
+
     return pa.schema(arrow_columns(table))

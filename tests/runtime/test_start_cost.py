@@ -32,6 +32,12 @@ def test_code_generation_reads_the_runtime_classes_without_pyarrow_or_httpx():
     assert not loaded["pyarrow"] and not loaded["httpx"] and not loaded["duckdb"]
 
 
+def test_the_command_line_and_its_engine_start_without_pyarrow():
+    # what every `purelink` command imports before it starts a run: Arrow is the pipeline's business
+    loaded = loaded_after("import purelink.cli.recipes, purelink.engine, purelink.execution.jobs")
+    assert not loaded["pyarrow"] and not loaded["duckdb"], loaded
+
+
 def test_a_pipeline_loads_httpx_without_its_command_line_client_or_trio():
     loaded = loaded_after(
         "from purelink.runtime.http import HttpClient, RetryPolicy, TokenBucket\n"

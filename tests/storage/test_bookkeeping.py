@@ -203,7 +203,8 @@ def test_bigquery_creates_the_definition_and_upgrades_an_old_dataset(bq_emulator
 
         bq.create_dataset(bigquery.Dataset(f"{project}.{old}"))
         for table in bookkeeping.TABLES:
-            schema = pa.schema([(n, bookkeeping.ARROW[k]) for n, k in old_columns(table)])
+            arrow = bookkeeping.arrow_columns(table)
+            schema = pa.schema([(n, arrow[n]) for n, _ in old_columns(table)])
             cols = ", ".join(f"`{f.name}` {column_type(f.type)}" for f in schema)
             run(bq, f"CREATE TABLE `{project}.{old}.{table_name('_purelink', table)}` ({cols})")
             if table == "executions":
