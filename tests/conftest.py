@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -17,6 +18,12 @@ import pytest
 from purelink.sandbox import serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# A shell that starts a command in the background (`.ci/run &`, nohup, many CI launchers) starts it
+# with SIGINT ignored, Python keeps it so, and every process the tests start inherits it: their
+# Ctrl-C tests would then wait for an interrupt nobody can deliver. The tests act as a terminal does.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

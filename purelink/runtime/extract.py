@@ -50,15 +50,11 @@ class Extraction(Committing, Estimating, StagedRefresh):
         self.runs = {s.name: StreamRun(s) for s in streams}
         self.writer = Writer(self._write)
         self.started = time.monotonic()
-        self.records = 0
-        self.warnings = 0
-        self.errors = 0
-        self.schema_changes = 0
+        self.records = self.warnings = self.errors = self.schema_changes = 0
         self._covered_before: dict[str, int] = {}
         self._staged: set[str] = set()  # streams refreshed through a staging table (refresh.py)
         self._plans: list[Batch] = []  # each stream's starting state, committed by `_commit_plans`
         client.on_throttle = self.warn
-        client.cancel = stop  # a stop does not wait for requests still waiting their turn
         if source.retry_budget_s is not None:
             client.retry.throttle_budget_s = source.retry_budget_s
 

@@ -66,6 +66,7 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
                               version=version, mode=mode)
         client = make_client(source)
         client.on_retry = lambda message: log.info(message)
+        client.cancel = stop  # a stop does not wait for requests still waiting their turn (http.Stopped)
         if sample:
             finished = sample_checks(source, streams, destination, client=client, pipeline=pipeline,
                                      run_id=run_id, limit=sample, emit=emit)
