@@ -124,6 +124,7 @@ class Run:
     handle: RunHandle
     job: Job
     warning: str | None = None
+    stop_requested: bool = field(default=False, init=False)  # 'q', Ctrl-C, the notebook's Stop
 
     @property
     def isolated(self) -> bool:
@@ -142,6 +143,7 @@ class Run:
             yield event
 
     def stop(self, grace_s: float = 10.0) -> None:
+        self.stop_requested = True
         self.handle.stop(grace_s)
 
     def pause(self) -> None:
@@ -177,8 +179,24 @@ class Run:
             except KeyboardInterrupt:
                 (on_interrupt or self._stop_in_background)()
         code = self.wait()
+        if not any(e.get("event") == "finished" for e in events):
+            events.append(self._rebuilt_summary(events, code, failure, on_event))
         return RunResult(exit_code=code, events=events, output=list(self.output), warning=self.warning,
                          isolated=self.isolated, failure=failure)
+
+    def _rebuilt_summary(self, events: list[dict], code: int, failure: str | None, on_event) -> dict:
+        """The process ended without its summary (see purelink.execution.unfinished): one is made
+        from the events that came, shown and logged like the runtime's own, and a local DuckDB
+        file's executions row is closed with the cause."""
+        from purelink.execution import unfinished
+
+        finished = unfinished.summary(events, code, list(self.output), stop_requested=self.stop_requested,
+                                      failure=failure)
+        if finished.get("destination") and Path(str(finished["destination"])) == self.job.db_path:
+            unfinished.close_execution(self.job.db_path, finished)
+        if on_event is not None:
+            on_event(finished)
+        return finished
 
     def _pump(self, sink: queue.Queue) -> None:
         try:
