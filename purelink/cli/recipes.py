@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="vault entry with the destination's password, token or service-account JSON")
     new.add_argument("--executor", choices=["docker", "local", "auto"], default=None)
     new.add_argument("--history-start", help="ISO date to load from, e.g. 2024-01-01")
+    new.add_argument("--rate-limit", type=float, metavar="R",
+                     help="requests per second the pipeline allows itself (default: the limit the API documents, "
+                          "see `purelink sources show NAME`)")
     new.add_argument("--columns", help="stream:col1,col2 to keep only those columns", action="append")
     new.add_argument("--cursor", action="append", metavar="TABLE:COLUMN",
                      help="the column that says a row changed, e.g. public.film:last_update (databases)")
@@ -111,9 +114,26 @@ def _new(engine, args) -> int:
     else:
         print(f"recipe  {engine.recipes.path(recipe.name, recipe.version)}")
         print(f"module  {module}")
+        rate = _rate_line(engine, recipe)
+        if rate:
+            print(f"rate    {rate}")
         where = f" --workspace {args.workspace}" if args.workspace else ""
         print(f"next    purelink recipes run {recipe.name}{where}")
     return 0
+
+
+def _rate_line(engine, recipe) -> str | None:
+    """The requests per second an API pipeline will allow itself, and where that figure comes from."""
+    spec = engine.spec(recipe)
+    if spec.kind != "rest":
+        return None
+    if recipe.requirements.rate_limit:
+        return f"{recipe.requirements.rate_limit:g} requests/s (set in the recipe; change with --update --rate-limit R)"
+    documented = spec.rate_limit.requests_per_second
+    if not documented:
+        return "no limit of its own: it slows down when the API answers 429 (set one with --update --rate-limit R)"
+    return (f"{documented:g} requests/s, the limit {spec.title} documents "
+            "(a sandbox or a higher plan allows more: --update --rate-limit R)")
 
 
 def _yaml(data: dict) -> str:
@@ -168,6 +188,11 @@ def _settings(args, workspace, base: dict | None) -> dict:
         spec.resolved(source.get("variables"), base_url=source.get("base_url"))  # a missing or unknown --var
     if args.history_start is not None:
         data["requirements"]["history_start"] = args.history_start
+    if getattr(args, "rate_limit", None) is not None:
+        if args.rate_limit <= 0:
+            raise RecipeError(f"--rate-limit {args.rate_limit:g} is not a rate.",
+                              "Give the requests per second the API allows, e.g. --rate-limit 25.")
+        data["requirements"]["rate_limit"] = args.rate_limit
     if args.executor is not None:
         data["executor"] = args.executor
     if args.db is not None:

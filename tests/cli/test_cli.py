@@ -125,3 +125,20 @@ def test_python_run_returns_dataframes(tmp_path, sandbox, monkeypatch):
     result = package.run("stripe_customers", workspace=tmp_path)
     assert result["customers"].shape[0] == 3421
     assert result.status == "success" and "stripe_customers" in repr(result)
+
+
+def test_recipes_new_says_its_rate_limit_and_takes_another(tmp_path, sandbox):
+    args = ["recipes", "new", "r", "--source", "stripe", "--streams", "customers", "--base-url", sandbox.stripe_base_url,
+            "--executor", "local"]
+    assert "rate    25 requests/s, the limit Stripe documents" in purelink(*args, cwd=tmp_path).stdout
+    out = purelink("recipes", "new", "r", "--update", "--rate-limit", "200", cwd=tmp_path).stdout
+    assert "rate    200 requests/s (set in the recipe" in out
+    assert "rate_limit=200.0" in (tmp_path / "pipelines" / "r.py").read_text()
+    bad = purelink("recipes", "new", "r", "--update", "--rate-limit", "0", cwd=tmp_path, check=False)
+    assert bad.returncode != 0 and "--rate-limit 0 is not a rate" in bad.stderr
+    assert sorted(p.name for p in (tmp_path / "recipes").glob("r_v*.yaml")) == ["r_v1.yaml", "r_v2.yaml"]
+    run = purelink("recipes", "run", "r", "--format", "json", cwd=tmp_path, env={"STRIPE_API_KEY": sandbox.api_key})
+    assert json.loads(run.stdout.strip().splitlines()[-1])["records"] == 3421
+    started = [json.loads(line) for f in (tmp_path / "logs").iterdir() for line in f.read_text().splitlines()
+               if '"started"' in line]
+    assert started[-1]["rate_limit"] == 200.0
