@@ -36,9 +36,14 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
         return server_credentials(recipe, interactive=interactive)
     name = credential_name(recipe, spec)
     env_vars = tuple(dict.fromkeys(v for v in (name, spec.auth.env) if v))
-    from purelink.secrets.resolve import resolve_secret
+    from purelink.secrets.resolve import CredentialError, resolve_secret
 
-    secret = resolve_secret(name, env_vars=env_vars, interactive=interactive)
+    try:
+        secret = resolve_secret(name, env_vars=env_vars, interactive=interactive)
+    except CredentialError:
+        if spec.kind == "database":  # a server may need no password (trust, ~/.pgpass): it decides
+            return {}
+        raise
     found = {name: secret.reveal()}
     if spec.auth.password_env:  # Basic with a password of its own (Twilio's auth token): a second secret
         password = spec.auth.password_env

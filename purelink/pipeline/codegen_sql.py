@@ -141,8 +141,9 @@ def server_credentials(recipe: Recipe, *, interactive: bool | None = False) -> d
     """The passwords of a recipe's servers, by the names the module reads them under."""
     default = credential_name(recipe, get_spec(recipe.source.name))
     names = {s.credential or default: s for s in recipe.source.servers or []}
-    return {name: _secret(name, f"password for server {s.name} ({s.base_url})", interactive)
-            for name, s in names.items()}
+    found = {name: optional_secret(name, f"password for server {s.name} ({s.base_url})", interactive)
+             for name, s in names.items()}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def warehouse_credentials(recipe: Recipe, *, interactive: bool | None = False) -> dict[str, str]:
@@ -151,10 +152,25 @@ def warehouse_credentials(recipe: Recipe, *, interactive: bool | None = False) -
     from purelink.storage import recipe_store
 
     store = recipe_store(recipe)
-    return {name: _secret(name, f"credential for {store.url.text}", interactive) for name in store.secret_names()}
+    optional = set(store.optional_secret_names())
+    found = {name: (optional_secret if name in optional else _secret)(name, f"credential for {store.url.text}",
+                                                                         interactive)
+             for name in store.secret_names()}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def _secret(name: str, label: str, interactive: bool | None) -> str:
     from purelink.secrets.resolve import resolve_secret
 
     return resolve_secret(name, env_vars=[name], interactive=interactive, label=label).reveal()
+
+
+def optional_secret(name: str, label: str, interactive: bool | None) -> str | None:
+    """A PostgreSQL password: a server may need none (trust, peer, ~/.pgpass, PGPASSWORD), so a
+    missing one is left for the server to decide; if it asks for one, the run says which to set."""
+    from purelink.secrets.resolve import CredentialError
+
+    try:
+        return _secret(name, label, interactive)
+    except CredentialError:
+        return None

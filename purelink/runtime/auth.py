@@ -83,6 +83,14 @@ def read_secret(name: str) -> str:
     return value
 
 
+def optional_secret(name: str) -> str | None:
+    """`read_secret`, or None when nothing gives this one (a PostgreSQL server may need no password)."""
+    try:
+        return read_secret(name)
+    except RuntimeFailure:
+        return None
+
+
 def _from_plugins(name: str) -> str | None:
     """The first value a `purelink.credentials` plug-in gives: `lookup(name, **context) -> str | None`.
     A plug-in's own error with guidance (say, which variable to set) is the one shown when none

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote as urlquote
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from purelink.runtime.auth import mask, read_secret
+from purelink.runtime.auth import mask, optional_secret
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.net import reachable
 
@@ -70,10 +70,18 @@ def driver():
 def connect(url: str, *, password: str | None, database: str | None = None, role: str = "source") -> Any:
     """An ADBC DB-API connection (autocommit off: every write belongs to an explicit transaction)."""
     dbapi = driver()
-    secret = read_secret(password) if password else None
+    secret = optional_secret(password) if password else None
     try:
         return dbapi.connect(connection_uri(reachable(url), secret, database))
     except dbapi.Error as exc:
+        if password and secret is None and "password" in first_line(exc).lower():
+            raise RuntimeFailure(
+                f"The PostgreSQL {role} {describe(url, database)} asks for a password, and the secret {password} "
+                f"holds none: {first_line(exc)}",
+                f"Set the environment variable {password}, or store it with `purelink secrets set {password}`"
+                + (" (or name another vault entry with --destination-credential NAME)." if role == "warehouse"
+                   else "."),
+            ) from None
         raise RuntimeFailure(
             f"Cannot connect to the PostgreSQL {role} {describe(url, database)}: {first_line(exc)}",
             f"Check host, port, database and user in the URL{f', and the password in the secret {password}' if password else ''}; "

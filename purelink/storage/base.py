@@ -154,6 +154,10 @@ class Store:
         """The vault names a run that writes here needs (handed to the container's secrets file)."""
         return [self.credential] if self.credential else []
 
+    def optional_secret_names(self) -> list[str]:
+        """Those of `secret_names` a run may go without (the server decides: a PostgreSQL password)."""
+        return []
+
     # -- bulk copy, for `purelink migrate` -----------------------------------------------------
     def columns(self, schema: str, table: str) -> dict[str, str | None]:
         """Column -> its type in the runtime's lattice (boolean, bigint, double, varchar, json,

@@ -62,6 +62,9 @@ class PostgresStore(Store):
     def secret_names(self) -> list[str]:
         return [self.password_name()]
 
+    def optional_secret_names(self) -> list[str]:
+        return [self.password_name()]
+
     def runtime_call(self, *, schema: str | None = None, airbyte_metadata: bool = False,
                      arrow: bool = False) -> tuple[str, dict[str, Any]]:
         return "PostgresDestination", {"url": self.connection_url, "password": self.password_name(),
@@ -77,22 +80,16 @@ class PostgresStore(Store):
         return PostgresDestination(**kwargs)
 
     def _provide_secrets(self) -> None:
+        """Hand the password to the runtime in this process, when there is one: a server may need
+        none of ours (~/.pgpass, PGPASSFILE, trust), and one that asks says which secret to set."""
         from purelink.runtime.auth import provide
         from purelink.secrets.resolve import resolve_secret
-
 
         name = self.password_name()
         try:
             value = resolve_secret(name, env_vars=[name], interactive=False, label=f"password for {self.url.text}")
-        except CredentialError as exc:
-            if self.credential:  # a name the user gave: the resolver's own words say where it looked
-                raise
-            raise CredentialError(
-                f"No password for {self.url.text}: no vault entry or environment variable named "
-                f"{DEFAULT_PASSWORD} (the name used when none is given).",
-                "Name the vault entry holding this store's password with --destination-credential NAME "
-                "(migrate: --from-credential / --to-credential), or store one: "
-                f"`purelink secrets set {DEFAULT_PASSWORD}`.") from exc
+        except CredentialError:
+            return
         provide({name: value.reveal()})
 
     @contextmanager

@@ -88,3 +88,44 @@ def test_stripe_recipe_lands_the_same_rows_in_duckdb_and_postgres(tmp_path, sand
         assert len(got) == len(set(got)) == CUSTOMERS + 3 and new <= set(got)
     assert checksum(duck.table("stripe.customers", arrow=True), exclude=METADATA) == \
         checksum(pg.table("stripe.customers", arrow=True), exclude=METADATA)
+
+
+def test_a_postgres_store_that_needs_no_password_of_ours_loads_and_one_that_asks_says_which(
+        tmp_path, sandbox_factory, postgres, monkeypatch):
+    """libpq finds the password itself (~/.pgpass, PGPASSFILE; or the server trusts the host): the
+    recipe needs no WAREHOUSE_PASSWORD. A server that asks and gets none: the run says which secret."""
+    import os
+    import subprocess
+    import sys
+
+    api = sandbox_factory(customers=CUSTOMERS)
+    truth = stripe_data.dataset(0, CUSTOMERS)
+    warehouse = postgres.create_database("nopw")
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:*:{postgres.password}\n")
+    passfile.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if k not in ("PGPASSWORD", "WAREHOUSE_PASSWORD", "PGPASSFILE")}
+    env.update(STRIPE_API_KEY=api.api_key, PYTHONUNBUFFERED="1")
+    ws = tmp_path / "ws"
+
+    def cli(*args, **extra):
+        return subprocess.run([sys.executable, "-m", "purelink.cli", *args, "--workspace", str(ws)], check=False,
+                              capture_output=True, text=True, env={**env, **extra}, timeout=600,
+                              stdin=subprocess.DEVNULL)
+
+    made = cli("recipes", "new", "pay", "--source", "stripe", "--streams", "customers", "--base-url",
+               api.stripe_base_url, "--executor", "local", "--destination", postgres.url(warehouse))
+    assert made.returncode == 0, made.stderr
+    refused = cli("recipes", "run", "pay", HOME=str(tmp_path))  # no password anywhere
+    assert refused.returncode == 1
+    assert "asks for a password, and the secret WAREHOUSE_PASSWORD holds none" in refused.stdout + refused.stderr
+    assert "purelink secrets set WAREHOUSE_PASSWORD" in refused.stdout + refused.stderr
+
+    done = cli("recipes", "run", "pay", "--format", "json", PGPASSFILE=str(passfile))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["records"] == CUSTOMERS
+    monkeypatch.setenv("PGPASSFILE", str(passfile))  # this process reads the warehouse the same way
+    landed = open_store(postgres.url(warehouse)).table("stripe.customers", arrow=True)
+    assert landed.num_rows == len(set(landed.column("id").to_pylist())) == CUSTOMERS
+    assert set(landed.column("id").to_pylist()) == {r.id for r in truth["customers"]}
+    assert postgres.password not in (ws / "pipelines" / "pay.py").read_text() + done.stdout + done.stderr
