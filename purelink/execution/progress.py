@@ -79,11 +79,9 @@ class RunProgress:
         self.pipeline = ""
         self.mode = ""
         self.location = ""
-        self.records = 0
-        self.requests = 0
-        self.errors = 0
-        self.warnings = 0
-        self.rejected = 0
+        self.records = self.requests = self.errors = self.warnings = self.rejected = 0
+        self.throttled = 0  # requests the API answered 429 so far ...
+        self._throttled_at: float | None = None  # ... and when that count last grew (run's clock)
         self.storage_bytes: int | None = None
         self.cause: str | None = None
         self.finished: dict | None = None
@@ -137,7 +135,7 @@ class RunProgress:
             self.pages += 1
             if self._paused_at is None:
                 self._page_marks.append((t, self.pages))
-            self._count(t, event.get("total_records"), event.get("requests"))
+            self._count(t, event.get("total_records"), event.get("requests"), event.get("throttled"))
         elif kind == "heartbeat":
             if event.get("progress") is not None:
                 self._runtime_fraction = float(event["progress"])
@@ -145,7 +143,7 @@ class RunProgress:
             self.warnings = max(self.warnings, int(event.get("warnings") or 0))
             if event.get("storage_bytes") is not None:
                 self.storage_bytes = int(event["storage_bytes"])
-            self._count(t, event.get("records"), event.get("requests"))
+            self._count(t, event.get("records"), event.get("requests"), event.get("throttled"))
         elif kind == "window_done":
             self._open.discard(event.get("window"))
             s = self._streams.setdefault(event.get("stream", ""), _Stream())
@@ -185,7 +183,9 @@ class RunProgress:
         self._last_t = t if self._last_t is None else max(self._last_t, t)
         return self._last_t
 
-    def _count(self, t: float, records, requests) -> None:
+    def _count(self, t: float, records, requests, throttled=None) -> None:
+        if throttled is not None and int(throttled) > self.throttled:
+            self.throttled, self._throttled_at = int(throttled), t
         if records is not None and int(records) >= self.records:
             self.records = int(records)
             if self._paused_at is None:
@@ -347,6 +347,9 @@ class RunProgress:
     def rate_text(self) -> str:
         rate = self.request_rate()
         shown = f"{rate:.0f}" if rate >= 10 else f"{rate:.1f}"
+        if self._throttled_at is not None and not self.done and (self._last_t or 0) - self._throttled_at < RATE_WINDOW_S:
+            # the API's limit, not the recipe's, is the one that binds now: say so
+            return f"{shown} req/s (rate limited by the API: {self.throttled:,} answered 429 so far)"
         if not self.rate_limit:
             return f"{shown} req/s"
         limit = f"{self.rate_limit:g}"

@@ -38,7 +38,7 @@ def summary(events: list[dict], exit_code: int, output: list[str], *, stop_reque
     """The `finished` event the run did not send: what it committed, as its last events said."""
     started = next((e for e in events if e.get("event") == "started"), {})
     streams: dict[str, dict] = {name: {"records": 0} for name in started.get("streams") or []}
-    committed = requests = storage = 0
+    committed = requests = storage = throttled = retries = 0
     for e in events:
         kind = e.get("event")
         if kind == "page" and e.get("stream"):
@@ -47,9 +47,11 @@ def summary(events: list[dict], exit_code: int, output: list[str], *, stop_reque
         elif kind == "heartbeat":
             committed = max(committed, e.get("records") or 0)
         requests = max(requests, e.get("requests") or 0)
+        throttled, retries = max(throttled, e.get("throttled") or 0), max(retries, e.get("retries") or 0)
         storage = e.get("storage_bytes") or storage
     committed = max(committed, sum(s.get("records", 0) for s in streams.values()))
     status = "stopped" if stop_requested else "failed"
+    outcome = "stopped (by force)" if stop_requested else "interrupted"  # the executions table's word
     for s in streams.values():
         s.update(status=status, committed=s.get("records", 0))
     ended = how_it_ended(exit_code)
@@ -62,9 +64,10 @@ def summary(events: list[dict], exit_code: int, output: list[str], *, stop_reque
         message += f"; its last words: {last[:300]}"
     guidance = (f"Every row committed before the end is kept and exact. {RESUME} If it happens again, "
                 "look for memory limits (the out-of-memory killer) or whatever else stops processes here.")
-    return {"event": "finished", "status": status, "outcome": status, "records": committed, "committed": committed,
+    return {"event": "finished", "status": status, "outcome": outcome, "records": committed, "committed": committed,
             "streams": streams, "error": message, "guidance": guidance,
             "cause": cause("ended_without_summary", message, guidance), "requests": requests,
+            "throttled": throttled, "retries": max(retries, throttled),
             "duration_s": _since(started.get("ts")), "storage_bytes": storage or None,
             "run_id": started.get("run_id"), "destination": started.get("destination"),
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "rebuilt_by_host": True}

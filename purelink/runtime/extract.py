@@ -349,7 +349,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         fraction = run.progress.fraction()
         self.emit("page", stream=batch.stream, window=batch.window.id, records=fresh,
                   dead_letters=len(batch.dead_letters), bytes=batch.nbytes, stream_records=run.records,
-                  total_records=self.records, requests=self.client.stats.requests,
+                  total_records=self.records, requests=self.client.stats.requests, throttled=self.client.stats.throttled,
                   request_rate=round(self.client.stats.rate.per_second(), 1),
                   records_per_s=round(self.records / elapsed, 1), progress=fraction, eta_s=self.eta(fraction),
                   estimated_total=self.estimated_total(run))

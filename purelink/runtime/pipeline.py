@@ -178,6 +178,7 @@ class _Heartbeat(threading.Thread):
             x = self.extraction
             fraction = x.progress()
             self.emit("heartbeat", records=x.records, requests=x.client.stats.requests,
+                      throttled=x.client.stats.throttled, retries=x.client.stats.retries,
                       request_rate=round(x.client.stats.rate.per_second(), 1), bytes=x.client.stats.bytes,
                       progress=fraction, eta_s=x.eta(fraction), errors=x.errors, warnings=x.warnings,
                       storage_bytes=self.destination.storage_bytes())
