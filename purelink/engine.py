@@ -38,17 +38,32 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
     env_vars = tuple(dict.fromkeys(v for v in (name, spec.auth.env) if v))
     from purelink.secrets.resolve import CredentialError, resolve_secret
 
+    if spec.kind == "database":  # the vault, the environment, libpq's password file, or none (the server decides)
+        from purelink.pipeline.codegen_sql import optional_secret
+
+        password = optional_secret(name, f"password for {recipe.source.base_url or spec.base_url}", interactive,
+                                   url=recipe.source.base_url or spec.base_url, env_vars=env_vars)
+        return {name: password} if password else {}
     try:
         secret = resolve_secret(name, env_vars=env_vars, interactive=interactive)
-    except CredentialError:
-        if spec.kind == "database":  # a server may need no password (trust, ~/.pgpass): it decides
-            return {}
-        raise
+    except CredentialError as exc:
+        raise CredentialError(exc.message, exc.guidance + _vault_hint(recipe, spec)) from None
     found = {name: secret.reveal()}
     if spec.auth.password_env:  # Basic with a password of its own (Twilio's auth token): a second secret
         password = spec.auth.password_env
         found[password] = resolve_secret(password, env_vars=(password,), interactive=interactive).reveal()
     return found
+
+
+def _vault_hint(recipe: Recipe, spec: ConnectorSpec) -> str:
+    """Vault entries that look like this source's key (the demo stores `stripe_sandbox`): name them."""
+    from purelink.secrets.vault import Vault
+
+    near = [i.name for i in Vault().list() if spec.name.lower() in i.name.lower()]
+    if not near:
+        return ""
+    return (f" The vault holds {', '.join(near)}: to use it, `purelink recipes new {recipe.name} --update "
+            f"--credential {near[0]}`.")
 
 
 def choose_runner(executor: str | None, on_build: Callable[[str], None] | None = build_progress

@@ -141,8 +141,8 @@ def server_credentials(recipe: Recipe, *, interactive: bool | None = False) -> d
     """The passwords of a recipe's servers, by the names the module reads them under."""
     default = credential_name(recipe, get_spec(recipe.source.name))
     names = {s.credential or default: s for s in recipe.source.servers or []}
-    found = {name: optional_secret(name, f"password for server {s.name} ({s.base_url})", interactive)
-             for name, s in names.items()}
+    found = {name: optional_secret(name, f"password for server {s.name} ({s.base_url})", interactive,
+                                   url=s.base_url) for name, s in names.items()}
     return {name: value for name, value in found.items() if value is not None}
 
 
@@ -153,24 +153,35 @@ def warehouse_credentials(recipe: Recipe, *, interactive: bool | None = False) -
 
     store = recipe_store(recipe)
     optional = set(store.optional_secret_names())
-    found = {name: (optional_secret if name in optional else _secret)(name, f"credential for {store.url.text}",
-                                                                         interactive)
-             for name in store.secret_names()}
+    label = f"credential for {store.url.text}"
+    found = {name: optional_secret(name, label, interactive, url=store.url.text) if name in optional
+             else _secret(name, label, interactive) for name in store.secret_names()}
     return {name: value for name, value in found.items() if value is not None}
 
 
-def _secret(name: str, label: str, interactive: bool | None) -> str:
+def _secret(name: str, label: str, interactive: bool | None, env_vars: tuple[str, ...] = ()) -> str:
     from purelink.secrets.resolve import resolve_secret
 
-    return resolve_secret(name, env_vars=[name], interactive=interactive, label=label).reveal()
+    return resolve_secret(name, env_vars=env_vars or [name], interactive=interactive, label=label).reveal()
 
 
-def optional_secret(name: str, label: str, interactive: bool | None) -> str | None:
-    """A PostgreSQL password: a server may need none (trust, peer, ~/.pgpass, PGPASSWORD), so a
-    missing one is left for the server to decide; if it asks for one, the run says which to set."""
+def optional_secret(name: str, label: str, interactive: bool | None, *, url: str | None = None,
+                    env_vars: tuple[str, ...] = ()) -> str | None:
+    """A PostgreSQL password: the vault or the environment, else libpq's password file line for
+    `url` (read here, so a run in a container gets it too), else none: a server may need none
+    (trust), and one that asks gets an error naming the secret to set."""
+    from purelink.secrets import pgpass, redact
     from purelink.secrets.resolve import CredentialError
 
     try:
-        return _secret(name, label, interactive)
+        return _secret(name, label, False, env_vars)
+    except CredentialError:
+        pass
+    found = pgpass.lookup(url) if url else None
+    if found:
+        redact.register(found)
+        return found
+    try:
+        return _secret(name, label, interactive, env_vars) if interactive else None
     except CredentialError:
         return None

@@ -76,3 +76,40 @@ def test_a_postgres_table_loads_through_a_container(tmp_path, bridged_postgres, 
                             env={**os.environ, "PGPASSWORD": bridged_postgres["PGPASSWORD"]},
                             check=True, capture_output=True, text=True).stdout.strip()
     assert landed == "500|500"
+
+
+def test_a_password_only_in_libpqs_password_file_reaches_the_container(tmp_path, bridged_postgres, docker_engine,
+                                                                       base_image, runtime_image):
+    """The password is in PGPASSFILE (as ~/.pgpass), for 127.0.0.1: the container sees neither the
+    file nor that address, yet the run loads, because the host reads the line and sends the value
+    as a secret on the container's stdin."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    password, port = bridged_postgres["PGPASSWORD"], bridged_postgres["PGPORT"]
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"# other servers first\n127.0.0.1:{port}:other:postgres:not-this-one\n"
+                        f"127.0.0.1:{port}:plant:postgres:{password}\n")
+    passfile.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if k not in ("PGPASSWORD", "PGPASSFILE")}
+    env.update(PGPASSFILE=str(passfile), PURELINK_BASE_IMAGE=base_image)
+
+    def purelink(*args):
+        return subprocess.run([sys.executable, "-m", "purelink.cli", *args], cwd=ws, capture_output=True,
+                              text=True, env=env, timeout=600, check=False, stdin=subprocess.DEVNULL)
+
+    url = f"postgresql://postgres@127.0.0.1:{port}/plant"
+    assert purelink("recipes", "new", "plant", "--source", "postgres", "--streams", "public.items", "--base-url",
+                    url, "--executor", "docker").returncode == 0
+    done = purelink("recipes", "run", "plant", "--executor", "docker", "--format", "json")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["records"] == 500
+    rows = json.loads(purelink("inspect", "--query", "SELECT count(*) AS n, count(DISTINCT id) AS d, "
+                                                     "sum(weight) AS w FROM items", "--format", "json").stdout)
+    assert rows == [{"n": 500, "d": 500, "w": "156562.50"}]  # numeric(8,2) exact: 1.25 * (1 + ... + 500)
+    written = "".join(p.read_text(errors="ignore") for p in ws.rglob("*") if p.is_file() and p.suffix != ".duckdb")
+    assert password not in written + done.stdout + done.stderr
+
+    passfile.chmod(0o644)  # libpq ignores a password file others may read, and so does purelink
+    refused = purelink("recipes", "run", "plant", "--executor", "docker", "--full-refresh")
+    assert refused.returncode != 0
+    assert "asks for a password, and the secret PGPASSWORD holds none" in refused.stdout + refused.stderr
