@@ -124,7 +124,7 @@ def _print(columns: list[str], rows: list, fmt: str, limit: int) -> None:
         writer.writerow(columns)
         writer.writerows(rows)
         return
-    shown = [[("NULL" if v is None else str(v))[:60] for v in r] for r in rows[:limit]]
+    shown = [[_cell(v) for v in r] for r in rows[:limit]]
     widths = [max([len(c)] + [len(r[i]) for r in shown]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
     print("  ".join("-" * w for w in widths))
@@ -132,6 +132,16 @@ def _print(columns: list[str], rows: list, fmt: str, limit: int) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
     if len(rows) > limit:
         print(f"... {len(rows) - limit} more rows")
+    if any(v.endswith(CUT) for r in shown for v in r):
+        print(f"(values longer than {CELL} characters end in {CUT}; --format json or csv shows them whole)")
+
+
+CELL, CUT = 60, "…"
+
+
+def _cell(value) -> str:
+    text = "NULL" if value is None else str(value)
+    return text if len(text) <= CELL else text[:CELL - 1] + CUT
 
 
 def from_store(args: argparse.Namespace) -> int:

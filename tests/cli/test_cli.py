@@ -142,3 +142,24 @@ def test_recipes_new_says_its_rate_limit_and_takes_another(tmp_path, sandbox):
     started = [json.loads(line) for f in (tmp_path / "logs").iterdir() for line in f.read_text().splitlines()
                if '"started"' in line]
     assert started[-1]["rate_limit"] == 200.0
+
+
+def test_a_missing_key_names_the_vault_entry_the_demo_stored(tmp_path, sandbox):
+    from purelink.secrets.vault import Vault
+
+    Vault().set("stripe_sandbox", sandbox.api_key)  # as `purelink demo` stores it (PURELINK_HOME is private)
+    purelink("recipes", "new", "r", "--source", "stripe", "--streams", "customers", "--base-url",
+             sandbox.stripe_base_url, "--executor", "local", cwd=tmp_path)
+    refused = purelink("recipes", "run", "r", cwd=tmp_path, check=False)
+    assert refused.returncode != 0
+    assert "The vault holds stripe_sandbox: to use it, `purelink recipes new r --update --credential " \
+           "stripe_sandbox`." in refused.stderr
+    purelink("recipes", "new", "r", "--update", "--credential", "stripe_sandbox", cwd=tmp_path)
+    done = purelink("recipes", "run", "r", "--format", "json", cwd=tmp_path)
+    assert json.loads(done.stdout.strip().splitlines()[-1])["records"] == 3421
+    assert sandbox.api_key not in done.stdout + done.stderr + refused.stderr
+    shown = purelink("inspect", "--query", "SELECT repeat('x', 100) AS long, 'short' AS s", cwd=tmp_path).stdout
+    assert "x" * 59 + "…" in shown and "x" * 60 not in shown and "--format json or csv shows them whole" in shown
+    whole = json.loads(purelink("inspect", "--query", "SELECT repeat('x', 100) AS long", "--format", "json",
+                                cwd=tmp_path).stdout)
+    assert whole == [{"long": "x" * 100}]
