@@ -194,6 +194,7 @@ class Run:
                                       failure=failure)
         if finished.get("destination") and Path(str(finished["destination"])) == self.job.db_path:
             unfinished.close_execution(self.job.db_path, finished)
+            finished["storage_bytes"] = self.job.db_path.stat().st_size if self.job.db_path.exists() else None
         if on_event is not None:
             on_event(finished)
         return finished

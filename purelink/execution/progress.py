@@ -347,8 +347,8 @@ class RunProgress:
     def rate_text(self) -> str:
         rate = self.request_rate()
         shown = f"{rate:.0f}" if rate >= 10 else f"{rate:.1f}"
-        if self._throttled_at is not None and not self.done and (self._last_t or 0) - self._throttled_at < RATE_WINDOW_S:
-            # the API's limit, not the recipe's, is the one that binds now: say so
+        if self._throttled_at is not None and (self.done or (self._last_t or 0) - self._throttled_at < RATE_WINDOW_S):
+            # the API's limit, not the recipe's, is the one that binds (or bound): say so
             return f"{shown} req/s (rate limited by the API: {self.throttled:,} answered 429 so far)"
         if not self.rate_limit:
             return f"{shown} req/s"
