@@ -66,11 +66,11 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
                               version=version, mode=mode)
         client = make_client(source)
         client.on_retry = lambda message: log.info(message)
-        client.cancel = stop  # a stop does not wait for requests still waiting their turn (http.Stopped)
         if sample:
             finished = sample_checks(source, streams, destination, client=client, pipeline=pipeline,
                                      run_id=run_id, limit=sample, emit=emit)
         else:
+            client.cancel = stop  # a stop does not wait for requests still waiting their turn (http.Stopped)
             extraction = Extraction(source, streams, destination, pipeline=pipeline, run_id=run_id,
                                     client=client, emit=emit, stop=stop, full_refresh=full_refresh,
                                     concurrency=concurrency)
