@@ -39,9 +39,9 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
     from purelink.secrets.resolve import CredentialError, resolve_secret
 
     if spec.kind == "database":  # the vault, the environment, libpq's password file, or none (the server decides)
-        from purelink.pipeline.codegen_sql import optional_secret
+        from purelink.secrets.pgpass import server_password
 
-        password = optional_secret(name, f"password for {recipe.source.base_url or spec.base_url}", interactive,
+        password = server_password(name, f"password for {recipe.source.base_url or spec.base_url}", interactive,
                                    url=recipe.source.base_url or spec.base_url, env_vars=env_vars)
         return {name: password} if password else {}
     try:

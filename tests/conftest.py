@@ -19,6 +19,28 @@ from purelink.sandbox import serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+def duckdb_rows(db: Path, sql: str) -> list[tuple]:
+    """`sql`'s rows from a DuckDB file opened read-only, closed again before returning."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def customers_recipe(workspace: Path, api, name: str, rate_limit: float):
+    """(engine, saved recipe) reading the sandbox's customers from 2020 at `rate_limit` requests/s."""
+    from purelink.engine import Engine
+    from purelink.recipes import parse_recipe
+
+    engine = Engine(workspace)
+    return engine, engine.recipes.save(parse_recipe(
+        f"name: {name}\nsource: {{name: stripe, base_url: '{api.stripe_base_url}'}}\n"
+        f"streams: [{{name: customers}}]\nrequirements: {{history_start: 2020-01-01, rate_limit: {rate_limit}}}\n"))
+
+
 # A shell that starts a command in the background (`.ci/run &`, nohup, many CI launchers) starts it
 # with SIGINT ignored, Python keeps it so, and every process the tests start inherits it: their
 # Ctrl-C tests would then wait for an interrupt nobody can deliver. The tests act as a terminal does.

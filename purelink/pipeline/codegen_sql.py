@@ -139,9 +139,11 @@ def write_module(recipe: Recipe, pipelines_dir: Path, spec: ConnectorSpec | None
 
 def server_credentials(recipe: Recipe, *, interactive: bool | None = False) -> dict[str, str]:
     """The passwords of a recipe's servers, by the names the module reads them under."""
+    from purelink.secrets.pgpass import server_password
+
     default = credential_name(recipe, get_spec(recipe.source.name))
     names = {s.credential or default: s for s in recipe.source.servers or []}
-    found = {name: optional_secret(name, f"password for server {s.name} ({s.base_url})", interactive,
+    found = {name: server_password(name, f"password for server {s.name} ({s.base_url})", interactive,
                                    url=s.base_url) for name, s in names.items()}
     return {name: value for name, value in found.items() if value is not None}
 
@@ -149,39 +151,18 @@ def server_credentials(recipe: Recipe, *, interactive: bool | None = False) -> d
 def warehouse_credentials(recipe: Recipe, *, interactive: bool | None = False) -> dict[str, str]:
     """The secrets the recipe's store needs (a password, a token), by the names the module reads
     them under; none for a DuckDB file."""
+    from purelink.secrets.pgpass import server_password
     from purelink.storage import recipe_store
 
     store = recipe_store(recipe)
     optional = set(store.optional_secret_names())
     label = f"credential for {store.url.text}"
-    found = {name: optional_secret(name, label, interactive, url=store.url.text) if name in optional
+    found = {name: server_password(name, label, interactive, url=store.url.text) if name in optional
              else _secret(name, label, interactive) for name in store.secret_names()}
     return {name: value for name, value in found.items() if value is not None}
 
 
-def _secret(name: str, label: str, interactive: bool | None, env_vars: tuple[str, ...] = ()) -> str:
+def _secret(name: str, label: str, interactive: bool | None) -> str:
     from purelink.secrets.resolve import resolve_secret
 
-    return resolve_secret(name, env_vars=env_vars or [name], interactive=interactive, label=label).reveal()
-
-
-def optional_secret(name: str, label: str, interactive: bool | None, *, url: str | None = None,
-                    env_vars: tuple[str, ...] = ()) -> str | None:
-    """A PostgreSQL password: the vault or the environment, else libpq's password file line for
-    `url` (read here, so a run in a container gets it too), else none: a server may need none
-    (trust), and one that asks gets an error naming the secret to set."""
-    from purelink.secrets import pgpass, redact
-    from purelink.secrets.resolve import CredentialError
-
-    try:
-        return _secret(name, label, False, env_vars)
-    except CredentialError:
-        pass
-    found = pgpass.lookup(url) if url else None
-    if found:
-        redact.register(found)
-        return found
-    try:
-        return _secret(name, label, interactive, env_vars) if interactive else None
-    except CredentialError:
-        return None
+    return resolve_secret(name, env_vars=[name], interactive=interactive, label=label).reveal()

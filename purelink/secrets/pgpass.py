@@ -1,4 +1,5 @@
-"""libpq's password file (PGPASSFILE, else ~/.pgpass), read on the host the way libpq reads it.
+"""A PostgreSQL server's password, and libpq's password file (PGPASSFILE, else ~/.pgpass) read on
+the host the way libpq reads it.
 
 A run in a container cannot see the user's password file, and the file names the host as the
 user wrote it (127.0.0.1), not as the container reaches it (host.docker.internal). So the password
@@ -60,3 +61,28 @@ def lookup(url: str) -> str | None:
         if all(given in ("*", want) for given, want in zip(found[:4], wanted, strict=True)):
             return ":".join(found[4:]) or None
     return None
+
+
+def server_password(name: str, label: str, interactive: bool | None, *, url: str | None = None,
+                    env_vars: tuple[str, ...] = ()) -> str | None:
+    """The password a run hands to a PostgreSQL server: the secret `name` (the environment, the
+    vault), else the password file's line for `url`, else a prompt when someone is there, else
+    none: a server may need none (trust), and one that asks gets an error naming the secret."""
+    from purelink.secrets import redact
+    from purelink.secrets.resolve import CredentialError, resolve_secret
+
+    names = env_vars or (name,)
+    try:
+        return resolve_secret(name, env_vars=names, interactive=False, label=label).reveal()
+    except CredentialError:
+        pass
+    found = lookup(url) if url else None
+    if found:
+        redact.register(found)
+        return found
+    if not interactive:
+        return None
+    try:
+        return resolve_secret(name, env_vars=names, interactive=True, label=label).reveal()
+    except CredentialError:  # nothing entered: the server decides
+        return None

@@ -4,19 +4,13 @@ lands once."""
 
 from __future__ import annotations
 
-import duckdb
-
-from purelink.engine import Engine
 from purelink.execution.progress import RunProgress
-from purelink.recipes import parse_recipe
+from tests.conftest import customers_recipe, duckdb_rows
 
 
 def test_the_monitor_says_when_the_api_rate_limits_and_counts_its_429s(tmp_path, sandbox_factory):
     api = sandbox_factory(customers=1500, rate_limit=5)
-    engine = Engine(tmp_path)
-    recipe = engine.recipes.save(parse_recipe(
-        f"name: strict\nsource: {{name: stripe, base_url: '{api.stripe_base_url}'}}\n"
-        "streams: [{name: customers}]\nrequirements: {history_start: 2020-01-01, rate_limit: 50}\n"))
+    engine, recipe = customers_recipe(tmp_path, api, "strict", rate_limit=50)
     progress, said = RunProgress(), []
 
     def on_event(event):
@@ -30,8 +24,5 @@ def test_the_monitor_says_when_the_api_rate_limits_and_counts_its_429s(tmp_path,
     limited = [s for s in said if "rate limited by the API" in s]
     assert limited and limited[-1].endswith("answered 429 so far)")
     assert said[-1] == progress.rate_text() and f"rate limited by the API: {server:,} answered 429" in said[-1]
-    con = duckdb.connect(str(tmp_path / "data" / "purelink.duckdb"), read_only=True)
-    try:
-        assert con.execute("SELECT count(*), count(DISTINCT id) FROM stripe.customers").fetchone() == (1500, 1500)
-    finally:
-        con.close()
+    assert duckdb_rows(tmp_path / "data" / "purelink.duckdb",
+                       "SELECT count(*), count(DISTINCT id) FROM stripe.customers") == [(1500, 1500)]

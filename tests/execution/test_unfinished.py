@@ -6,29 +6,15 @@ from __future__ import annotations
 import os
 import signal
 
-import duckdb
-
-from purelink.engine import Engine
 from purelink.execution.unfinished import how_it_ended
-from purelink.recipes import parse_recipe
+from tests.conftest import customers_recipe, duckdb_rows
 
 COLUMNS = "id, email, name, balance, created"
 
 
-def rows(db, sql):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_a_pipeline_killed_mid_run_reports_its_committed_rows_and_cause(tmp_path, sandbox_factory):
     api = sandbox_factory(customers=2400, latency_ms=20)
-    engine = Engine(tmp_path)
-    recipe = engine.recipes.save(parse_recipe(
-        f"name: custs\nsource: {{name: stripe, base_url: '{api.stripe_base_url}'}}\n"
-        "streams: [{name: customers}]\nrequirements: {history_start: 2020-01-01, rate_limit: 4}\n"))
+    engine, recipe = customers_recipe(tmp_path, api, "custs", rate_limit=4)
     secrets = {"STRIPE_API_KEY": api.api_key}
     reference = tmp_path / "reference.duckdb"
     assert engine.execute(recipe, executor="local", db_path=reference, secrets=secrets).ok
@@ -48,25 +34,25 @@ def test_a_pipeline_killed_mid_run_reports_its_committed_rows_and_cause(tmp_path
     assert done is not None and done["rebuilt_by_host"] and done["status"] == "failed"
     assert "killed by SIGKILL" in done["error"] and "out-of-memory" in done["error"]
     assert done["cause"]["guidance"].startswith("Every row committed before the end is kept")
-    landed, distinct = rows(db, "SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0]
+    landed, distinct = duckdb_rows(db, "SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0]
     # 24 pages at 4 requests/s: the kill after the 3rd lands mid-run even when events reach us late
     assert landed == distinct and 0 < done["committed"] <= landed < 2400
     assert done["streams"]["customers"]["committed"] == done["committed"]
     assert done["outcome"] == "interrupted" and done["storage_bytes"] == db.stat().st_size
     # what landed is exactly the source's rows, value by value
-    partial = rows(db, f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id")
+    partial = duckdb_rows(db, f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id")
     ids = {r[0] for r in partial}
-    assert partial == [r for r in rows(reference, f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id")
+    assert partial == [r for r in duckdb_rows(reference, f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id")
                        if r[0] in ids]
-    status, error, records = rows(db, "SELECT status, error_message, records FROM _purelink.executions "
+    status, error, records = duckdb_rows(db, "SELECT status, error_message, records FROM _purelink.executions "
                                       f"WHERE run_id = '{done['run_id']}'")[0]
     assert status == "interrupted" and "killed by SIGKILL" in error and records == done["committed"]
 
     again = engine.execute(recipe, executor="local", secrets=secrets)
     assert again.ok, again.finished
-    assert rows(db, f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id") == rows(
+    assert duckdb_rows(db, f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id") == duckdb_rows(
         reference, f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id")
-    assert rows(db, "SELECT count(*) FROM _purelink.executions WHERE status = 'running'") == [(0,)]
+    assert duckdb_rows(db, "SELECT count(*) FROM _purelink.executions WHERE status = 'running'") == [(0,)]
 
 
 def test_exit_codes_read_as_words():

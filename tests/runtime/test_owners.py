@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import httpx
 
 from purelink.engine import Engine
 from purelink.recipes import parse_recipe
+from tests.conftest import duckdb_rows
 
 
 def truth(api) -> dict[str, str | None]:
@@ -44,14 +44,6 @@ def run(path: Path, api, *args: str) -> str:
     return done.stdout
 
 
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_rest_tables_have_owners_and_generations(sandbox_factory, tmp_path):
     first, second = sandbox_factory(customers=300, seed=1), sandbox_factory(customers=200, seed=2)
     db = tmp_path / "data" / "purelink.duckdb"
@@ -61,17 +53,17 @@ def test_rest_tables_have_owners_and_generations(sandbox_factory, tmp_path):
     other = f"127_0_0_1_{second.stripe_base_url.split(':')[-1].split('/')[0]}_v1_customers"
     assert f"stripe.{other}" in out  # the run says where the second API's customers went
 
-    owners = query(db, "SELECT table_name, pipeline, source, source_table FROM _purelink.tables ORDER BY pipeline")
+    owners = duckdb_rows(db, "SELECT table_name, pipeline, source, source_table FROM _purelink.tables ORDER BY pipeline")
     assert owners == [("customers", "shop_a", first.stripe_base_url.rstrip("/"), "/customers"),
                       (other, "shop_b", second.stripe_base_url.rstrip("/"), "/customers")]
     for api, table in ((first, "customers"), (second, other)):
         expected = truth(api)
-        assert dict(query(db, f'SELECT id, email FROM stripe."{table}"')) == expected
-        assert query(db, f'SELECT count(*), count(DISTINCT id) FROM stripe."{table}"')[0] == (len(expected),) * 2
+        assert dict(duckdb_rows(db, f'SELECT id, email FROM stripe."{table}"')) == expected
+        assert duckdb_rows(db, f'SELECT count(*), count(DISTINCT id) FROM stripe."{table}"')[0] == (len(expected),) * 2
 
     # Generation 0 on the first load, unchanged by an incremental run, one more per full refresh.
     def generations() -> list[int]:
-        return [g for (g,) in query(db, "SELECT DISTINCT _airbyte_generation_id FROM stripe.customers")]
+        return [g for (g,) in duckdb_rows(db, "SELECT DISTINCT _airbyte_generation_id FROM stripe.customers")]
 
     assert generations() == [0]
     run(a, first)
@@ -80,5 +72,5 @@ def test_rest_tables_have_owners_and_generations(sandbox_factory, tmp_path):
     assert generations() == [1]
     run(a, first, "--full-refresh")
     assert generations() == [2]
-    assert dict(query(db, "SELECT id, email FROM stripe.customers")) == truth(first)
-    assert query(db, "SELECT count(*) FROM _purelink.tables")[0][0] == 2  # owners recorded once
+    assert dict(duckdb_rows(db, "SELECT id, email FROM stripe.customers")) == truth(first)
+    assert duckdb_rows(db, "SELECT count(*) FROM _purelink.tables")[0][0] == 2  # owners recorded once
