@@ -125,9 +125,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def jupyter_lab(root: Path, env: dict[str, str] | None = None, timeout_s: float = 180) -> Iterator[str]:
-    """Start JupyterLab on a free port serving `root`; yield its URL; stop it."""
+def jupyter_lab(root: Path, env: dict[str, str] | None = None, timeout_s: float = 180,
+                log_path: Path | None = None) -> Iterator[str]:
+    """Start JupyterLab on a free port serving `root`; yield its URL; stop it. Its log (the server's
+    and its kernels' words) goes to `log_path`, else into a temporary folder removed with it."""
     temp = Path(tempfile.mkdtemp(prefix="purelink-lab-"))
+    log_path = log_path or temp / "lab.log"
     settings = temp / "settings"
     for name, value in QUIET_SETTINGS.items():
         path = settings / name
@@ -138,7 +141,7 @@ def jupyter_lab(root: Path, env: dict[str, str] | None = None, timeout_s: float 
                    "JUPYTER_DATA_DIR": str(temp / "data"), "JUPYTER_RUNTIME_DIR": str(temp / "runtime"),
                    "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(temp / "workspaces"),
                    "PYTHONUNBUFFERED": "1"}
-    log = open(temp / "lab.log", "w")  # noqa: SIM115 - the server writes to it until the finally below
+    log = open(log_path, "w")  # noqa: SIM115 - the server writes to it until the finally below
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
@@ -153,7 +156,7 @@ def jupyter_lab(root: Path, env: dict[str, str] | None = None, timeout_s: float 
         url = None
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited: {(temp / 'lab.log').read_text()[-2000:]}")
+                raise RuntimeError(f"JupyterLab exited: {log_path.read_text()[-2000:]}")
             if url is None:
                 with contextlib.suppress(OSError, ValueError, KeyError):  # not written yet, or half written
                     url = f"http://127.0.0.1:{json.loads(info.read_text())['port']}"
@@ -167,7 +170,7 @@ def jupyter_lab(root: Path, env: dict[str, str] | None = None, timeout_s: float 
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"JupyterLab did not answer in {timeout_s} s: "
-                                   f"{(temp / 'lab.log').read_text()[-2000:]}")
+                                   f"{log_path.read_text()[-2000:]}")
             time.sleep(0.2)
         yield url
     finally:
@@ -229,12 +232,18 @@ def executor() -> str:
 
 
 @pytest.fixture
-def lab(browser_ready, tmp_path):
+def lab(browser_ready, tmp_path, request):
+    """JupyterLab serving a fresh folder; when the test fails, the end of its log is printed (a
+    kernel that died or restarted says so there)."""
     root = tmp_path / "notebooks"
     root.mkdir()
     env = {"PURELINK_HOME": str(tmp_path / "home"), "STRIPE_API_KEY": ""}
-    with jupyter_lab(root, env=env) as url:
+    log = tmp_path / "lab.log"
+    with jupyter_lab(root, env=env, log_path=log) as url:
         yield url, root
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(f"\nthe end of JupyterLab's log ({log}):\n{log.read_text(errors='replace')[-4000:]}")
 
 
 @pytest.fixture

@@ -46,28 +46,80 @@ def run_cell(page, index: int) -> None:
     raise AssertionError(f"cell {index} did not start running")
 
 
-def run_cell_to_end(page, index: int) -> None:
-    """Run the cell and wait for it to finish. Under load the kernel may drop a queued execution
-    (its prompt goes back to "[ ]:"), and the next cell would then run without it (`%purelink`
-    not found, its `%load_ext` never ran): such a cell is run again."""
+# What became of a cell's execution, read from the page: "shown" (the element the caller waits
+# for is there), "ended" ("[3]:"), "dropped" (back to "[ ]:", the kernel never ran it) or "lost"
+# ("[*]:" while the kernel has said it is idle for 30 s on end: the request or its reply went
+# missing, as when a busy machine makes the kernel's websocket reconnect). The idle clock lives in
+# the page and restarts whenever the kernel is busy.
+FATE = """([el, shown]) => {
+    if (shown && document.querySelector(shown)) return 'shown';
+    const prompt = el.innerText.trim();
+    if (prompt === '[ ]:') return 'dropped';
+    if (/^\\[\\d+\\]:$/.test(prompt)) return 'ended';
+    const status = (document.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status;
+    if (status !== 'idle') { window.__purelinkIdleSince = null; return false; }
+    window.__purelinkIdleSince = window.__purelinkIdleSince || Date.now();
+    return Date.now() - window.__purelinkIdleSince > 30000 ? 'lost' : false;
+}"""
+
+
+def run_until(page, index: int, shown: str | None = None) -> None:
+    """Run the cell until it has ended, or until `shown` (a selector) is on the page when given.
+    An execution the kernel dropped or lost is sent again; an ended one whose widget the front end
+    never drew ("Loading widget...") too. What the page showed goes into the error otherwise."""
     prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
+    fates = []
     for _ in range(5):
+        page.evaluate("() => { window.__purelinkIdleSince = null; }")
         run_cell(page, index)
-        page.wait_for_function("(el) => /^\\[( |\\d+)\\]:$/.test(el.innerText.trim())",
-                               arg=prompt.element_handle(), timeout=KERNEL)
-        if prompt.inner_text().strip() != "[ ]:":
+        try:
+            fate = page.wait_for_function(FATE, arg=[prompt.element_handle(), shown], timeout=KERNEL,
+                                          polling=500).json_value()
+        except PlaywrightTimeout:
+            raise AssertionError(f"cell {index} still running after {KERNEL // SECOND} s with the kernel busy; "
+                                 f"the page says:\n{page_state(page)}") from None
+        fates.append(fate)
+        if fate == "shown" or (fate == "ended" and shown is None):
             return
-    raise AssertionError(f"cell {index} was dropped five times")
+        if fate == "ended":
+            try:
+                page.locator(shown).first.wait_for(timeout=60 * SECOND)
+                return
+            except PlaywrightTimeout:
+                continue
+    raise AssertionError(f"cell {index}: {' then '.join(fates)}, five times; the page says:\n{page_state(page)}")
 
 
-def open_and_run(page, url: str, notebook: str, cells: int) -> None:
+def run_cell_to_end(page, index: int) -> None:
+    run_until(page, index)
+
+
+def page_state(page) -> str:
+    """The kernel's status, every prompt and the start of every output and dialog: what a person
+    looking at a stuck notebook would read."""
+    return page.evaluate("""() => {
+        const text = (el) => (el.innerText || '').trim().slice(0, 300);
+        const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
+        const lines = [`kernel: ${status ? status.dataset.status : 'no indicator'}`];
+        document.querySelectorAll('.jp-Notebook .jp-Cell').forEach((cell, i) => {
+            const prompt = cell.querySelector('.jp-InputPrompt');
+            const out = cell.querySelector('.jp-OutputArea');
+            lines.push(`cell ${i} ${prompt ? text(prompt) : ''} ${out ? text(out) : ''}`);
+        });
+        document.querySelectorAll('.jp-Dialog').forEach((d) => lines.push(`dialog: ${text(d)}`));
+        return lines.join('\\n');
+    }""")
+
+
+def open_and_run(page, url: str, notebook: str, cells: int, shown: str | None = None) -> None:
     """Open `notebook` in JupyterLab, wait for its kernel, and run its first `cells` cells: each
-    to its end before the next, except the last, which may run on (a pipeline run, a wizard)."""
+    to its end before the next, except the last, which may run on (a pipeline run, a wizard) and
+    is run until `shown` (a selector) is on the page."""
     page.goto(f"{url}/lab/tree/{notebook}")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
     for index in range(cells - 1):
-        run_cell_to_end(page, index)
-    run_cell(page, cells - 1)
+        run_until(page, index)
+    run_until(page, cells - 1, shown)
 
 
 def snap(page, name: str) -> None:
@@ -90,7 +142,7 @@ def test_wizard_from_s_to_a_dataframe(lab, page, lab_sandbox, make_notebook, lab
         f"%load_ext purelink\n%config Purelink.executor = {lab_executor!r}",
         "%purelink",
     ])
-    open_and_run(page, url, "pipeline.ipynb", cells=2)
+    open_and_run(page, url, "pipeline.ipynb", cells=2, shown=".purelink-wizard")
     wizard = page.locator(".purelink-wizard")
     wizard.wait_for(timeout=KERNEL)
 
@@ -198,7 +250,7 @@ def test_run_magic_monitor_answers_pause_and_stop_while_the_cell_runs(lab, page,
             "r = %purelink run slow_customers",
             "r['customers'].shape",
         ])
-        open_and_run(page, url, "run.ipynb", cells=2)
+        open_and_run(page, url, "run.ipynb", cells=2, shown=".purelink-monitor")
         monitor = page.locator(".purelink-monitor")
         monitor.wait_for(timeout=KERNEL)
         records = monitor.locator(".purelink-records")

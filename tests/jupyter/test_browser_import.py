@@ -32,7 +32,7 @@ def test_the_import_asks_each_unsure_guess_before_saving(lab, make_notebook, tmp
     truth = import_openapi(HUBSPOT).questions()
     with chromium_page(width=1400, height=2400) as page:
         try:
-            open_and_run(page, url, "import.ipynb", cells=1)
+            open_and_run(page, url, "import.ipynb", cells=1, shown=".purelink-wizard")
             page.locator(".purelink-wizard").wait_for(timeout=240 * SECOND)  # a busy machine imports slowly
             page.locator("input[placeholder='path or URL of an OpenAPI 3 document']").fill(str(HUBSPOT))
             page.locator("button", has_text="Import OpenAPI").click()

@@ -69,7 +69,7 @@ def test_notebook_monitor_is_monotonic_and_its_eta_honest(lab, page, make_notebo
         f"import os\nos.environ['STRIPE_API_KEY'] = {slow.api_key!r}\n%load_ext purelink",
         "r = %purelink run slow_customers",
     ])
-    open_and_run(page, url, "run.ipynb", cells=2)
+    open_and_run(page, url, "run.ipynb", cells=2, shown=".purelink-monitor")
     monitor = page.locator(".purelink-monitor")
     monitor.wait_for(timeout=KERNEL)
 

@@ -15,10 +15,9 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .conftest import ROOT, chromium_page
-from .test_browser import KERNEL, SECOND, run_cell
+from .test_browser import KERNEL, SECOND, open_and_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -62,21 +61,8 @@ def test_every_stage_keeps_its_answers_cuts_no_label_and_refuses_a_second_run(
     # with two cells the second then ran without the first (`%purelink` not found).
     make_notebook(root / "wizard.ipynb", [
         f"%load_ext purelink\n%config Purelink.executor = {lab_executor!r}\n%purelink"])
-    page.goto(f"{url}/lab/tree/wizard.ipynb")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
+    open_and_run(page, url, "wizard.ipynb", cells=1, shown=".purelink-wizard")
     wizard = page.locator(".purelink-wizard")
-    prompt = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt")
-    for _ in range(3):
-        run_cell(page, 0)
-        page.wait_for_function(  # shown, or the execution ended ("[1]:") or was dropped ("[ ]:")
-            "(el) => document.querySelector('.purelink-wizard') || /^\\[( |\\d+)\\]:$/.test(el.innerText.trim())",
-            arg=prompt.element_handle(), timeout=KERNEL)  # a busy machine imports slowly
-        try:  # an ended execution whose widget the front end never drew stays "Loading widget...": run again
-            wizard.wait_for(timeout=60 * SECOND)
-            break
-        except PlaywrightTimeout:
-            continue
-    wizard.wait_for(timeout=10 * SECOND)
 
     def at(stage: str) -> None:
         page.wait_for_selector(f".purelink-stage:text('{stage}')", timeout=120 * SECOND)
