@@ -340,7 +340,7 @@ class RunProgress:
     def progress_text(self) -> str:
         total, estimate = self.total()
         pct = f"{self.fraction():.0%}"
-        if total is None:
+        if not total:  # nothing to size, or nothing there at all: "0/about 0 (0%)" says less
             return f"{self.records:,} records"
         return f"{self.records:,}/{'about ' if estimate else ''}{total:,} ({pct})"
 

@@ -183,6 +183,13 @@ def test_final_states_read_as_words():
     stopped = RunProgress()
     stopped.apply({"event": "finished", "ts": at(1), "status": "stopped"})
     assert stopped.status_text("purelink recipes run x") == "stopped: resume with purelink recipes run x"
+    nothing = RunProgress(previous_records=0)  # an incremental run that finds nothing new
+    nothing.apply({"event": "started", "ts": at(0)})
+    nothing.apply({"event": "page", "ts": at(1), "stream": "s", "records": 0, "stream_records": 0,
+                   "total_records": 0, "requests": 1, "progress": 1.0, "estimated_total": 0})
+    assert nothing.progress_text() == "0 records"
+    nothing.apply({"event": "finished", "ts": at(2), "status": "success", "records": 0})
+    assert nothing.progress_text() == "0 records"
     done = RunProgress()
     done.apply({"event": "finished", "ts": at(1), "status": "success", "records": 5})
     assert done.status_text() == "done" and done.eta_text() == "done"
