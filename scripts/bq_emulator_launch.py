@@ -11,6 +11,6 @@ from bqemulator.storage import engine
 
 engine.DuckDBEngine._load_spatial = lambda self, *args, **kwargs: None
 
-from bqemulator.cli import main  # noqa: E402 - the patch must come first
+from bqemulator.cli import main  # after the patch above, which must come first
 
 sys.exit(main())
