@@ -1,9 +1,13 @@
 """The vendored Twilio document, imported, loads the sandbox's Twilio protocol completely: HTTP
 Basic with two secrets (the account SID as user name, the auth token as password) stored in the
-vault like any other and never printed, `next_page_uri` relative to the host, `{AccountSid}` a
-path variable. What landed is compared with the sandbox's records: rows == distinct sid == truth."""
+vault like any other, the token never printed, `next_page_uri` relative to the host, `{AccountSid}`
+a path variable, and a bundle to share (the SID, an id in every URL and record, is no secret there).
+What landed is compared with the sandbox's records: rows == distinct sid == truth."""
 
 from __future__ import annotations
+
+import json
+import tarfile
 
 import duckdb
 import pytest
@@ -47,13 +51,18 @@ def test_imported_twilio_loads_every_message_and_call(small_sandbox, tmp_path):
     shown = purelink("sources", "show", "twilio", cwd=ws, env=env)
     assert "environment variable TWILIO_ACCOUNT_SID" in shown and "password in TWILIO_AUTH_TOKEN" in shown
     outputs.append(shown)
-    # (`recipes share` itself refuses this recipe: the account SID, stored as a secret, is in its URLs and
-    # sampled records; the list a bundle's README is written from must still name both)
-    from purelink.engine import Engine
-    from purelink.lifecycle.bundle import credentials_needed
-    engine = Engine(ws)
-    assert [c["name"] for c in credentials_needed(engine, engine.recipe("twilio_all"))] == [
-        "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
+    # a teammate's bundle: the account SID is in its URLs and sampled records (an id, not a secret),
+    # the token nowhere; its manifest and README name both secrets the receiver must set
+    bundle = ws / "twilio_all.tar.gz"
+    outputs.append(purelink("recipes", "share", "twilio_all", "--output", str(bundle), cwd=ws, env=env))
+    with tarfile.open(bundle) as tar:
+        files = {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers() if m.isfile()}
+    manifest = json.loads(next(text for name, text in files.items() if name.endswith("manifest.json")))
+    assert [c["name"] for c in manifest["credentials"]] == ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
+    readme = next(text for name, text in files.items() if name.endswith("README.md"))
+    assert "purelink secrets set TWILIO_ACCOUNT_SID" in readme and "purelink secrets set TWILIO_AUTH_TOKEN" in readme
+    assert any(source["account_sid"] in text for name, text in files.items() if "/sample/" in name)
+    assert all(source["auth_token"] not in text for text in files.values())
     written = [p.read_text(errors="replace") for p in ws.rglob("*") if p.is_file() and p.suffix in (".py", ".yaml",
                                                                                                    ".log", ".json")]
     assert written and source["auth_token"] not in "".join(outputs + written)
