@@ -23,6 +23,7 @@ from purelink.runtime.destinations.base import (
     check_claims,
     typed_table,
 )
+from purelink.runtime.destinations.duckdb_memory import MEMORY_LIMIT, limit_memory, unlimit_memory
 from purelink.runtime.destinations.shaping import (
     coalesce,
     epoch_using,
@@ -122,8 +123,9 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
     fold_case = True
 
     def __init__(self, path: str | os.PathLike, *, airbyte_metadata: bool = False,
-                 token: str | None = None) -> None:
+                 token: str | None = None, memory_limit: str | None = MEMORY_LIMIT) -> None:
         self.path = Path(path)
+        self.memory_limit = memory_limit  # DuckDB's buffer pool while loading (duckdb_memory.py)
         self.remote = str(path).startswith("md:")  # MotherDuck: `token` names the secret holding its token
         self.token = token
         self.airbyte_metadata = airbyte_metadata
@@ -132,12 +134,19 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         self.catalog = ""
         self._refreshed: dict[tuple[str, str], dict[str, str]] = {}  # columns before a full refresh
         self._kept: set[tuple[str, str, str]] = set()  # columns no longer loaded, already recorded
+        self._unlimited = False  # the memory limit lifted after a commit that did not fit
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
         if not self.remote:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con = connect(self.path, token=self.token)
+        if not self.remote and self.memory_limit:
+            try:
+                limit_memory(self.con, self.path, self.memory_limit)
+            except RuntimeFailure:
+                self.close()
+                raise
         prepare(self.con)
         self.catalog = self._one("SELECT current_database()")
 
@@ -349,6 +358,16 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         return [SchemaChange(batch.stream, batch.table, c, "kept", SQL_TYPES[columns[c]], None) for c in new]
 
     def commit(self, batches: Sequence[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
+        try:
+            return self._commit(batches, run_id=run_id, extracted_at=extracted_at)
+        except duckdb.OutOfMemoryException as exc:  # rolled back: the same transaction again, unbounded
+            if self.remote or self._unlimited:
+                raise
+            self._unlimited = True
+            unlimit_memory(self.con, exc)
+            return self._commit(batches, run_id=run_id, extracted_at=extracted_at)
+
+    def _commit(self, batches: Sequence[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         changes: list[SchemaChange] = []
         self.con.execute("BEGIN")
         try:

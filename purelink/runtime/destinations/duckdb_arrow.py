@@ -27,6 +27,7 @@ from purelink.runtime.bookkeeping import META_TIMES
 from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK, Batch, SchemaChange
 from purelink.runtime.destinations.duckdb import DuckDBDestination, quote
 from purelink.runtime.destinations.duckdb_legacy import repair
+from purelink.runtime.destinations.duckdb_memory import MEMORY_LIMIT
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.pg_types import WAREHOUSE
 
@@ -39,24 +40,13 @@ def airbyte_meta(run_id: str) -> str:
 
 
 class DuckDBArrowDestination(DuckDBDestination):
-    """Loads `ArrowBatch`es (and plain batches, as its parent does) into a DuckDB file.
-
-    `memory_limit` caps DuckDB's own buffers while loading: without it DuckDB keeps the blocks it
-    wrote cached (up to 80% of RAM), and a load's footprint would grow with the table instead of
-    staying near one batch.
-    """
+    """Loads `ArrowBatch`es (and plain batches, as its parent does) into a DuckDB file."""
 
     def __init__(self, path: str | Path, *, airbyte_metadata: bool = False,
-                 memory_limit: str | None = "128MB", token: str | None = None) -> None:
-        super().__init__(path, airbyte_metadata=airbyte_metadata, token=token)
-        self.memory_limit = memory_limit
+                 memory_limit: str | None = MEMORY_LIMIT, token: str | None = None) -> None:
+        super().__init__(path, airbyte_metadata=airbyte_metadata, token=token, memory_limit=memory_limit)
         # the schema of the batch registered as purelink_arrow (none registered yet: no columns)
         self._arrow_schema = pa.schema([])
-
-    def open(self) -> None:
-        super().open()
-        if self.memory_limit:
-            self.con.execute(f"SET memory_limit = '{_size(self.memory_limit)}'")
 
     def _load_batch(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         if isinstance(batch, ArrowBatch):
@@ -266,11 +256,3 @@ def dataframe_select(con, schema: str, table: str) -> str:
         infinite = {c for c, flag in zip(temporal, flags) if flag}
     return ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if kind in PANDAS_TEXT or c in infinite
                      else quote(c) for c, kind in columns)
-
-
-def _size(text: str) -> str:
-    """A DuckDB size setting such as 256MB; anything else is refused, never pasted into SQL."""
-    value = text.strip().upper().replace(" ", "")
-    if not value[:-2].isdigit() or value[-2:] not in ("KB", "MB", "GB"):
-        raise ValueError(f"memory_limit must look like 256MB, not {text!r}")
-    return value
