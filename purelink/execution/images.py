@@ -50,10 +50,11 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the build stream colours stderr lines
 
 
 def print_build_progress(line: str) -> None:
-    """The runtime image is built once per content hash (about half a minute cold): show its
-    steps, not pip's chatter. A terminal gets them on stderr, so stdout stays clean for
+    """The runtime image is built once per content hash (about half a minute cold): say that it
+    starts and when it is done, not its 14 Dockerfile steps or pip's chatter (a failed build's
+    error quotes its last lines). A terminal gets them on stderr, so stdout stays clean for
     `--format json`; a notebook on stdout, since it paints stderr red as if the build had failed."""
-    if line.startswith(("Building ", "Pulling ", "Downloading wheels", "Step ")) or "failed" in line:
+    if line.startswith(("Building ", "Built ", "Pulling ", "Downloading wheels")) or "failed" in line:
         in_notebook = "ipykernel" in sys.modules
         print(f"image: {line}", file=sys.stdout if in_notebook else sys.stderr, flush=True)
 
@@ -154,8 +155,9 @@ def _ensure(client, base: str | None, say: Progress, cache: Path | None) -> Runt
         if _exists(client, tag):
             return RuntimeImage(tag, base, built=False, seconds=time.monotonic() - started)
         # Said only now: a cache hit (every run but the first) prints nothing at all.
-        say(f"Building {tag} on {base}" + (f" ({why})" if why else ""))
+        say(f"Building {tag} on {base}" + (f" ({why})" if why else "") + ", once for this version of purelink")
         _build(client, tag, base, requirements, wheels, project, say)
+        say(f"Built {tag} in {time.monotonic() - started:.0f} s; later runs reuse it")
     finally:
         shutil.rmtree(project.parent, ignore_errors=True)
     return RuntimeImage(tag, base, built=True, seconds=time.monotonic() - started)

@@ -118,10 +118,12 @@ def test_build_progress_is_not_painted_as_an_error(where, stream):
     terminal (stdout stays clean for --format json); chatter is not shown at all."""
     setup = "import ipykernel; " if where == "notebook" else ""
     code = (f"{setup}from purelink.execution.images import print_build_progress as p; "
-            "p('Building purelink-runtime:abc on purelink-base:bookworm'); p('Collecting httpx')")
+            "p('Building purelink-runtime:abc on purelink-base:bookworm'); p('Step 2/14 : COPY wheels /wheels'); "
+            "p('Collecting httpx'); p('Built purelink-runtime:abc in 31 s')")
     proc = subprocess.run(check=False, args=[sys.executable, "-c", code], capture_output=True, text=True,
                           env=env_for(Path.cwd()), timeout=120)
     assert proc.returncode == 0, proc.stderr
     shown = getattr(proc, stream)
-    assert shown == "image: Building purelink-runtime:abc on purelink-base:bookworm\n"
+    assert shown == ("image: Building purelink-runtime:abc on purelink-base:bookworm\n"
+                     "image: Built purelink-runtime:abc in 31 s\n")
     assert (proc.stdout if stream == "stderr" else proc.stderr) == ""
