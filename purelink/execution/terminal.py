@@ -271,7 +271,7 @@ def watch(engine, recipe, *, resume_hint: str | None = None, out: TextIO | None 
         run = engine.start(recipe, **options)
         # Read once the pipeline is started, not before: its process spends its first half second
         # importing, which this short read (0.3 s, duckdb's import included) now overlaps. Should
-        # they meet, the pipeline waits for the file (runtime.destinations.duckdb.connect).
+        # they meet, the pipeline waits for the file (runtime.destinations.duckdb_connection.connect).
         if recipe.destination.kind == "duckdb" and not options.get("sample"):
             before = previous_records(options.get("db_path") or engine.db_path(recipe), recipe.name)
             monitor.progress.previous_records = before or None

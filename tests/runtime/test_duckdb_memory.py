@@ -1,4 +1,4 @@
-"""DuckDB's buffer pool while loading (runtime/destinations/duckdb_memory.py): capped, so a run's
+"""DuckDB's buffer pool while loading (runtime/destinations/duckdb_connection.py): capped, so a run's
 memory does not grow with its table; a transaction too big for the cap still lands, whole, once
 the cap is lifted; a bad cap is refused with what to do. What landed is compared with what was
 sent, key by key and value by value."""
@@ -12,7 +12,7 @@ import pytest
 
 from purelink.runtime.destinations.base import Batch
 from purelink.runtime.destinations.duckdb import DuckDBDestination
-from purelink.runtime.destinations.duckdb_memory import MEMORY_LIMIT_ENV
+from purelink.runtime.destinations.duckdb_connection import MEMORY_LIMIT_ENV
 from purelink.runtime.errors import RuntimeFailure
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,12 @@ from purelink.runtime.destinations.base import (
     check_claims,
     typed_table,
 )
-from purelink.runtime.destinations.duckdb_memory import MEMORY_LIMIT, limit_memory, unlimit_memory
+from purelink.runtime.destinations.duckdb_connection import (
+    MEMORY_LIMIT,
+    connect,
+    limit_memory,
+    unlimit_memory,
+)
 from purelink.runtime.destinations.shaping import (
     coalesce,
     epoch_using,
@@ -33,7 +37,7 @@ from purelink.runtime.destinations.shaping import (
     widening_cast,
 )
 from purelink.runtime.destinations.staged_refresh import DuckDBStagedRefresh
-from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
+from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.records import widen
 
 SQL_TYPES = {"boolean": "BOOLEAN", "bigint": "BIGINT", "double": "DOUBLE", "varchar": "VARCHAR",
@@ -55,63 +59,6 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(statement)
 
 
-# The catalog every purelink connection gives the file. DuckDB would name it after the file, and a
-# file named after a source (data/stripe.duckdb) would make `stripe.customers` ambiguous between the
-# catalog and the schema `stripe`, in the loader and in every query a user writes.
-CATALOG = "purelink_db"
-
-
-def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float = 10.0,
-            token: str | None = None):
-    """Open a DuckDB file (as catalog `purelink_db`), waiting a little for another writer; then a
-    clear DatabaseBusy. An `md:DATABASE` path is a MotherDuck database, opened with the token read
-    from the secret named `token`."""
-    deadline = time.monotonic() + wait_s
-    literal = "'" + str(path).replace("'", "''") + "'"
-    while True:
-        con = duckdb.connect()
-        try:
-            if str(path).startswith("md:"):
-                _motherduck(con, token)
-            con.execute(f"ATTACH {literal} AS {CATALOG}{' (READ_ONLY)' if read_only else ''}")
-            con.execute(f"USE {CATALOG}")
-            return con
-        except duckdb.IOException as exc:
-            con.close()
-            if "lock" not in str(exc).lower():
-                raise
-            if time.monotonic() >= deadline:
-                raise DatabaseBusy(
-                    f"The database {path} is busy: another process is writing to it.",
-                    "Wait for the running pipeline to finish (or stop it), then try again.",
-                ) from None
-            time.sleep(0.2)
-
-
-def _motherduck(con: duckdb.DuckDBPyConnection, token: str | None) -> None:
-    """Load DuckDB's motherduck extension and give it the token as the `motherduck_token` setting:
-    a token in the ATTACH path would be part of the location printed in events and logs."""
-    from purelink.runtime.auth import read_secret
-
-    secret = read_secret(token or "MOTHERDUCK_TOKEN")
-    try:
-        con.execute("LOAD motherduck")
-    except duckdb.Error:
-        try:
-            con.execute("INSTALL motherduck")
-            con.execute("LOAD motherduck")
-        except duckdb.Error as exc:
-            con.close()
-            raise RuntimeFailure(
-                "Cannot reach MotherDuck: DuckDB's motherduck extension is not installed here and could "
-                f"not be downloaded ({str(exc).splitlines()[0][:160]}).",
-                "MotherDuck needs internet access from where the pipeline runs (extensions.duckdb.org "
-                "and api.motherduck.com); run `INSTALL motherduck` once with access, or load into a "
-                "local DuckDB file (--destination duckdb:data/purelink.duckdb) and `purelink migrate` "
-                "it later.") from None
-    con.execute("SET motherduck_token = '" + secret.replace("'", "''") + "'")
-
-
 class DuckDBDestination(DuckDBStagedRefresh, Destination):
     """Loads into a DuckDB file; one schema per source, one table per stream.
 
@@ -125,7 +72,7 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
     def __init__(self, path: str | os.PathLike, *, airbyte_metadata: bool = False,
                  token: str | None = None, memory_limit: str | None = MEMORY_LIMIT) -> None:
         self.path = Path(path)
-        self.memory_limit = memory_limit  # DuckDB's buffer pool while loading (duckdb_memory.py)
+        self.memory_limit = memory_limit  # DuckDB's buffer pool while loading (duckdb_connection.py)
         self.remote = str(path).startswith("md:")  # MotherDuck: `token` names the secret holding its token
         self.token = token
         self.airbyte_metadata = airbyte_metadata

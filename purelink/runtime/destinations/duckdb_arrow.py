@@ -26,8 +26,8 @@ from purelink.runtime.arrow_batch import (
 from purelink.runtime.bookkeeping import META_TIMES
 from purelink.runtime.destinations.base import META_AIRBYTE, META_PURELINK, Batch, SchemaChange
 from purelink.runtime.destinations.duckdb import DuckDBDestination, quote
+from purelink.runtime.destinations.duckdb_connection import MEMORY_LIMIT
 from purelink.runtime.destinations.duckdb_legacy import repair
-from purelink.runtime.destinations.duckdb_memory import MEMORY_LIMIT
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.pg_types import WAREHOUSE
 

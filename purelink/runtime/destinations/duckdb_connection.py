@@ -1,0 +1,108 @@
+"""Opening a DuckDB file: under one catalog name, waiting a little for another writer, MotherDuck
+with its token kept out of the path, and the memory a loading connection may keep.
+
+DuckDB's default buffer pool (80% of the machine's memory) keeps every block a run writes, so a
+run's memory grew with its table: a 1,000,000-record REST run peaked at 429 MB, 353 MB with the
+limit below (bench/RESULTS.md, paging section). DuckDB spills what does not fit into a folder next
+to the file (`NAME.duckdb.tmp`, removed when the connection closes). A transaction that cannot fit
+even so (a merge that deletes a million scattered rows needs more than 64 MB) is rolled back and
+run again without the limit, which the run's log says: a limit costs memory, never a load.
+
+`PURELINK_DUCKDB_MEMORY_LIMIT` (a size such as 512MB or 2GB) overrides the limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import duckdb
+
+from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
+
+MEMORY_LIMIT_ENV = "PURELINK_DUCKDB_MEMORY_LIMIT"
+MEMORY_LIMIT = "128MB"
+
+log = logging.getLogger("purelink.runtime")
+
+# The catalog every purelink connection gives the file. DuckDB would name it after the file, and a
+# file named after a source (data/stripe.duckdb) would make `stripe.customers` ambiguous between the
+# catalog and the schema `stripe`, in the loader and in every query a user writes.
+CATALOG = "purelink_db"
+
+
+def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float = 10.0,
+            token: str | None = None):
+    """Open a DuckDB file (as catalog `purelink_db`), waiting a little for another writer; then a
+    clear DatabaseBusy. An `md:DATABASE` path is a MotherDuck database, opened with the token read
+    from the secret named `token`."""
+    deadline = time.monotonic() + wait_s
+    literal = "'" + str(path).replace("'", "''") + "'"
+    while True:
+        con = duckdb.connect()
+        try:
+            if str(path).startswith("md:"):
+                _motherduck(con, token)
+            con.execute(f"ATTACH {literal} AS {CATALOG}{' (READ_ONLY)' if read_only else ''}")
+            con.execute(f"USE {CATALOG}")
+            return con
+        except duckdb.IOException as exc:
+            con.close()
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(
+                    f"The database {path} is busy: another process is writing to it.",
+                    "Wait for the running pipeline to finish (or stop it), then try again.",
+                ) from None
+            time.sleep(0.2)
+
+
+def _motherduck(con: duckdb.DuckDBPyConnection, token: str | None) -> None:
+    """Load DuckDB's motherduck extension and give it the token as the `motherduck_token` setting:
+    a token in the ATTACH path would be part of the location printed in events and logs."""
+    from purelink.runtime.auth import read_secret
+
+    secret = read_secret(token or "MOTHERDUCK_TOKEN")
+    try:
+        con.execute("LOAD motherduck")
+    except duckdb.Error:
+        try:
+            con.execute("INSTALL motherduck")
+            con.execute("LOAD motherduck")
+        except duckdb.Error as exc:
+            con.close()
+            raise RuntimeFailure(
+                "Cannot reach MotherDuck: DuckDB's motherduck extension is not installed here and could "
+                f"not be downloaded ({str(exc).splitlines()[0][:160]}).",
+                "MotherDuck needs internet access from where the pipeline runs (extensions.duckdb.org "
+                "and api.motherduck.com); run `INSTALL motherduck` once with access, or load into a "
+                "local DuckDB file (--destination duckdb:data/purelink.duckdb) and `purelink migrate` "
+                "it later.") from None
+    con.execute("SET motherduck_token = '" + secret.replace("'", "''") + "'")
+
+
+def size(text: str) -> str:
+    """A DuckDB size setting such as 256MB; anything else is refused, never pasted into SQL."""
+    value = text.strip().upper().replace(" ", "")
+    if not value[:-2].isdigit() or value[-2:] not in ("KB", "MB", "GB"):
+        raise RuntimeFailure(f"A DuckDB memory limit looks like 256MB or 2GB, not {text!r}.",
+                             f"Fix {MEMORY_LIMIT_ENV} (or the memory_limit given), or unset it.")
+    return value
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, path: Path, limit: str) -> None:
+    """Cap the connection's buffer pool (the environment's limit wins) and spill beside `path`."""
+    chosen = size(os.environ.get(MEMORY_LIMIT_ENV, "").strip() or limit)
+    con.execute(f"SET memory_limit = '{chosen}'")
+    con.execute("SET temp_directory = '" + f"{path}.tmp".replace("'", "''") + "'")
+
+
+def unlimit_memory(con: duckdb.DuckDBPyConnection, exc: Exception) -> None:
+    """Lift the limit after `exc` (a transaction that did not fit), and say so."""
+    log.warning("A commit did not fit in DuckDB's memory limit (%s); it runs again without the limit. "
+                "Set %s to a larger size to keep this run's memory bounded.", str(exc).splitlines()[0],
+                MEMORY_LIMIT_ENV)
+    con.execute("RESET memory_limit")
