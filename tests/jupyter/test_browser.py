@@ -47,19 +47,20 @@ def run_cell(page, index: int) -> None:
 
 
 # What became of a cell's execution, read from the page: "shown" (the element the caller waits
-# for is there), "ended" ("[3]:"), "dropped" (back to "[ ]:", the kernel never ran it) or "lost"
+# for is there), "ended" ("[3]:"), "dropped" (back to "[ ]:", the kernel never ran it), "lost"
 # ("[*]:" while the kernel has said it is idle for 30 s on end: the request or its reply went
-# missing, as when a busy machine makes the kernel's websocket reconnect). The idle clock lives in
-# the page and restarts whenever the kernel is busy.
+# missing) or "unconnected" (the page's kernel connection neither idle nor busy for 30 s: on a busy
+# machine jupyter_server can fail the websocket's opening, jupyter-server/jupyter_server#1265, and
+# the page then stays "connecting"). The clock lives in the page and restarts on any change.
 FATE = """([el, shown]) => {
     if (shown && document.querySelector(shown)) return 'shown';
     const prompt = el.innerText.trim();
     if (prompt === '[ ]:') return 'dropped';
     if (/^\\[\\d+\\]:$/.test(prompt)) return 'ended';
     const status = (document.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status;
-    if (status !== 'idle') { window.__purelinkIdleSince = null; return false; }
-    window.__purelinkIdleSince = window.__purelinkIdleSince || Date.now();
-    return Date.now() - window.__purelinkIdleSince > 30000 ? 'lost' : false;
+    const state = status === 'busy' ? null : (status === 'idle' ? 'lost' : 'unconnected');
+    if (state !== window.__purelinkState) { window.__purelinkState = state; window.__purelinkSince = Date.now(); }
+    return state && Date.now() - window.__purelinkSince > 30000 ? state : false;
 }"""
 
 
@@ -70,7 +71,7 @@ def run_until(page, index: int, shown: str | None = None) -> None:
     prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
     fates = []
     for _ in range(5):
-        page.evaluate("() => { window.__purelinkIdleSince = null; }")
+        page.evaluate("() => { window.__purelinkState = undefined; }")
         run_cell(page, index)
         try:
             fate = page.wait_for_function(FATE, arg=[prompt.element_handle(), shown], timeout=KERNEL,
@@ -81,6 +82,10 @@ def run_until(page, index: int, shown: str | None = None) -> None:
         fates.append(fate)
         if fate == "shown" or (fate == "ended" and shown is None):
             return
+        if fate == "unconnected":  # a new page connects afresh to the same kernel, which kept its state
+            page.reload()
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
+            continue
         if fate == "ended":
             try:
                 page.locator(shown).first.wait_for(timeout=60 * SECOND)
