@@ -84,7 +84,7 @@ def run_until(page, index: int, shown: str | None = None) -> None:
             return
         if fate == "unconnected":  # a new page connects afresh to the same kernel, which kept its state
             page.reload()
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
+            wait_for_kernel(page)
             continue
         if fate == "ended":
             try:
@@ -116,12 +116,32 @@ def page_state(page) -> str:
     }""")
 
 
+def wait_for_kernel(page) -> None:
+    """Wait until the notebook's kernel is idle. On a busy machine a page can come up broken, a
+    stylesheet or an extension having timed out ("Error Loading Theme" over a page without its
+    styles, where nothing is visible): it is loaded again. "Select Kernel" is answered."""
+    for _ in range(4):
+        try:
+            found = page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-Dialog",
+                                           timeout=120 * SECOND)
+        except PlaywrightTimeout:
+            raise AssertionError(f"no idle kernel after 120 s; the page says:\n{page_state(page)}") from None
+        if "jp-Dialog" not in (found.get_attribute("class") or ""):
+            return
+        if "Error Loading" in found.inner_text() or "failed to load" in found.inner_text():
+            page.reload()
+        else:
+            page.locator(".jp-Dialog button.jp-mod-accept").first.click()
+            page.locator(".jp-Dialog").first.wait_for(state="detached", timeout=20 * SECOND)
+    raise AssertionError(f"the notebook did not come up in four tries; the page says:\n{page_state(page)}")
+
+
 def open_and_run(page, url: str, notebook: str, cells: int, shown: str | None = None) -> None:
     """Open `notebook` in JupyterLab, wait for its kernel, and run its first `cells` cells: each
     to its end before the next, except the last, which may run on (a pipeline run, a wizard) and
     is run until `shown` (a selector) is on the page."""
     page.goto(f"{url}/lab/tree/{notebook}")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120 * SECOND)
+    wait_for_kernel(page)
     for index in range(cells - 1):
         run_until(page, index)
     run_until(page, cells - 1, shown)
