@@ -16,7 +16,7 @@ from pathlib import Path
 from purelink.catalog.spec import ConnectorSpec, get_spec
 from purelink.errors import ExecutionError, PurelinkError
 from purelink.execution.images import print_build_progress as build_progress
-from purelink.execution.jobs import Job, LocalRunner, Run, Runner, RunResult
+from purelink.execution.jobs import Job, LocalRunner, Run, Runner, RunResult, runtime_settings
 from purelink.execution.reach import recipe_urls
 from purelink.pipeline.codegen import credential_name, write_module
 from purelink.recipes import Recipe, RecipeStore, data_folder
@@ -160,7 +160,7 @@ class Engine:
         if full_refresh:
             args.append("--full-refresh")
         job = Job(module=module, workspace=self.workspace.root, db_path=db_path or self.db_path(recipe),
-                  args=args, secrets=secrets, timeout_s=timeout_s,
+                  args=args, secrets=secrets, timeout_s=timeout_s, env=runtime_settings(),
                   urls=recipe_urls(recipe, spec, sample=bool(sample)))
         data_folder(self.workspace, job.db_path)  # made by this user, and only inside the workspace
         handle = runner.start(job)

@@ -30,6 +30,15 @@ from purelink.runtime.bookkeeping import EXECUTOR_ENV, started_by
 from purelink.runtime.entry import PARENT_PIPE
 from purelink.runtime.events import parse_event
 
+# The runtime's settings a run takes from the environment of whoever starts it: a container gets
+# only its job's variables, so these are handed over by name (never a secret; see duckdb_connection).
+RUNTIME_SETTINGS = ("PURELINK_DUCKDB_MEMORY_LIMIT",)
+
+
+def runtime_settings() -> dict[str, str]:
+    """The runtime settings set here, for `Job.env`."""
+    return {name: os.environ[name] for name in RUNTIME_SETTINGS if os.environ.get(name, "").strip()}
+
 
 @dataclass
 class Job:

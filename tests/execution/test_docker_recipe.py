@@ -103,3 +103,29 @@ def test_without_a_setting_the_offline_base_stands_in_for_an_absent_default(monk
     assert any("is not present" in line for line in said) == image.built
     again: list[str] = []
     assert ensure_runtime_image(docker_engine, on_progress=again.append).tag == image.tag and again == []
+
+
+def test_the_memory_cap_set_on_the_host_reaches_the_container(tmp_path, api, base_image, runtime_image):
+    """PURELINK_DUCKDB_MEMORY_LIMIT configures the runtime; a container gets none of the host's
+    variables, so it is handed over by name: a bad value fails the run in the container with what
+    to do, losing nothing already loaded, and a good one loads as usual."""
+    env = {"STRIPE_API_KEY": api.api_key, "PURELINK_BASE_IMAGE": base_image}
+    made = purelink("recipes", "new", "capped", "--source", "stripe", "--streams", "customers", "--base-url",
+                    api.stripe_base_url, "--history-start", "2020-01-01", "--executor", "docker", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+
+    def rows() -> tuple:
+        out = purelink("inspect", "--query", "SELECT count(*), count(DISTINCT id) FROM stripe.customers",
+                       "--format", "json", cwd=tmp_path)
+        return tuple(json.loads(out.stdout)[0].values())
+
+    first = purelink("recipes", "run", "capped", "--executor", "docker", cwd=tmp_path,
+                     env={**env, "PURELINK_DUCKDB_MEMORY_LIMIT": "96MB"})
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert rows() == (3421, 3421)
+    bad = purelink("recipes", "run", "capped", "--executor", "docker", "--full-refresh", cwd=tmp_path,
+                   env={**env, "PURELINK_DUCKDB_MEMORY_LIMIT": "lots"})
+    assert bad.returncode != 0
+    said = bad.stdout + bad.stderr
+    assert "not 'lots'" in said and "PURELINK_DUCKDB_MEMORY_LIMIT" in said, said[-2000:]
+    assert rows() == (3421, 3421)  # the refused run took nothing away
