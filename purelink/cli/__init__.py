@@ -38,6 +38,14 @@ def workspace_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def in_workspace(args: argparse.Namespace) -> str:
+    """" --workspace DIR" when the command was given one, for next steps that work as typed."""
+    import shlex
+
+    workspace = getattr(args, "workspace", None)
+    return f" --workspace {shlex.quote(str(workspace))}" if workspace else ""
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with `only`, just that command's module is imported for its options."""
     parser = argparse.ArgumentParser(prog="purelink", description="Get data out of APIs and databases.")

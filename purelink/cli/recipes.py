@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from purelink.cli import history, share
+from purelink.cli import history, in_workspace, share
 from purelink.errors import RecipeError
 
 
@@ -117,8 +117,7 @@ def _new(engine, args) -> int:
         rate = _rate_line(engine, recipe)
         if rate:
             print(f"rate    {rate}")
-        where = f" --workspace {args.workspace}" if args.workspace else ""
-        print(f"next    purelink recipes run {recipe.name}{where}")
+        print(f"next    purelink recipes run {recipe.name}{in_workspace(args)}")
     return 0
 
 
@@ -275,8 +274,7 @@ def _run(engine, args) -> int:
         db = engine.workspace.data / f".scratch_{recipe.name}.duckdb"
         for suffix in ("", ".wal"):
             Path(str(db) + suffix).unlink(missing_ok=True)
-    workspace = getattr(args, "workspace", None)  # `recipes import --run` calls this with its own options
-    resume = f"purelink recipes run {recipe.name}" + (f" --workspace {workspace}" if workspace else "")
+    resume = f"purelink recipes run {recipe.name}{in_workspace(args)}"  # `recipes import --run` has its own options
     if not args.sample:
         from purelink.cli.narrowed import narrowed_notes
 

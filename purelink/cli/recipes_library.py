@@ -9,6 +9,7 @@ import os
 import yaml
 
 from purelink.catalog.library import library, library_recipe
+from purelink.cli import in_workspace
 from purelink.errors import RecipeError
 from purelink.recipes import Recipe, data_folder, parse_recipe
 
@@ -75,8 +76,7 @@ def new_from_library(engine, args) -> int:
     for key in keys:
         state = "set" if key["set"] else f"not set: `purelink secrets set {key['name']}` or export {key['name']}=..."
         print(f"key     {key['name']:<24} {state}")
-    where = f" --workspace {args.workspace}" if args.workspace else ""
-    print(f"next    purelink recipes run {recipe.name}{where}")
+    print(f"next    purelink recipes run {recipe.name}{in_workspace(args)}")
     return 0
 
 

@@ -11,6 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
+from purelink.cli import in_workspace
+
 
 def add_actions(sub) -> None:
     share = sub.add_parser("share", help="write a portable bundle of the recipe (no secrets, no personal data)")
@@ -65,12 +67,13 @@ def _import(engine, args: argparse.Namespace) -> int:
         state = "found here" if c["found"] else f"not set: `{c['set_with']}` or export {c['or_env']}=..."
         print(f"key      {c['name']}: {state}")
     if not args.run:
-        print(f"next     purelink recipes run {r.name}")
+        print(f"next     purelink recipes run {r.name}{in_workspace(args)}")
         return 0
     from purelink.cli.recipes import _run
 
     return _run(engine, argparse.Namespace(name=r.name, version=r.version, executor=args.executor,
-                                           full_refresh=False, sample=None, format=args.format))
+                                           full_refresh=False, sample=None, format=args.format,
+                                           workspace=getattr(args, "workspace", None)))
 
 
 def _terminal() -> bool:

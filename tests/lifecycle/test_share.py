@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -115,6 +116,18 @@ def test_import_never_overwrites_and_says_how_to_set_a_missing_key(sender, tmp_p
     assert "stripe_customers_v2.yaml (shared as v1)" in out
     assert "MY_STRIPE: not set: `purelink secrets set MY_STRIPE` or export MY_STRIPE=..." in out
     assert (receiver / "recipes" / "stripe_customers_v1.yaml").read_text() == own
+
+
+def test_an_import_into_another_folder_prints_a_next_step_that_works_as_typed(sender, tmp_path, api):
+    bundle = Path(json.loads(purelink("recipes", "share", "stripe_customers", "--format", "json",
+                                      cwd=sender).stdout)["bundle"])
+    elsewhere, receiver = tmp_path / "elsewhere", tmp_path / "receiver folder"
+    elsewhere.mkdir()
+    out = purelink("recipes", "import", str(bundle), "--workspace", str(receiver), cwd=elsewhere).stdout
+    step = next(line.split(None, 1)[1] for line in out.splitlines() if line.startswith("next"))
+    assert step == f"purelink recipes run stripe_customers --workspace '{receiver}'"
+    purelink(*shlex.split(step)[1:], cwd=elsewhere, env={"STRIPE_API_KEY": api.api_key})
+    assert landed(receiver)[:3] == landed(sender)[:3]  # the sender's rows, value by value
 
 
 def test_share_refuses_a_bundle_that_would_hold_the_key(sender, api):
