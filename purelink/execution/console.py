@@ -20,8 +20,9 @@ def summary_text(finished: dict, resume_hint: str | None = None) -> str:
     streams = finished.get("streams") or {}
     total = finished.get("records", 0)
     dead = finished.get("dead_letters", 0)
-    rate = 100.0 * total / (total + dead) if (total + dead) else 100.0
-    lines.append(f"records:     {total:,} loaded, {dead:,} rejected ({rate:.1f}% passed validation)")
+    # A share of nothing is no figure: "0 loaded (100.0% passed validation)" read as a claim.
+    rate = f" ({100.0 * total / (total + dead):.1f}% passed validation)" if total + dead else ""
+    lines.append(f"records:     {total:,} loaded, {dead:,} rejected{rate}")
     for name, s in streams.items():
         extra = f" - {s['error']}" if s.get("error") and not s.get("cause") else ""
         lines.append(f"  {name:<18} {s.get('records', 0):>9,}  {s.get('status', '')}{extra}")

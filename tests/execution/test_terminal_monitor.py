@@ -207,3 +207,14 @@ def source_ids(api) -> set[str]:
         if not page["has_more"]:
             return ids
         params["starting_after"] = page["data"][-1]["id"]
+
+
+def test_the_summary_gives_no_share_of_nothing():
+    """A run that loaded and rejected nothing (nothing new, or failed first) shows no percentage:
+    "0 loaded (100.0% passed validation)" read as a claim about data there was none of."""
+    from purelink.execution.console import summary_text
+
+    nothing = summary_text({"status": "success", "records": 0, "dead_letters": 0})
+    assert "records:     0 loaded, 0 rejected\n" in nothing and "passed validation" not in nothing
+    some = summary_text({"status": "success", "records": 3, "dead_letters": 1})
+    assert "records:     3 loaded, 1 rejected (75.0% passed validation)" in some
