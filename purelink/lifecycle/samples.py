@@ -117,7 +117,7 @@ def _landed(engine: Engine, recipe: Recipe, schema: str, stream: str, rows: int)
         cur = con.execute(f'SELECT * FROM "{schema}"."{table}" LIMIT {int(rows)}')
         names = [d[0] for d in cur.description]
         records = [{k: v for k, v in zip(names, row) if not k.startswith("_purelink")} for row in cur.fetchall()]
-        ddl = f'CREATE SCHEMA IF NOT EXISTS "{schema}";\n{found[0]};\n'
+        ddl = f'CREATE SCHEMA IF NOT EXISTS "{schema}";\n{found[0].rstrip().rstrip(";")};\n'  # DuckDB's has its ";"
         return json.loads(json.dumps(records, default=str)), ddl
     finally:
         con.close()

@@ -72,9 +72,15 @@ def test_share_then_import_with_the_receivers_key_loads_the_same_rows(sender, tm
                                         "or_env": "STRIPE_API_KEY"}]
     with tarfile.open(bundle) as tar:
         names = sorted(m.name for m in tar.getmembers())
+        ddl = tar.extractfile("stripe_customers_v1/schema/customers.sql").read().decode()
     assert names == [f"stripe_customers_v1/{n}" for n in ("README.md", "manifest.json", "notebook.ipynb",
                                                            "pipeline.py", "recipe.yaml", "sample/customers.json",
                                                            "schema/customers.sql")]
+    assert ";;" not in ddl  # DuckDB's statement already ends with one
+    fresh = duckdb.connect()
+    fresh.execute(ddl)  # the schema file makes the table as it is in the sender's file
+    assert {r[0] for r in fresh.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'customers'")
+            .fetchall()} >= {"id", "email", "balance", "created"}
     count, ids, digest, emails = landed(sender)
     assert count == ids == 150 and emails
 
