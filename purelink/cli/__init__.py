@@ -47,11 +47,14 @@ def in_workspace(args: argparse.Namespace) -> str:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    from purelink import __version__
+
     """The whole parser; with `only`, just that command's module is imported for its options."""
     parser = argparse.ArgumentParser(prog="purelink", description="Get data out of APIs and databases.")
     parser.add_argument("--workspace", type=Path, default=None,
                         help="folder holding recipes/, pipelines/ and data/ (default: current directory); "
                              "accepted anywhere on the line")
+    parser.add_argument("--version", action="version", version=f"purelink {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, parents=[workspace_parent()])

@@ -163,3 +163,10 @@ def test_a_missing_key_names_the_vault_entry_the_demo_stored(tmp_path, sandbox):
     whole = json.loads(purelink("inspect", "--query", "SELECT repeat('x', 100) AS long", "--format", "json",
                                 cwd=tmp_path).stdout)
     assert whole == [{"long": "x" * 100}]
+
+
+def test_version_names_the_package_version(tmp_path):
+    import purelink as package
+
+    out = purelink("--version", cwd=tmp_path)
+    assert out.stdout.strip() == f"purelink {package.__version__}"
