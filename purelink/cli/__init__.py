@@ -47,9 +47,9 @@ def in_workspace(args: argparse.Namespace) -> str:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, just that command's module is imported for its options."""
     from purelink import __version__
 
-    """The whole parser; with `only`, just that command's module is imported for its options."""
     parser = argparse.ArgumentParser(prog="purelink", description="Get data out of APIs and databases.")
     parser.add_argument("--workspace", type=Path, default=None,
                         help="folder holding recipes/, pipelines/ and data/ (default: current directory); "

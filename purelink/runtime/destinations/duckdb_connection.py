@@ -33,19 +33,23 @@ log = logging.getLogger("purelink.runtime")
 CATALOG = "purelink_db"
 
 
+def text_literal(text: str) -> str:
+    """`text` as a SQL string literal (for statements that take no parameters: ATTACH, SET)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float = 10.0,
             token: str | None = None):
     """Open a DuckDB file (as catalog `purelink_db`), waiting a little for another writer; then a
     clear DatabaseBusy. An `md:DATABASE` path is a MotherDuck database, opened with the token read
     from the secret named `token`."""
     deadline = time.monotonic() + wait_s
-    literal = "'" + str(path).replace("'", "''") + "'"
     while True:
         con = duckdb.connect()
         try:
             if str(path).startswith("md:"):
                 _motherduck(con, token)
-            con.execute(f"ATTACH {literal} AS {CATALOG}{' (READ_ONLY)' if read_only else ''}")
+            con.execute(f"ATTACH {text_literal(str(path))} AS {CATALOG}{' (READ_ONLY)' if read_only else ''}")
             con.execute(f"USE {CATALOG}")
             return con
         except duckdb.IOException as exc:
@@ -81,7 +85,7 @@ def _motherduck(con: duckdb.DuckDBPyConnection, token: str | None) -> None:
                 "and api.motherduck.com); run `INSTALL motherduck` once with access, or load into a "
                 "local DuckDB file (--destination duckdb:data/purelink.duckdb) and `purelink migrate` "
                 "it later.") from None
-    con.execute("SET motherduck_token = '" + secret.replace("'", "''") + "'")
+    con.execute("SET motherduck_token = " + text_literal(secret))
 
 
 def size(text: str) -> str:
@@ -97,7 +101,7 @@ def limit_memory(con: duckdb.DuckDBPyConnection, path: Path, limit: str) -> None
     """Cap the connection's buffer pool (the environment's limit wins) and spill beside `path`."""
     chosen = size(os.environ.get(MEMORY_LIMIT_ENV, "").strip() or limit)
     con.execute(f"SET memory_limit = '{chosen}'")
-    con.execute("SET temp_directory = '" + f"{path}.tmp".replace("'", "''") + "'")
+    con.execute("SET temp_directory = " + text_literal(f"{path}.tmp"))
 
 
 def unlimit_memory(con: duckdb.DuckDBPyConnection, exc: Exception) -> None:
