@@ -118,6 +118,8 @@ class Committing:
         if job is not None:
             self._settle_job(job)
         self.writer.drop(lambda stream: self.runs[stream].status == "failed")
+        if self.writer.running is None:
+            self.destination.between_commits()
         self.writer.start()
 
     def _settle_job(self, job: Job) -> None:

@@ -312,6 +312,10 @@ class Destination:
     def commit(self, batches: Sequence[Batch], *, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         raise NotImplementedError
 
+    def between_commits(self) -> None:
+        """Called while no commit runs, on the thread that starts them: a moment to give back what
+        earlier commits left in memory. Nothing to do for most destinations."""
+
     def location(self) -> str:
         raise NotImplementedError
 

@@ -24,6 +24,7 @@ from purelink.runtime.destinations.base import (
 )
 from purelink.runtime.destinations.duckdb_connection import (
     MEMORY_LIMIT,
+    LogWatch,
     connect,
     limit_memory,
     unlimit_memory,
@@ -82,13 +83,15 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         self._refreshed: dict[tuple[str, str], dict[str, str]] = {}  # columns before a full refresh
         self._kept: set[tuple[str, str, str]] = set()  # columns no longer loaded, already recorded
         self._unlimited = False  # the memory limit lifted after a commit that did not fit
+        self._log = LogWatch(self.path)  # when to reopen, to give back memory (between_commits)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
         if not self.remote:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con = connect(self.path, token=self.token)
-        if not self.remote and self.memory_limit:
+        self._log = LogWatch(self.path)
+        if not self.remote and self.memory_limit and not self._unlimited:
             try:
                 limit_memory(self.con, self.path, self.memory_limit)
             except RuntimeFailure:
@@ -96,6 +99,12 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
                 raise
         prepare(self.con)
         self.catalog = self._one("SELECT current_database()")
+
+    def between_commits(self) -> None:
+        """Give back what DuckDB's checkpoints kept: close and reopen (see duckdb_connection.LogWatch)."""
+        if self._con is not None and not self.remote and self._log.due():
+            self.close()
+            self.open()
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:

@@ -9,6 +9,21 @@ even so (a merge that deletes a million scattered rows needs more than 64 MB) is
 run again without the limit, which the run's log says: a limit costs memory, never a load.
 
 `PURELINK_DUCKDB_MEMORY_LIMIT` (a size such as 512MB or 2GB) overrides the limit.
+
+Under the limit, a long run's peak memory still grew with its table (a pipeline against a plain
+numbered API: 190 MB at 20,000 records, 244 MB at 100,000, 335 MB at 300,000), for two reasons
+outside the buffer pool, each measured alone:
+- DuckDB's checkpoints (automatic once its log holds 16 MB) merge the small row groups earlier
+  checkpoints wrote ("vacuum"), loading them whole: +50-100 MB for a moment, more as the table grows.
+  A loading connection does not vacuum (`max_vacuum_tasks = 0`). Row groups emptied by a merge's
+  deletes are still dropped, and eight runs that each replaced a third of 100,000 rows left the
+  file the same size either way.
+- Each checkpoint also leaves memory behind that only closing the database gives back (1,000
+  commits of 1,000 rows: 156 MB after the first, 216 MB after the last, 155 MB once closed). So a
+  loading connection is closed and opened again between commits once its log has passed
+  RECYCLE_LOG_BYTES, or after DuckDB checkpointed on its own (`LogWatch`); closing is itself the
+  checkpoint DuckDB would have made.
+With both: 190 MB at 20,000 records, 196 MB at 100,000, 200 MB at 300,000.
 """
 
 from __future__ import annotations
@@ -24,6 +39,7 @@ from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 
 MEMORY_LIMIT_ENV = "PURELINK_DUCKDB_MEMORY_LIMIT"
 MEMORY_LIMIT = "128MB"
+RECYCLE_LOG_BYTES = 8 << 20  # half of DuckDB's automatic checkpoint threshold
 
 log = logging.getLogger("purelink.runtime")
 
@@ -98,10 +114,12 @@ def size(text: str) -> str:
 
 
 def limit_memory(con: duckdb.DuckDBPyConnection, path: Path, limit: str) -> None:
-    """Cap the connection's buffer pool (the environment's limit wins) and spill beside `path`."""
+    """Cap the connection's buffer pool (the environment's limit wins), spill beside `path`, and
+    keep checkpoints from merging row groups (see above)."""
     chosen = size(os.environ.get(MEMORY_LIMIT_ENV, "").strip() or limit)
     con.execute(f"SET memory_limit = '{chosen}'")
     con.execute("SET temp_directory = " + text_literal(f"{path}.tmp"))
+    con.execute("SET max_vacuum_tasks = 0")
 
 
 def unlimit_memory(con: duckdb.DuckDBPyConnection, exc: Exception) -> None:
@@ -110,3 +128,24 @@ def unlimit_memory(con: duckdb.DuckDBPyConnection, exc: Exception) -> None:
                 "Set %s to a larger size to keep this run's memory bounded.", str(exc).splitlines()[0],
                 MEMORY_LIMIT_ENV)
     con.execute("RESET memory_limit")
+
+
+class LogWatch:
+    """Whether a loading connection is due to be closed and opened again: its write-ahead log
+    (`NAME.duckdb.wal`) holds RECYCLE_LOG_BYTES, or shrank since the last look (DuckDB checkpointed
+    on its own, which is what leaves memory behind)."""
+
+    def __init__(self, path: Path) -> None:
+        self.log = Path(f"{path}.wal")
+        self.seen = 0
+
+    def size(self) -> int:
+        try:
+            return self.log.stat().st_size
+        except OSError:
+            return 0
+
+    def due(self) -> bool:
+        size, before = self.size(), self.seen
+        self.seen = size
+        return size >= RECYCLE_LOG_BYTES or size < before
