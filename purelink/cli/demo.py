@@ -8,8 +8,10 @@ first rows read back from DuckDB.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shlex
+from pathlib import Path
 
 from purelink.cli.sandbox import DEFAULT_PORT as DEMO_PORT
 from purelink.workspace import Workspace
@@ -142,8 +144,18 @@ def next_steps(args: argparse.Namespace, recipe: str, *, port: int, host: str) -
              (sandbox, "in another terminal; serves the recipe's API until Ctrl-C"),
              (f"purelink recipes run {recipe}{where}", "while that sandbox runs; the key is in the vault"),
              ("%load_ext purelink", "in Jupyter")]
+    if importlib.util.find_spec("ipywidgets") is None:  # the notebook's extra is not installed here
+        steps.insert(-1, (jupyter_install(), "once, before the notebook: its widgets (the jupyter extra)"))
     width = max(len(cmd) for cmd, _ in steps)
     return "next steps\n" + "\n".join(f"  {cmd.ljust(width)}   # {why}" for cmd, why in steps)
+
+
+def jupyter_install() -> str:
+    """How to add the notebook's extra to this installation: from the clone it runs from, or by name."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file():
+        return f"pip install -e {shlex.quote(f'{root}[jupyter]')}"
+    return "pip install 'purelink-jupyter[jupyter]'"
 
 
 def sandbox_host(executor: str) -> str:

@@ -129,3 +129,25 @@ def test_the_next_command_of_recipes_new_works_as_printed(tmp_path, private_home
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with duckdb.connect(str(tmp_path / "data" / "purelink.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(DISTINCT id) FROM stripe.customers").fetchone()[0] == 3421
+
+
+def test_the_notebook_step_says_how_to_add_the_jupyter_extra_when_it_is_missing(monkeypatch):
+    import argparse
+    import importlib.util
+    import tomllib
+
+    from purelink.cli import demo
+
+    args = argparse.Namespace(workspace=None, customers=demo.DEFAULT_CUSTOMERS)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name, *a))
+    lines = demo.next_steps(args, "stripe_customers", port=DEMO_PORT, host="127.0.0.1").splitlines()
+    install = next(line.split("   # ")[0].strip() for line in lines if "pip install" in line)
+    assert lines.index(next(line for line in lines if "pip install" in line)) + 1 == \
+        lines.index(next(line for line in lines if "%load_ext purelink" in line))  # just before it
+    argv = shlex.split(install)
+    assert argv[:3] == ["pip", "install", "-e"] and argv[3] == f"{ROOT}[jupyter]"  # this clone, its extra
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {"ipywidgets", "ipylab"} <= {re.split(r"[<>=\[]", d)[0] for d in extras["jupyter"]}
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    assert "pip install" not in demo.next_steps(args, "stripe_customers", port=DEMO_PORT, host="127.0.0.1")
