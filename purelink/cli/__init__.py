@@ -46,11 +46,36 @@ def in_workspace(args: argparse.Namespace) -> str:
     return f" --workspace {shlex.quote(str(workspace))}" if workspace else ""
 
 
+# The variables a user sets, for `purelink --help` (a test checks each is read somewhere in purelink).
+ENVIRONMENT = {
+    "STRIPE_API_KEY": "a source's key when the vault has none (each source names its own: "
+                      "`purelink sources show NAME`)",
+    "PURELINK_WORKSPACE": "the workspace when --workspace is not given (default: the current directory)",
+    "PURELINK_HOME": "where the encrypted vault lives (default ~/.purelink)",
+    "PURELINK_VAULT_PASSPHRASE": "unlocks a vault protected by a passphrase, without a prompt",
+    "PURELINK_VAULT_KEYRING": "0 keeps the vault's key out of the OS keyring (CI, shared machines)",
+    "PURELINK_DUCKDB_MEMORY_LIMIT": "DuckDB's buffer pool while a pipeline loads, e.g. 512MB (default 128MB)",
+    "PURELINK_BASE_IMAGE": "the runtime image's base (default python:3.11-slim)",
+    "PURELINK_CACHE_DIR": "where image builds keep downloaded wheels",
+    "GEMINI_API_KEY": "turns on the Gemini assistant; PURELINK_GEMINI_MODEL picks its model",
+}
+
+
+def environment_help() -> str:
+    import textwrap
+
+    lines = ["environment:"]
+    for name, text in ENVIRONMENT.items():
+        lines += [f"  {name}", *textwrap.wrap(text, 74, initial_indent="      ", subsequent_indent="      ")]
+    return "\n".join(lines)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with `only`, just that command's module is imported for its options."""
     from purelink import __version__
 
-    parser = argparse.ArgumentParser(prog="purelink", description="Get data out of APIs and databases.")
+    parser = argparse.ArgumentParser(prog="purelink", description="Get data out of APIs and databases.",
+                                     epilog=environment_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workspace", type=Path, default=None,
                         help="folder holding recipes/, pipelines/ and data/ (default: current directory); "
                              "accepted anywhere on the line")

@@ -170,3 +170,16 @@ def test_version_names_the_package_version(tmp_path):
 
     out = purelink("--version", cwd=tmp_path)
     assert out.stdout.strip() == f"purelink {package.__version__}"
+
+
+def test_help_names_the_environment_variables_that_purelink_reads(tmp_path):
+    from purelink.cli import ENVIRONMENT
+
+    out = purelink("--help", cwd=tmp_path).stdout
+    package = Path(__file__).resolve().parents[2] / "purelink"
+    code = "\n".join(p.read_text() for p in package.rglob("*.py") if p != package / "cli" / "__init__.py")
+    named = set(ENVIRONMENT) | {"PURELINK_GEMINI_MODEL"}
+    for name in named:
+        assert name in out, name
+        assert re.search(rf"[\"'`]{name}[\"'`]", code), f"{name} is in the help but purelink never reads it"
+    assert max(len(line) for line in out.split("environment:", 1)[1].splitlines()) <= 80  # a terminal's width
