@@ -93,6 +93,10 @@ def _hint(con, exc: Exception) -> str:
     from purelink.storage.base import qualified_matches
     from purelink.storage.duckdb import user_tables
 
+    if "read-only mode" in str(exc):
+        return ("`purelink inspect` only reads: it opens the file read-only, so a running pipeline is never "
+                "blocked. To change rows, open the file with DuckDB yourself while no pipeline writes to it "
+                "(in Python: duckdb.connect(PATH)).")
     m = _MISSING.search(str(exc))
     return missing_hint(qualified_matches(m["name"], user_tables(con)) if m else [])
 

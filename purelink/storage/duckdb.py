@@ -56,7 +56,11 @@ def use_short_names(con, default_schema: str = "main") -> None:
     see `short_name_path`. Each entry names the catalog too: a file called stripe.duckdb holds a
     catalog `stripe` that a bare schema `stripe` would be ambiguous with."""
     catalog = con.execute("SELECT current_database()").fetchone()[0]
-    path = ",".join(f"{quote(catalog)}.{quote(schema)}" for schema in short_name_path(user_tables(con), [default_schema]))
+    # only schemas the file has: one without Purelink's bookkeeping (any DuckDB file) is queried too
+    have = {s for (s,) in con.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?",
+                                      [catalog]).fetchall()}
+    path = ",".join(f"{quote(catalog)}.{quote(schema)}"
+                    for schema in short_name_path(user_tables(con), [default_schema]) if schema in have)
     con.execute("SET search_path = '" + path.replace("'", "''") + "'")
 
 

@@ -88,3 +88,27 @@ def test_short_names_on_duckdb_the_same_way(tmp_path, small_sandbox, env):
     assert [r["records"] for r in query(tmp_path, env, "SELECT records FROM executions")] == [150]
     with purelink.storage.open("duckdb:data/purelink.duckdb", root=tmp_path) as store:
         assert emails(store.table("customers")) == truth
+
+
+def test_any_duckdb_file_is_queried_and_a_change_is_refused_with_what_to_do(tmp_path):
+    """A file no pipeline wrote (no bookkeeping schema), odd names; inspect only ever reads."""
+    import duckdb
+
+    db = tmp_path / "theirs.duckdb"
+    truth = [(i, f"naïve \"{i}\" 'x'" if i % 5 else None) for i in range(1, 301)]
+    with duckdb.connect(str(db)) as con:
+        con.execute('CREATE SCHEMA "Sales Q1"')
+        con.execute('CREATE TABLE "Sales Q1"."Order Lines" (id INTEGER, "Note" VARCHAR)')
+        con.executemany('INSERT INTO "Sales Q1"."Order Lines" VALUES (?, ?)', truth)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for sql in ('SELECT id, "Note" FROM "Order Lines" ORDER BY id', 'SELECT * FROM "Sales Q1"."Order Lines"'):
+        out = purelink_cli("inspect", "--db", str(db), "--query", sql, "--format", "json", "--limit", "1000",
+                           cwd=tmp_path, env=env)
+        assert out.returncode == 0, out.stderr
+        assert sorted((r["id"], r["Note"]) for r in json.loads(out.stdout)) == truth
+    refused = purelink_cli("inspect", "--db", str(db), "--query", 'DELETE FROM "Order Lines"', cwd=tmp_path, env=env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "only reads" in refused.stderr and "duckdb.connect" in refused.stderr
+    assert "Check table names" not in refused.stderr  # the table was right: no hint about its name
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute('SELECT count(*) FROM "Sales Q1"."Order Lines"').fetchone() == (300,)
