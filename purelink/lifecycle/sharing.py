@@ -51,11 +51,22 @@ def share(engine: Engine, name: str, *, output: Path | None = None, to: str | No
         if target.exists() and _same(target, bundle.manifest):
             return target, bundle.manifest  # shared before, unchanged: nothing to write or push
         written = write_bundle(bundle, target)
+        if target.parent == default_target(engine, recipe).parent:
+            _ignore_bundles(engine.workspace.root)
         if to is not None and _is_git(to):
             _publish(folder, written, recipe)
         return written, bundle.manifest
     finally:
         bundle.close()
+
+
+def _ignore_bundles(root: Path) -> None:
+    """A bundle is built from the recipe's committed version, so the workspace's history keeps it
+    out (recipes/shared/ is in its .gitignore) rather than showing it as an untracked file."""
+    from purelink.lifecycle.history import ensure_ignores, repository
+
+    if repository(root) is not None:
+        ensure_ignores(root)
 
 
 def _same(target: Path, manifest: dict) -> bool:

@@ -68,6 +68,9 @@ def test_share_then_import_with_the_receivers_key_loads_the_same_rows(sender, tm
     manifest = json.loads(shared.stdout)
     bundle = Path(manifest["bundle"])
     assert bundle == sender / "recipes" / "shared" / "stripe_customers_v1.tar.gz" and bundle.is_file()
+    untracked = subprocess.run(["git", "status", "--porcelain"], cwd=sender, capture_output=True, text=True,
+                               check=True).stdout
+    assert "shared" not in untracked, untracked  # kept out of the workspace's history, not left untracked
     assert manifest["credentials"] == [{"name": "STRIPE_API_KEY", "set_with": "purelink secrets set STRIPE_API_KEY",
                                         "or_env": "STRIPE_API_KEY"}]
     with tarfile.open(bundle) as tar:
