@@ -106,8 +106,9 @@ executor: {args.executor}
             raise ExecutionError(f"The demo run did not succeed: {finished.get('error') or 'see the error above'}",
                                  finished.get("guidance") or "See logs/ for the events of the run.")
     frame = engine.tables(recipe)["customers"]
-    print(f"\nstripe.customers: {len(frame):,} rows, {frame['id'].nunique():,} distinct ids. First rows:")
-    print(frame[["id", "email", "name", "created", "balance"]].head(5).to_string(index=False))
+    print(f"\nstripe.customers: {len(frame):,} rows, {frame['id'].nunique():,} distinct ids. Newest:")
+    newest = frame.sort_values(["created", "id"], ascending=False).head(5)  # the same five on every run
+    print(newest[["id", "email", "name", "created", "balance"]].to_string(index=False))
     print()
     print(next_steps(args, recipe.name, port=port, host=host))
     return 0
@@ -145,17 +146,21 @@ def next_steps(args: argparse.Namespace, recipe: str, *, port: int, host: str) -
              (f"purelink recipes run {recipe}{where}", "while that sandbox runs; the key is in the vault"),
              ("%load_ext purelink", "in Jupyter")]
     if importlib.util.find_spec("ipywidgets") is None:  # the notebook's extra is not installed here
-        steps.insert(-1, (jupyter_install(), "once, before the notebook: its widgets (the jupyter extra)"))
+        lab = importlib.util.find_spec("jupyterlab") is None
+        steps.insert(-1, (jupyter_install(lab=lab), "once, before the notebook: its widgets (the jupyter extra)"
+                          + (" and JupyterLab; then: jupyter lab" if lab else "")))
     width = max(len(cmd) for cmd, _ in steps)
     return "next steps\n" + "\n".join(f"  {cmd.ljust(width)}   # {why}" for cmd, why in steps)
 
 
-def jupyter_install() -> str:
-    """How to add the notebook's extra to this installation: from the clone it runs from, or by name."""
+def jupyter_install(*, lab: bool = False) -> str:
+    """How to add the notebook's extra to this installation (from the clone it runs from, or by
+    name), and JupyterLab itself when `lab`: the extra goes into an existing Jupyter, and a fresh
+    environment has none."""
     root = Path(__file__).resolve().parents[2]
-    if (root / "pyproject.toml").is_file():
-        return f"pip install -e {shlex.quote(f'{root}[jupyter]')}"
-    return "pip install 'purelink-jupyter[jupyter]'"
+    package = (f"-e {shlex.quote(f'{root}[jupyter]')}" if (root / "pyproject.toml").is_file()
+               else "'purelink-jupyter[jupyter]'")
+    return f"pip install {package}" + (" jupyterlab" if lab else "")
 
 
 def sandbox_host(executor: str) -> str:

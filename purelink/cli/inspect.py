@@ -58,7 +58,7 @@ def query(db: Path, sql: str) -> tuple[list[str], list[tuple]]:
         edges = [i for i in range(len(columns)) if any(_edge(r[i]) for r in rows)]
         return columns, _with_infinities(con, sql, len(columns), edges) if edges else rows
     except duckdb.Error as exc:
-        raise PurelinkError(f"The query failed: {str(exc).splitlines()[0]}", _hint(con, exc)) from None
+        raise PurelinkError(f"The query failed: {str(exc).splitlines()[0]}", _hint(con, exc, db)) from None
     finally:
         con.close()
 
@@ -88,7 +88,7 @@ def _with_infinities(con, sql: str, width: int, edges: list[int]) -> list[tuple]
 _MISSING = re.compile(r"Table with name (?P<name>[^ ]+) does not exist")
 
 
-def _hint(con, exc: Exception) -> str:
+def _hint(con, exc: Exception, db: Path) -> str:
     """For an unknown table, the qualified names it may have meant."""
     from purelink.storage.base import qualified_matches
     from purelink.storage.duckdb import user_tables
@@ -96,7 +96,7 @@ def _hint(con, exc: Exception) -> str:
     if "read-only mode" in str(exc):
         return ("`purelink inspect` only reads: it opens the file read-only, so a running pipeline is never "
                 "blocked. To change rows, open the file with DuckDB yourself while no pipeline writes to it "
-                "(in Python: duckdb.connect(PATH)).")
+                f"(in Python: duckdb.connect({str(Path(db).resolve())!r})).")
     m = _MISSING.search(str(exc))
     return missing_hint(qualified_matches(m["name"], user_tables(con)) if m else [])
 

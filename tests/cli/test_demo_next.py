@@ -140,13 +140,15 @@ def test_the_notebook_step_says_how_to_add_the_jupyter_extra_when_it_is_missing(
 
     args = argparse.Namespace(workspace=None, customers=demo.DEFAULT_CUSTOMERS)
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name, *a))
-    lines = demo.next_steps(args, "stripe_customers", port=DEMO_PORT, host="127.0.0.1").splitlines()
-    install = next(line.split("   # ")[0].strip() for line in lines if "pip install" in line)
-    assert lines.index(next(line for line in lines if "pip install" in line)) + 1 == \
-        lines.index(next(line for line in lines if "%load_ext purelink" in line))  # just before it
-    argv = shlex.split(install)
-    assert argv[:3] == ["pip", "install", "-e"] and argv[3] == f"{ROOT}[jupyter]"  # this clone, its extra
+    for missing, lab in (({"ipywidgets"}, []), ({"ipywidgets", "jupyterlab"}, ["jupyterlab"])):
+        monkeypatch.setattr(importlib.util, "find_spec",
+                            lambda name, *a, gone=missing: None if name in gone else real(name, *a))
+        lines = demo.next_steps(args, "stripe_customers", port=DEMO_PORT, host="127.0.0.1").splitlines()
+        install = next(line for line in lines if "pip install" in line)
+        assert lines.index(install) + 1 == lines.index(next(ln for ln in lines if "%load_ext purelink" in ln))
+        argv = shlex.split(install.split("   # ")[0].strip())
+        assert argv == ["pip", "install", "-e", f"{ROOT}[jupyter]", *lab]  # this clone, its extra, a lab if none
+        assert ("jupyter lab" in install) == bool(lab)
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert {"ipywidgets", "ipylab"} <= {re.split(r"[<>=\[]", d)[0] for d in extras["jupyter"]}
     monkeypatch.setattr(importlib.util, "find_spec", real)
