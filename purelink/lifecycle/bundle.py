@@ -175,17 +175,19 @@ def readme(recipe: Recipe, credentials: list[dict], dropped: dict[str, list[str]
     cols = [f"- `{s.name}`: " + (", ".join(s.columns) if s.columns else "all columns") for s in recipe.streams]
     where = (f"DuckDB ({recipe.destination.path or 'data/purelink.duckdb'})" if recipe.destination.kind == "duckdb"
              else "PostgreSQL")
-    keys = [f"- `{c['name']}`: `purelink secrets set {c['name']}`, or the environment variable `{c['name']}`"
+    keys = [f"- `{c['name']}`: `purelink secrets set {c['name']}`"
+            + (f", or the environment variable `{c['name']}`" if c["name"].isupper() else "")
             for c in credentials] or ["- none"]
     kept_out = [f"- `{stream}`: {', '.join(cols_)}" for stream, cols_ in dropped.items()] or ["- none flagged"]
     bundle = f"{recipe.name}_v{recipe.version}.tar.gz"
     return "\n".join([
         f"# {recipe.name} v{recipe.version}", "",
         recipe.description or f"Loads {recipe.source.name} into {where}.", "",
-        f"Source `{recipe.source.name}`; runs {recipe.requirements.frequency}; loads into {where}. Streams:",
+        f"Source `{recipe.source.name}`; schedule: {recipe.requirements.frequency}; loads into {where}. Streams:",
         *cols, "", "## Keys it needs (by name; no value is in this bundle)", *keys,
         "Use your own key: `--credential NAME` on import stores the recipe under the secret name you chose.", "",
-        "## Run it", "```", f"purelink recipes import {bundle} --run",
+        "## Run it", "Import it and run it once (add `--credential NAME` to use a key of your own):", "```",
+        f"purelink recipes import {bundle} --run", "```", "Every later run:", "```",
         f"purelink recipes run {recipe.name}", "```", "",
         "## Left out of the sample (personal data flagged by the probe)", *kept_out, "",
         f"Recipe content sha256 `{recipe.digest()}`; the file hashes are in manifest.json.", ""])

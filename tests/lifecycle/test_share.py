@@ -214,3 +214,16 @@ def test_import_asks_a_person_for_their_key_and_keeps_it_in_the_vault(sender, tm
 
     monkeypatch.setenv("PURELINK_HOME", env["PURELINK_HOME"])  # the receiver's vault, read back here
     assert Vault().get("MINE").reveal() == RECEIVER_KEY
+
+
+def test_the_bundle_readme_runs_once_then_names_the_later_runs_and_the_keys_as_they_are_set():
+    from purelink.lifecycle.bundle import readme
+    from purelink.recipes import parse_recipe
+
+    recipe = parse_recipe("name: custs\nsource: {name: stripe}\nstreams: [{name: customers}]\n")
+    text = readme(recipe, [{"name": "stripe_sandbox"}, {"name": "STRIPE_API_KEY"}], {})
+    assert "- `stripe_sandbox`: `purelink secrets set stripe_sandbox`\n" in text  # no lowercase "variable"
+    assert "or the environment variable `STRIPE_API_KEY`" in text
+    fences = [block.strip().splitlines() for block in text.split("```")[1::2]]
+    assert fences == [["purelink recipes import custs_v1.tar.gz --run"], ["purelink recipes run custs"]]
+    assert "Every later run" in text and "runs once" not in text
