@@ -22,6 +22,8 @@ def summary_text(finished: dict, resume_hint: str | None = None) -> str:
     dead = finished.get("dead_letters", 0)
     # A share of nothing is no figure: "0 loaded (100.0% passed validation)" read as a claim.
     rate = f" ({100.0 * total / (total + dead):.1f}% passed validation)" if total + dead else ""
+    if not total + dead and status == "success" and finished.get("mode") == "incremental":
+        rate = " (nothing new at the source)"
     lines.append(f"records:     {total:,} loaded, {dead:,} rejected{rate}")
     for name, s in streams.items():
         extra = f" - {s['error']}" if s.get("error") and not s.get("cause") else ""

@@ -93,6 +93,7 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
             client.close()
         finished["duration_s"] = round(time.monotonic() - started, 3)
         finished.setdefault("status", "failed")
+        finished.setdefault("mode", mode)
         if opened:
             try:
                 destination.record_finished(run_id, finished)

@@ -216,5 +216,7 @@ def test_the_summary_gives_no_share_of_nothing():
 
     nothing = summary_text({"status": "success", "records": 0, "dead_letters": 0})
     assert "records:     0 loaded, 0 rejected\n" in nothing and "passed validation" not in nothing
+    failed = summary_text({"status": "failed", "mode": "incremental", "records": 0, "dead_letters": 0})
+    assert "nothing new" not in failed  # a failed run does not know there was nothing new
     some = summary_text({"status": "success", "records": 3, "dead_letters": 1})
     assert "records:     3 loaded, 1 rejected (75.0% passed validation)" in some

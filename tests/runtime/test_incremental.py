@@ -23,6 +23,11 @@ def test_rerun_without_new_data_makes_few_requests(sandbox_factory, pipeline):
     finished = events[-1]
     assert finished["event"] == "finished" and finished["status"] == "success"
     assert p.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0] == (3421, 3421)
+    from purelink.execution.console import summary_text
+
+    # the summary says why nothing loaded, rather than leaving "0 loaded" to be read as a failure
+    assert finished["mode"] == "incremental" and finished["records"] == 0
+    assert "records:     0 loaded, 0 rejected (nothing new at the source)" in summary_text(finished)
 
 
 def test_new_records_are_loaded_once(sandbox_factory, pipeline):
