@@ -42,6 +42,10 @@ PII_RULES = [  # (pii kind, pattern on the column's last part)
     ("name", re.compile(r"^(first_?name|last_?name|full_?name|given_name|family_name|surname)$", re.IGNORECASE)),
 ]
 EMAIL_VALUE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+# a person's role (metadata.account_manager: "Lena"); flagged as a name when its values look like one
+PERSON_ROLE = re.compile(r"(^|_)(manager|owner|rep|representative|agent|assignee|salesperson|contact|advisor|"
+                         r"author|reviewer|approver)(_name)?$", re.IGNORECASE)
+NAME_VALUE = re.compile(r"^[A-Z][\w'.-]*( [A-Z][\w'.-]*){0,3}$")
 WORDS = {"id": "unique identifier", "created_at": "when it was created", "created": "when it was created",
          "updated_at": "when it last changed", "updated": "when it last changed", "status": "current status",
          "name": "name", "email": "email address", "description": "free-text description", "type": "kind",
@@ -83,6 +87,9 @@ def column_note(column, person_stream: bool) -> ColumnNote:
     if kind == "none" and leaf.lower() == "name" and (PERSON_STREAMS.search(parent) or (person_stream and not parent)):
         kind = "name"
     values = [e for e in column.examples if e]
+    if kind == "none" and PERSON_ROLE.search(leaf) and values and \
+            all(NAME_VALUE.match(e.strip('"')) and not any(ch.isdigit() for ch in e) for e in values):
+        kind = "name"
     looks_email = bool(values) and all(EMAIL_VALUE.match(e.strip('"')) for e in values)
     if looks_email and kind == "none":
         kind = "email"

@@ -117,6 +117,18 @@ def _landed(engine: Engine, recipe: Recipe, schema: str, stream: str, rows: int)
         cur = con.execute(f'SELECT * FROM "{schema}"."{table}" LIMIT {int(rows)}')
         names = [d[0] for d in cur.description]
         records = [{k: v for k, v in zip(names, row) if not k.startswith("_purelink")} for row in cur.fetchall()]
+        # JSON columns as the objects they hold, so a personal field inside one (metadata.account_manager)
+        # is flagged and removed like a column, not shipped inside a string
+        json_columns = {c for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND data_type = 'JSON'",
+            [schema, table]).fetchall()}
+        for record in records:
+            for column in json_columns & record.keys():
+                if isinstance(record[column], str):
+                    try:
+                        record[column] = json.loads(record[column])
+                    except ValueError:
+                        pass
         ddl = f'CREATE SCHEMA IF NOT EXISTS "{schema}";\n{found[0].rstrip().rstrip(";")};\n'  # DuckDB's has its ";"
         return json.loads(json.dumps(records, default=str)), ddl
     finally:

@@ -227,3 +227,31 @@ def test_the_bundle_readme_runs_once_then_names_the_later_runs_and_the_keys_as_t
     fences = [block.strip().splitlines() for block in text.split("```")[1::2]]
     assert fences == [["purelink recipes import custs_v1.tar.gz --run"], ["purelink recipes run custs"]]
     assert "Every later run" in text and "runs once" not in text
+
+
+def test_a_person_named_inside_a_json_column_is_left_out_of_the_sample(tmp_path):
+    """metadata.account_manager: "Lena" is a person's name inside a JSON column; the sample keeps the
+    rest of the object and drops that field (a new user found it in a shared bundle)."""
+    from purelink.engine import Engine
+    from purelink.lifecycle.samples import stream_sample
+    from purelink.recipes import parse_recipe
+
+    engine = Engine(tmp_path)
+    recipe = engine.recipes.save(parse_recipe(
+        "name: custs\nsource: {name: stripe, base_url: 'http://127.0.0.1:9/v1'}\nstreams: [{name: customers}]\n"))
+    names = ["Lena", "Omar", "Aiko", "Jonas", "Priya", "Chloé", "Diego O'Brien"]
+    db = engine.db_path(recipe)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE SCHEMA stripe")
+        con.execute("CREATE TABLE stripe.customers (id VARCHAR, owner VARCHAR, metadata JSON)")
+        con.executemany("INSERT INTO stripe.customers VALUES (?, ?, ?)",
+                        [(f"cus_{i}", f"usr_{i}", json.dumps({"account_manager": n, "crm_id": f"00Q{i}", "plan": "Gold"}))
+                         for i, n in enumerate(names)])
+    sample = stream_sample(engine, recipe, recipe.streams[0])
+    assert "metadata.account_manager" in sample.dropped and "owner" not in sample.dropped  # an id, not a name
+    assert len(sample.records) == 5
+    for record in sample.records:
+        assert record["metadata"].keys() == {"crm_id", "plan"} and record["owner"].startswith("usr_")
+    text = json.dumps(sample.records, ensure_ascii=False)
+    assert not any(n in text for n in names)
