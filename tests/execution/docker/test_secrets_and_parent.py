@@ -55,9 +55,10 @@ def test_the_key_travels_on_stdin_and_kill_9_stops_the_container(tmp_path, docke
     ws, tmp = tmp_path / "ws", tmp_path / "tmp"
     ws.mkdir()
     tmp.mkdir()
-    # Slow enough (about a minute at 3 requests/s) that the checks below, which grep all of /tmp,
-    # end long before the run would: the kill must land mid-run on a loaded machine too.
-    with serve(host="0.0.0.0", latency_ms=200, rate_limit=3, customers=20000, api_keys=[key]) as api:
+    # Slow enough (200 pages at 1 request/s: over three minutes) that the checks below, which grep
+    # all of /tmp (the parallel suite's files too), end long before the run would: at 3 requests/s a
+    # loaded rehearsal's run finished first, and the kill then stopped nothing.
+    with serve(host="0.0.0.0", latency_ms=200, rate_limit=1, customers=20000, api_keys=[key]) as api:
         env = {**os.environ, "STRIPE_API_KEY": key, "PURELINK_BASE_IMAGE": base_image, "TMPDIR": str(tmp)}
         subprocess.run([*CLI, "recipes", "new", "custs", "--source", "stripe", "--streams", "customers", "--base-url",
                         api.stripe_base_url, "--executor", "docker"], cwd=ws, env=env, check=True,
@@ -76,6 +77,7 @@ def test_the_key_travels_on_stdin_and_kill_9_stops_the_container(tmp_path, docke
             assert not [m for m in config["Mounts"] if "secret" in m["Destination"]]
             assert files_holding(key, Path("/tmp"), ws) == []  # not even while the run goes on
 
+            assert proc.poll() is None, "the run ended before the kill: the test checked nothing"
             os.kill(proc.pid, signal.SIGKILL)
             proc.communicate(timeout=60)
 
