@@ -11,10 +11,9 @@ import argparse
 import importlib.util
 import os
 import shlex
-from pathlib import Path
 
 from purelink.cli.sandbox import DEFAULT_PORT as DEMO_PORT
-from purelink.workspace import Workspace
+from purelink.workspace import CHECKOUT, Workspace
 
 # The vault entry the demo recipe names. Not `stripe`: a user's real Stripe key may live there,
 # and the demo must never replace it with the sandbox's published test key.
@@ -157,9 +156,7 @@ def jupyter_install(*, lab: bool = False) -> str:
     """How to add the notebook's extra to this installation (from the clone it runs from, or by
     name), and JupyterLab itself when `lab`: the extra goes into an existing Jupyter, and a fresh
     environment has none."""
-    root = Path(__file__).resolve().parents[2]
-    package = (f"-e {shlex.quote(f'{root}[jupyter]')}" if (root / "pyproject.toml").is_file()
-               else "'purelink-jupyter[jupyter]'")
+    package = f"-e {shlex.quote(f'{CHECKOUT}[jupyter]')}" if CHECKOUT else "'purelink-jupyter[jupyter]'"
     return f"pip install {package}" + (" jupyterlab" if lab else "")
 
 
