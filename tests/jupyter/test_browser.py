@@ -67,7 +67,7 @@ FATE = """([el, shown]) => {
 def run_until(page, index: int, shown: str | None = None) -> None:
     """Run the cell until it has ended, or until `shown` (a selector) is on the page when given.
     An execution the kernel dropped or lost is sent again; an ended one whose widget the front end
-    never drew ("Loading widget...") too. What the page showed goes into the error otherwise."""
+    never drew ("Loading widget...") too, from a reloaded page. What the page showed goes into the error otherwise."""
     prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
     fates = []
     for _ in range(5):
@@ -91,6 +91,11 @@ def run_until(page, index: int, shown: str | None = None) -> None:
                 page.locator(shown).first.wait_for(timeout=60 * SECOND)
                 return
             except PlaywrightTimeout:
+                # "Loading widget..." after every resend (a quiet rehearsal, after jupyter_server failed
+                # the page's first websocket): this page's widget manager lost its kernel; a new page gets
+                # a new one, and the kernel keeps its state
+                page.reload()
+                wait_for_kernel(page)
                 continue
     raise AssertionError(f"cell {index}: {' then '.join(fates)}, five times; the page says:\n{page_state(page)}")
 
