@@ -104,8 +104,8 @@ class Extraction(Committing, Estimating, StagedRefresh):
         return windows
 
     def _commit_plans(self) -> None:
-        """Every stream's starting state in one transaction, while the first requests are on their way
-        (DuckDB's first commit imports pandas: 0.3-0.6 s). Safe: no page commits before it."""
+        """Every stream's starting state in one transaction, while the first requests are on their way.
+        Safe: no page commits before it."""
         plans, self._plans = self._plans, []
         if plans:
             self.destination.commit(plans, run_id=self.run_id, extracted_at=datetime.now(UTC))
