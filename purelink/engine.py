@@ -15,6 +15,7 @@ from pathlib import Path
 
 from purelink.catalog.spec import ConnectorSpec, get_spec
 from purelink.errors import ExecutionError, PurelinkError
+from purelink.execution import prestart
 from purelink.execution.images import print_build_progress as build_progress
 from purelink.execution.jobs import Job, LocalRunner, Run, Runner, RunResult, runtime_settings
 from purelink.execution.reach import recipe_urls
@@ -154,6 +155,8 @@ class Engine:
 
             secrets.update(warehouse_credentials(recipe, interactive=interactive))
         runner, warning = self._runner(recipe, executor, on_build, sample=bool(sample))
+        if not isinstance(runner, LocalRunner):
+            prestart.discard()  # started by `recipes run` in case the run was local
         args = []
         if sample:
             args += ["--sample", str(sample)]

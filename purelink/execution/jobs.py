@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from purelink.execution import prestart
 from purelink.runtime.bookkeeping import EXECUTOR_ENV, started_by
 from purelink.runtime.entry import PARENT_PIPE
 from purelink.runtime.events import parse_event
@@ -280,12 +281,14 @@ class _LocalHandle(RunHandle):
         env[EXECUTOR_ENV] = started_by("local")
         env.pop("PURELINK_SECRETS_FILE", None)
         env[PARENT_PIPE] = "stdin"
-        cmd = [runner.python, str(job.module), "--db", str(job.db_path), *job.args]
+        args = ["--db", str(job.db_path), *job.args]
         # Secrets go down a pipe, never into a file: a kill -9 of this process leaves nothing on
         # disk. The pipe stays open for the whole run; its end tells the pipeline we are gone.
-        self._proc = subprocess.Popen(
-            cmd, cwd=job.workspace, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
+        # `purelink recipes run` started the process already (prestart.py); otherwise it starts now.
+        self._proc = prestart.take(runner.python, str(job.module), args, str(job.workspace), job.env,
+                                   job.secrets) or subprocess.Popen(
+            [runner.python, str(job.module), *args], cwd=job.workspace, env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
         )
         assert self._proc.stdin is not None
         try:

@@ -72,6 +72,7 @@ META_TIMES = frozenset(c for c, k in {**META_PURELINK, **META_AIRBYTE}.items() i
 # run by hand says `local`.
 EXECUTORS = ("local", "docker", "airflow", "kubernetes", "cron")
 EXECUTOR_ENV = "PURELINK_EXECUTOR"
+PARENT_PIPE = "PURELINK_PARENT_PIPE"  # set by a runner that holds a pipe on the run's stdin
 
 
 SCHEDULERS = ("airflow", "kubernetes", "cron")

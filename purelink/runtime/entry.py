@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from purelink.runtime.auth import mask, provide, set_context
-from purelink.runtime.lean import without_pandas
+from purelink.runtime.bookkeeping import PARENT_PIPE
 
 EXIT_FAILED, EXIT_STOPPED = 1, 143
-PARENT_PIPE = "PURELINK_PARENT_PIPE"  # set by a runner that holds a pipe on our stdin
 
 
 @dataclass
@@ -71,6 +70,9 @@ def invocation(pipeline: str, streams: list, *, db: str, workspace: str | Path |
         parser.error(f"the folder {Path(args.db).resolve().parent} does not exist; create it first "
                      "(mkdir -p), or leave out --db to use the workspace's data folder")
     set_context(pipeline=pipeline, workspace=str(base))
+    # Imported here: the command imports this module too, and need not load httpx with lean.
+    from purelink.runtime.lean import without_pandas
+
     without_pandas()
     run_id = args.run_id or os.environ.get("PURELINK_RUN_ID") or uuid.uuid4().hex[:16]
     handler = logging.StreamHandler(sys.stderr)
