@@ -70,28 +70,41 @@ def infer_types(rows: Iterable[dict]) -> dict[str, str]:
     types: dict[str, str] = {}
     for row in rows:
         for key, value in row.items():
-            types[key] = widen(types.get(key, "null"), value_type(value))
+            kind = types.get(key, "null")
+            # A value never narrows a column: text cannot change a varchar column, nothing a json
+            # one, so the timestamp pattern is not tried on every string of a text column.
+            if kind == "json" or (kind == "varchar" and (value is None or type(value) is str)):
+                continue
+            types[key] = widen(kind, value_type(value))
     return types
+
+
+#: `json.dumps(value, separators=(",", ":"), ensure_ascii=False)`, without building an encoder per value
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _convert(value: Any, kind: str) -> Any:
     if value is None:
         return None
     if kind == "json":
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return _dumps(value)
     if kind in ("varchar", "timestamptz"):
         if isinstance(value, str):
             return value
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, (dict, list)):
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            return _dumps(value)
         return str(value)
     if kind == "double":
         return float(value)
     if kind == "bigint":
         return int(value)
     return value
+
+
+#: the Python type Arrow takes as it is for a column of each type (a column of these needs no conversion)
+NATIVE = {"boolean": bool, "bigint": int, "double": float, "varchar": str, "timestamptz": str, "null": type(None)}
 
 
 def to_arrow(rows: Sequence[dict], types: dict[str, str]) -> pa.Table:
@@ -105,7 +118,11 @@ def to_arrow(rows: Sequence[dict], types: dict[str, str]) -> pa.Table:
              "json": pa.string(), "timestamptz": pa.string(), "null": pa.string()}
     arrays = []
     for name, kind in types.items():
-        values = [_convert(row.get(name), kind) for row in rows]
+        values = [row.get(name) for row in rows]
+        if kind == "json":
+            values = [None if v is None else _dumps(v) for v in values]
+        elif any(v is not None and type(v) is not NATIVE[kind] for v in values):
+            values = [_convert(v, kind) for v in values]  # mixed (an int in a double column): converted one by one
         arrays.append(pa.array(values, type=arrow[kind]))
     return pa.Table.from_arrays(arrays, names=list(types))
 
