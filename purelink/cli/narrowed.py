@@ -1,8 +1,12 @@
-"""Before `recipes run`: columns a table holds that the recipe's current version no longer selects.
+"""Before `recipes run`: columns a table holds that the recipe's current version no longer selects,
+and columns it selects that the table does not hold (an earlier version left them out).
 
 The rule (the design summary, issue 12 item 8): an incremental run leaves such columns in the table
 with the values already loaded; a full refresh rebuilds the table without them (the runtime records
 each as `dropped` in `_purelink.schema_changes` where it can). Without this note a narrowed recipe "loads nothing" silently.
+A column selected again is the other way round: an incremental run gives it values only in the
+rows it loads, so a run that finds nothing new "succeeds" with the column still missing; the note
+says so and names the full refresh that fills it for every row.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ META = ("_purelink_", "_airbyte_")
 def narrowed_notes(engine, recipe, *, full_refresh: bool, command: str) -> list[str]:
     """One sentence per table that holds columns the recipe no longer selects; [] when none, or
     when the store cannot be read yet (nothing loaded)."""
+    from purelink.runtime.records import column_name
     from purelink.storage import recipe_store
 
     narrowed = [s for s in recipe.streams if s.columns]
@@ -30,11 +35,16 @@ def narrowed_notes(engine, recipe, *, full_refresh: bool, command: str) -> list[
                 tables = [o for o in owned if o[1] == (stream.into or stream.name)]
                 if not tables and len(owned) == 1 and len(recipe.streams) == 1:
                     tables = owned  # the one table the recipe's one stream loads into, named otherwise
+                selected = [column_name(c) for c in stream.columns]  # address.city is column address_city
                 for schema, table in tables:
-                    kept = {c.split(".")[0] for c in stream.columns}
-                    extra = [c for c in store.columns(schema, table) if not c.startswith(META) and c not in kept]
+                    held = store.columns(schema, table)
+                    kept = {c.split(".")[0] for c in stream.columns} | set(selected)
+                    extra = [c for c in held if not c.startswith(META) and c not in kept]
                     if extra:
                         notes.append(_note(recipe, f"{schema}.{table}", extra, full_refresh, command))
+                    missing = [c for c in selected if c.lower() not in {h.lower() for h in held}]
+                    if missing and not full_refresh:
+                        notes.append(_missing_note(recipe, f"{schema}.{table}", missing, command))
             return notes
     except (PurelinkError, NotImplementedError):
         return []  # no database or no bookkeeping yet: nothing was loaded to compare with
@@ -49,3 +59,9 @@ def _note(recipe, table: str, extra: list[str], full_refresh: bool, command: str
             f"run leaves them in the table with the values already loaded and gives them no new values; rows "
             f"not changed at the source are not loaded again. To rebuild the table without them "
             f"(their values are then dropped): {command} --full-refresh")
+
+
+def _missing_note(recipe, table: str, missing: list[str], command: str) -> str:
+    return (f"note: recipe {recipe.name} v{recipe.version} selects {', '.join(missing)}, which {table} does not "
+            f"have (an earlier version did not select it). An incremental run gives it values only in the rows it "
+            f"loads; rows already loaded stay without. To load it for every row: {command} --full-refresh")

@@ -100,3 +100,16 @@ def test_narrowing_the_columns_says_what_happens_and_how_to_apply_it(tmp_path, s
                 ) == [("name", "dropped")]
     quiet = cli("recipes", "run", "custs")  # applied: nothing more to say
     assert "no longer selects" not in quiet.stderr
+
+    # Selected again (with a nested path): the run that finds nothing new says the table lacks them
+    # and how to fill them, rather than a bare success with the columns missing.
+    cli("recipes", "new", "custs", "--columns", "customers:id,email,name,address.city", "--update")
+    wider = cli("recipes", "run", "custs")
+    assert "note: recipe custs v3 selects name, address_city, which stripe.customers does not have" in wider.stderr
+    assert "purelink recipes run custs --full-refresh" in wider.stderr
+    assert sorted(columns(tmp_path, "customers")) == ["email", "id"]  # nothing new at the source: unchanged
+    cli("recipes", "run", "custs", "--full-refresh")
+    assert {i: (n, c) for i, n, c in rows(tmp_path, "SELECT id, name, address_city FROM stripe.customers")} == {
+        i: (o["name"], (o.get("address") or {}).get("city")) for i, o in TRUTH.items()}
+    filled = cli("recipes", "run", "custs")
+    assert "note:" not in filled.stderr  # address_city is the selected address.city, not a column left over
