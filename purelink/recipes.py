@@ -309,10 +309,7 @@ class RecipeStore:
             name, version = m[1], int(m[2])
         versions = self.versions(name)
         if not versions:
-            known = ", ".join(self.names()) or "none yet"
-            raise RecipeError(f"No recipe named {name!r} in {self.workspace.recipes}.",
-                              f"Recipes here: {known}. Create one with `purelink recipes new {name} "
-                              "--source stripe --streams customers` or the wizard.")
+            raise RecipeError(f"No recipe named {name!r} in {self.workspace.recipes}.", self._not_found_hint(name))
         explicit, version = version is not None, version or versions[-1]
         if version not in versions:
             raise RecipeError(f"{name} has no version {version}.",
@@ -324,6 +321,21 @@ class RecipeStore:
         if recorded and recorded["digest"] != recipe.digest():
             recipe = self._adopt_edit(recipe, path, explicit=explicit)
         return recipe
+
+    def _not_found_hint(self, name: str) -> str:
+        """A near name first (a typo), then whether this is a workspace at all (the wrong folder)."""
+        import difflib
+
+        names = self.names()
+        create = f"`purelink recipes new {name} --source stripe --streams customers` or the wizard"
+        close = difflib.get_close_matches(name, names, n=2, cutoff=0.75)
+        if close:
+            return f"Did you mean {' or '.join(close)}? Recipes here: {', '.join(names)}."
+        if names:
+            return f"Recipes here: {', '.join(names)}. Create one with {create}."
+        return (f"{self.workspace.root} holds no recipes: run the command in the folder of your workspace (where "
+                f"you ran `purelink demo` or `recipes new`), or name it with --workspace PATH. To create one "
+                f"here: {create}.")
 
     def _adopt_edit(self, edited: Recipe, path: Path, explicit: bool) -> Recipe:
         """`path` was edited by hand: its content becomes the next version and the file gets its

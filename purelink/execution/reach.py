@@ -104,7 +104,7 @@ def _check(item: Endpoint, budget_s: float) -> Endpoint:
         raise SourceError(f"The host {item.host} (in {item.url}) cannot be resolved from this machine: "
                           f"{exc.strerror}.",
                           "Check the URL for typos and that this machine's DNS and network reach it; "
-                          "fix the recipe's URL with `purelink recipes new NAME ... --base-url URL`.") from None
+                          "fix the recipe's URL with `purelink recipes new NAME --update --base-url URL`.") from None
     per_try = max(0.5, budget_s - 0.5)
     for family, kind, proto, _, address in infos:
         with socket.socket(family, kind, proto) as sock:
@@ -132,7 +132,7 @@ def _loopback_guidance(item: Endpoint) -> str:
                 "where it runs: for the database it reads, `purelink recipes new NAME --update --base-url URL`; "
                 "for the warehouse it loads into, `purelink recipes new NAME --update --destination URL`.")
     return (f"Start the service first; for the sandbox: `purelink sandbox --port {item.port}`. Or point the "
-            "recipe at where the API runs (`purelink recipes new NAME ... --base-url URL`).")
+            "recipe at where the API runs (`purelink recipes new NAME --update --base-url URL`).")
 
 
 def _far_guidance(item: Endpoint) -> str:

@@ -99,6 +99,20 @@ def test_user_mistakes_give_one_paragraph_and_no_traceback(tmp_path, args, messa
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
+def test_a_misspelled_recipe_or_the_wrong_folder_is_named_as_such(tmp_path, sandbox):
+    purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
+             sandbox.stripe_base_url, cwd=tmp_path)
+    typo = purelink("recipes", "run", "stripe_customer", cwd=tmp_path, check=False)
+    assert typo.returncode == 1 and "Did you mean stripe_customers?" in typo.stderr
+    assert "recipes new stripe_customer " not in typo.stderr  # not an offer to create the typo
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    lost = purelink("recipes", "run", "stripe_customers", cwd=elsewhere, check=False)
+    assert lost.returncode == 1 and "--workspace PATH" in lost.stderr and str(elsewhere) in lost.stderr
+    found = purelink("recipes", "show", "stripe_customers", "--workspace", str(tmp_path), cwd=elsewhere)
+    assert "stripe_customers" in found.stdout
+
+
 def test_missing_key_says_which_variable_to_set(tmp_path, sandbox):
     purelink("recipes", "new", "k", "--source", "stripe", "--streams", "customers", "--base-url",
              sandbox.stripe_base_url, cwd=tmp_path)
