@@ -11,6 +11,7 @@ import argparse
 import importlib.util
 import os
 import shlex
+from typing import Self
 
 from purelink.cli.sandbox import DEFAULT_PORT as DEMO_PORT
 from purelink.workspace import CHECKOUT, Workspace
@@ -46,6 +47,41 @@ def start_sandbox(port: int | None, customers: int, host: str, previous: int | N
     return serve(port=0, customers=customers, host=host)
 
 
+class Running:
+    """A sandbox another process serves on the demo's port (`purelink sandbox`, as the demo's next
+    steps suggest): used as it is, so the recipe keeps naming that port."""
+
+    def __init__(self, url: str, sources: dict) -> None:
+        self.url, self.stripe_base_url, self.api_key = url, sources["stripe"]["base_url"], sources["stripe"]["api_key"]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def running_sandbox(host: str, customers: int) -> Running | None:
+    """The sandbox on the demo's port when it serves exactly the demo's data (seed 0, as many
+    customers) without faults; None when the port is free, or held by anything else."""
+    import json
+    import urllib.request
+
+    url = f"http://{host}:{DEMO_PORT}"
+    try:
+        with urllib.request.urlopen(f"{url}/_sandbox/config", timeout=1) as answer:
+            config = json.loads(answer.read())
+        with urllib.request.urlopen(f"{url}/_sandbox/sources", timeout=1) as answer:
+            sources = json.loads(answer.read())
+    except (OSError, ValueError):
+        return None
+    wanted = {"seed": 0, "customers": customers, "latency_ms": 0, "rate_limit": None, "fail_rate": 0.0,
+              "drift_after": None}
+    if not isinstance(config, dict) or any(config.get(k) != v for k, v in wanted.items()) or "stripe" not in sources:
+        return None
+    return Running(url, sources)
+
+
 def previous_port(engine) -> int | None:
     """The sandbox port the demo recipe's current version names, if any."""
     from urllib.parse import urlsplit
@@ -71,9 +107,11 @@ def run(args: argparse.Namespace) -> int:
     # The recipe holds the sandbox's URL: the same port on every run keeps it one recipe version,
     # and lets `purelink sandbox` (same default port) serve it again later.
     host = sandbox_host(args.executor)
-    with start_sandbox(args.port, args.customers, host, previous_port(engine)) as sandbox:
+    running = running_sandbox(host, args.customers) if args.port is None else None
+    with running or start_sandbox(args.port, args.customers, host, previous_port(engine)) as sandbox:
         port = int(sandbox.url.rsplit(":", 1)[1])
-        print(f"sandbox     Stripe-compatible API at {sandbox.stripe_base_url} ({args.customers:,} customers)")
+        print(f"sandbox     Stripe-compatible API at {sandbox.stripe_base_url} ({args.customers:,} customers)"
+              + (f", served by the `purelink sandbox` already running on port {port}" if running else ""))
         if args.port is None and port != DEMO_PORT:
             print(f"note        port {DEMO_PORT} is busy, so the sandbox uses {port}; the recipe names that "
                   f"port (a new recipe version when it changes; the next demo tries {port} again)")
@@ -109,7 +147,7 @@ executor: {args.executor}
     newest = frame.sort_values(["created", "id"], ascending=False).head(5)  # the same five on every run
     print(newest[["id", "email", "name", "created", "balance"]].to_string(index=False))
     print()
-    print(next_steps(args, recipe.name, port=port, host=host))
+    print(next_steps(args, recipe.name, port=port, host=host, running=running is not None))
     return 0
 
 
@@ -130,7 +168,7 @@ def store_key(key: str) -> None:
               f"store it: purelink secrets set {DEMO_CREDENTIAL}")
 
 
-def next_steps(args: argparse.Namespace, recipe: str, *, port: int, host: str) -> str:
+def next_steps(args: argparse.Namespace, recipe: str, *, port: int, host: str, running: bool = False) -> str:
     """Commands that work when typed as printed, one per line (a test types each one)."""
     where = f" --workspace {shlex.quote(str(args.workspace))}" if args.workspace else ""
     sandbox = "purelink sandbox"
@@ -144,6 +182,9 @@ def next_steps(args: argparse.Namespace, recipe: str, *, port: int, host: str) -
              (sandbox, "in another terminal; serves the recipe's API until Ctrl-C"),
              (f"purelink recipes run {recipe}{where}", "while that sandbox runs; the key is in the vault"),
              ("%load_ext purelink", "in Jupyter")]
+    if running:  # it runs already: starting another would only find the port taken
+        steps.pop(1)
+        steps[1] = (steps[1][0], f"while the sandbox on port {port} runs; the key is in the vault")
     if importlib.util.find_spec("ipywidgets") is None:  # the notebook's extra is not installed here
         lab = importlib.util.find_spec("jupyterlab") is None
         steps.insert(-1, (jupyter_install(lab=lab), "once, before the notebook: its widgets (the jupyter extra)"
