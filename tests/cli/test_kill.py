@@ -32,18 +32,24 @@ def files_holding(secret: str, *folders: Path) -> list[Path]:
     return found
 
 
-def pipeline_pids(module: Path) -> list[int]:
-    """Processes running this pipeline module (ours alone: the path is in this test's tmp folder)."""
+def processes(*needles: str) -> list[int]:
+    """Processes whose command line holds each of `needles` (ours alone: the paths are in this test's
+    tmp folder)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if str(module).encode() in cmdline:
+            if all(needle in cmdline for needle in needles):
                 pids.append(int(entry.name))
     return pids
+
+
+def pipeline_pids(module: Path) -> list[int]:
+    """Processes running this pipeline module (the process `recipes run` started first names it too)."""
+    return processes(str(module))
 
 
 def test_kill_9_of_the_command_stops_the_pipeline_and_leaves_no_secret(tmp_path, sandbox_factory):

@@ -9,13 +9,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import duckdb
 
 from purelink.execution import prestart
 from tests.cli.test_causes import CLI, new_recipe
-from tests.cli.test_kill import pipeline_pids
+from tests.cli.test_kill import pipeline_pids, processes
 
 SHOW = """
 import json, os, sys
@@ -28,16 +27,7 @@ print(json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "path0": sys.path[0], "n
 
 
 def host_processes(marker: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"purelink.runtime.host" in cmdline and any(marker.encode() in part for part in cmdline):
-                pids.append(int(entry.name))
-    return pids
+    return processes("purelink.runtime.host", marker)
 
 
 def test_the_module_runs_as_python_would_run_it_with_keys_kept_out_of_its_environment(tmp_path, monkeypatch):
