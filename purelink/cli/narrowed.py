@@ -53,8 +53,10 @@ def narrowed_notes(engine, recipe, *, full_refresh: bool, command: str) -> list[
 def _note(recipe, table: str, extra: list[str], full_refresh: bool, command: str) -> str:
     cols = ", ".join(extra)
     if full_refresh:
+        them, those = ("it", "that column and its values are") if len(extra) == 1 else \
+            ("them", "those columns and their values are")
         return (f"note: this full refresh rebuilds {table} without {cols} (recipe {recipe.name} v{recipe.version} "
-                f"no longer selects them): those columns and their values are dropped.")
+                f"no longer selects {them}): {those} dropped.")
     return (f"note: recipe {recipe.name} v{recipe.version} no longer selects {cols} of {table}. An incremental "
             f"run leaves them in the table with the values already loaded and gives them no new values; rows "
             f"not changed at the source are not loaded again. To rebuild the table without them "
@@ -62,6 +64,7 @@ def _note(recipe, table: str, extra: list[str], full_refresh: bool, command: str
 
 
 def _missing_note(recipe, table: str, missing: list[str], command: str) -> str:
+    it = "it" if len(missing) == 1 else "them"
     return (f"note: recipe {recipe.name} v{recipe.version} selects {', '.join(missing)}, which {table} does not "
-            f"have (an earlier version did not select it). An incremental run gives it values only in the rows it "
-            f"loads; rows already loaded stay without. To load it for every row: {command} --full-refresh")
+            f"have (an earlier version did not select {it}). An incremental run gives {it} values only in the rows "
+            f"it loads; rows already loaded stay without. To load {it} for every row: {command} --full-refresh")
