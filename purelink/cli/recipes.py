@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new.add_argument("--from", dest="from_library", metavar="LIBRARY_RECIPE",
                      help="start from a ready recipe (see `recipes list --library`); --var fills its ${NAME}s")
 
-    ls = sub.add_parser("list", help="recipes in this workspace")
+    ls = sub.add_parser("list", help="recipes in this workspace; --library: the ready ones shipped, --shared: bundles")
     ls.add_argument("--format", choices=["table", "json"], default="table")
     ls.add_argument("--library", action="store_true", help="the ready recipes shipped with purelink instead")
 

@@ -113,6 +113,11 @@ def test_a_misspelled_recipe_or_the_wrong_folder_is_named_as_such(tmp_path, sand
     assert "stripe_customers" in found.stdout
 
 
+def test_recipes_help_shows_where_ready_and_shared_recipes_are_listed(tmp_path):
+    shown = purelink("recipes", "--help", cwd=tmp_path).stdout
+    assert "--library" in shown and "--shared" in shown  # `recipes list` is where both are
+
+
 def test_missing_key_says_which_variable_to_set(tmp_path, sandbox):
     purelink("recipes", "new", "k", "--source", "stripe", "--streams", "customers", "--base-url",
              sandbox.stripe_base_url, cwd=tmp_path)
