@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Protocol
 
 from purelink.execution import prestart
-from purelink.runtime.bookkeeping import EXECUTOR_ENV, started_by
-from purelink.runtime.entry import PARENT_PIPE
 from purelink.runtime.events import parse_event
 
 # The runtime's settings a run takes from the environment of whoever starts it: a container gets
@@ -275,12 +273,7 @@ class _LocalHandle(RunHandle):
     def __init__(self, runner: LocalRunner, job: Job) -> None:
         self.warning = runner.warning
         self.output: list[str] = []
-        env = {k: v for k, v in os.environ.items() if k not in job.secrets}
-        env.update(job.env)
-        env["PYTHONUNBUFFERED"] = "1"
-        env[EXECUTOR_ENV] = started_by("local")
-        env.pop("PURELINK_SECRETS_FILE", None)
-        env[PARENT_PIPE] = "stdin"
+        env = prestart.pipeline_env(job.secrets, job.env)
         args = ["--db", str(job.db_path), *job.args]
         # Secrets go down a pipe, never into a file: a kill -9 of this process leaves nothing on
         # disk. The pipe stays open for the whole run; its end tells the pipeline we are gone.

@@ -22,19 +22,28 @@ SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECAS
 _early: tuple[subprocess.Popen, dict[str, str]] | None = None
 
 
+def pipeline_env(leave_out, settings: dict[str, str]) -> dict[str, str]:
+    """The environment of a local pipeline process: this one's without the names in `leave_out`
+    (their values go down the pipe, if at all) and without a container's secrets file, with the
+    job's `settings`, unbuffered output, its executor and the pipe it reads."""
+    from purelink.runtime.bookkeeping import EXECUTOR_ENV, PARENT_PIPE, started_by
+
+    env = {k: v for k, v in os.environ.items() if k not in leave_out and k != "PURELINK_SECRETS_FILE"}
+    env.update(settings)
+    env.update({"PYTHONUNBUFFERED": "1", EXECUTOR_ENV: started_by("local"), PARENT_PIPE: "stdin"})
+    return env
+
+
 def prestart(expected: Path) -> None:
     """Start the pipeline interpreter now; it waits for `take()`'s caller to send the job.
     `expected`, the module the run will most likely be, goes on its command line for `ps` and
     whoever looks for the run's process by its module; the job decides what runs."""
     global _early
     discard()  # one left by an earlier command in this process has that command's environment
-    from purelink.runtime.bookkeeping import EXECUTOR_ENV, PARENT_PIPE, started_by
-
     held = {k: v for k, v in os.environ.items() if SECRET_NAME.search(k)}
-    env = {k: v for k, v in os.environ.items() if k not in held and k != "PURELINK_SECRETS_FILE"}
-    env.update({"PYTHONUNBUFFERED": "1", EXECUTOR_ENV: started_by("local"), PARENT_PIPE: "stdin"})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "purelink.runtime.host", str(expected)], env=env, stdin=subprocess.PIPE,
+        [sys.executable, "-m", "purelink.runtime.host", str(expected)], env=pipeline_env(held, {}),
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
     )
     _early = (proc, held)
