@@ -62,10 +62,12 @@ class Running:
 
 
 def running_sandbox(host: str, customers: int) -> Running | None:
-    """The sandbox on the demo's port when it serves exactly the demo's data (seed 0, as many
-    customers) without faults; None when the port is free, or held by anything else."""
+    """The sandbox on the demo's port when it serves exactly what the demo's own would (seed,
+    customers, no faults); None when the port is free, or held by anything else."""
     import json
     import urllib.request
+
+    from purelink.sandbox.protocol import SERVED, SandboxConfig
 
     url = f"http://{host}:{DEMO_PORT}"
     try:
@@ -75,8 +77,7 @@ def running_sandbox(host: str, customers: int) -> Running | None:
             sources = json.loads(answer.read())
     except (OSError, ValueError):
         return None
-    wanted = {"seed": 0, "customers": customers, "latency_ms": 0, "rate_limit": None, "fail_rate": 0.0,
-              "drift_after": None}
+    wanted = {k: getattr(SandboxConfig(customers=customers), k) for k in SERVED}
     if not isinstance(config, dict) or any(config.get(k) != v for k, v in wanted.items()) or "stripe" not in sources:
         return None
     return Running(url, sources)

@@ -36,6 +36,10 @@ class SandboxConfig:
     log_requests: bool = False
 
 
+#: the settings that decide what a sandbox answers (its data and its faults), as GET /_sandbox/config tells them
+SERVED = ("seed", "customers", "latency_ms", "rate_limit", "fail_rate", "drift_after")
+
+
 @dataclass
 class Request:
     method: str

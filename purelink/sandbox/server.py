@@ -24,6 +24,7 @@ from purelink.errors import PurelinkError
 from purelink.sandbox.faults import FailureInjector, Stats, TokenBucket
 from purelink.sandbox.protocol import (
     PROTOCOL_MODULES,
+    SERVED,
     Protocol,
     Request,
     Response,
@@ -95,10 +96,7 @@ class App:
         if route == ("GET", "/_sandbox/health"):
             return json_response(200, {"ok": True})
         if route == ("GET", "/_sandbox/config"):  # what it serves: `purelink demo` reuses a sandbox serving its data
-            c = self.config
-            return json_response(200, {"seed": c.seed, "customers": c.customers, "latency_ms": c.latency_ms,
-                                       "rate_limit": c.rate_limit, "fail_rate": c.fail_rate,
-                                       "drift_after": c.drift_after})
+            return json_response(200, {k: getattr(self.config, k) for k in SERVED})
         return json_response(404, {"error": {"message": f"Unknown sandbox endpoint {request.method} {request.path}"
                                              "; try GET /_sandbox/stats, /_sandbox/sources, /_sandbox/config, "
                                              "/_sandbox/health."}})
