@@ -42,7 +42,8 @@ def narrowed_notes(engine, recipe, *, full_refresh: bool, command: str) -> list[
                     extra = [c for c in held if not c.startswith(META) and c not in kept]
                     if extra:
                         notes.append(_note(recipe, f"{schema}.{table}", extra, full_refresh, command))
-                    missing = [c for c in selected if c.lower() not in {h.lower() for h in held}]
+                    present = {h.lower() for h in held}
+                    missing = [c for c in selected if c.lower() not in present]
                     if missing and not full_refresh:
                         notes.append(_missing_note(recipe, f"{schema}.{table}", missing, command))
             return notes

@@ -70,16 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.action != "run" or args.executor == "docker":
-        from purelink.engine import Engine
-
-        return ACTIONS[args.action](Engine(args.workspace), args)
-    # The pipeline's interpreter imports its libraries while this one finds the recipe, its
-    # connector and keys (about 0.25 s of each); a container run, or a mistake, leaves it unused.
     from purelink.execution import prestart
-    from purelink.workspace import Workspace
 
-    prestart.prestart(Workspace.at(args.workspace).pipelines / f"{args.name}.py")
+    if args.action == "run" and args.executor != "docker":
+        # The pipeline's interpreter imports its libraries while this one finds the recipe, its
+        # connector and keys (about 0.25 s of each); a container run, or a mistake, leaves it unused.
+        from purelink.workspace import Workspace
+
+        prestart.prestart(Workspace.at(args.workspace).pipelines / f"{args.name}.py")
     try:
         from purelink.engine import Engine
 

@@ -1,7 +1,6 @@
 """A pipeline process without the packages its libraries import only because they are installed.
 
-httpx: 
-httpx imports its command-line client (`httpx._main`: click, rich, pygments) and httpcore imports
+httpx: it imports its command-line client (`httpx._main`: click, rich, pygments) and httpcore imports
 trio (for async locks) whenever those are present. A pipeline uses neither, and on a machine that
 has them they were about 0.4 s of every pipeline's start, before its first request. They are
 marked absent while httpx loads, so each takes the fallback it keeps for when they are not
