@@ -11,6 +11,7 @@ database so a run writing at the same time is never blocked for long.
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,8 +123,8 @@ def _recorded(store: RecipeStore, name: str, recipes) -> tuple[list[dict], list[
                 executor = "executor" if "executor" in have else "NULL AS executor"
                 cur = con.execute(
                     "SELECT version, run_id, status, records, dead_letters, duration_s, started_at, mode, error_message, "
-                    f"{executor} FROM _purelink.executions WHERE recipe = ? ORDER BY started_at", [name])
-                runs += _rows(cur)
+                    f"{executor}, streams FROM _purelink.executions WHERE recipe = ? ORDER BY started_at", [name])
+                runs += [{**row, "kind": run_kind(row["mode"], row.pop("streams"))} for row in _rows(cur)]
             if "schema_changes" in tables:
                 cur = con.execute(
                     "SELECT c.changed_at, e.version, c.stream, c.table_name, c.column_name, c.change, c.old_type, "
@@ -133,6 +134,22 @@ def _recorded(store: RecipeStore, name: str, recipes) -> tuple[list[dict], list[
         finally:
             con.close()
     return runs, changes
+
+
+def run_kind(mode: str | None, streams: str | None) -> str:
+    """How a run read its source, in words: "full refresh", "incremental", and whether it went on
+    with a refresh an earlier run left unfinished (`streams` is the executions row's JSON)."""
+    try:
+        per_stream = json.loads(streams) if streams else {}
+    except ValueError:
+        per_stream = {}
+    continued = sorted(name for name, s in per_stream.items()
+                       if isinstance(s, dict) and s.get("refresh") == "continued")
+    if mode == "full_refresh":
+        return "full refresh (continued)" if continued else "full refresh"
+    if mode == "incremental" and continued:
+        return f"incremental, continued the refresh of {', '.join(continued)}"
+    return mode or "-"
 
 
 def _rows(cur) -> list[dict]:

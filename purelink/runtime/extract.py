@@ -64,6 +64,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         s = run.stream
         table = s.table or s.name
         state = self._begin(s, table)
+        run.refresh = "full" if self.full_refresh else ("continued" if s.name in self._staged else None)
         run.generation = generation_of(state.get("generation"), rebuilt=self.full_refresh)
         sync = state.get("sync")
         if sync:

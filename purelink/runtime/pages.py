@@ -29,6 +29,7 @@ class StreamRun:
     status: str = "running"
     warned: set = field(default_factory=set)  # kinds of paging warning already given
     generation: int = 0  # `_airbyte_generation_id` of this run's rows
+    refresh: str | None = None  # "full" (--full-refresh), "continued" (one an earlier run left unfinished)
 
 
 @dataclass

@@ -81,6 +81,10 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
             finally:
                 beat.cancel()
             finished = summarize(extraction, stop)
+            if mode == "incremental" and all(r.refresh == "continued" for r in extraction.runs.values()):
+                # Every stream finished (or went on with) a refresh an earlier run began: the row
+                # in the history says so, not "incremental" over a table that was rebuilt.
+                finished["mode"], finished["continued"] = "full_refresh", True
     except Exception as exc:  # noqa: BLE001 - any failure ends as a cause the user can act on, not a traceback
         finished = failed(exc, summarize(extraction, stop) if extraction is not None else None)
         emit("error", message=finished["error"], guidance=finished["guidance"], cause=finished["cause"])
@@ -141,6 +145,8 @@ def summarize(extraction: Extraction, stop: threading.Event) -> dict:
         streams[name] = {"records": r.records, "dead_letters": r.dead_letters, "pages": r.pages,
                          "status": r.status, "error": r.error, "cause": r.cause, "committed": r.records,
                          "windows": r.windows_total, "rejected_query": query}
+        if r.refresh:
+            streams[name]["refresh"] = r.refresh
         if r.error:
             errors.append(r.cause or {"kind": "runtime", "message": r.error, "guidance": "", "stream": name})
     statuses = {s["status"] for s in streams.values()}

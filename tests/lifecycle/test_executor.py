@@ -41,10 +41,18 @@ def test_a_local_run_says_local_and_history_shows_it(workspace, api, monkeypatch
     run_with(workspace, api, "local")
     assert landed(workspace) == ([("success", 120, "local")], 120)
 
+    purelink("recipes", "run", "stripe_customers", "--full-refresh", "--executor", "local", cwd=workspace,
+             env={"STRIPE_API_KEY": api.api_key})
+    assert landed(workspace) == ([("success", 120, "local")] * 2, 120)
+
     story = json.loads(purelink("recipes", "history", "stripe_customers", "--format", "json", cwd=workspace).stdout)
-    assert [r["executor"] for v in story["versions"] for r in v["runs"]] == ["local"]
+    runs = [r for v in story["versions"] for r in v["runs"]]
+    assert [(r["executor"], r["mode"], r["kind"]) for r in runs] == [("local", "incremental", "incremental"),
+                                                                    ("local", "full_refresh", "full refresh")]
     shown = purelink("recipes", "history", "stripe_customers", cwd=workspace).stdout
-    assert "records" in shown and "by local" in shown, shown
+    lines = [line for line in shown.splitlines() if line.strip().startswith("run ")]
+    assert len(lines) == 2 and all("120 records" in line and "by local" in line for line in lines), shown
+    assert "incremental" in lines[0] and "full refresh" in lines[1], shown
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlparse
 import duckdb
 import pytest
 
+from purelink.lifecycle.timeline import run_kind
 from purelink.runtime import PostgresDestination, RestSource, Stream
 from purelink.runtime.destinations.duckdb import DuckDBDestination
 from purelink.runtime.events import EventWriter
@@ -188,6 +189,15 @@ def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, 
         == [(0,)]
     # the refresh is over: no staging key left, and the table's rows are its next generation
     assert "refreshing" not in state(store) and state(store)["generation"] == 1
+    # The re-run finished a refresh: its row in the history says so, not "incremental" over a
+    # table it rebuilt (and the failed refresh's row is a full refresh too).
+    assert finished["mode"] == "full_refresh" and finished["continued"] is True
+    assert finished["streams"]["items"]["refresh"] == "continued"
+    rows = store.query("SELECT mode, status, CAST(streams AS VARCHAR) FROM _purelink.executions ORDER BY started_at")
+    assert [(m, s) for m, s, _ in rows] == [("incremental", "success"), ("full_refresh", "failed"),
+                                           ("full_refresh", "success")]
+    assert [run_kind(m, streams) for m, _, streams in rows] == ["incremental", "full refresh",
+                                                                "full refresh (continued)"]
 
 
 def test_a_refresh_whose_server_dies_keeps_the_old_rows(api, store):

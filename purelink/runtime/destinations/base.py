@@ -289,7 +289,8 @@ class Destination:
             bytes=finished.get("bytes", 0), errors=finished.get("errors", 0),
             warnings=finished.get("warnings", 0), dead_letters=finished.get("dead_letters", 0),
             error_message=finished.get("error"), cause=json.dumps(cause) if cause else None,
-            streams=finished.get("streams", {}))
+            streams=finished.get("streams", {}),
+            **({"mode": finished["mode"]} if finished.get("mode") else {}))  # a continued refresh says so
 
     def load_state(self, pipeline: str, stream: str) -> dict[str, Any]:
         raise NotImplementedError
