@@ -18,6 +18,7 @@ from typing import Any
 
 from purelink.runtime.auth import mask
 from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.net import as_written
 
 RESUME = "A re-run resumes after the last committed batch: nothing committed is loaded twice."
 
@@ -29,9 +30,10 @@ def first_line(exc: BaseException) -> str:
 
 def cause(kind: str, message: str, guidance: str = "", *, url: str | None = None,
           stream: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": kind, "message": mask(message), "guidance": mask(guidance)}
+    # Addresses as the recipe wrote them (a container reaches this machine by another name).
+    out: dict[str, Any] = {"kind": kind, "message": as_written(mask(message)), "guidance": as_written(mask(guidance))}
     if url:
-        out["url"] = mask(url)
+        out["url"] = as_written(mask(url))
     if stream:
         out["stream"] = stream
     return out

@@ -14,6 +14,8 @@ import time
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from purelink.runtime.net import as_written
+
 KINDS = ("started", "page", "window_done", "warning", "error", "heartbeat", "finished")
 
 
@@ -33,7 +35,7 @@ class EventWriter:
             raise ValueError(f"unknown event kind {kind!r}")
         event = {"event": kind, "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
                  "run_id": self.run_id, **fields}
-        line = self._redact(json.dumps(event, default=str, separators=(",", ":")))
+        line = as_written(self._redact(json.dumps(event, default=str, separators=(",", ":"))))
         with self._lock:
             if self.lost:
                 return event

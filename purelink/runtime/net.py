@@ -47,6 +47,30 @@ def loopback_to(url: str, host: str | None) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+_WRITTEN: dict[str, str] = {}  # host[:port] as this process reaches it -> as the recipe wrote it
+
+
 def reachable(url: str) -> str:
-    """`url` as this process can reach it (rewritten only inside a container)."""
-    return loopback_to(url, os.environ.get("PURELINK_LOOPBACK_HOST"))
+    """`url` as this process can reach it (rewritten only inside a container). The rewrite is
+    remembered, so what the run tells the user names the address the recipe gave (`as_written`)."""
+    rewritten = loopback_to(url, os.environ.get("PURELINK_LOOPBACK_HOST"))
+    if rewritten != url:
+        _WRITTEN[_host_port(rewritten)] = _host_port(url)
+    return rewritten
+
+
+def as_written(text: str) -> str:
+    """`text` with every address `reachable` rewrote given back as the recipe wrote it: a user whose
+    recipe says 127.0.0.1:8000 reads that in an error, not the container's host.docker.internal:8000."""
+    for seen, written in _WRITTEN.items():
+        if seen in text:
+            text = text.replace(seen, written)
+    for seen, written in _WRITTEN.items():  # a driver may name the host alone ("host X, port 5432")
+        host, written_host = seen.rsplit(":", 1)[0], written.rsplit(":", 1)[0]
+        if host in text:
+            text = text.replace(host, written_host)
+    return text
+
+
+def _host_port(url: str) -> str:
+    return urlsplit(url).netloc.rsplit("@", 1)[-1]

@@ -131,3 +131,24 @@ def test_an_unreachable_url_fails_at_once_with_the_fix(tmp_path, docker_engine, 
     assert f"Nothing listens on 127.0.0.1:{port}" in said and f"purelink sandbox --port {port}" in said
     assert "Traceback" not in said
     assert took < CEILING_S  # the 5 s bound itself is measured around the check in test_docker_network.py
+
+
+def test_a_failure_inside_the_container_names_the_address_the_recipe_gave(tmp_path, loopback_sandbox, docker_engine,
+                                                                           base_image, runtime_image):
+    """The container reaches 127.0.0.1 as host.docker.internal; the user wrote 127.0.0.1, and every
+    place that reports the failure (terminal, event log, executions row) names that."""
+    base, _ = loopback_sandbox
+    made = purelink("recipes", "new", "shop", "--source", "stripe", "--streams", "customers", "--base-url", base,
+                    "--executor", "docker", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    run = purelink("recipes", "run", "shop", "--executor", "docker", cwd=tmp_path,
+                   env={"STRIPE_API_KEY": "sk_test_not_the_key", "PURELINK_BASE_IMAGE": base_image})
+    said = run.stdout + run.stderr
+    assert run.returncode == 1, said
+    assert "The API rejected the key" in said and f"{base}/customers" in said, said
+    logged = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*") if p.is_file())
+    row = query(tmp_path, "SELECT status, error_message, CAST(cause AS VARCHAR) AS cause FROM executions")
+    assert [r["status"] for r in row] == ["failed"] and "The API rejected the key" in row[0]["error_message"]
+    assert json.loads(row[0]["cause"])["url"] == f"{base}/customers"
+    for text in (said, logged, row[0]["cause"]):
+        assert "host.docker.internal" not in text

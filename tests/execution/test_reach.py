@@ -11,6 +11,7 @@ import pytest
 from purelink.errors import SourceError
 from purelink.execution.reach import check_urls, endpoint, recipe_urls
 from purelink.recipes import DestinationChoice, Recipe, SourceChoice, StreamChoice
+from purelink.runtime import net
 from purelink.runtime.net import loopback_to
 
 
@@ -100,6 +101,20 @@ def test_the_urls_of_a_recipe():
 def test_the_runtime_rewrites_loopback_the_same_way(url, expected):
     assert loopback_to(url, "h") == expected
     assert loopback_to(url, None) == url
+
+
+def test_what_a_container_reports_names_the_addresses_as_written(monkeypatch):
+    """Messages from inside a container (an HTTP error's URL, a driver naming host and port apart)
+    give back the address the recipe wrote; addresses never rewritten stay as they are."""
+    monkeypatch.setattr(net, "_WRITTEN", {})
+    monkeypatch.setenv("PURELINK_LOOPBACK_HOST", "host.docker.internal")
+    assert net.reachable("http://127.0.0.1:8111/v1") == "http://host.docker.internal:8111/v1"
+    assert net.reachable("https://api.stripe.com/v1") == "https://api.stripe.com/v1"
+    assert net.as_written("HTTP 401 from http://host.docker.internal:8111/v1/customers") == \
+        "HTTP 401 from http://127.0.0.1:8111/v1/customers"
+    assert net.as_written('connection to server at "host.docker.internal" (172.17.0.1), port 8111 failed') == \
+        'connection to server at "127.0.0.1" (172.17.0.1), port 8111 failed'
+    assert net.as_written("HTTP 500 from https://api.stripe.com/v1/x") == "HTTP 500 from https://api.stripe.com/v1/x"
 
 
 def test_a_local_run_also_fails_at_once_when_nothing_listens(tmp_path):
