@@ -105,6 +105,12 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
                 log.warning("could not write the executions row: %s", exc)
             finally:
                 destination.close()
+        else:
+            try:
+                destination.record_failed_open(run_id, finished, pipeline=pipeline, recipe=recipe or pipeline,
+                                               version=version, mode=mode)
+            except Exception as exc:  # noqa: BLE001 - as above: the finished event still goes out
+                log.warning("could not write the executions row: %s", exc)
         finished["storage_bytes"] = destination.storage_bytes()
         finished["destination"] = destination.location()
         emit("finished", **finished)

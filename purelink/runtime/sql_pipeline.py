@@ -289,6 +289,10 @@ def sql_run(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, 
                 pass
             finally:
                 destination.close()
+        else:
+            with contextlib.suppress(Exception):  # as above
+                destination.record_failed_open(run_id, finished, pipeline=pipeline, recipe=recipe or pipeline,
+                                               version=version, mode=mode)
         finished["storage_bytes"] = destination.storage_bytes()
         finished["destination"] = destination.location()
         emit("finished", **finished)

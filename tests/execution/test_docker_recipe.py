@@ -129,3 +129,8 @@ def test_the_memory_cap_set_on_the_host_reaches_the_container(tmp_path, api, bas
     said = bad.stdout + bad.stderr
     assert "not 'lots'" in said and "PURELINK_DUCKDB_MEMORY_LIMIT" in said, said[-2000:]
     assert rows() == (3421, 3421)  # the refused run took nothing away
+    runs = json.loads(purelink("inspect", "--query", "SELECT status, mode, records, error_message FROM executions "
+                               "ORDER BY started_at", "--format", "json", cwd=tmp_path).stdout)
+    assert [(r["status"], r["mode"], r["records"]) for r in runs] == [("success", "incremental", 3421),
+                                                                     ("failed", "full_refresh", 0)]
+    assert "not 'lots'" in runs[1]["error_message"]  # the failed start is in the history with its cause

@@ -5,6 +5,9 @@ test_schedule.py and test_deploy.py, where those really start the run."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -53,6 +56,25 @@ def test_a_local_run_says_local_and_history_shows_it(workspace, api, monkeypatch
     lines = [line for line in shown.splitlines() if line.strip().startswith("run ")]
     assert len(lines) == 2 and all("120 records" in line and "by local" in line for line in lines), shown
     assert "incremental" in lines[0] and "full refresh" in lines[1], shown
+
+
+def test_a_run_that_fails_on_a_setting_is_in_the_history_with_its_cause(workspace, api, monkeypatch):
+    """A bad PURELINK_DUCKDB_MEMORY_LIMIT fails the run as its database opens; the file itself is
+    fine, so the failure gets its executions row (the history shows it), and nothing loaded is lost."""
+    monkeypatch.delenv("PURELINK_EXECUTOR", raising=False)
+    purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
+             api.stripe_base_url, "--executor", "local", cwd=workspace)
+    run_with(workspace, api, "local")
+    bad = subprocess.run([sys.executable, "-m", "purelink.cli", "recipes", "run", "stripe_customers", "--full-refresh"],
+                         check=False, cwd=workspace, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+                         env={**os.environ, "STRIPE_API_KEY": api.api_key, "PURELINK_DUCKDB_MEMORY_LIMIT": "lots"})
+    assert bad.returncode == 1 and "not 'lots'" in bad.stdout + bad.stderr, bad.stdout + bad.stderr
+    assert landed(workspace) == ([("success", 120, "local"), ("failed", 0, "local")], 120)
+    story = json.loads(purelink("recipes", "history", "stripe_customers", "--format", "json", cwd=workspace).stdout)
+    failed = [r for v in story["versions"] for r in v["runs"]][-1]
+    assert failed["status"] == "failed" and failed["kind"] == "full refresh" and "not 'lots'" in failed["error_message"]
+    run_with(workspace, api, "local")  # with the setting mended, the next run goes on as usual
+    assert landed(workspace)[1] == 120
 
 
 @pytest.mark.slow

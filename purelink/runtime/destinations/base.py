@@ -292,6 +292,11 @@ class Destination:
             streams=finished.get("streams", {}),
             **({"mode": finished["mode"]} if finished.get("mode") else {}))  # a continued refresh says so
 
+    def record_failed_open(self, run_id: str, finished: dict, **run: Any) -> None:
+        """The executions row of a run that failed as `open()` ran (`run`: start_run's fields), where
+        the store can still take it: DuckDB, when a setting failed and not the file. Most stores
+        cannot (the failure to open was theirs); the cause is in the events either way."""
+
     def load_state(self, pipeline: str, stream: str) -> dict[str, Any]:
         raise NotImplementedError
 

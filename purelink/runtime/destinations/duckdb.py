@@ -84,6 +84,7 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         self._kept: set[tuple[str, str, str]] = set()  # columns no longer loaded, already recorded
         self._unlimited = False  # the memory limit lifted after a commit that did not fit
         self._log = LogWatch(self.path)  # when to reopen, to give back memory (between_commits)
+        self._setting_failed = False  # open() failed on a setting (the memory limit), not on the file
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -94,11 +95,23 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         if not self.remote and self.memory_limit and not self._unlimited:
             try:
                 limit_memory(self.con, self.path, self.memory_limit)
-            except RuntimeFailure:
+            except (RuntimeFailure, duckdb.Error):
+                self._setting_failed = True  # the file opened: the run's failure can still be recorded
                 self.close()
                 raise
         prepare(self.con)
         self.catalog = self._one("SELECT current_database()")
+
+    def record_failed_open(self, run_id: str, finished: dict, **run: Any) -> None:
+        if not self._setting_failed:
+            return  # the file itself did not open (busy, unreadable): nowhere to write the row
+        self.memory_limit = None
+        try:
+            self.open()
+            self.start_run(run_id=run_id, **run)
+            self.record_finished(run_id, finished)
+        finally:
+            self.close()
 
     def between_commits(self) -> None:
         """Give back what DuckDB's checkpoints kept: close and reopen (see duckdb_connection.LogWatch)."""
