@@ -360,18 +360,19 @@ class RecipeStore:
     def history(self) -> Path:
         return self.workspace.recipes / ".history"
 
-    def save(self, recipe: Recipe) -> Recipe:
-        """Write the recipe; a changed recipe becomes the next version, an unchanged one is kept."""
+    def save(self, recipe: Recipe, *, origin: str | None = None) -> Recipe:
+        """Write the recipe; a changed recipe becomes the next version, an unchanged one is kept.
+        `origin` says where it came from (a bundle), for the version's commit message."""
         self.workspace.ensure()
         versions = self.versions(recipe.name)
         if versions:
             latest = self.load(recipe.name)
             if latest.content() == recipe.content():
                 return latest
-            return self._write(recipe, self.versions(recipe.name)[-1] + 1)
-        return self._write(recipe, 1)
+            return self._write(recipe, self.versions(recipe.name)[-1] + 1, origin)
+        return self._write(recipe, 1, origin)
 
-    def _write(self, recipe: Recipe, version: int) -> Recipe:
+    def _write(self, recipe: Recipe, version: int, origin: str | None = None) -> Recipe:
         recipe = recipe.model_copy(update={"version": version,
                                            "created_at": datetime.now(UTC).isoformat(timespec="seconds")})
         text = recipe.to_yaml()
@@ -382,7 +383,7 @@ class RecipeStore:
             tmp.replace(path)
         from purelink.lifecycle.history import record_version  # lazy: history shells out to git
 
-        record_version(self, recipe)
+        record_version(self, recipe, origin)
         return recipe
 
 

@@ -165,25 +165,27 @@ def _without_secrets(files: list[Path]) -> list[Path]:
     return kept
 
 
-def record_version(store: RecipeStore, recipe: Recipe) -> str | None:
+def record_version(store: RecipeStore, recipe: Recipe, origin: str | None = None) -> str | None:
     """The hook RecipeStore.save calls after writing a new version: commit it against the one before."""
     older = [v for v in store.versions(recipe.name) if v < recipe.version]
     previous = store.load(recipe.name, older[-1]) if older else None
-    return commit_version(store.workspace, recipe, previous)
+    return commit_version(store.workspace, recipe, previous, origin)
 
 
-def commit_version(workspace: Workspace, recipe: Recipe, previous: Recipe | None) -> str | None:
+def commit_version(workspace: Workspace, recipe: Recipe, previous: Recipe | None,
+                   origin: str | None = None) -> str | None:
     """Commit a freshly written version with its module, schema and sample; returns the commit sha.
+    `origin` (where the version came from, such as a bundle) ends the message.
 
     Never fails the save: a missing git or a refused commit becomes one warning line."""
     try:
-        return _commit(workspace, recipe, previous)
+        return _commit(workspace, recipe, previous, origin)
     except HistoryError as exc:
         print(f"warning: {exc.message} {exc.guidance or ''}".rstrip(), file=sys.stderr)
         return None
 
 
-def _commit(workspace: Workspace, recipe: Recipe, previous: Recipe | None) -> str | None:
+def _commit(workspace: Workspace, recipe: Recipe, previous: Recipe | None, origin: str | None) -> str | None:
     root = workspace.root
     existed = repository(root) is not None
     top = repository(root, create=True)
@@ -209,7 +211,8 @@ def _commit(workspace: Workspace, recipe: Recipe, previous: Recipe | None) -> st
     if not git(root, "diff", "--cached", "--quiet", "--", *paths, check=False).returncode:
         return None  # nothing new to record (the same files were committed already)
     # `--only` commits exactly these paths, leaving anything else the user staged alone.
-    git(root, "commit", "-q", "--only", "-m", describe_change(previous, recipe), "--", *paths)
+    message = describe_change(previous, recipe) + (f"; {origin}" if origin else "")
+    git(root, "commit", "-q", "--only", "-m", message, "--", *paths)
     return git(root, "rev-parse", "HEAD").stdout.strip()
 
 

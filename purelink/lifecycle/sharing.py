@@ -98,7 +98,9 @@ def import_bundle(engine: Engine, path: Path, *, credential: str | None = None) 
             recipe = recipe.model_copy(update={"source": recipe.source.model_copy(
                 update={"credential": check_secret_name(credential)})})
         engine.spec(recipe)  # an unknown source fails here, before anything is written
-        saved = engine.recipes.save(recipe)
+        sent = bundle.manifest
+        saved = engine.recipes.save(recipe, origin=f"imported from {path.name} ({sent['name']} v{sent['version']}, "
+                                                   f"shared {str(sent.get('created_at', '?'))[:10]})")
         engine.generate(saved)
         _keep_files(engine, bundle.root, saved)
         needed = credentials_needed(engine, saved)

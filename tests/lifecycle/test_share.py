@@ -111,6 +111,13 @@ def test_share_then_import_with_the_receivers_key_loads_the_same_rows(sender, tm
     assert api.api_key not in out and RECEIVER_KEY not in out
     assert landed(receiver)[:3] == (count, ids, digest)
     assert "credential: TEAM_STRIPE" in (receiver / "recipes" / "stripe_customers_v1.yaml").read_text()
+    # The receiver's history says where the version came from: the bundle, and the sender's version.
+    subject = subprocess.run(["git", "log", "-1", "--format=%s", "--", "recipes/stripe_customers_v1.yaml"],
+                             cwd=receiver, capture_output=True, text=True, check=True).stdout.strip()
+    assert subject == (f"stripe_customers v1: new recipe (stripe: customers); imported from {bundle.name} "
+                       f"(stripe_customers v1, shared {manifest['created_at'][:10]})")
+    history = purelink("recipes", "history", "stripe_customers", cwd=receiver).stdout
+    assert f"change: new recipe (stripe: customers); imported from {bundle.name}" in history, history
 
 
 def test_import_never_overwrites_and_says_how_to_set_a_missing_key(sender, tmp_path, api):
