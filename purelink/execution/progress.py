@@ -11,12 +11,14 @@ Why the total is estimated this way: the runtime sends, with each page, its own 
 each window's density (records per second of range where the window is being read) times the
 range each window has left; failing that, records / covered share extrapolates the run's average
 density. Early on both are noisy, so the previous run's count (from `_purelink.executions`)
-weighs in until about a third of the range is covered. An API's `total_count` is exact.
+weighs in until about a third of the range is covered; a first run shows no total until its
+records are a tenth of the estimate. Estimates are shown to two significant figures ("about
+3,400"): more digits would claim a precision they do not have. An API's `total_count` is exact.
 
     progress = RunProgress(previous_records=3421)
     for event in events:
         progress.apply(event)
-    progress.progress_text()   # "1,247/about 3,421 (36%)"
+    progress.progress_text()   # "1,247/about 3,400 (36%)"
 """
 
 from __future__ import annotations
@@ -63,6 +65,17 @@ class _Stream:
         if share < MIN_COVERED or self.records <= self.first_records:
             return None
         return self.first_records + (self.records - self.first_records) / share * (1.0 - c0)
+
+
+MIN_SHARE_SHOWN = 0.1  # a first run's estimate shows once the records done are a tenth of it
+
+
+def rounded(n: int) -> int:
+    """`n` to two significant figures (3,421 -> 3,400; 16,642 -> 17,000; under 100 as it is)."""
+    if n < 100:
+        return n
+    step = 10 ** (len(str(n)) - 2)
+    return round(n / step) * step
 
 
 class RunProgress:
@@ -242,6 +255,8 @@ class RunProgress:
             guess = round(weight * dense + (1 - weight) * self.previous_records)
         else:
             guess = dense
+            if guess is not None and self.records < MIN_SHARE_SHOWN * guess:
+                return None, True  # a density read off the first pages can be several times the truth
         if guess is None:
             return None, True
         return max(int(guess), self.records), True
@@ -342,7 +357,8 @@ class RunProgress:
         pct = f"{self.fraction():.0%}"
         if not total:  # nothing to size, or nothing there at all: "0/about 0 (0%)" says less
             return f"{self.records:,} records"
-        return f"{self.records:,}/{'about ' if estimate else ''}{total:,} ({pct})"
+        # An estimate shown to the unit ("about 16,642") claims a precision it does not have.
+        return f"{self.records:,}/{f'about {rounded(total):,}' if estimate else f'{total:,}'} ({pct})"
 
     def rate_text(self) -> str:
         rate = self.request_rate()

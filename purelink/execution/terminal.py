@@ -1,7 +1,7 @@
 """The live monitor of a run in a terminal: the spec's box, drawn with rich, and its keys.
 
     | Status: RUNNING                                          |
-    | Progress: ########...... 1,247/about 3,421 (36%)         |
+    | Progress: ########...... 1,247/about 3,400 (36%)         |
     | Rate: 24 req/s (within limit of 25/s)                    |
     | ETA: 2 minutes 15 seconds                                |
     | Errors: 0 | Warnings: 3 | Rejected: 0                    |

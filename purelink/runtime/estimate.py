@@ -6,11 +6,21 @@ A mixin of `Extraction` (which holds `runs`, `started` and `_covered_before`); t
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from purelink.runtime.pages import StreamRun
+
+
+def log_mean(a: float, b: float) -> float:
+    """The mean density over a range whose density goes from `a` to `b` by a steady factor."""
+    if a <= 0 or b <= 0:  # the data begins (or ends) somewhere in the range: half of it, at a guess
+        return max(a, b) / 2
+    if abs(a - b) <= 1e-9 * max(a, b):
+        return a
+    return (a - b) / math.log(a / b)
 
 
 class Estimating:
@@ -20,9 +30,10 @@ class Estimating:
         _covered_before: dict[str, int]
 
     def estimated_total(self, run: StreamRun) -> int | None:
-        """Records this run will load for the stream: those loaded, plus each open window's
-        remaining range at that window's own density; None until every window has been read
-        once. Data is rarely spread evenly in time; per-window densities follow where it is dense."""
+        """Records this run will load for the stream: those read, plus each open window's
+        remaining range at the density between where the window is and where it ends; None until
+        every window has been read once. Data is rarely spread evenly in time; per-window
+        densities follow where it is dense."""
         if run.stream.time_filter is None:
             return None
         left = [w for w in run.windows.values() if not w.closed]
@@ -30,13 +41,28 @@ class Estimating:
             return None
         if any(w.pages == 0 and w.density is None for w in left):
             return None  # a window not read yet may hold nothing or most of the data: no guess yet
+        # Counted as read, not as committed: the writer may be thousands of records behind the
+        # requests, and the windows' positions (the range covered) move as pages are read.
+        read = max(run.fetched, run.records)
         if not left:
-            return run.records  # every window read: the total is what was loaded
+            return read  # every window read: the total is what was read
         covered = run.progress.covered - self._covered_before.get(run.stream.name, 0)
-        if covered <= 0 or not run.records:
+        if covered <= 0 or not read:
             return None
-        mean = run.records / covered  # this run's average so far, for windows not read yet
-        return round(run.records + sum(w.remaining() * (mean if w.density is None else w.density) for w in left))
+        mean = read / covered  # this run's average so far, for windows not read yet
+        # Where a window is read (newest first), and where its range ends below, data is rarely as
+        # dense: an API's records grow over the years. The window that begins at this one's lower
+        # end measured the density there with its first page; between the two, the density is
+        # taken to change by a steady factor per second, as growth does (their logarithmic mean).
+        # Without that window, the density where this one is.
+        at_hi = {w.hi: (w.first_density if w.first_density is not None else 0.0)
+                 for w in run.windows.values() if w.first_density is not None or (w.closed and w.density == 0)}
+
+        def left_in(w) -> float:
+            here = mean if w.density is None else w.density
+            return w.remaining() * log_mean(here, at_hi.get(w.lo, here))
+
+        return round(read + sum(left_in(w) for w in left))
 
     def progress(self) -> float | None:
         parts = [r.progress.fraction() for r in self.runs.values()]

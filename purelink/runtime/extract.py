@@ -252,6 +252,8 @@ class Extraction(Committing, Estimating, StagedRefresh):
                 window.position = oldest
                 window.max_cursor = max(newest, window.max_cursor or newest)
                 window.density = len(times) / max(1, newest - oldest)
+                if window.first_density is None:
+                    window.first_density = window.density
         elif tf is not None and page.next is None:
             window.density = 0.0  # an empty last page: nothing more in this window
         window.next = page.next
@@ -269,6 +271,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         rows = dedupe(rows, s.key)
         repeated = sum(tuple(r.get(k) for k in s.key) in window.repeat_keys for r in rows) if window.repeat_keys else 0
         window.repeat_keys = tail_without_cursor(self._paginator(s), s.key, page)
+        run.fetched += len(rows) - repeated
         return PageBatch(pipeline=self.pipeline, stream=s.name, schema=self.source.name,
                          table=self._table_of(s), primary_key=s.key, rows=rows,
                          dead_letters=dead, state=state, window=window, nbytes=page.nbytes,

@@ -19,6 +19,7 @@ class StreamRun:
     sync_hi: int | None = None
     progress: Progress = field(default_factory=Progress)
     records: int = 0
+    fetched: int = 0  # records read, committed or still on their way to the destination
     dead_letters: int = 0
     pages: int = 0
     windows_total: int = 0

@@ -103,6 +103,7 @@ class Window:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     pages: int = 0
     density: float | None = None  # records per second of the range, from the last page
+    first_density: float | None = None  # the same from its first page: how dense the range is at `hi`
     closed: bool = False  # its last page is in a batch: the stream's cursor may advance once all are
     # Keys of the last page's trailing records without a cursor: the next page reads them again
     # (see CursorPagination.next), and the records figure counts them once.

@@ -18,7 +18,8 @@ from purelink.runtime.events import parse_event
 class Pipeline:
     """A recipe's generated module in a workspace, run as a user runs it: a subprocess."""
 
-    def __init__(self, workspace: Path, sandbox, name: str = "stripe_customers", **requirements) -> None:
+    def __init__(self, workspace: Path, sandbox, name: str = "stripe_customers", streams: tuple = ("customers",),
+                 **requirements) -> None:
         self.workspace = workspace
         self.sandbox = sandbox
         self.name = name
@@ -27,7 +28,7 @@ class Pipeline:
         recipe = parse_recipe(
             f"name: {name}\n"
             f"source: {{name: stripe, base_url: '{sandbox.stripe_base_url}'}}\n"
-            "streams: [{name: customers}]\n"
+            f"streams: [{', '.join(f'{{name: {s}}}' for s in streams)}]\n"
             f"requirements: {{{lines}}}\n")
         engine = Engine(workspace)
         self.recipe = engine.recipes.save(recipe)
