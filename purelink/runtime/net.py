@@ -48,6 +48,7 @@ def loopback_to(url: str, host: str | None) -> str:
 
 
 _WRITTEN: dict[str, str] = {}  # host[:port] as this process reaches it -> as the recipe wrote it
+_WRITTEN_HOSTS: dict[str, str] = {}  # the same for the host name alone
 
 
 def reachable(url: str) -> str:
@@ -56,6 +57,7 @@ def reachable(url: str) -> str:
     rewritten = loopback_to(url, os.environ.get("PURELINK_LOOPBACK_HOST"))
     if rewritten != url:
         _WRITTEN[_host_port(rewritten)] = _host_port(url)
+        _WRITTEN_HOSTS[urlsplit(rewritten).hostname or ""] = _host(url)
     return rewritten
 
 
@@ -65,12 +67,17 @@ def as_written(text: str) -> str:
     for seen, written in _WRITTEN.items():
         if seen in text:
             text = text.replace(seen, written)
-    for seen, written in _WRITTEN.items():  # a driver may name the host alone ("host X, port 5432")
-        host, written_host = seen.rsplit(":", 1)[0], written.rsplit(":", 1)[0]
-        if host in text:
-            text = text.replace(host, written_host)
+    for seen, written in _WRITTEN_HOSTS.items():  # a driver may name the host alone ("host X, port 5432")
+        if seen and seen in text:
+            text = text.replace(seen, written)
     return text
 
 
 def _host_port(url: str) -> str:
     return urlsplit(url).netloc.rsplit("@", 1)[-1]
+
+
+def _host(url: str) -> str:
+    """The host as written in `url` (an IPv6 address keeps its brackets)."""
+    netloc = _host_port(url)
+    return netloc.rsplit(":", 1)[0] if urlsplit(url).port is not None else netloc

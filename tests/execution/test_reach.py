@@ -107,6 +107,7 @@ def test_what_a_container_reports_names_the_addresses_as_written(monkeypatch):
     """Messages from inside a container (an HTTP error's URL, a driver naming host and port apart)
     give back the address the recipe wrote; addresses never rewritten stay as they are."""
     monkeypatch.setattr(net, "_WRITTEN", {})
+    monkeypatch.setattr(net, "_WRITTEN_HOSTS", {})
     monkeypatch.setenv("PURELINK_LOOPBACK_HOST", "host.docker.internal")
     assert net.reachable("http://127.0.0.1:8111/v1") == "http://host.docker.internal:8111/v1"
     assert net.reachable("https://api.stripe.com/v1") == "https://api.stripe.com/v1"
@@ -115,6 +116,11 @@ def test_what_a_container_reports_names_the_addresses_as_written(monkeypatch):
     assert net.as_written('connection to server at "host.docker.internal" (172.17.0.1), port 8111 failed') == \
         'connection to server at "127.0.0.1" (172.17.0.1), port 8111 failed'
     assert net.as_written("HTTP 500 from https://api.stripe.com/v1/x") == "HTTP 500 from https://api.stripe.com/v1/x"
+    monkeypatch.setattr(net, "_WRITTEN", {})
+    monkeypatch.setattr(net, "_WRITTEN_HOSTS", {})
+    assert net.reachable("http://[::1]/v1") == "http://host.docker.internal/v1"
+    assert net.as_written("Nothing listens at http://host.docker.internal/v1 (host host.docker.internal)") == \
+        "Nothing listens at http://[::1]/v1 (host [::1])"
 
 
 def test_a_local_run_also_fails_at_once_when_nothing_listens(tmp_path):
