@@ -224,3 +224,22 @@ def test_a_pause_is_not_counted_in_the_request_rate():
              "total_records": 2300, "requests": 23})
     assert p.request_rate() <= 2 * 1.05 + 0.1
     assert "within limit of 2/s" in p.rate_text()
+
+
+def test_the_first_request_is_within_the_limit_and_a_client_beyond_it_is_not():
+    """A run allowed 2/s whose first answer comes 0.3 s after it started measures 3.4/s: that is the
+    bucket's one-request burst, not a breach (the notebook once said "expect 429s" there). A client
+    sending 10/s is flagged however short the span."""
+    first = RunProgress()
+    first.apply({"event": "started", "ts": at(0), "rate_limit": 2})
+    first.apply({"event": "page", "ts": at(0.297), "stream": "s", "records": 0, "stream_records": 0,
+                 "total_records": 0, "requests": 1})
+    assert first.request_rate() > 3 and "within limit of 2/s" in first.rate_text()
+    for i in range(1, 6):
+        first.apply({"event": "heartbeat", "ts": at(0.297 + 0.5 * i), "records": 0, "requests": 1 + i})
+    assert "within limit of 2/s" in first.rate_text()  # 6 requests in 2.8 s: 1 + 2/s
+    flooding = RunProgress()
+    flooding.apply({"event": "started", "ts": at(0), "rate_limit": 2})
+    for i in range(1, 4):
+        flooding.apply({"event": "heartbeat", "ts": at(0.3 * i), "records": 0, "requests": 3 * i})
+    assert "above the limit of 2/s: expect 429s" in flooding.rate_text()
