@@ -49,11 +49,6 @@ def prestart(expected: Path) -> None:
     _early = (proc, held)
 
 
-def waiting() -> bool:
-    """Whether a process started early waits for its job."""
-    return _early is not None and _early[0].poll() is None
-
-
 def take(python: str, module: str, args: list[str], cwd: str, env: dict[str, str],
          secrets: dict[str, str]) -> subprocess.Popen | None:
     """The early process with its job sent, or None (none started, it died, or another Python

@@ -10,8 +10,8 @@ It knows nothing of terminals or widgets; `purelink.execution.console` and
 Why the total is estimated this way: the runtime sends, with each page, its own estimate from
 each window's density (records per second of range where the window is being read) times the
 range each window has left; failing that, records / covered share extrapolates the run's average
-density. Early on both are noisy, so the previous run's count (from `_purelink.executions`)
-weighs in until about a third of the range is covered; a first run shows no total until its
+density. Early on both are noisy, so the previous full run's count (the pipeline reads it from
+`_purelink.executions` and sends it with `started`) weighs in until about a third of the range is covered; a first run shows no total until its
 records are a tenth of the estimate. Estimates are shown to two significant figures ("about
 3,400"): more digits would claim a precision they do not have. An API's `total_count` is exact.
 
@@ -123,6 +123,8 @@ class RunProgress:
             self.location = event.get("destination") or self.location
             if event.get("rate_limit"):
                 self.rate_limit = float(event["rate_limit"])
+            if event.get("previous_records"):  # what the pipeline's earlier runs here say to expect
+                self.previous_records = int(event["previous_records"])
             self._t0 = t
             self._page_marks.append((t, 0))
             self._speed.append((t, 0))

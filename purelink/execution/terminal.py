@@ -264,23 +264,9 @@ class ConsoleMonitor:
 def watch(engine, recipe, *, resume_hint: str | None = None, out: TextIO | None = None, **options):
     """Run `recipe` with the live monitor and its keys; returns the `RunResult`. The events also
     go to the workspace's log, as with `engine.execute`."""
-    from purelink.execution import prestart
-    from purelink.execution.previous import previous_records
-
     recipe = engine.recipe(recipe)
     with ConsoleMonitor(out=out, title=recipe.name) as monitor:
-        # A short read (0.1-0.3 s, duckdb's import included) overlapping the pipeline process's
-        # imports: before the job is handed to a process started early (which is importing by
-        # now), otherwise once the process is started. Should the two meet at the file, the
-        # pipeline waits for it (runtime.destinations.duckdb_connection.connect).
-        early = prestart.waiting()
-        if not early:
-            run = engine.start(recipe, **options)
-        if recipe.destination.kind == "duckdb" and not options.get("sample"):
-            before = previous_records(options.get("db_path") or engine.db_path(recipe), recipe.name)
-            monitor.progress.previous_records = before or None
-        if early:
-            run = engine.start(recipe, **options)
+        run = engine.start(recipe, **options)
         monitor.attach(run, resume_hint=resume_hint)
         return run.collect(on_event=engine.logged(monitor), on_interrupt=monitor.interrupt)
 

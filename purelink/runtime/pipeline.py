@@ -52,18 +52,23 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
     mode = "sample" if sample else ("full_refresh" if full_refresh else "incremental")
     started = time.monotonic()
     emit = events.emit
-    emit("started", pipeline=pipeline, recipe=recipe or pipeline, version=version, mode=mode,
-         streams=[s.name for s in streams], source=source.name, destination=destination.location(),
-         rate_limit=source.rate_limit, concurrency=concurrency or source.concurrency)
     client = None
     opened = False
     finished: dict = {}
     extraction: Extraction | None = None
     try:
-        destination.open()
-        opened = True
-        destination.start_run(run_id=run_id, pipeline=pipeline, recipe=recipe or pipeline,
-                              version=version, mode=mode)
+        previous = None
+        try:
+            destination.open()
+            opened = True
+            destination.start_run(run_id=run_id, pipeline=pipeline, recipe=recipe or pipeline,
+                                  version=version, mode=mode)
+            previous = destination.previous_records(pipeline, mode)
+        finally:  # sent once the destination is open (with what it knows), or failed to open
+            emit("started", pipeline=pipeline, recipe=recipe or pipeline, version=version, mode=mode,
+                 streams=[s.name for s in streams], source=source.name, destination=destination.location(),
+                 rate_limit=source.rate_limit, concurrency=concurrency or source.concurrency,
+                 **({"previous_records": previous} if previous else {}))
         client = make_client(source)
         client.on_retry = lambda message: log.info(message)
         if sample:

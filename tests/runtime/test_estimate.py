@@ -37,3 +37,21 @@ def test_the_estimated_total_comes_close_to_the_truth_early_in_the_run(sandbox_f
     # Before, a quarter of the way the run said about 15,500 for 10,263, and half way about 14,300;
     # and with requests ahead of commits, the records read but not yet committed were left out.
     assert worst[0.0] <= 0.5 and worst[0.25] <= 0.4 and worst[0.5] <= 0.2, (worst, truth)
+
+
+def test_a_full_refresh_is_told_what_the_last_full_read_loaded(sandbox_factory, pipeline):
+    """The pipeline sends, with `started`, the records of the last run that read everything (the
+    first sync, then each full refresh); incremental runs get none (what changed is their size).
+    Both monitors take it from there, so the notebook's "about N" matches the terminal's."""
+    api = sandbox_factory(seed=3, customers=700)
+    run = pipeline(api)
+    first = run.run()[1]
+    assert "previous_records" not in first[0] and first[-1]["records"] == 700
+    again = run.run()[1]
+    assert again[0]["event"] == "started" and "previous_records" not in again[0]
+    refresh = run.run("--full-refresh")[1]
+    assert refresh[0]["event"] == "started" and refresh[0]["previous_records"] == 700
+    progress = RunProgress()
+    progress.apply(refresh[0])
+    assert progress.progress_text() == "0/about 700 (0%)"
+    assert run.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers") == [(700, 700)]

@@ -292,6 +292,12 @@ class Destination:
             streams=finished.get("streams", {}),
             **({"mode": finished["mode"]} if finished.get("mode") else {}))  # a continued refresh says so
 
+    def previous_records(self, pipeline: str, mode: str) -> int | None:
+        """What a run in `mode` may expect, from the pipeline's earlier runs here: for a full
+        refresh, the records of the last one that read everything (a full refresh, or the first
+        sync); None when nothing is known, and for other runs (their size is what changed)."""
+        return None
+
     def record_failed_open(self, run_id: str, finished: dict, **run: Any) -> None:
         """The executions row of a run that failed as `open()` ran (`run`: start_run's fields), where
         the store can still take it: DuckDB, when a setting failed and not the file. Most stores

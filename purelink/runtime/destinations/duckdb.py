@@ -102,6 +102,15 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         prepare(self.con)
         self.catalog = self._one("SELECT current_database()")
 
+    def previous_records(self, pipeline: str, mode: str) -> int | None:
+        if mode != "full_refresh":
+            return None
+        found = self._one(
+            "SELECT records FROM _purelink.executions WHERE pipeline = ? AND status = 'success' AND records > 0 "
+            "AND (mode = 'full_refresh' OR started_at = (SELECT min(started_at) FROM _purelink.executions "
+            "WHERE pipeline = ?)) ORDER BY started_at DESC LIMIT 1", [pipeline, pipeline])
+        return int(found) if found is not None else None
+
     def record_failed_open(self, run_id: str, finished: dict, **run: Any) -> None:
         if not self._setting_failed:
             return  # the file itself did not open (busy, unreadable): nowhere to write the row
