@@ -25,6 +25,7 @@ from purelink.runtime.destinations.base import (
 from purelink.runtime.destinations.duckdb_connection import (
     MEMORY_LIMIT,
     LogWatch,
+    compact,
     connect,
     limit_memory,
     unlimit_memory,
@@ -125,7 +126,8 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
     def between_commits(self) -> None:
         """Give back what DuckDB's checkpoints kept: close and reopen (see duckdb_connection.LogWatch)."""
         if self._con is not None and not self.remote and self._log.due():
-            self.close()
+            self._con.close()  # no compact(): its vacuum is what the loading loop must not pay for
+            self._con = None
             self.open()
 
     @property
@@ -146,9 +148,14 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         return f"{quote(self.catalog)}.{quote(schema)}.{quote(table)}"
 
     def close(self) -> None:
+        """Compact (duckdb_connection.compact) and close: the end of a run, or of an open() that failed."""
         if self._con is not None:
-            self._con.close()
-            self._con = None
+            con, self._con = self._con, None
+            try:
+                if not self.remote:
+                    compact(con)
+            finally:
+                con.close()
 
     def location(self) -> str:
         return str(self.path)
