@@ -164,6 +164,21 @@ class RetryPolicy:
     #: for at most this long in all before the request fails
     throttle_budget_s: float = 900.0
     max_throttle_delay_s: float = 120.0
+    #: tries of a request that cannot connect while the API has not answered once in this run
+    #: (nothing listens at the URL, its name does not resolve), waiting `connect_delay_s`, then
+    #: twice that...; None: like any failure, `max_attempts` with the usual backoff. A scheduled
+    #: run rides out an API that is restarting; a run by hand on a terminal (`by_hand`) tells its
+    #: person within seconds, who can re-run at once.
+    connect_attempts: int | None = None
+    connect_delay_s: float = 1.0
+
+    @classmethod
+    def by_hand(cls) -> RetryPolicy:
+        """For a person at a terminal: a URL where nothing answers fails after 1 s + 2 s of waiting."""
+        return cls(connect_attempts=3)
+
+    def connect_delay(self, attempt: int) -> float:
+        return min(self.max_delay_s, self.connect_delay_s * 2 ** (attempt - 1))
 
     def should_retry(self, response: httpx.Response | None, attempt: int) -> bool:
         if attempt >= self.max_attempts:
@@ -241,7 +256,16 @@ class HttpClient:
         self.stats = HttpStats()
         self.on_retry: Callable[[str], None] | None = None  # every retry's message, for the log
         self.on_throttle: Callable[..., None] | None = None  # callable(message): long rate-limit waits, for the user
+        #: callable(text, key): a request that could not connect waits to retry, in a person's words;
+        #: the key is the same for every worker at the same attempt on the same host
+        self.on_unreachable: Callable[[str, str], None] | None = None
         self.cancel: threading.Event | None = None  # set: waiting requests raise `Stopped` instead of leaving
+        self.answered = False  # the API has answered once in this run
+        # Set when a request tried for as long as the policy allows and never connected: until the
+        # API answers again, the other requests waiting to retry a failed connection fail at once
+        # instead of each waiting out its own backoff (with 16 windows the run took the longest of
+        # 16 random waits, not one).
+        self._gave_up = threading.Event()
         self._client = httpx.Client(
             headers=headers or {}, params=params, auth=auth, timeout=timeout_s, follow_redirects=True,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -273,10 +297,13 @@ class HttpClient:
                 response = (self._client.get(url, params=query) if json is None
                             else self._client.post(url, json=json))
             except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if not self.retry.should_retry(None, attempt):
-                    raise
-                reason = f"{type(exc).__name__}"
+                wait = self._unreachable(exc, url, attempt)
+                self._count_retry(f"{type(exc).__name__} on {url}; retry {attempt} in {wait:.2f}s")
+                self._pause(wait, exc if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) else None)
+                continue
             else:
+                self.answered = True
+                self._gave_up.clear()
                 self.stats.count(response)
                 if response.status_code < 400:
                     self.limiter.relax()
@@ -295,9 +322,35 @@ class HttpClient:
             self._count_retry(f"{reason} on {url}; retry {attempt} in {wait:.2f}s")
             self._pause(wait)
 
-    def _pause(self, seconds: float) -> None:
-        """Sleep before a retry, or raise `Stopped` as soon as the run is asked to stop."""
-        if self.cancel is None:
+    def _unreachable(self, exc: Exception, url: str, attempt: int) -> float:
+        """The wait before retrying a request that got no answer; raises `exc` when it is not retried."""
+        connect = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+        first = connect and not self.answered and self.retry.connect_attempts is not None
+        attempts = self.retry.connect_attempts if first else self.retry.max_attempts
+        if (connect and self._gave_up.is_set()) or attempt >= attempts or not self.retry.should_retry(None, attempt):
+            if connect:
+                self._gave_up.set()
+            raise exc
+        wait = self.retry.connect_delay(attempt) if first else self.retry.delay(None, attempt)
+        if self.on_unreachable is not None:
+            origin = str(httpx.URL(url).copy_with(path="/", query=None, fragment=None)).rstrip("/")
+            what = "cannot connect to" if connect else "no answer from"
+            shown = f"{wait:.0f} s" if wait >= 1 else f"{wait:.1f} s"
+            self.on_unreachable(f"{what} {origin} ({why_no_answer(exc)}): attempt {attempt} of {attempts}, "
+                                f"retrying in {shown}", f"{origin} {attempt}")
+        return wait
+
+    def _pause(self, seconds: float, unconnected: Exception | None = None) -> None:
+        """Sleep before a retry, or raise `Stopped` as soon as the run is asked to stop. Before
+        retrying a failed connection (`unconnected`), raise it as soon as another request gave up."""
+        if unconnected is not None:
+            end = time.monotonic() + seconds
+            while (left := end - time.monotonic()) > 0:
+                if self._gave_up.wait(min(left, 0.25)):
+                    raise unconnected
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Stopped
+        elif self.cancel is None:
             time.sleep(seconds)
         elif self.cancel.wait(seconds):
             raise Stopped
@@ -352,6 +405,14 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def why_no_answer(exc: Exception) -> str:
+    """Why a request got no answer, in a few words: `connection refused`, `timed out`."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", (str(exc).strip().splitlines() or [""])[0])
+    return text[:1].lower() + text[1:] if text else type(exc).__name__
 
 
 def api_message(response: httpx.Response) -> str:

@@ -66,6 +66,7 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
                               version=version, mode=mode)
         client = make_client(source, retry)
         client.on_retry = lambda message: log.info(message)
+        client.on_unreachable = events.note  # a person at a terminal sees the wait; JSON carries no notes
         if sample:
             finished = sample_checks(source, streams, destination, client=client, pipeline=pipeline,
                                      run_id=run_id, limit=sample, emit=emit)
@@ -202,6 +203,9 @@ def main(source: RestSource, streams: list[Stream], *, pipeline: str, recipe: st
     call = invocation(pipeline, streams, db=db, workspace=workspace, extra_options=options)
     destination = warehouse if warehouse is not None and not call.args.sample else \
         DuckDBDestination(call.db_path, airbyte_metadata=airbyte_metadata)
+    # A person at a terminal hears within seconds that nothing answers at the URL; a scheduled or
+    # piped run keeps the full retries, to ride out an API that is restarting.
     finish(run(source, call.streams, pipeline=pipeline, recipe=recipe, version=version, destination=destination,
                sample=call.args.sample, full_refresh=call.args.full_refresh, run_id=call.run_id,
-               events=call.events(), stop=call.stop, concurrency=call.args.concurrency))
+               events=call.events(), stop=call.stop, concurrency=call.args.concurrency,
+               retry=RetryPolicy.by_hand() if call.text else None))
