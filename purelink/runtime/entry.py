@@ -44,8 +44,7 @@ class Invocation:
             return EventWriter(self.run_id, redact=mask, on_lost=self.stop.set)
         from purelink.runtime.readable import ReadableEvents
 
-        return ReadableEvents(self.run_id, redact=mask, on_lost=self.stop.set,
-                              resume_hint=f"python {' '.join(sys.argv)}")
+        return ReadableEvents(self.run_id, redact=mask, on_lost=self.stop.set, resume_hint=resume_command(sys.argv))
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -61,6 +60,21 @@ class JsonLogFormatter(logging.Formatter):
 class TextLogFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return mask(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command that resumes a stopped run: the same one, without what starts afresh (a full
+    refresh resumes by a plain run, as its warning says; a run id names one run)."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--run-id":
+            skip = True
+        elif arg != "--full-refresh" and not arg.startswith("--run-id="):
+            kept.append(arg)
+    return " ".join(["python", argv[0], *kept])
 
 
 def wants_text(json_flag: bool) -> bool:
