@@ -28,12 +28,13 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
+from purelink.execution.progress_text import RATE_WINDOW_S, ProgressText
 from purelink.execution.units import duration_text, human_bytes
+from purelink.runtime.summary import MIN_SHARE_SHOWN
 
 __all__ = ["RunProgress", "duration_text", "human_bytes"]
 
 DONE = ("success", "failed", "stopped")
-RATE_WINDOW_S = 10.0  # request rates are averaged over this (or the limit's own period, if longer)
 SPEED_WINDOW_S = 15.0  # the record rate behind the ETA: recent enough to follow, long enough to be calm
 MIN_COVERED = 0.02  # below this share of a time range, density says nothing yet
 
@@ -67,18 +68,7 @@ class _Stream:
         return self.first_records + (self.records - self.first_records) / share * (1.0 - c0)
 
 
-MIN_SHARE_SHOWN = 0.1  # a first run's estimate shows once the records done are a tenth of it
-
-
-def rounded(n: int) -> int:
-    """`n` to two significant figures (3,421 -> 3,400; 16,642 -> 17,000; under 100 as it is)."""
-    if n < 100:
-        return n
-    step = 10 ** (len(str(n)) - 2)
-    return round(n / step) * step
-
-
-class RunProgress:
+class RunProgress(ProgressText):
     """The figures of one run, folded from its events. Call `apply(event)` for each event."""
 
     def __init__(self, *, previous_records: int | None = None, rate_limit: float | None = None,
@@ -352,58 +342,6 @@ class RunProgress:
 
     def _elapsed(self) -> float:
         return 0.0 if self._t0 is None else self._now() - self._t0
-
-    # -- as text (both monitors use these words) --------------------------------------------------
-    def progress_text(self) -> str:
-        total, estimate = self.total()
-        pct = f"{self.fraction():.0%}"
-        if not total:  # nothing to size, or nothing there at all: "0/about 0 (0%)" says less
-            return f"{self.records:,} records"
-        # An estimate shown to the unit ("about 16,642") claims a precision it does not have.
-        return f"{self.records:,}/{f'about {rounded(total):,}' if estimate else f'{total:,}'} ({pct})"
-
-    def rate_text(self) -> str:
-        rate = self.request_rate()
-        shown = f"{rate:.0f}" if rate >= 10 else f"{rate:.1f}"
-        if self._throttled_at is not None and (self.done or (self._last_t or 0) - self._throttled_at < RATE_WINDOW_S):
-            # the API's limit, not the recipe's, is the one that binds (or bound): say so
-            return f"{shown} req/s (rate limited by the API: {self.throttled:,} answered 429 so far)"
-        if not self.rate_limit:
-            return f"{shown} req/s"
-        limit = f"{self.rate_limit:g}"
-        # The runtime's bucket lets a burst of a tenth of a second's worth (at least one request)
-        # through at once: within the limit, though it shows in a short measuring span.
-        # Short at the start, where the burst shows most: one request 0.3 s into a run allowed 2/s
-        # reads as 3.4/s, and is within the limit.
-        span = max(0.1, self._request_window()[1])
-        if rate <= self.rate_limit * 1.05 + max(1.0, 0.1 * self.rate_limit) / span:
-            return f"{shown} req/s (within limit of {limit}/s)"
-        return f"{shown} req/s (above the limit of {limit}/s: expect 429s)"
-
-    def eta_text(self) -> str:
-        if self.done:
-            return "done" if self.status == "success" else "-"
-        if self.status == "paused":
-            return "paused"
-        eta = self.eta_s()
-        return "estimating..." if eta is None else duration_text(eta)
-
-    def counts_text(self) -> str:
-        return f"Errors: {self.errors} | Warnings: {self.warnings} | Rejected: {self.rejected:,}"
-
-    def storage_text(self) -> str:
-        size = human_bytes(self.storage_bytes) if self.storage_bytes is not None else "..."
-        return f"{size} -> {self.location}" if self.location else size
-
-    def status_text(self, resume_hint: str | None = None) -> str:
-        """RUNNING while it goes; at the end "done", "failed: cause" or "stopped: resume with ..."."""
-        if self.status == "success":
-            return "done" + (f" ({self.rejected:,} rejected)" if self.rejected else "")
-        if self.status == "failed":
-            return "failed: " + (self.cause or "see the summary")
-        if self.status == "stopped":
-            return "stopped: " + (f"resume with {resume_hint}" if resume_hint else "the next run resumes")
-        return self.status.upper()
 
 
 def _rate(samples: deque[tuple[float, int]], window_s: float) -> float | None:

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
+from purelink.runtime.summary import human_bytes
 
-def human_bytes(n: float | None) -> str:
-    n = float(n or 0)
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+__all__ = ["duration_text", "human_bytes"]
 
 
 def duration_text(seconds: float) -> str:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from purelink.catalog.spec import ConnectorSpec, StreamSpec
 from purelink.discovery.probe import Column
 from purelink.recipes import Recipe, StreamChoice, ValidationRule
-from purelink.runtime.http import RETRYABLE_STATUS, RetryPolicy
+from purelink.runtime.retry import RETRYABLE_STATUS, RetryPolicy
 
 EMAIL_LIKE = re.compile(r"(^|_)e-?mail(_address)?$", re.IGNORECASE)
 CRON = {"hourly": "0 * * * *", "daily": "0 3 * * *"}

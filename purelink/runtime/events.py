@@ -20,7 +20,8 @@ KINDS = ("started", "page", "window_done", "warning", "error", "heartbeat", "fin
 
 
 class EventWriter:
-    """Writes events as JSON lines; safe to call from several worker threads."""
+    """Writes events as JSON lines; safe to call from several worker threads. `ReadableEvents`
+    (readable.py) shows the same events to a person at a terminal."""
 
     def __init__(self, run_id: str, stream: IO[str] | None = None, redact=None, on_lost=None) -> None:
         self.run_id = run_id
@@ -35,22 +36,34 @@ class EventWriter:
             raise ValueError(f"unknown event kind {kind!r}")
         event = {"event": kind, "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
                  "run_id": self.run_id, **fields}
-        line = as_written(self._redact(json.dumps(event, default=str, separators=(",", ":"))))
         with self._lock:
-            if self.lost:
-                return event
-            try:
-                self._out.write(line + "\n")
-                self._out.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                # The command that started us died (kill -9): nobody reads on. The run stops
-                # gracefully instead of failing on this write, so its executions row still tells
-                # what was committed.
-                self.lost = True
-                _silence(self._out)
-                if self._on_lost is not None:
-                    self._on_lost()
+            self._write(self.render(event))
         return event
+
+    def render(self, event: dict) -> str:
+        """The text of one event, without the line's end: its JSON (a subclass shows it otherwise;
+        nothing for an event it does not show)."""
+        return json.dumps(event, default=str, separators=(",", ":"))
+
+    def note(self, text: str, key: str | None = None) -> None:
+        """Something a person watching should know that is not an event (a retry that is waiting).
+        The JSON stream carries events only, so here it goes nowhere; `ReadableEvents` shows it."""
+
+    def _write(self, text: str) -> None:
+        """Write masked text (the caller holds the lock); a closed reader ends the writing."""
+        if self.lost or not text:
+            return
+        try:
+            self._out.write(as_written(self._redact(text)) + "\n")
+            self._out.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            # The command that started us died (kill -9): nobody reads on. The run stops
+            # gracefully instead of failing on this write, so its executions row still tells
+            # what was committed.
+            self.lost = True
+            _silence(self._out)
+            if self._on_lost is not None:
+                self._on_lost()
 
 
 def _silence(out: IO[str]) -> None:

@@ -245,15 +245,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
             times = [t for t in (to_unix(r.get(tf.field)) for r in page.records if isinstance(r, dict))
                      if t is not None]
             if times:
-                oldest, newest = min(times), max(times)
-                top = window.position if window.position is not None else window.hi
-                if top is not None and window.lo is not None:
-                    run.progress.covered += max(0, top - max(oldest, window.lo))
-                window.position = oldest
-                window.max_cursor = max(newest, window.max_cursor or newest)
-                window.density = len(times) / max(1, newest - oldest)
-                if window.first_density is None:
-                    window.first_density = window.density
+                run.progress.covered += window.read(times)
         elif tf is not None and page.next is None:
             window.density = 0.0  # an empty last page: nothing more in this window
         window.next = page.next

@@ -1,14 +1,12 @@
 """HTTP for pipelines: pooled connections, retries with backoff and jitter, a shared rate limit.
 
-Policy and transport are kept apart: `RetryPolicy` decides whether and when to try again,
+Policy and transport are kept apart: `RetryPolicy` (retry.py) decides whether and when to try again,
 `TokenBucket` decides when a request may leave, `HttpClient` only sends.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import random
 import re
 import threading
 import time
@@ -20,8 +18,7 @@ from typing import Any
 
 from purelink.runtime.events import Rate
 from purelink.runtime.lean import httpx
-
-RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+from purelink.runtime.retry import RetryPolicy, why_no_answer
 
 
 class HttpError(Exception):
@@ -154,59 +151,6 @@ class TokenBucket:
 
 
 @dataclass
-class RetryPolicy:
-    """Exponential backoff with full jitter, honouring `Retry-After` and `Stripe-Should-Retry`."""
-
-    max_attempts: int = 8
-    base_delay_s: float = 0.25
-    max_delay_s: float = 30.0
-    #: 429s are flow control, not failures: a lockout is waited out, backing off up to minutes,
-    #: for at most this long in all before the request fails
-    throttle_budget_s: float = 900.0
-    max_throttle_delay_s: float = 120.0
-
-    def should_retry(self, response: httpx.Response | None, attempt: int) -> bool:
-        if attempt >= self.max_attempts:
-            return False
-        if response is None:  # connection dropped, timeout
-            return True
-        advice = response.headers.get("stripe-should-retry")
-        if advice is not None:
-            return advice.lower() == "true"
-        return response.status_code in RETRYABLE_STATUS
-
-    def delay(self, response: httpx.Response | None, attempt: int) -> float:
-        if response is not None:
-            after = parse_retry_after(response.headers.get("retry-after"))
-            if after is not None:
-                return min(after, self.max_delay_s)
-        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
-
-    def throttle_delay(self, response: httpx.Response, throttled: int) -> float:
-        """The wait after the `throttled`-th 429 in a row: the server's Retry-After, else doubling
-        (with jitter in its upper half, so workers spread out but the wait really grows)."""
-        after = parse_retry_after(response.headers.get("retry-after"))
-        if after is not None:
-            return min(after, self.max_throttle_delay_s)
-        ceiling = min(self.max_throttle_delay_s, self.base_delay_s * 2 ** (throttled - 1))
-        return random.uniform(ceiling / 2, ceiling)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-@dataclass
 class HttpStats:
     requests: int = 0
     retries: int = 0
@@ -241,7 +185,16 @@ class HttpClient:
         self.stats = HttpStats()
         self.on_retry: Callable[[str], None] | None = None  # every retry's message, for the log
         self.on_throttle: Callable[..., None] | None = None  # callable(message): long rate-limit waits, for the user
+        #: callable(text, key): a request that could not connect waits to retry, in a person's words;
+        #: the key is the same for every worker at the same attempt on the same host
+        self.on_unreachable: Callable[[str, str], None] | None = None
         self.cancel: threading.Event | None = None  # set: waiting requests raise `Stopped` instead of leaving
+        self.answered = False  # the API has answered once in this run
+        # Set when a request tried for as long as the policy allows and never connected: until the
+        # API answers again, the other requests waiting to retry a failed connection fail at once
+        # instead of each waiting out its own backoff (with 16 windows the run took the longest of
+        # 16 random waits, not one).
+        self._gave_up = threading.Event()
         self._client = httpx.Client(
             headers=headers or {}, params=params, auth=auth, timeout=timeout_s, follow_redirects=True,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -273,10 +226,13 @@ class HttpClient:
                 response = (self._client.get(url, params=query) if json is None
                             else self._client.post(url, json=json))
             except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if not self.retry.should_retry(None, attempt):
-                    raise
-                reason = f"{type(exc).__name__}"
+                wait = self._unreachable(exc, url, attempt)
+                self._count_retry(f"{type(exc).__name__} on {url}; retry {attempt} in {wait:.2f}s")
+                self._pause(wait, exc if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) else None)
+                continue
             else:
+                self.answered = True
+                self._gave_up.clear()
                 self.stats.count(response)
                 if response.status_code < 400:
                     self.limiter.relax()
@@ -295,9 +251,35 @@ class HttpClient:
             self._count_retry(f"{reason} on {url}; retry {attempt} in {wait:.2f}s")
             self._pause(wait)
 
-    def _pause(self, seconds: float) -> None:
-        """Sleep before a retry, or raise `Stopped` as soon as the run is asked to stop."""
-        if self.cancel is None:
+    def _unreachable(self, exc: Exception, url: str, attempt: int) -> float:
+        """The wait before retrying a request that got no answer; raises `exc` when it is not retried."""
+        connect = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+        first = connect and not self.answered and self.retry.connect_attempts is not None
+        attempts = self.retry.connect_attempts if first else self.retry.max_attempts
+        if (connect and self._gave_up.is_set()) or attempt >= attempts or not self.retry.should_retry(None, attempt):
+            if connect:
+                self._gave_up.set()
+            raise exc
+        wait = self.retry.connect_delay(attempt) if first else self.retry.delay(None, attempt)
+        if self.on_unreachable is not None:
+            origin = str(httpx.URL(url).copy_with(path="/", query=None, fragment=None)).rstrip("/")
+            what = "cannot connect to" if connect else "no answer from"
+            shown = f"{wait:.0f} s" if wait >= 1 else f"{wait:.1f} s"
+            self.on_unreachable(f"{what} {origin} ({why_no_answer(exc)}): attempt {attempt} of {attempts}, "
+                                f"retrying in {shown}", f"{origin} {attempt}")
+        return wait
+
+    def _pause(self, seconds: float, unconnected: Exception | None = None) -> None:
+        """Sleep before a retry, or raise `Stopped` as soon as the run is asked to stop. Before
+        retrying a failed connection (`unconnected`), raise it as soon as another request gave up."""
+        if unconnected is not None:
+            end = time.monotonic() + seconds
+            while (left := end - time.monotonic()) > 0:
+                if self._gave_up.wait(min(left, 0.25)):
+                    raise unconnected
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Stopped
+        elif self.cancel is None:
             time.sleep(seconds)
         elif self.cancel.wait(seconds):
             raise Stopped

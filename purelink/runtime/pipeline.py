@@ -30,13 +30,13 @@ from purelink.runtime.sources.rest import RestSource, Stream
 log = logging.getLogger("purelink.runtime")
 
 
-def make_client(source: RestSource) -> HttpClient:
+def make_client(source: RestSource, retry: RetryPolicy | None = None) -> HttpClient:
     headers = {"User-Agent": "purelink", **source.headers, **source.auth.headers()}
     params = {**source.params, **source.auth.params()}
     base_url = reachable(os.environ.get("PURELINK_BASE_URL") or source.base_url)
     return HttpClient(
         base_url=base_url, headers=headers, params=params or None,
-        limiter=TokenBucket(source.rate_limit), retry=RetryPolicy(), timeout_s=source.timeout_s,
+        limiter=TokenBucket(source.rate_limit), retry=retry or RetryPolicy(), timeout_s=source.timeout_s,
         max_connections=max(4, source.concurrency * 2),
     )
 
@@ -44,7 +44,7 @@ def make_client(source: RestSource) -> HttpClient:
 def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination: Destination,
         recipe: str | None = None, version: int = 1, sample: int | None = None, full_refresh: bool = False,
         run_id: str | None = None, events: EventWriter | None = None, stop: threading.Event | None = None,
-        concurrency: int | None = None) -> dict:
+        concurrency: int | None = None, retry: RetryPolicy | None = None) -> dict:
     """Run the streams into the destination and return the `finished` event."""
     run_id = run_id or uuid.uuid4().hex[:16]
     stop = stop or threading.Event()
@@ -69,8 +69,9 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
                  streams=[s.name for s in streams], source=source.name, destination=destination.location(),
                  rate_limit=source.rate_limit, concurrency=concurrency or source.concurrency,
                  **({"previous_records": previous} if previous else {}))
-        client = make_client(source)
+        client = make_client(source, retry)
         client.on_retry = lambda message: log.info(message)
+        client.on_unreachable = events.note  # a person at a terminal sees the wait; JSON carries no notes
         if sample:
             finished = sample_checks(source, streams, destination, client=client, pipeline=pipeline,
                                      run_id=run_id, limit=sample, emit=emit)
@@ -219,6 +220,9 @@ def main(source: RestSource, streams: list[Stream], *, pipeline: str, recipe: st
     call = invocation(pipeline, streams, db=db, workspace=workspace, extra_options=options)
     destination = warehouse if warehouse is not None and not call.args.sample else \
         DuckDBDestination(call.db_path, airbyte_metadata=airbyte_metadata)
+    # A person at a terminal hears within seconds that nothing answers at the URL; a scheduled or
+    # piped run keeps the full retries, to ride out an API that is restarting.
     finish(run(source, call.streams, pipeline=pipeline, recipe=recipe, version=version, destination=destination,
                sample=call.args.sample, full_refresh=call.args.full_refresh, run_id=call.run_id,
-               stop=call.stop, concurrency=call.args.concurrency))
+               events=call.events(), stop=call.stop, concurrency=call.args.concurrency,
+               retry=RetryPolicy.by_hand() if call.text else None))

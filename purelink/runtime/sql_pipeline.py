@@ -351,5 +351,5 @@ def sql_main(source: PostgresSource, streams: list[SqlStream], *, pipeline: str,
         target_schema = schema
     finished = sql_run(source, chosen, pipeline=pipeline, destination=destination, schema=target_schema,
                        recipe=recipe, version=version, sample=args.sample, full_refresh=args.full_refresh,
-                       run_id=call.run_id, stop=stop, lookback_s=lookback_s)
+                       run_id=call.run_id, events=call.events(), stop=stop, lookback_s=lookback_s)
     finish(finished)

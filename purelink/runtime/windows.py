@@ -124,6 +124,19 @@ class Window:
                    max_cursor=state.get("max_cursor"), id=key.split(":", 1)[1],
                    next=PageRequest.from_state(nxt) if nxt else None)
 
+    def read(self, times: list[int]) -> int:
+        """A page of records at `times` (unix seconds, newest first paging) was read: move the
+        window's position, cursor and densities; returns the seconds of its range it covered."""
+        oldest, newest = min(times), max(times)
+        top = self.position if self.position is not None else self.hi
+        covered = max(0, top - max(oldest, self.lo)) if top is not None and self.lo is not None else 0
+        self.position = oldest
+        self.max_cursor = max(newest, self.max_cursor or newest)
+        self.density = len(times) / max(1, newest - oldest)
+        if self.first_density is None:
+            self.first_density = self.density
+        return covered
+
     def remaining(self) -> int:
         if self.lo is None or self.hi is None:
             return 0

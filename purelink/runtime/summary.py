@@ -1,0 +1,109 @@
+"""The completion summary of a run, as a person reads it: status, records per stream, where the
+data is, and for a run that did not succeed its cause and what to do.
+
+It lives in the runtime because a module run by hand in a terminal prints it itself; the
+`purelink` command, the wizard and the notebook's text monitor print the same text from the
+`finished` event they receive (`purelink.execution.console` re-exports it).
+"""
+
+from __future__ import annotations
+
+from purelink.runtime.causes import committed_text
+
+__all__ = ["cause_lines", "human_bytes", "stopped_lines", "summary_text"]
+
+
+MIN_SHARE_SHOWN = 0.1  # a first run's estimated total shows once the records done are a tenth of it
+
+
+def rounded(n: int) -> int:
+    """An estimated total to two significant figures (3,421 -> 3,400; 16,642 -> 17,000; under 100 as
+    it is): "about 16,642" would claim a precision the estimate does not have."""
+    if n < 100:
+        return n
+    step = 10 ** (len(str(n)) - 2)
+    return round(n / step) * step
+
+
+def human_bytes(n: float | None) -> str:
+    n = float(n or 0)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def summary_text(finished: dict, resume_hint: str | None = None) -> str:
+    """The completion summary a person reads; `resume_hint` is the command that resumes a stopped run."""
+    status = finished.get("status", "failed")
+    lines = [f"status:      {finished.get('outcome') or status}"]
+    streams = finished.get("streams") or {}
+    total = finished.get("records", 0)
+    dead = finished.get("dead_letters", 0)
+    # A share of nothing is no figure: "0 loaded (100.0% passed validation)" read as a claim.
+    rate = f" ({100.0 * total / (total + dead):.1f}% passed validation)" if total + dead else ""
+    if not total + dead and status == "success" and finished.get("mode") == "incremental":
+        rate = " (nothing new at the source)"
+    lines.append(f"records:     {total:,} loaded, {dead:,} rejected{rate}")
+    for name, s in streams.items():
+        extra = f" - {s['error']}" if s.get("error") and not s.get("cause") else ""
+        lines.append(f"  {name:<18} {s.get('records', 0):>9,}  {s.get('status', '')}{extra}")
+    duration = finished.get("duration_s") or 0
+    lines.append(f"duration:    {duration:.1f} s"
+                 + (f" ({total / duration:,.0f} records/s)" if duration and total else ""))
+    lines.append(f"requests:    {finished.get('requests', 0):,} ({finished.get('retries', 0)} retried, "
+                 f"{finished.get('throttled', 0)} rate-limited)")
+    lines.append(f"storage:     {finished.get('destination', '')} ({human_bytes(finished.get('storage_bytes'))})")
+    if finished.get("warnings"):
+        lines.append(f"warnings:    {finished['warnings']}")
+    for name, s in streams.items():
+        if s.get("dead_letters") and s.get("rejected_query"):
+            lines.append(f"rejected:    {s['dead_letters']:,} {name} rows; see them with")
+            lines.append(f"             purelink inspect --query \"{s['rejected_query']}\"")
+    if finished.get("checks"):
+        lines.append("checks:")
+        for c in finished["checks"]:
+            lines.append(f"  [{c['status']}] {c['name']}: {c['detail']}")
+    if status == "stopped":
+        lines.extend(stopped_lines(finished, resume_hint))
+    elif status != "success":
+        lines.extend(cause_lines(finished))
+    return "\n".join(lines)
+
+
+def stopped_lines(finished: dict, resume_hint: str | None = None) -> list[str]:
+    """A stop the user asked for: who stopped it, what is kept, how to go on."""
+    lines = ["stopped:     at your request, not by an error; the state is saved"]
+    lines.append(f"committed:   {committed_text(finished)}")
+    if resume_hint:
+        lines.append(f"resume:      {resume_hint}")
+    return lines
+
+
+def cause_lines(finished: dict) -> list[str]:
+    """Each distinct cause once, with its URL, what to do, and what the run committed."""
+    causes = [s["cause"] for s in (finished.get("streams") or {}).values() if s.get("cause")]
+    if finished.get("cause") and finished["cause"] not in causes:
+        causes.insert(0, finished["cause"])
+    lines: list[str] = []
+    seen: set[str] = set()
+    for c in causes:
+        text = c.get("message", "")
+        if text in seen:
+            continue
+        seen.add(text)
+        lines.append(f"cause:       {text}")
+        if c.get("url") and c["url"] not in text:
+            lines.append(f"url:         {c['url']}")
+        # Streams that failed alike (one API down) share the advice: it is said once.
+        if c.get("guidance") and c["guidance"] not in seen:
+            seen.add(c["guidance"])
+            lines.append(f"what to do:  {c['guidance']}")
+    if not causes and finished.get("error"):
+        lines.append(f"error:       {finished['error']}")
+        if finished.get("guidance"):
+            lines.append(f"what to do:  {finished['guidance']}")
+    if finished.get("status") in ("failed", "stopped") and "committed" in finished:
+        lines.append(f"committed:   {committed_text(finished)}")
+    return lines
