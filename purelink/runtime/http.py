@@ -254,8 +254,10 @@ class HttpClient:
     def _unreachable(self, exc: Exception, url: str, attempt: int) -> float:
         """The wait before retrying a request that got no answer; raises `exc` when it is not retried."""
         connect = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-        first = connect and not self.answered and self.retry.connect_attempts is not None
-        attempts = self.retry.connect_attempts if first else self.retry.max_attempts
+        # Before the API ever answered, a failed connection has its own budget (a run by hand).
+        first_budget = self.retry.connect_attempts if connect and not self.answered else None
+        first = first_budget is not None
+        attempts = first_budget if first_budget is not None else self.retry.max_attempts
         if (connect and self._gave_up.is_set()) or attempt >= attempts or not self.retry.should_retry(None, attempt):
             if connect:
                 self._gave_up.set()
