@@ -98,13 +98,19 @@ def test_a_compaction_that_fails_loses_nothing_and_the_close_still_closes(tmp_pa
     destination = DuckDBDestination(db)
     destination.open()
     destination.start_run(run_id="r", pipeline="p", recipe="p", version=1, mode="incremental")
-    for i in range(0, len(sent), 10_000):  # three row groups, for the compaction to merge
+    for i in range(0, len(sent), 10_000):  # three row groups of their own, for the compaction to merge
         destination.commit([Batch("p", "s", "main", "t", ("id",), rows=sent[i:i + 10_000], state={"at": i})],
                            run_id="r", extracted_at=datetime.now(UTC))
         destination.between_commits()
+    destination.close()  # a run that was reopened is not compacted as it closes: too large
+    assert "could not compact" not in caplog.text
+    destination = DuckDBDestination(db)  # the next run writes little, and is compacted as it closes
+    destination.open()
+    destination.commit([Batch("p", "s", "main", "t", ("id",), rows=sent[-1:], state={"at": 20_000})],
+                       run_id="r", extracted_at=datetime.now(UTC))  # the last record, read again
     destination.finish_run("r", status="success")
     # too small for the merge: the checkpoint fails, and DuckDB gives up on the open file
-    destination.con.execute("SET memory_limit = '256KB'")
+    destination.con.execute("SET memory_limit = '1MB'")
     destination.close()
     assert "could not compact" in caplog.text
     destination.open()  # DuckDB replays its log: every commit is there
