@@ -1,7 +1,7 @@
 """`purelink recipes share / import` and `recipes list --shared` (sub-actions of `recipes`).
 
     purelink recipes share stripe_customers [--output FILE | --to TEAM]
-    purelink recipes import stripe_customers_v2.tar.gz [--credential MY_KEY] [--run]
+    purelink recipes import stripe_customers_v2.tar.gz [--credential MY_KEY] [--name NAME | --update] [--run]
     purelink recipes list --shared [--from TEAM]
 """
 
@@ -24,6 +24,9 @@ def add_actions(sub) -> None:
     imp = sub.add_parser("import", help="bring a shared bundle into this workspace (never over a version)")
     imp.add_argument("bundle", type=Path)
     imp.add_argument("--credential", metavar="NAME", help="the secret name your key is stored under here")
+    imp.add_argument("--name", help="import the recipe under this name (yours of the same name stays as it is)")
+    imp.add_argument("--update", action="store_true",
+                     help="when a different recipe of that name exists here: make the bundle's its next version")
     imp.add_argument("--run", action="store_true", help="run the recipe once it is imported")
     imp.add_argument("--executor", choices=["docker", "local", "auto"])
     imp.add_argument("--format", choices=["table", "json"], default="table")
@@ -54,13 +57,15 @@ def _share(engine, args: argparse.Namespace) -> int:
 def _import(engine, args: argparse.Namespace) -> int:
     from purelink.lifecycle.sharing import import_bundle
 
-    done = import_bundle(engine, args.bundle, credential=args.credential)
+    done = import_bundle(engine, args.bundle, credential=args.credential, name=args.name, update=args.update)
     r = done.recipe
     if args.format == "json" and not args.run:
         print(json.dumps({"name": r.name, "version": r.version, "bundle_version": done.bundle_version,
-                          "credentials": done.credentials, "content_sha256": done.content_sha256}))
+                          "unchanged": done.unchanged, "credentials": done.credentials,
+                          "content_sha256": done.content_sha256}))
         return 0
-    print(f"recipe   {engine.recipes.path(r.name, r.version)} (shared as v{done.bundle_version})")
+    print(f"recipe   {engine.recipes.path(r.name, r.version)} (shared as v{done.bundle_version})"
+          + ("; this workspace held it already, unchanged" if done.unchanged else ""))
     for c in done.credentials:
         if not c["found"] and _terminal():
             c["found"] = _ask(c["name"])

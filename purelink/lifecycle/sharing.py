@@ -33,6 +33,7 @@ class Imported:
     bundle_version: int
     credentials: list[dict]  # name, set_with, or_env, found (bool: a value is already available here)
     content_sha256: str
+    unchanged: bool = False  # this workspace held the same recipe already: nothing was written
 
 
 def default_target(engine: Engine, recipe: Recipe) -> Path:
@@ -81,12 +82,16 @@ def _same(target: Path, manifest: dict) -> bool:
         existing.close()
 
 
-def import_bundle(engine: Engine, path: Path, *, credential: str | None = None) -> Imported:
-    """Save the bundle's recipe here (the next free version when the name exists, never over one),
-    with its module, schema and sample; `credential` renames the secret it reads to the receiver's."""
+def import_bundle(engine: Engine, path: Path, *, credential: str | None = None, name: str | None = None,
+                  update: bool = False) -> Imported:
+    """Save the bundle's recipe here (as `name`, if given), with its module, schema and sample;
+    `credential` renames the secret it reads to the receiver's. A recipe of that name here that
+    differs is never replaced silently: `update` makes the bundle's its next version (the earlier
+    ones stay, for `--version`); otherwise RecipeError says how to choose."""
     from purelink.engine import resolve_credentials
-    from purelink.errors import PurelinkError
+    from purelink.errors import PurelinkError, RecipeError
     from purelink.lifecycle.bundle import credentials_needed
+    from purelink.recipes import Recipe
     from purelink.secrets.secret import check_secret_name
 
     bundle = open_bundle(path)
@@ -97,7 +102,18 @@ def import_bundle(engine: Engine, path: Path, *, credential: str | None = None) 
         if credential:
             recipe = recipe.model_copy(update={"source": recipe.source.model_copy(
                 update={"credential": check_secret_name(credential)})})
+        if name:
+            recipe = Recipe.model_validate({**recipe.model_dump(), "name": name})
         engine.spec(recipe)  # an unknown source fails here, before anything is written
+        versions = engine.recipes.versions(recipe.name)
+        latest = engine.recipes.load(recipe.name) if versions else None
+        if latest is not None and latest.content() != recipe.content() and not update:
+            streams = ", ".join(s.name for s in recipe.streams)
+            raise RecipeError(
+                f"A recipe named {recipe.name} exists here (v{latest.version}) and the bundle holds a different "
+                f"one ({recipe.source.name}: {streams}).",
+                f"To keep yours, import it under another name: --name NEW_NAME. To make the bundle's "
+                f"{recipe.name} v{versions[-1] + 1} (yours stays as v{latest.version}), add --update.")
         sent = bundle.manifest
         saved = engine.recipes.save(recipe, origin=f"imported from {path.name} ({sent['name']} v{sent['version']}, "
                                                    f"shared {str(sent.get('created_at', '?'))[:10]})")
@@ -110,7 +126,8 @@ def import_bundle(engine: Engine, path: Path, *, credential: str | None = None) 
                 item["found"] = True
             except PurelinkError:
                 item["found"] = False
-        return Imported(saved, int(bundle.manifest["version"]), needed, bundle.manifest["content_sha256"])
+        return Imported(saved, int(bundle.manifest["version"]), needed, bundle.manifest["content_sha256"],
+                        unchanged=latest is not None and saved.version == latest.version)
     finally:
         bundle.close()
 

@@ -128,10 +128,20 @@ def test_import_never_overwrites_and_says_how_to_set_a_missing_key(sender, tmp_p
     purelink("recipes", "new", "stripe_customers", "--source", "stripe", "--streams", "customers", "--base-url",
              api.stripe_base_url, "--executor", "local", cwd=receiver)
     own = (receiver / "recipes" / "stripe_customers_v1.yaml").read_text()
-    out = purelink("recipes", "import", str(bundle), "--credential", "MY_STRIPE", cwd=receiver).stdout
+    # A different recipe of the same name here is never replaced silently: the receiver chooses.
+    refused = purelink("recipes", "import", str(bundle), "--credential", "MY_STRIPE", cwd=receiver, check=False)
+    assert refused.returncode == 1 and "A recipe named stripe_customers exists here (v1)" in refused.stderr
+    assert "--name NEW_NAME" in refused.stderr and "add --update" in refused.stderr
+    assert sorted(p.name for p in (receiver / "recipes").glob("*.yaml")) == ["stripe_customers_v1.yaml"]
+    out = purelink("recipes", "import", str(bundle), "--credential", "MY_STRIPE", "--update", cwd=receiver).stdout
     assert "stripe_customers_v2.yaml (shared as v1)" in out
     assert "MY_STRIPE: not set: `purelink secrets set MY_STRIPE` or export MY_STRIPE=..." in out
     assert (receiver / "recipes" / "stripe_customers_v1.yaml").read_text() == own
+    again = purelink("recipes", "import", str(bundle), "--credential", "MY_STRIPE", cwd=receiver).stdout
+    assert "stripe_customers_v2.yaml (shared as v1); this workspace held it already, unchanged" in again
+    named = purelink("recipes", "import", str(bundle), "--name", "team_customers", cwd=receiver).stdout
+    assert "team_customers_v1.yaml (shared as v1)" in named
+    assert (receiver / "pipelines" / "team_customers.py").is_file()
 
 
 def test_an_import_into_another_folder_prints_a_next_step_that_works_as_typed(sender, tmp_path, api):
