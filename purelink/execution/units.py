@@ -10,9 +10,14 @@ __all__ = ["duration_text", "human_bytes"]
 def duration_text(seconds: float) -> str:
     seconds = max(0, round(seconds))
     if seconds < 60:
-        return f"{seconds} seconds"
+        return _count(seconds, "second")
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} minutes {seconds} seconds"
+        return f"{_count(minutes, 'minute')} {_count(seconds, 'second')}"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} hours {minutes} minutes"
+    return f"{_count(hours, 'hour')} {_count(minutes, 'minute')}"
+
+
+def _count(n: int, unit: str) -> str:
+    """"1 second", "2 seconds"."""
+    return f"{n} {unit}{'' if n == 1 else 's'}"

@@ -72,8 +72,9 @@ class Extraction(Committing, Estimating, StagedRefresh):
             run.sync_hi = sync.get("hi")
             run.progress.total = sync.get("span", 0)
             run.progress.covered = run.progress.total - sum(w.remaining() for w in windows)
+            what = "full refresh" if run.refresh == "continued" else "sync"
             self.emit("warning", stream=s.name, message=(
-                f"continuing the sync of {s.name} an earlier run began and did not finish (it failed or was "
+                f"continuing the {what} of {s.name} an earlier run began and did not finish (it failed or was "
                 f"stopped): {len(windows)} window(s) left, rows it committed are kept"))
             return self._register(run, windows, state_sync=None)
         tf = s.time_filter

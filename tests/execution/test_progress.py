@@ -194,6 +194,8 @@ def test_final_states_read_as_words():
     done.apply({"event": "finished", "ts": at(1), "status": "success", "records": 5})
     assert done.status_text() == "done" and done.eta_text() == "done"
     assert duration_text(135) == "2 minutes 15 seconds"
+    assert (duration_text(1), duration_text(61), duration_text(3600)) == ("1 second", "1 minute 1 second",
+                                                                          "1 hour 0 minutes")
 
 
 def test_no_total_while_the_runtime_cannot_size_a_window_yet():

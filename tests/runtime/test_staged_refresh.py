@@ -181,8 +181,9 @@ def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, 
     assert 0 < staged == sum(e["records"] for e in events if e["event"] == "page") <= 4 * PAGE
 
     api.fail_after = None  # the re-run, without --full-refresh, completes the refresh
-    finished, _ = load(api, store.destination())
+    finished, events = load(api, store.destination())
     assert finished["status"] == "success", finished
+    assert any("continuing the full refresh of items" in e["message"] for e in events if e["event"] == "warning")
     assert store.query(ROWS) == api.truth()
     assert all(v == 2 for *_, v in store.query(ROWS))
     assert store.query("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_purelink_stage%'") \
