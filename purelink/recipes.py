@@ -328,7 +328,7 @@ class RecipeStore:
 
         names = self.names()
         create = f"`purelink recipes new {name} --source stripe --streams customers` or the wizard"
-        close = difflib.get_close_matches(name, names, n=2, cutoff=0.75)
+        close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)  # "pya" for "pay" is 0.67
         if close:
             return f"Did you mean {' or '.join(close)}? Recipes here: {', '.join(names)}."
         if names:

@@ -105,6 +105,10 @@ def test_a_misspelled_recipe_or_the_wrong_folder_is_named_as_such(tmp_path, sand
     typo = purelink("recipes", "run", "stripe_customer", cwd=tmp_path, check=False)
     assert typo.returncode == 1 and "Did you mean stripe_customers?" in typo.stderr
     assert "recipes new stripe_customer " not in typo.stderr  # not an offer to create the typo
+    purelink("recipes", "new", "pay", "--source", "stripe", "--streams", "charges", "--base-url",
+             sandbox.stripe_base_url, cwd=tmp_path)
+    swapped = purelink("recipes", "run", "pya", cwd=tmp_path, check=False)  # two letters swapped in a short name
+    assert swapped.returncode == 1 and "Did you mean pay?" in swapped.stderr, swapped.stderr
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     lost = purelink("recipes", "run", "stripe_customers", cwd=elsewhere, check=False)
