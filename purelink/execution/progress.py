@@ -242,8 +242,10 @@ class RunProgress(ProgressText):
         if dense is None:
             guess = self.previous_records
         elif self.previous_records:
-            covered = self._covered()
-            weight = min(1.0, covered / 0.3)  # trust the density more as more of the range is read
+            # Trust the density more as more records are read: not as more of the time range is
+            # covered, which empty years cover in a page each (a full refresh showed about 26,000
+            # for 10,263 at 4%, its range a third covered).
+            weight = min(1.0, self.records / (0.3 * self.previous_records))
             guess = round(weight * dense + (1 - weight) * self.previous_records)
         else:
             guess = dense
@@ -263,12 +265,6 @@ class RunProgress(ProgressText):
                 return None  # a stream we cannot size: the sum would be a false floor
             total += guess
         return round(total)
-
-    def _covered(self) -> float:
-        shares = [s.covered for s in self._streams.values() if s.covered is not None]
-        if shares:
-            return sum(shares) / len(self._streams)
-        return self._runtime_fraction or 0.0
 
     def _advance(self) -> None:
         if self.status == "success":
