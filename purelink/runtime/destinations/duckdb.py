@@ -106,9 +106,7 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         self.catalog = self._one("SELECT current_database()")
 
     def previous_records(self, pipeline: str, mode: str) -> int | None:
-        if mode != "full_refresh":
-            return None
-        found = self._one(
+        found = None if mode != "full_refresh" else self._one(
             "SELECT records FROM _purelink.executions WHERE pipeline = ? AND status = 'success' AND records > 0 "
             "AND (mode = 'full_refresh' OR started_at = (SELECT min(started_at) FROM _purelink.executions "
             "WHERE pipeline = ?)) ORDER BY started_at DESC LIMIT 1", [pipeline, pipeline])
@@ -151,13 +149,11 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         return f"{quote(self.catalog)}.{quote(schema)}.{quote(table)}"
 
     def close(self) -> None:
-        """Compact (duckdb_connection.compact) and close: the end of a run, or of an open() that failed."""
+        """Close; a run that wrote little is compacted first (duckdb_connection.compact says why and
+        when): merging what a large run wrote would cost its size in memory and time."""
         if self._con is not None:
             con, self._con = self._con, None
             try:
-                # A run that wrote little (what an incremental run does, many times over) leaves
-                # small row groups that stay a block each: merged now. A large run is not: merging
-                # it would cost its size in memory and time (100,000 records: 50 MB, 0.45 s).
                 if not self.remote and not self._reopened and self._log.size() < RECYCLE_LOG_BYTES:
                     compact(con)
             finally:
