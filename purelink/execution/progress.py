@@ -7,13 +7,9 @@ limit is defined, error / warning / rejected-row counts, and the storage size an
 It knows nothing of terminals or widgets; `purelink.execution.console` and
 `purelink_jupyter.monitor` draw it.
 
-Why the total is estimated this way: the runtime sends, with each page, its own estimate from
-each window's density (records per second of range where the window is being read) times the
-range each window has left; failing that, records / covered share extrapolates the run's average
-density. Early on both are noisy, so the previous full run's count (the pipeline reads it from
-`_purelink.executions` and sends it with `started`) weighs in until about a third of the range is covered; a first run shows no total until its
-records are a tenth of the estimate. Estimates are shown to two significant figures ("about
-3,400"): more digits would claim a precision they do not have. An API's `total_count` is exact.
+The total ("about N" until it is known) comes from `purelink.runtime.expected`, which says
+where each figure comes from and how far it is trusted; a module run by hand in a terminal
+prints the same.
 
     progress = RunProgress(previous_records=3421)
     for event in events:
@@ -25,47 +21,16 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
 from datetime import datetime
 
 from purelink.execution.progress_text import RATE_WINDOW_S, ProgressText
 from purelink.execution.units import duration_text, human_bytes
-from purelink.runtime.summary import MIN_SHARE_SHOWN
+from purelink.runtime.expected import Expected
 
 __all__ = ["RunProgress", "duration_text", "human_bytes"]
 
 DONE = ("success", "failed", "stopped")
 SPEED_WINDOW_S = 15.0  # the record rate behind the ETA: recent enough to follow, long enough to be calm
-MIN_COVERED = 0.02  # below this share of a time range, density says nothing yet
-
-
-@dataclass
-class _Stream:
-    records: int = 0
-    covered: float | None = None  # share of the time range covered (the runtime's `progress`)
-    total: int | None = None  # exact, when the API told it
-    # Where this run began: a resumed run starts with part of the range already covered by the
-    # run it resumes, whose records are not in this run's count.
-    first_covered: float | None = None
-    first_records: int = 0
-
-    runtime_estimate: int | None = None  # the runtime's own, from each window's density
-    runtime_sizes: bool = False  # the runtime sends its estimate (None while it cannot tell)
-
-    def estimate(self) -> float | None:
-        if self.total is not None:
-            return self.total
-        if self.runtime_sizes:
-            return None if self.runtime_estimate is None else max(self.runtime_estimate, self.records)
-        if self.covered is None:
-            return None
-        if self.covered >= 1.0:
-            return self.records
-        c0 = self.first_covered or 0.0
-        share = self.covered - c0
-        if share < MIN_COVERED or self.records <= self.first_records:
-            return None
-        return self.first_records + (self.records - self.first_records) / share * (1.0 - c0)
 
 
 class RunProgress(ProgressText):
@@ -73,7 +38,7 @@ class RunProgress(ProgressText):
 
     def __init__(self, *, previous_records: int | None = None, rate_limit: float | None = None,
                  limit_period_s: float = 1.0, clock=time.monotonic) -> None:
-        self.previous_records = previous_records or None
+        self.expected = Expected(previous_records)
         self.rate_limit = rate_limit
         self.limit_period_s = limit_period_s
         self.clock = clock
@@ -88,7 +53,6 @@ class RunProgress(ProgressText):
         self.storage_bytes: int | None = None
         self.cause: str | None = None
         self.finished: dict | None = None
-        self._streams: dict[str, _Stream] = {}
         self._runtime_fraction: float | None = None  # overall time coverage, from heartbeats
         self._shown = 0.0  # the percentage shown so far: it only grows
         self._t0: float | None = None
@@ -107,32 +71,18 @@ class RunProgress(ProgressText):
     def apply(self, event: dict) -> None:
         kind = event.get("event")
         t = self._time(event)
+        self.expected.apply(event)
         if kind == "started":
             self.status, self.run_id = "running", event.get("run_id", "")
             self.pipeline, self.mode = event.get("pipeline", ""), event.get("mode", "")
             self.location = event.get("destination") or self.location
             if event.get("rate_limit"):
                 self.rate_limit = float(event["rate_limit"])
-            if event.get("previous_records"):  # what the pipeline's earlier runs here say to expect
-                self.previous_records = int(event["previous_records"])
             self._t0 = t
             self._page_marks.append((t, 0))
             self._speed.append((t, 0))
             self._calls.append((t, 0))
         elif kind == "page":
-            name = event.get("stream", "")
-            s = self._streams.setdefault(name, _Stream())
-            s.records = max(s.records, int(event.get("stream_records") or 0))
-            if event.get("progress") is not None:
-                s.covered = max(s.covered or 0.0, float(event["progress"]))
-                if s.first_covered is None:
-                    s.first_covered, s.first_records = s.covered, s.records
-            if "estimated_total" in event:
-                s.runtime_sizes = True
-                value = event["estimated_total"]
-                s.runtime_estimate = None if value is None else int(value)
-            if event.get("total_count") is not None:
-                s.total = int(event["total_count"])
             self.rejected += int(event.get("dead_letters") or 0)
             self.page_size = max(self.page_size, int(event.get("records") or 0))
             if event.get("window"):
@@ -151,9 +101,6 @@ class RunProgress(ProgressText):
             self._count(t, event.get("records"), event.get("requests"), event.get("throttled"))
         elif kind == "window_done":
             self._open.discard(event.get("window"))
-            s = self._streams.setdefault(event.get("stream", ""), _Stream())
-            if event.get("progress") is not None:
-                s.covered = max(s.covered or 0.0, float(event["progress"]))
         elif kind == "warning":
             self.warnings += 1
         elif kind == "error":
@@ -235,36 +182,7 @@ class RunProgress(ProgressText):
         """(total records, is it an estimate). None while nothing allows a guess."""
         if self.status == "success":
             return self.records, False
-        exact = [s.total for s in self._streams.values()]
-        if exact and all(v is not None for v in exact):
-            return max(sum(exact), self.records), False
-        dense = self._density_total()
-        if dense is None:
-            guess = self.previous_records
-        elif self.previous_records:
-            # Trust the density more as more records are read: not as more of the time range is
-            # covered, which empty years cover in a page each (a full refresh showed about 26,000
-            # for 10,263 at 4%, its range a third covered).
-            weight = min(1.0, self.records / (0.3 * self.previous_records))
-            guess = round(weight * dense + (1 - weight) * self.previous_records)
-        else:
-            guess = dense
-            if guess is not None and self.records < MIN_SHARE_SHOWN * guess:
-                return None, True  # a density read off the first pages can be several times the truth
-        if guess is None:
-            return None, True
-        return max(int(guess), self.records), True
-
-    def _density_total(self) -> int | None:
-        if not self._streams:
-            return None
-        total = 0.0
-        for s in self._streams.values():
-            guess = s.estimate()
-            if guess is None:
-                return None  # a stream we cannot size: the sum would be a false floor
-            total += guess
-        return round(total)
+        return self.expected.total(self.records)
 
     def _advance(self) -> None:
         if self.status == "success":
@@ -273,7 +191,7 @@ class RunProgress(ProgressText):
         total, _ = self.total()
         if total:
             raw = self.records / total
-        elif any(s.runtime_sizes for s in self._streams.values()):
+        elif self.expected.runtime_sizes:
             return  # no total yet: the time covered is no measure of the records done
         elif self._runtime_fraction is not None:
             raw = self._runtime_fraction

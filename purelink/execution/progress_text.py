@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from purelink.execution.units import duration_text, human_bytes
-from purelink.runtime.summary import rounded
+from purelink.runtime.expected import rounded
 
 RATE_WINDOW_S = 10.0  # request rates are averaged over this (or the limit's own period, if longer)
 

@@ -24,7 +24,8 @@ import time
 from typing import IO
 
 from purelink.runtime.events import EventWriter
-from purelink.runtime.summary import MIN_SHARE_SHOWN, rounded, summary_text
+from purelink.runtime.expected import Expected, rounded
+from purelink.runtime.summary import summary_text
 
 MODES = {"incremental": "incremental", "full_refresh": "full refresh", "sample": "a sample"}
 
@@ -39,14 +40,14 @@ class ReadableEvents(EventWriter):
         self.resume_hint = resume_hint
         self._began = time.monotonic()
         self._due = self._began + first_s  # a first sign of life soon, then every `every_s`
-        self._streams: dict[str, int] = {}
-        self._estimates: dict[str, int] = {}
+        self._expected = Expected()  # the same "about N" as the monitors show
         self._figures: dict = {}
         self._shown_records = 0
         self._said: set = set()
 
     def render(self, event: dict) -> str:
         kind = event.get("event")
+        self._expected.apply(event)
         if kind == "started":
             return self._started(event)
         if kind in ("page", "heartbeat"):
@@ -83,33 +84,23 @@ class ReadableEvents(EventWriter):
                 f"run {self.run_id} ({mode}); Ctrl-C stops it and keeps what it committed")
 
     def _count(self, event: dict) -> None:
-        name = event.get("stream")
-        if event.get("event") == "page" and name:
-            if "stream_records" in event:
-                self._streams[name] = event["stream_records"]
-            else:
-                self._streams[name] = self._streams.get(name, 0) + (event.get("records") or 0)
-            if event.get("estimated_total"):
-                self._estimates[name] = event["estimated_total"]
         for key in ("request_rate", "records_per_s", "retries"):
             if event.get(key) is not None:
                 self._figures[key] = event[key]
 
     def _progress(self) -> str:
         now = time.monotonic()
-        total = sum(self._streams.values())
+        streams = {name: s.records for name, s in self._expected.streams.items()}
+        total = sum(streams.values())
         if now < self._due or total == self._shown_records:
             return ""  # not yet, or nothing moved (a retry or a rate limit says so itself)
         self._due, self._shown_records = now + self.every_s, total
         head = f"{total:,} records"
-        # The runtime's `progress` is the share of the time range covered, which runs ahead of the
-        # records where recent data is dense; a total is only said when every stream has an estimate.
-        if self._streams and set(self._streams) <= set(self._estimates):
-            expected = sum(max(self._estimates[n], self._streams[n]) for n in self._streams)
-            if total >= MIN_SHARE_SHOWN * expected:  # as the monitors: early guesses can be far off
-                head += f" of about {rounded(expected):,}"
-        if len(self._streams) > 1:
-            head += " (" + ", ".join(f"{n} {c:,}" for n, c in self._streams.items()) + ")"
+        expected, estimated = self._expected.total(total)
+        if expected is not None:
+            head += f" of about {rounded(expected):,}" if estimated else f" of {expected:,}"
+        if len(streams) > 1:
+            head += " (" + ", ".join(f"{n} {c:,}" for n, c in streams.items()) + ")"
         parts = [head]
         if self._figures.get("request_rate"):
             parts.append(f"{self._figures['request_rate']:.0f} requests/s")

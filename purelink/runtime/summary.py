@@ -13,18 +13,6 @@ from purelink.runtime.causes import committed_text
 __all__ = ["cause_lines", "human_bytes", "stopped_lines", "summary_text"]
 
 
-MIN_SHARE_SHOWN = 0.1  # a first run's estimated total shows once the records done are a tenth of it
-
-
-def rounded(n: int) -> int:
-    """An estimated total to two significant figures (3,421 -> 3,400; 16,642 -> 17,000; under 100 as
-    it is): "about 16,642" would claim a precision the estimate does not have."""
-    if n < 100:
-        return n
-    step = 10 ** (len(str(n)) - 2)
-    return round(n / step) * step
-
-
 def human_bytes(n: float | None) -> str:
     n = float(n or 0)
     for unit in ("B", "KB", "MB", "GB"):

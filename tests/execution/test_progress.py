@@ -135,6 +135,30 @@ def test_previous_run_count_is_the_guess_before_density_says_anything():
     assert p.progress_text() == "10/about 3,400 (0%)"  # the previous run's 3,421, as a guess
 
 
+@pytest.mark.parametrize("previous, truth", [(3000, 3000), (1500, 3000), (6000, 3000)])
+def test_a_full_refresh_moves_from_the_last_full_count_to_the_density_as_records_come(previous, truth):
+    """The last full run's count is the total while a tenth of the records are read (a density
+    read off the first pages can be twice the truth), and gives way to the density by half way,
+    whether the data grew or shrank since: half way through, the total is the density's."""
+    p = RunProgress(previous_records=previous)
+    p.apply({"event": "started", "ts": at(0)})
+    early = truth * 2.5  # what the first pages' density says
+    p.apply({"event": "page", "ts": at(1), "stream": "s", "records": 100, "stream_records": 100,
+             "total_records": 100, "requests": 1, "progress": 0.02, "estimated_total": early})
+    assert p.total() == (previous, True)
+    half = min(previous, truth) // 2
+    p.apply({"event": "page", "ts": at(2), "stream": "s", "records": 100, "stream_records": half,
+             "total_records": half, "requests": 9, "progress": 0.5, "estimated_total": truth})
+    assert p.total() == (truth, True)
+    quarter_way = {"event": "page", "ts": at(3), "stream": "s", "records": 100, "requests": 10,
+                   "progress": 0.5, "estimated_total": truth}
+    q = RunProgress(previous_records=previous)
+    q.apply({"event": "started", "ts": at(0)})
+    q.apply({**quarter_way, "stream_records": 3 * half // 5, "total_records": 3 * half // 5})
+    total, _ = q.total()  # 30% of the smaller guess read: half the way from the count to the density
+    assert total == round((previous + truth) / 2)
+
+
 def test_a_resumed_run_sizes_only_what_is_left():
     """Half the range was loaded by the stopped run: this run's records are the other half."""
     p = RunProgress()

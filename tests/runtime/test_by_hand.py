@@ -5,6 +5,7 @@ lines a person reads and, on failure, the cause and what to do, within seconds; 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
@@ -18,8 +19,10 @@ import time
 import httpx
 import pytest
 
+from purelink.execution.progress import RunProgress
 from purelink.runtime.events import KINDS
 from purelink.runtime.http import HttpClient, RetryPolicy
+from purelink.runtime.readable import ReadableEvents
 
 
 def in_terminal(pipeline, *args: str, env: dict | None = None, timeout_s: float = 120) -> tuple[int, str, float]:
@@ -83,6 +86,14 @@ def test_a_run_by_hand_in_a_terminal_reads_as_text_and_its_summary_matches_the_t
     assert re.search(rf"^  customers\s+{truth:,}  success$", text, re.MULTILINE), text
     assert f"storage:     {p.db} (" in text, text
     assert api.api_key not in text
+    # A full refresh by hand says, as the monitors do, the last full read's count from the start.
+    code, text, _ = in_terminal(p, "--full-refresh")
+    assert code == 0 and "run " in text and "(full refresh)" in text, text
+    progress = [line for line in text.splitlines() if re.match(r"^\s+\d+ s  [\d,]+ records", line)]
+    shown = [int(m.group(1).replace(",", "")) for m in map(re.compile(r"of about ([\d,]+)").search, progress) if m]
+    assert progress and len(shown) == len(progress), text  # a first run's density waits for a tenth
+    assert all(abs(n - truth) <= truth / 4 for n in shown), text
+    assert p.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0] == (truth, truth)
 
 
 def test_a_run_by_hand_against_a_stopped_api_says_why_and_what_to_do_within_seconds(pipeline, sandbox_factory):
@@ -153,3 +164,23 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_by_hand_the_total_is_the_monitors_total():
+    """The lines a module prints by hand fold the events as the monitors do: a full refresh says
+    the last full read's count while the first pages' density is twice the truth."""
+    out = io.StringIO()
+    events = ReadableEvents("r1", out, every_s=0.0, first_s=0.0)
+    monitor = RunProgress()
+    sent = [events.emit("started", pipeline="p", version=1, source="stripe", streams=["customers"],
+                        destination="data/x.duckdb", mode="full_refresh", previous_records=3000),
+            events.emit("page", stream="customers", records=100, stream_records=100, total_records=100,
+                        requests=1, progress=0.05, estimated_total=6000),
+            events.emit("page", stream="customers", records=100, stream_records=1500, total_records=1500,
+                        requests=15, progress=0.5, estimated_total=3100)]
+    for event in sent:
+        monitor.apply(event)
+    lines = [line for line in out.getvalue().splitlines() if " records" in line]
+    assert lines[0].endswith(" 100 records of about 3,000"), lines  # not the first pages' 6,000
+    assert lines[1].endswith(" 1,500 records of about 3,100"), lines
+    assert monitor.progress_text() == "1,500/about 3,100 (48%)"

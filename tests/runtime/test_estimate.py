@@ -45,7 +45,9 @@ def test_the_estimated_total_comes_close_to_the_truth_early_in_the_run(sandbox_f
         total, estimated = progress.total()
         if event["event"] == "page" and total is not None and estimated:
             worst_refresh = max(worst_refresh, abs(total - truth) / truth)
-    assert worst_refresh <= 0.75, worst_refresh  # weighed by the time covered: 1.4-1.7 times off
+    # The density alone was 1.3-1.7 times off with a tenth read; blended in from the first records
+    # on, the total shown was up to 0.77 off (CI, 2e6a25c); now 0.15-0.36 in eight trials.
+    assert worst_refresh <= 0.5, worst_refresh
     # Before, a quarter of the way the run said about 15,500 for 10,263, and half way about 14,300;
     # and with requests ahead of commits, the records read but not yet committed were left out.
     assert worst[0.0] <= 0.5 and worst[0.25] <= 0.4 and worst[0.5] <= 0.2, (worst, truth)
