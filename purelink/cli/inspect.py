@@ -58,7 +58,7 @@ def query(db: Path, sql: str) -> tuple[list[str], list[tuple]]:
         edges = [i for i in range(len(columns)) if any(_edge(r[i]) for r in rows)]
         return columns, _with_infinities(con, sql, len(columns), edges) if edges else rows
     except duckdb.Error as exc:
-        raise PurelinkError(f"The query failed: {str(exc).splitlines()[0]}", _hint(con, exc, db)) from None
+        raise PurelinkError(f"The query failed: {str(exc).splitlines()[0]}", _hint(con, exc, db, sql)) from None
     finally:
         con.close()
 
@@ -85,14 +85,22 @@ def _with_infinities(con, sql: str, width: int, edges: list[int]) -> list[tuple]
     return fixed
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MISSING = re.compile(r"Table with name (?P<name>[^ ]+) does not exist")
 
 
-def _hint(con, exc: Exception, db: Path) -> str:
-    """For an unknown table, the qualified names it may have meant."""
+def _hint(con, exc: Exception, db: Path, sql: str = "") -> str:
+    """For an unknown table, the qualified names it may have meant; for a table whose name is no
+    plain SQL word (`127_0_0_1_8765_v1_customers`, named after the server it came from), how to quote it."""
     from purelink.storage.base import qualified_matches
     from purelink.storage.duckdb import user_tables
 
+    odd = [(s, t) for s, t in user_tables(con) if not _WORD.fullmatch(t) and re.search(
+        rf"(?<![\w\"]){re.escape(t)}(?![\w\"])", sql)]
+    if "Parser Error" in str(exc) and odd:
+        schema, table = odd[0]
+        return (f"The table name {table} is not a plain SQL name (it starts with a digit or holds other "
+                f'characters): write it in double quotes, {schema}."{table}". See `purelink inspect --tables`.')
     if "read-only mode" in str(exc):
         return ("`purelink inspect` only reads: it opens the file read-only, so a running pipeline is never "
                 "blocked. To change rows, open the file with DuckDB yourself while no pipeline writes to it "

@@ -112,3 +112,23 @@ def test_any_duckdb_file_is_queried_and_a_change_is_refused_with_what_to_do(tmp_
     assert "Check table names" not in refused.stderr  # the table was right: no hint about its name
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute('SELECT count(*) FROM "Sales Q1"."Order Lines"').fetchone() == (300,)
+
+
+def test_a_table_named_after_its_server_is_queried_with_quotes_and_the_error_says_so(tmp_path):
+    """A second source's stream lands in a table named after its server (`127_0_0_1_8765_v1_customers`):
+    no plain SQL name. Typed bare, the parser's error comes with the quoted spelling, which works."""
+    import duckdb
+
+    db = tmp_path / "two.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute('CREATE SCHEMA stripe; CREATE TABLE stripe."127_0_0_1_8765_v1_customers" AS '
+                    "SELECT range AS id FROM range(37)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    bare = purelink_cli("inspect", "--db", str(db), "--query", "SELECT count(*) FROM stripe.127_0_0_1_8765_v1_customers",
+                        cwd=tmp_path, env=env)
+    assert bare.returncode == 1 and "Traceback" not in bare.stderr
+    quoted = 'stripe."127_0_0_1_8765_v1_customers"'
+    assert f"write it in double quotes, {quoted}" in bare.stderr, bare.stderr
+    out = purelink_cli("inspect", "--db", str(db), "--query", f"SELECT count(*) AS n, count(DISTINCT id) AS d "
+                       f"FROM {quoted}", "--format", "json", cwd=tmp_path, env=env)
+    assert out.returncode == 0 and json.loads(out.stdout) == [{"n": 37, "d": 37}], out.stderr
