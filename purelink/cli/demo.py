@@ -144,7 +144,8 @@ executor: {args.executor}
             raise ExecutionError(f"The demo run did not succeed: {finished.get('error') or 'see the error above'}",
                                  finished.get("guidance") or "See logs/ for the events of the run.")
     frame = engine.tables(recipe)["customers"]
-    print(f"\nstripe.customers: {len(frame):,} rows, {frame['id'].nunique():,} distinct ids. Newest:")
+    table = ((finished.get("streams") or {}).get("customers") or {}).get("table") or "stripe.customers"
+    print(f"\n{table}: {len(frame):,} rows, {frame['id'].nunique():,} distinct ids. Newest:")
     newest = frame.sort_values(["created", "id"], ascending=False).head(5)  # the same five on every run
     print(newest[["id", "email", "name", "created", "balance"]].to_string(index=False))
     print()

@@ -52,6 +52,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         self.started = time.monotonic()
         self.records = self.warnings = self.errors = self.schema_changes = 0
         self._covered_before: dict[str, int] = {}
+        self.landed: dict[str, str] = {}  # stream -> "schema.table" its rows load into (`claim`)
         self._staged: set[str] = set()  # streams refreshed through a staging table (refresh.py)
         self._plans: list[Batch] = []  # each stream's starting state, committed by `_commit_plans`
         client.on_throttle = self.warn
@@ -146,6 +147,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
                         source=source, source_table=s.path, chosen=s.table not in (None, s.name))
                   for s in (run.stream for run in self.runs.values())]
         for claim in self.destination.claim_tables(claims, self.run_id):
+            self.landed[claim.stream] = f"{claim.schema}.{claim.table}"
             stream = self.runs[claim.stream].stream
             if claim.table != (stream.table or stream.name):
                 stream.table = claim.table

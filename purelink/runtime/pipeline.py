@@ -157,6 +157,8 @@ def summarize(extraction: Extraction, stop: threading.Event) -> dict:
         streams[name] = {"records": r.records, "dead_letters": r.dead_letters, "pages": r.pages,
                          "status": r.status, "error": r.error, "cause": r.cause, "committed": r.records,
                          "windows": r.windows_total, "rejected_query": query}
+        if name in extraction.landed:  # the table its rows are in (another source may hold the default)
+            streams[name]["table"] = extraction.landed[name]
         if r.refresh:
             streams[name]["refresh"] = r.refresh
         if r.error:

@@ -75,6 +75,7 @@ class SqlRun:
         self.pipeline, self.schema, self.run_id, self.emit, self.stop = pipeline, schema, run_id, emit, stop
         self.full_refresh, self.sample, self.lookback_s = full_refresh, sample, lookback_s
         self.results: dict[str, dict] = {}
+        self.landed: dict[str, str] = {}  # stream -> "schema.table" its rows load into (claimed)
         self.counter = _Counter(emit, None)
         self.warnings = self.errors = self.schema_changes = 0
         self._connections: dict[tuple[int, str | None], Any] = {}
@@ -109,6 +110,7 @@ class SqlRun:
         # (or that are new) or loads nothing.
         claimed = self.destination.claim_tables([self._claim(p) for p in plans], self.run_id)
         for plan, claim in zip(plans, claimed, strict=True):
+            self.landed[plan.stream.name] = f"{claim.schema}.{claim.table}"
             if claim.table != plan.stream.table_name:
                 plan.stream.into = claim.table  # kept apart from another source's same-named table
             if claim.renamed_from:
@@ -120,7 +122,7 @@ class SqlRun:
                 break
             name = plan.stream.name
             self.results[name] = {"records": 0, "status": "running", "error": None, "mode": plan.mode,
-                                  "columns": len(plan.columns)}
+                                  "columns": len(plan.columns), "table": self.landed.get(name)}
             try:
                 self._load(plan)
                 self.results[name]["status"] = "success"

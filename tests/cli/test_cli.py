@@ -48,6 +48,27 @@ def test_demo_in_an_empty_folder(tmp_path):
             assert key not in path.read_text(errors="ignore"), path
 
 
+def test_demo_beside_another_sources_customers_shows_its_own_table(tmp_path, small_sandbox):
+    """stripe.customers already holds another API's rows: the demo's customers go to a table named
+    after its server, and the figures it prints (and the engine's tables) are of that table."""
+    env = {"STRIPE_API_KEY": small_sandbox.api_key}
+    purelink("recipes", "new", "theirs", "--source", "stripe", "--streams", "customers", "--base-url",
+             small_sandbox.stripe_base_url, "--executor", "local", cwd=tmp_path, env=env)
+    purelink("recipes", "run", "theirs", cwd=tmp_path, env=env)
+    out = purelink("demo", "--executor", "local", "--port", "0", "--customers", "200", cwd=tmp_path,
+                   env={"STRIPE_API_KEY": ""}).stdout
+    shown = re.search(r"^(stripe\.127_0_0_1_\d+_v1_customers): 200 rows, 200 distinct ids", out, re.MULTILINE)
+    assert shown, out
+    tables = {(t["schema"], t["table"]): t["rows"] for t in json.loads(
+        purelink("inspect", "--tables", "--format", "json", cwd=tmp_path).stdout)}
+    assert tables[("stripe", "customers")] == 150  # the other source's rows, untouched
+    assert tables[tuple(shown.group(1).split(".", 1))] == 200
+    from purelink.engine import Engine
+
+    frames = Engine(tmp_path).tables("stripe_customers")["customers"], Engine(tmp_path).tables("theirs")["customers"]
+    assert [(len(f), f["id"].nunique()) for f in frames] == [(200, 200), (150, 150)]
+
+
 def test_recipes_new_list_show_run_and_inspect(tmp_path, sandbox):
     env = {"STRIPE_API_KEY": sandbox.api_key}
     out = purelink("recipes", "new", "custs", "--source", "stripe", "--streams", "customers,invoices",

@@ -78,6 +78,7 @@ def test_a_second_source_is_kept_apart_and_a_chosen_owned_table_refused(postgres
     assert finished["status"] == "success", finished
     warning = next(e for e in events if e["event"] == "warning" and f"{other}_items" in e["message"])
     assert "into" in warning["message"]
+    assert finished["streams"]["items"]["table"] == f"postgres.{other}_items"  # what the engine reads back
     assert duck(path, f"SELECT id, label FROM postgres.{other}_items ORDER BY id") == \
         postgres.query(other, "SELECT id, label FROM items ORDER BY id")
     # A table the user names is theirs to choose: one owned by another source is refused.

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pandas as pd
 
 from purelink.engine import Engine
 from purelink.recipes import parse_recipe
@@ -60,6 +61,12 @@ def test_rest_tables_have_owners_and_generations(sandbox_factory, tmp_path):
         expected = truth(api)
         assert dict(duckdb_rows(db, f'SELECT id, email FROM stripe."{table}"')) == expected
         assert duckdb_rows(db, f'SELECT count(*), count(DISTINCT id) FROM stripe."{table}"')[0] == (len(expected),) * 2
+    # Read back as a user reads it (the notebook's result, the demo's figures): each recipe's own rows.
+    engine = Engine(tmp_path)
+    for name, api in (("shop_a", first), ("shop_b", second)):
+        frame = engine.tables(name)["customers"]
+        emails = [None if pd.isna(e) else e for e in frame["email"]]  # NaN: a NULL as pandas reads it
+        assert dict(zip(frame["id"], emails, strict=True)) == truth(api) and len(frame) == len(truth(api))
 
     # Generation 0 on the first load, unchanged by an incremental run, one more per full refresh.
     def generations() -> list[int]:
