@@ -100,7 +100,10 @@ def _duckdb_guidance(text: str) -> str:
 def committed_text(finished: dict) -> str:
     """One sentence on what a run that did not succeed has committed, and what a re-run does."""
     streams = finished.get("streams") or {}
-    parts = [f"{name} {s.get('committed', s.get('records', 0)):,}" for name, s in streams.items()]
+    parts = [f"{name} {s.get('committed', s.get('records', 0)):,}"
+             + (f" + {s['staged']:,} staged" if s.get("staged") else "") for name, s in streams.items()]
     total = finished.get("committed", finished.get("records", 0)) or 0
     detail = f" ({', '.join(parts)})" if parts else ""
-    return f"Committed before it stopped: {total:,} records{detail}. {RESUME}"
+    staged = ("Staged rows wait in a staging table: their table keeps its old rows until a run completes "
+              "the refresh. ") if any(s.get("staged") for s in streams.values()) else ""
+    return f"Committed before it stopped: {total:,} records{detail}. {staged}{RESUME}"

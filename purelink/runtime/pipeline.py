@@ -159,6 +159,9 @@ def summarize(extraction: Extraction, stop: threading.Event) -> dict:
                          "windows": r.windows_total, "rejected_query": query}
         if name in extraction.landed:  # the table its rows are in (another source may hold the default)
             streams[name]["table"] = extraction.landed[name]
+        if r.status != "success" and extraction.staging(name):
+            # A refresh that did not finish: its rows wait in the staging table, not in the table.
+            streams[name].update(committed=0, staged=r.records)
         if r.refresh:
             streams[name]["refresh"] = r.refresh
         if r.error:
@@ -166,7 +169,8 @@ def summarize(extraction: Extraction, stop: threading.Event) -> dict:
     statuses = {s["status"] for s in streams.values()}
     status = "failed" if "failed" in statuses else ("stopped" if stop.is_set() else "success")
     rejected = sum(s["dead_letters"] for s in streams.values())
-    return {"status": status, "records": extraction.records, "committed": extraction.records, "streams": streams,
+    committed = sum(s["committed"] for s in streams.values())
+    return {"status": status, "records": extraction.records, "committed": committed, "streams": streams,
             "dead_letters": rejected, "outcome": outcome(status, rejected),
             "errors": extraction.errors, "warnings": extraction.warnings,
             "schema_changes": extraction.schema_changes, "cause": errors[0] if errors else None,

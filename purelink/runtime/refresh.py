@@ -53,6 +53,10 @@ class StagedRefresh:
         """What the first commit of a refreshing stream's sync records beside its windows."""
         return {REFRESHING: True} if stream_name in self._staged else {}
 
+    def staging(self, stream_name: str) -> bool:
+        """The stream's rows go to its staging table in this run (a full refresh, begun or continued)."""
+        return stream_name in self._staged
+
     def _table_of(self, stream) -> str:
         """Where the stream's pages load: its table, or its staging table while it refreshes."""
         table = stream.table or stream.name

@@ -131,6 +131,7 @@ class SqlRun:
             except Exception as exc:  # noqa: BLE001 - one stream's failure, with its cause, stops that stream only
                 self._fail(name, exc)
             if self.results[name].get("staged"):  # a reload that did not reach its swap
+                self.results[name].setdefault("committed", 0)  # none of its rows are in the table
                 self.warn(f"the reload of {name} did not finish: its table keeps its old rows and saved cursor "
                           f"({self.results[name]['staged']} row(s) read were not swapped in); run the recipe "
                           "again to reload it", name)

@@ -33,9 +33,14 @@ def summary_text(finished: dict, resume_hint: str | None = None) -> str:
     rate = f" ({100.0 * total / (total + dead):.1f}% passed validation)" if total + dead else ""
     if not total + dead and status == "success" and finished.get("mode") == "incremental":
         rate = " (nothing new at the source)"
-    lines.append(f"records:     {total:,} loaded, {dead:,} rejected{rate}")
+    # Rows of a refresh that did not finish wait in a staging table: read, but not in the table.
+    staged = sum(s.get("staged") or 0 for s in streams.values())
+    loaded = f"{total - staged:,} loaded, {staged:,} staged" if staged else f"{total:,} loaded"
+    lines.append(f"records:     {loaded}, {dead:,} rejected{rate}")
     for name, s in streams.items():
         extra = f" - {s['error']}" if s.get("error") and not s.get("cause") else ""
+        if s.get("staged"):
+            extra += f" ({s['staged']:,} staged: its table keeps its old rows until the refresh completes)"
         lines.append(f"  {name:<18} {s.get('records', 0):>9,}  {s.get('status', '')}{extra}")
     duration = finished.get("duration_s") or 0
     lines.append(f"duration:    {duration:.1f} s"

@@ -25,6 +25,7 @@ from purelink.runtime.destinations.duckdb import DuckDBDestination
 from purelink.runtime.events import EventWriter
 from purelink.runtime.paginators import CursorPagination
 from purelink.runtime.pipeline import run
+from purelink.runtime.summary import summary_text
 
 PAGE = 20
 
@@ -179,6 +180,10 @@ def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, 
     staged = store.query("SELECT count(*) FROM shop._purelink_stage_items")[0][0]
     # what the refresh committed before the API failed (pages fetched meanwhile are dropped)
     assert 0 < staged == sum(e["records"] for e in events if e["event"] == "page") <= 4 * PAGE
+    # What the user reads says where those rows are: staged, not loaded into the table.
+    assert finished["committed"] == 0 and finished["streams"]["items"]["staged"] == staged
+    text = summary_text(finished)
+    assert f"records:     0 loaded, {staged:,} staged" in text and f"items 0 + {staged:,} staged" in text, text
 
     api.fail_after = None  # the re-run, without --full-refresh, completes the refresh
     finished, events = load(api, store.destination())
@@ -240,6 +245,9 @@ def test_a_stopped_refresh_keeps_the_old_rows(api, store):
     assert finished["status"] != "success"
     assert store.query(ROWS) == old
     assert "keeps its old rows" in out.getvalue()
+    staged = store.query("SELECT count(*) FROM shop._purelink_stage_items")[0][0]
+    assert finished["streams"]["items"]["staged"] == staged > 0 and finished["committed"] == 0
+    assert f"0 loaded, {staged:,} staged" in summary_text(finished)
     api.delay_s = 0
     assert load(api, store.destination())[0]["status"] == "success"
     assert store.query(ROWS) == api.truth()
