@@ -104,19 +104,8 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
         finished["duration_s"] = round(time.monotonic() - started, 3)
         finished.setdefault("status", "failed")
         finished.setdefault("mode", mode)
-        if opened:
-            try:
-                destination.record_finished(run_id, finished)
-            except Exception as exc:  # noqa: BLE001 - the finished event must still go out with the cause
-                log.warning("could not write the executions row: %s", exc)
-            finally:
-                destination.close()
-        else:
-            try:
-                destination.record_failed_open(run_id, finished, pipeline=pipeline, recipe=recipe or pipeline,
-                                               version=version, mode=mode)
-            except Exception as exc:  # noqa: BLE001 - as above: the finished event still goes out
-                log.warning("could not write the executions row: %s", exc)
+        destination.end_run(run_id, finished, opened=opened, pipeline=pipeline, recipe=recipe or pipeline,
+                            version=version, mode=mode)
         finished["storage_bytes"] = destination.storage_bytes()
         finished["destination"] = destination.location()
         emit("finished", **finished)

@@ -285,17 +285,8 @@ def sql_run(source: PostgresSource, streams: list[SqlStream], *, pipeline: str, 
         job.close()
         finished["duration_s"] = round(time.monotonic() - started, 3)
         finished["committed"] = sum(r.get("committed", 0) for r in job.results.values())
-        if opened:
-            try:
-                destination.record_finished(run_id, finished)
-            except Exception:  # noqa: BLE001, S110 - the finished event must still go out with the cause
-                pass
-            finally:
-                destination.close()
-        else:
-            with contextlib.suppress(Exception):  # as above
-                destination.record_failed_open(run_id, finished, pipeline=pipeline, recipe=recipe or pipeline,
-                                               version=version, mode=mode)
+        destination.end_run(run_id, finished, opened=opened, pipeline=pipeline, recipe=recipe or pipeline,
+                            version=version, mode=mode)
         finished["storage_bytes"] = destination.storage_bytes()
         finished["destination"] = destination.location()
         emit("finished", **finished)

@@ -8,6 +8,7 @@ a run killed at any instant resume with nothing lost and nothing doubled.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Sequence
@@ -302,6 +303,21 @@ class Destination:
         """The executions row of a run that failed as `open()` ran (`run`: start_run's fields), where
         the store can still take it: DuckDB, when a setting failed and not the file. Most stores
         cannot (the failure to open was theirs); the cause is in the events either way."""
+
+    def end_run(self, run_id: str, finished: dict, *, opened: bool, **run: Any) -> None:
+        """The run's executions row however it ended (`record_finished` once open, else
+        `record_failed_open` with start_run's fields in `run`), then close. Never raises: the
+        `finished` event must still go out with its cause, so a row that cannot be written is logged."""
+        try:
+            if opened:
+                self.record_finished(run_id, finished)
+            else:
+                self.record_failed_open(run_id, finished, **run)
+        except Exception as exc:  # noqa: BLE001 - see above
+            logging.getLogger("purelink.runtime").warning("could not write the executions row: %s", exc)
+        finally:
+            if opened:
+                self.close()
 
     def load_state(self, pipeline: str, stream: str) -> dict[str, Any]:
         raise NotImplementedError
