@@ -3,7 +3,7 @@
 The `finished` event, the `error` events, the executions row and the assistant's explainer all
 read this one structure, so nobody has to parse message text to learn what went wrong. Kinds:
 
-- `api_unreachable`  the API stopped answering (connection refused, reset, timed out)
+- `api_unreachable`  the API cannot be reached or stopped answering (refused, reset, timed out)
 - `api_error`        the API answered with an error status
 - `source_database`  the source database failed or went away while being read
 - `destination`      the destination (DuckDB or the warehouse) refused a statement
@@ -59,9 +59,13 @@ def cause_of(exc: BaseException, *, stream: str | None = None, source: str | Non
     module = type(exc).__module__ or ""
     if module.startswith(("httpx", "httpcore")):
         url = _request_url(exc)
-        return cause("api_unreachable",
-                     f"The API at {url or 'the source'} stopped answering{where} "
-                     f"({type(exc).__name__}: {first_line(exc)}).",
+        # The server's address, not the request's URL with its encoded query (the `url` keeps that);
+        # a refused connection is said as such: a wrong port never answered at all.
+        origin = url.split("/", 3)[:3] if url and "://" in url else None
+        api = "/".join(origin) if origin else "the source"
+        what = (f"Cannot connect to the API at {api}{where}" if type(exc).__name__ in ("ConnectError", "ConnectTimeout")
+                else f"The API at {api} stopped answering{where}")
+        return cause("api_unreachable", f"{what} ({type(exc).__name__}: {first_line(exc)}).",
                      "Check that the API is up and reachable from where the pipeline runs (a sandbox "
                      "must still be running), then re-run.", url=url, stream=stream)
     if module.startswith(("duckdb", "_duckdb")):

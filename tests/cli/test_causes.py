@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -103,7 +104,10 @@ def test_an_api_that_goes_down_mid_run_is_told_once_with_url_and_what_was_commit
     output = out + err
     assert proc.returncode == 1, output
     row = assert_told_everywhere(ws, output, "api_unreachable", api.stripe_base_url, "Committed before it stopped")
-    assert output.count("stopped answering") == 1, output
+    # Told once: refused ("Cannot connect") or cut off mid-answer ("stopped answering"), by the server's
+    # address; the request's URL, query and all, is on its own line.
+    assert output.count("stopped answering") + output.count("Cannot connect to the API at") == 1, output
+    assert f"the API at {api.url}" in output and re.search(r"^url: +http://\S+\?", output, re.MULTILINE), output
     landed = count(ws / "data" / "purelink.duckdb", "SELECT count(DISTINCT id) FROM stripe.customers")
     assert 0 < landed < 4000
     assert row["records"] == landed == count(ws / "data" / "purelink.duckdb", "SELECT count(*) FROM stripe.customers")

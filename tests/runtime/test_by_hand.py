@@ -107,6 +107,8 @@ def test_a_run_by_hand_against_a_stopped_api_says_why_and_what_to_do_within_seco
     assert f"cannot connect to {origin} (connection refused): attempt 2 of 3, retrying in 2 s" in text, text
     assert "status:      failed" in text, text
     assert re.search(r"^cause: .*Connection refused", text, re.MULTILINE), text
+    # It never answered: said as such, by the server's address (not "stopped answering")
+    assert f"cause:       Cannot connect to the API at {origin} while loading customers" in text, text
     assert "what to do:  Check that the API is up" in text, text
     assert not [line for line in text.splitlines() if line.startswith("{")], text
     # 1 s + 2 s of waiting by design, plus starting Python and opening DuckDB (about 1 s here);
