@@ -143,13 +143,16 @@ def run_kind(mode: str | None, streams: str | None) -> str:
         per_stream = json.loads(streams) if streams else {}
     except ValueError:
         per_stream = {}
-    continued = sorted(name for name, s in per_stream.items()
-                       if isinstance(s, dict) and s.get("refresh") == "continued")
+    streams = {name: s for name, s in per_stream.items() if isinstance(s, dict)}
+    continued = sorted(name for name, s in streams.items() if s.get("refresh") == "continued")
+    # A refresh that did not finish left its rows in a staging table: its records are not in the table.
+    staged = sum(int(s.get("staged") or 0) for s in streams.values())
+    waiting = f", {staged:,} rows staged" if staged else ""
     if mode == "full_refresh":
-        return "full refresh (continued)" if continued else "full refresh"
+        return ("full refresh (continued)" if continued else "full refresh") + waiting
     if mode == "incremental" and continued:
-        return f"incremental, continued the refresh of {', '.join(continued)}"
-    return mode or "-"
+        return f"incremental, continued the refresh of {', '.join(continued)}{waiting}"
+    return (mode or "-") + waiting
 
 
 def _rows(cur) -> list[dict]:

@@ -184,6 +184,8 @@ def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, 
     assert finished["committed"] == 0 and finished["streams"]["items"]["staged"] == staged
     text = summary_text(finished)
     assert f"records:     0 loaded, {staged:,} staged" in text and f"items 0 + {staged:,} staged" in text, text
+    history = store.query("SELECT mode, records, CAST(streams AS VARCHAR) FROM _purelink.executions ORDER BY started_at")
+    assert [(run_kind(m, st), n) for m, n, st in history][-1] == (f"full refresh, {staged:,} rows staged", 0)
 
     api.fail_after = None  # the re-run, without --full-refresh, completes the refresh
     finished, events = load(api, store.destination())
@@ -202,7 +204,7 @@ def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, 
     rows = store.query("SELECT mode, status, CAST(streams AS VARCHAR) FROM _purelink.executions ORDER BY started_at")
     assert [(m, s) for m, s, _ in rows] == [("incremental", "success"), ("full_refresh", "failed"),
                                            ("full_refresh", "success")]
-    assert [run_kind(m, streams) for m, _, streams in rows] == ["incremental", "full refresh",
+    assert [run_kind(m, streams) for m, _, streams in rows] == ["incremental", f"full refresh, {staged:,} rows staged",
                                                                 "full refresh (continued)"]
 
 
