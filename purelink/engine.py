@@ -37,7 +37,7 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
         return server_credentials(recipe, interactive=interactive)
     name = credential_name(recipe, spec)
     env_vars = tuple(dict.fromkeys(v for v in (name, spec.auth.env) if v))
-    from purelink.secrets.resolve import CredentialError, resolve_secret
+    from purelink.secrets.resolve import CredentialError, resolve_key, resolve_secret
 
     if spec.kind == "database":  # the vault, the environment, libpq's password file, or none (the server decides)
         from purelink.secrets.pgpass import server_password
@@ -46,7 +46,7 @@ def resolve_credentials(recipe: Recipe, spec: ConnectorSpec, *, interactive: boo
                                    url=recipe.source.base_url or spec.base_url, env_vars=env_vars)
         return {name: password} if password else {}
     try:
-        secret = resolve_secret(name, env_vars=env_vars, interactive=interactive)
+        secret = resolve_key(name, spec.auth.env, interactive=interactive)  # see resolve_key for the order
     except CredentialError as exc:
         raise CredentialError(exc.message, exc.guidance + _vault_hint(recipe, spec)) from None
     found = {name: secret.reveal()}

@@ -48,8 +48,9 @@ def in_workspace(args: argparse.Namespace) -> str:
 
 # The variables a user sets, for `purelink --help` (a test checks each is read somewhere in purelink).
 ENVIRONMENT = {
-    "STRIPE_API_KEY": "a source's key when the vault has none (each source names its own: "
-                      "`purelink sources show NAME`)",
+    "STRIPE_API_KEY": "a source's key: before the vault's for a recipe that names no credential, after the "
+                      "named one's variable and vault entry otherwise (`purelink sources show NAME` names each "
+                      "source's variable)",
     "PURELINK_WORKSPACE": "the workspace when --workspace is not given (default: the current directory)",
     "PURELINK_HOME": "where the encrypted vault lives (default ~/.purelink)",
     "PURELINK_VAULT_PASSPHRASE": "unlocks a vault protected by a passphrase, without a prompt",

@@ -1,6 +1,6 @@
 """The vault for modules started by hand: `python pipelines/NAME.py` finds its key as
-`purelink recipes run NAME` does (the credential's variable, the source's variable such as
-STRIPE_API_KEY, then the vault entry).
+`purelink recipes run NAME` does (the credential's variable, the vault entry, then the source's
+variable such as STRIPE_API_KEY: see `purelink.secrets.resolve.resolve_key`).
 
 The runtime cannot import this (it runs alone inside containers); it finds `lookup` through the
 entry-point group `purelink.credentials` that pyproject.toml registers.
@@ -14,9 +14,9 @@ from purelink.errors import PurelinkError
 def lookup(name: str, *, pipeline: str | None = None, workspace: str | None = None, **_: str) -> str | None:
     """The value of the credential `name` for the pipeline `pipeline` of `workspace`, or a
     CredentialError saying where to put it. Never prompts: a module may run under a scheduler."""
-    from purelink.secrets.resolve import resolve_secret
+    from purelink.secrets.resolve import resolve_key
 
-    env_vars: tuple[str, ...] = (name,)
+    source_env = None
     if pipeline and workspace:
         try:
             from purelink.engine import Engine
@@ -25,8 +25,8 @@ def lookup(name: str, *, pipeline: str | None = None, workspace: str | None = No
             engine = Engine(workspace)
             recipe = engine.recipes.load(pipeline)
             spec = engine.spec(recipe)
-            if credential_name(recipe, spec) == name and spec.auth.env:
-                env_vars = tuple(dict.fromkeys((name, spec.auth.env)))
+            if credential_name(recipe, spec) == name:
+                source_env = spec.auth.env
         except PurelinkError:  # a module without its recipe still finds a vault entry by name
             pass
-    return resolve_secret(name, env_vars=env_vars, interactive=False).reveal()
+    return resolve_key(name, source_env, interactive=False).reveal()

@@ -16,7 +16,7 @@ from purelink.secrets import redact
 from purelink.secrets.secret import VALID_NAME, Secret
 from purelink.secrets.vault import Vault
 
-__all__ = ["resolve_secret"]
+__all__ = ["resolve_key", "resolve_secret"]
 
 
 def _stdin_is_tty() -> bool:
@@ -67,3 +67,17 @@ def resolve_secret(name: str, *, explicit: str | Secret | None = None, env_vars:
                               f"{where}, or store it once with `purelink secrets set {name}`.")
     redact.register(found)
     return found
+
+
+def resolve_key(name: str, source_env: str | None = None, *, interactive: bool | None = False) -> Secret:
+    """A recipe's key: the variable named like its credential, then the vault entry, and only then
+    the source's documented variable (STRIPE_API_KEY). A recipe that names its own credential (the
+    demo's `stripe_sandbox`) keeps it: a real key exported in the shell is never sent in its place.
+    A recipe that names none reads the source's variable under its own name, which so wins over the
+    vault's entry of that name."""
+    if not source_env or source_env == name:
+        return resolve_secret(name, env_vars=(name,), interactive=interactive)
+    try:
+        return resolve_secret(name, env_vars=(name,), interactive=False)
+    except CredentialError:
+        return resolve_secret(name, env_vars=(source_env,), interactive=interactive)

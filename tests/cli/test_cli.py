@@ -25,7 +25,9 @@ def purelink(*args: str, cwd: Path, env: dict | None = None, check: bool = True,
 
 
 def test_demo_in_an_empty_folder(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
+    # A data engineer's shell often exports a real key: the demo's recipe names its own (stripe_sandbox)
+    # and never sends that one to the sandbox, which would refuse it.
+    env = {**os.environ, "STRIPE_API_KEY": "sk_live_someonesrealkey0000001"}
     proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.cli", "demo", "--executor", "local", "--port", "0"],
                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
                           stdin=subprocess.DEVNULL)
@@ -33,6 +35,7 @@ def test_demo_in_an_empty_folder(tmp_path):
     out = proc.stdout
     assert "status:      success" in out
     assert "stripe.customers: 3,421 rows, 3,421 distinct ids" in out
+    assert "sk_live_" not in out + proc.stderr
     assert "not isolated" in out  # a local run always says so
     assert (tmp_path / "recipes" / "stripe_customers_v1.yaml").exists()
     assert (tmp_path / "pipelines" / "stripe_customers.py").exists()

@@ -23,7 +23,7 @@ import pytest
 from purelink.errors import CredentialError, SourceError
 from purelink.secrets import redact
 from purelink.secrets.keychecks import check_key_format, classify_health_check
-from purelink.secrets.resolve import resolve_secret
+from purelink.secrets.resolve import resolve_key, resolve_secret
 from purelink.secrets.vault import Secret, Vault
 
 REPO = Path(__file__).resolve().parents[2]
@@ -320,6 +320,26 @@ def test_environment_before_vault(home: Path, monkeypatch: pytest.MonkeyPatch) -
     Vault().set("stripe", "sk_test_fromthevault00000001")
     got = resolve_secret("stripe", env_vars=["STRIPE_KEY_A", "STRIPE_KEY_B"], interactive=False)
     assert got.reveal() == "sk_test_fromenvironment0002" and got.source == "env:STRIPE_KEY_B"
+
+
+def test_a_named_credential_is_not_overridden_by_the_sources_variable(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's recipe names stripe_sandbox: a real key exported as STRIPE_API_KEY must not be sent
+    in its place. The source's variable is the last resort for a named credential, and the first
+    place for a recipe that names none (its credential is STRIPE_API_KEY itself)."""
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_live_theuserssecret000001")
+    Vault().set("stripe_sandbox", KEY)
+    got = resolve_key("stripe_sandbox", "STRIPE_API_KEY")
+    assert got.reveal() == KEY and got.source == "vault:stripe_sandbox"
+    monkeypatch.setenv("stripe_sandbox", "sk_test_fromitsownvariable01")
+    assert resolve_key("stripe_sandbox", "STRIPE_API_KEY").source == "env:stripe_sandbox"
+    fallback = resolve_key("stripe_other", "STRIPE_API_KEY")  # neither its variable nor the vault has it
+    assert fallback.reveal() == "sk_live_theuserssecret000001" and fallback.source == "env:STRIPE_API_KEY"
+    Vault().set("STRIPE_API_KEY", "sk_test_fromthevault00000001")
+    assert resolve_key("STRIPE_API_KEY", "STRIPE_API_KEY").source == "env:STRIPE_API_KEY"  # exported wins
+    monkeypatch.delenv("STRIPE_API_KEY")
+    with pytest.raises(CredentialError) as missing:
+        resolve_key("stripe_other", "STRIPE_API_KEY")
+    assert "STRIPE_API_KEY" in missing.value.guidance and "purelink secrets set stripe_other" in missing.value.guidance
 
 
 def test_empty_environment_variable_is_skipped(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
