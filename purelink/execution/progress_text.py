@@ -57,8 +57,10 @@ class ProgressText:
         # Short at the start, where the burst shows most: one request 0.3 s into a run allowed 2/s
         # reads as 3.4/s, and is within the limit.
         span = max(0.1, self._request_window()[1])
-        if rate <= self.rate_limit * 1.05 + max(1.0, 0.1 * self.rate_limit) / span:
+        if round(rate, 0 if rate >= 10 else 1) <= self.rate_limit:
             return f"{shown} req/s (within limit of {limit}/s)"
+        if rate <= self.rate_limit * 1.05 + max(1.0, 0.1 * self.rate_limit) / span:
+            return f"{shown} req/s (at the limit of {limit}/s)"  # "107 within 100" read as a contradiction
         return f"{shown} req/s (above the limit of {limit}/s: expect 429s)"
 
     def eta_text(self) -> str:

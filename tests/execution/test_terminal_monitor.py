@@ -120,7 +120,7 @@ def test_the_box_and_its_keys_in_a_real_terminal(tmp_path, sandbox_factory):
 
     term = Terminal([*CLI, "recipes", "run", "custs", "--executor", "local"], ws, env)
     at = term.expect(r"Status: RUNNING")
-    for line in [r"Progress: #*\.+ [\d,]+/(about )?[\d,]+ \(\d+%\)", r"Rate: [\d.]+ req/s \(within limit of 2/s\)",
+    for line in [r"Progress: #*\.+ [\d,]+/(about )?[\d,]+ \(\d+%\)", r"Rate: [\d.]+ req/s \((within|at the) limit of 2/s\)",
                  r"ETA: (\d+ (minutes?|seconds?) ?)+", r"Errors: 0 \| Warnings: 0 \| Rejected: 0",
                  # a long path (pytest-xdist adds popen-gwN/ to tmp_path) goes on the box's next line
                  r"Storage: [\d.]+ (B|KB|MB) ->[\s│]*\S*purelink\.duckdb",
