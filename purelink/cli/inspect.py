@@ -99,8 +99,12 @@ def _hint(con, exc: Exception, db: Path, sql: str = "") -> str:
         rf"(?<![\w\"]){re.escape(t)}(?![\w\"])", sql)]
     if "Parser Error" in str(exc) and odd:
         schema, table = odd[0]
+        # The whole query in single quotes: inside "..." the shell strips the name's own quotes.
+        fixed = re.sub(rf"(?<![\w\"])(?:{re.escape(schema)}\.)?{re.escape(table)}(?![\w\"])",
+                       f'{schema}."{table}"', sql.replace("'", "'\\''"))
         return (f"The table name {table} is not a plain SQL name (it starts with a digit or holds other "
-                f'characters): write it in double quotes, {schema}."{table}". See `purelink inspect --tables`.')
+                f'characters): write it in double quotes, {schema}."{table}", and the query in single '
+                f"quotes so the shell keeps them: --query '{fixed}'")
     if "read-only mode" in str(exc):
         return ("`purelink inspect` only reads: it opens the file read-only, so a running pipeline is never "
                 "blocked. To change rows, open the file with DuckDB yourself while no pipeline writes to it "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -129,6 +130,11 @@ def test_a_table_named_after_its_server_is_queried_with_quotes_and_the_error_say
     assert bare.returncode == 1 and "Traceback" not in bare.stderr
     quoted = 'stripe."127_0_0_1_8765_v1_customers"'
     assert f"write it in double quotes, {quoted}" in bare.stderr, bare.stderr
-    out = purelink_cli("inspect", "--db", str(db), "--query", f"SELECT count(*) AS n, count(DISTINCT id) AS d "
-                       f"FROM {quoted}", "--format", "json", cwd=tmp_path, env=env)
-    assert out.returncode == 0 and json.loads(out.stdout) == [{"n": 37, "d": 37}], out.stderr
+    # The advice, typed into a shell as printed (inside "..." the shell would strip the name's quotes).
+    asked = "SELECT count(*) AS n, count(DISTINCT id) AS d FROM stripe.127_0_0_1_8765_v1_customers WHERE 'a' <> 'b'"
+    told = purelink_cli("inspect", "--db", str(db), "--query", asked, cwd=tmp_path, env=env)
+    advice = told.stderr.strip().rsplit("so the shell keeps them: ", 1)[1]
+    out = subprocess.run(f"{shlex.quote(sys.executable)} -m purelink.cli inspect --db {shlex.quote(str(db))} "
+                         f"--format json {advice}", shell=True, cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert out.returncode == 0 and json.loads(out.stdout) == [{"n": 37, "d": 37}], (advice, out.stderr)
