@@ -102,12 +102,15 @@ def _duckdb_guidance(text: str) -> str:
 
 
 def committed_text(finished: dict) -> str:
-    """One sentence on what a run that did not succeed has committed, and what a re-run does."""
+    """What a run that did not succeed has committed, and what a re-run does (after "committed:"):
+    "700 records before it failed (customers 700). A re-run resumes ...". Rows of a refresh that did
+    not finish are said apart: they wait in a staging table, not in the table."""
     streams = finished.get("streams") or {}
-    parts = [f"{name} {s.get('committed', s.get('records', 0)):,}"
-             + (f" + {s['staged']:,} staged" if s.get("staged") else "") for name, s in streams.items()]
+    parts = [f"{name} {s.get('committed', s.get('records', 0)):,}" for name, s in streams.items()]
     total = finished.get("committed", finished.get("records", 0)) or 0
     detail = f" ({', '.join(parts)})" if parts else ""
-    staged = ("Staged rows wait in a staging table: their table keeps its old rows until a run completes "
-              "the refresh. ") if any(s.get("staged") for s in streams.values()) else ""
-    return f"Committed before it stopped: {total:,} records{detail}. {staged}{RESUME}"
+    ended = "stopped" if finished.get("status") == "stopped" else "failed"
+    staged = {name: s["staged"] for name, s in streams.items() if s.get("staged")}
+    waiting = (f"; {sum(staged.values()):,} more wait in a staging table ({', '.join(staged)}): the table keeps "
+               "its old rows until a run completes the refresh") if staged else ""
+    return f"{total:,} records before it {ended}{detail}{waiting}. {RESUME}"

@@ -103,7 +103,7 @@ def test_an_api_that_goes_down_mid_run_is_told_once_with_url_and_what_was_commit
     out, err = proc.communicate(timeout=600)
     output = out + err
     assert proc.returncode == 1, output
-    row = assert_told_everywhere(ws, output, "api_unreachable", api.stripe_base_url, "Committed before it stopped")
+    row = assert_told_everywhere(ws, output, "api_unreachable", api.stripe_base_url, "records before it failed")
     # Told once: refused ("Cannot connect") or cut off mid-answer ("stopped answering"), by the server's
     # address; the request's URL, query and all, is on its own line.
     assert output.count("stopped answering") + output.count("Cannot connect to the API at") == 1, output
@@ -173,6 +173,6 @@ def test_a_source_server_stopped_mid_run_is_told_with_its_cause(tmp_path, doomed
     output = out + err
     assert proc.returncode == 1, output
     row = assert_told_everywhere(ws, output, "source_database", f"{pg['PGHOST']}:{pg['PGPORT']}/postgres",
-                                 "Committed before it stopped")
+                                 "records before it failed")
     landed = count(ws / "data" / "purelink.duckdb", "SELECT count(DISTINCT id) FROM postgres.first_t")
     assert landed == 5000 and row["records"] >= 5000

@@ -159,7 +159,7 @@ def test_the_box_and_its_keys_in_a_real_terminal(tmp_path, sandbox_factory):
     assert code == 130, screen[-2000:]
     assert "did not succeed" not in screen and "Traceback" not in screen
     assert "stopped:     at your request, not by an error; the state is saved" in screen
-    committed = re.search(r"committed:   Committed before it stopped: ([\d,]+) records \(customers ([\d,]+)\)",
+    committed = re.search(r"committed:   ([\d,]+) records before it stopped \(customers ([\d,]+)\)",
                           screen)
     assert committed, screen[-2000:]
     assert "resume:      purelink recipes run custs" in screen

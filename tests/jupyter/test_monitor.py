@@ -173,5 +173,5 @@ def test_a_failure_is_shown_once_with_its_cause_what_to_do_and_what_was_committe
     assert text.count("error: customers: The API") == 1
     assert "cause:       The API at http://api/v1/customers stopped answering" in text
     assert "what to do:  Check that the API is up, then re-run." in text
-    assert "Committed before it stopped: 700 records (customers 700). A re-run resumes" in text
+    assert "committed:   700 records before it failed (customers 700). A re-run resumes" in text
     assert m.state.status == "failed"
