@@ -76,7 +76,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
             what = "full refresh" if run.refresh == "continued" else "sync"
             self.emit("warning", stream=s.name, message=(
                 f"continuing the {what} of {s.name} an earlier run began and did not finish (it failed or was "
-                f"stopped): {len(windows)} window(s) left, rows it committed are kept"))
+                f"stopped): {len(windows)} window(s) left, and what it committed is kept"))
             return self._register(run, windows, state_sync=None)
         tf = s.time_filter
         cursor = (state.get("cursor") or {}).get("value")

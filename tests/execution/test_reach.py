@@ -144,4 +144,5 @@ def test_a_local_run_also_fails_at_once_when_nothing_listens(tmp_path):
     said = run.stdout + run.stderr
     assert run.returncode == 1 and "Traceback" not in said
     assert f"Nothing listens on 127.0.0.1:{port}" in said and f"purelink sandbox --port {port}" in said
+    assert "purelink recipes new gone --update --base-url URL" in said  # typed as printed, it fixes this recipe
     assert "retried" not in said  # nothing was started, so nothing was retried
