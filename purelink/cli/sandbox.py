@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from purelink.sandbox.server import serve
     from purelink.sandbox.stripe_api import mask
 
+    if args.customers >= 10_000:  # generating them takes a while: say so, or the terminal looks stuck
+        print(f"Generating {args.customers:,} customers and their charges, invoices and subscriptions: "
+              "this takes a while...", flush=True)
     sandbox = serve(host=args.host, port=args.port, seed=args.seed, customers=args.customers,
                     latency_ms=args.latency_ms, rate_limit=args.rate_limit, fail_rate=args.fail_rate,
                     drift_after=args.drift_after, api_keys=args.api_key, restricted_keys=args.restricted_key,
