@@ -19,6 +19,7 @@ from typing import TextIO
 
 from purelink.execution.console import summary_text
 from purelink.execution.progress import RunProgress
+from purelink.runtime.summary import mode_words
 from purelink.secrets.redact import redact
 
 DONE_STATUSES = ("success", "partial", "failed", "stopped")
@@ -55,7 +56,7 @@ class RunState:
         if kind == "started":
             self.status = "running" if self.status == "starting" else self.status
             self.run_id = event.get("run_id", "")
-            self.mode = event.get("mode", "")
+            self.mode = mode_words(event)
             self.pipeline = event.get("pipeline", "")
             self.destination = event.get("destination", "")
         elif kind == "window_done":

@@ -28,6 +28,7 @@ from typing import Self, TextIO
 
 from purelink.execution.keys import KeyReader
 from purelink.execution.progress import RunProgress
+from purelink.runtime.summary import mode_words
 from purelink.secrets.redact import redact
 
 BAR_WIDTH = 30
@@ -134,7 +135,7 @@ class ConsoleMonitor:
             kind = event.get("event")
             if kind == "started":
                 self.title = self.title or event.get("pipeline", "")
-                self._print(f"run {event.get('run_id')}: {event.get('pipeline')} ({event.get('mode')}) -> "
+                self._print(f"run {event.get('run_id')}: {event.get('pipeline')} ({mode_words(event)}) -> "
                             f"{event.get('destination')}")
                 if self.tty:
                     self._start_live()

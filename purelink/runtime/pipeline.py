@@ -25,6 +25,7 @@ from purelink.runtime.events import EventWriter
 from purelink.runtime.extract import Extraction
 from purelink.runtime.http import HttpClient, RetryPolicy, TokenBucket
 from purelink.runtime.net import reachable
+from purelink.runtime.refresh import REFRESHING
 from purelink.runtime.sources.rest import RestSource, Stream
 
 log = logging.getLogger("purelink.runtime")
@@ -57,18 +58,21 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
     finished: dict = {}
     extraction: Extraction | None = None
     try:
-        previous = None
+        previous, continuing = None, []
         try:
             destination.open()
             opened = True
             destination.start_run(run_id=run_id, pipeline=pipeline, recipe=recipe or pipeline,
                                   version=version, mode=mode)
             previous = destination.previous_records(pipeline, mode)
+            if mode == "incremental":  # refreshes an earlier run left unfinished: this run goes on with them
+                continuing = [s.name for s in streams if destination.load_state(pipeline, s.name).get(REFRESHING)]
         finally:  # sent once the destination is open (with what it knows), or failed to open
             emit("started", pipeline=pipeline, recipe=recipe or pipeline, version=version, mode=mode,
                  streams=[s.name for s in streams], source=source.name, destination=destination.location(),
                  rate_limit=source.rate_limit, concurrency=concurrency or source.concurrency,
-                 **({"previous_records": previous} if previous else {}))
+                 **({"previous_records": previous} if previous else {}),
+                 **({"continuing": continuing} if continuing else {}))
         client = make_client(source, retry)
         client.on_retry = lambda message: log.info(message)
         client.on_unreachable = events.note  # a person at a terminal sees the wait; JSON carries no notes

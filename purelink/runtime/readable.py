@@ -25,9 +25,7 @@ from typing import IO
 
 from purelink.runtime.events import EventWriter
 from purelink.runtime.expected import Expected, rounded
-from purelink.runtime.summary import summary_text
-
-MODES = {"incremental": "incremental", "full_refresh": "full refresh", "sample": "a sample"}
+from purelink.runtime.summary import mode_words, summary_text
 
 
 class ReadableEvents(EventWriter):
@@ -78,7 +76,7 @@ class ReadableEvents(EventWriter):
     def _started(self, event: dict) -> str:
         version = f" v{event['version']}" if event.get("version") else ""
         streams = ", ".join(event.get("streams") or [])
-        mode = MODES.get(event.get("mode", ""), event.get("mode", "run"))
+        mode = mode_words(event)
         return (f"{event.get('pipeline')}{version}: {event.get('source')} ({streams}) -> "
                 f"{event.get('destination')}\n"
                 f"run {self.run_id} ({mode}); Ctrl-C stops it and keeps what it committed")

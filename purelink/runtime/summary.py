@@ -13,6 +13,20 @@ from purelink.runtime.causes import committed_text
 __all__ = ["cause_lines", "human_bytes", "stopped_lines", "summary_text"]
 
 
+MODES = {"incremental": "incremental", "full_refresh": "full refresh", "sample": "a sample"}
+
+
+def mode_words(started: dict) -> str:
+    """How a run reads its source, from its `started` event, as every header says it: "full
+    refresh", or "incremental, continuing the full refresh of customers" for a plain run that goes
+    on with a refresh an earlier run left unfinished."""
+    mode = started.get("mode") or ""
+    words = MODES.get(mode, mode or "run")
+    if started.get("continuing"):
+        words += f", continuing the full refresh of {', '.join(started['continuing'])}"
+    return words
+
+
 def human_bytes(n: float | None) -> str:
     n = float(n or 0)
     for unit in ("B", "KB", "MB", "GB"):
@@ -41,6 +55,8 @@ def summary_text(finished: dict, resume_hint: str | None = None) -> str:
         extra = f" - {s['error']}" if s.get("error") and not s.get("cause") else ""
         if s.get("staged"):
             extra += f" ({s['staged']:,} staged: its table keeps its old rows until the refresh completes)"
+        elif s.get("refresh") == "continued" and s.get("status") == "success":
+            extra += " (the full refresh an earlier run began is complete: its rows replaced the old ones)"
         lines.append(f"  {name:<18} {s.get('records', 0):>9,}  {s.get('status', '')}{extra}")
     duration = finished.get("duration_s") or 0
     lines.append(f"duration:    {duration:.1f} s"

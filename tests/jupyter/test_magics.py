@@ -41,7 +41,7 @@ def test_run_gives_arrow_on_request(ip, saved_recipe):
 def test_run_prints_the_text_monitor_and_summary(ip, saved_recipe, capsys):
     ip.run_line_magic("purelink", "run stripe_customers --full-refresh")
     out = capsys.readouterr().out
-    assert "(full_refresh)" in out
+    assert "(full refresh)" in out
     assert "status:      success" in out
     assert "3,421 loaded" in out
 
