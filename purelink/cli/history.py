@@ -35,7 +35,7 @@ def _history(engine, args: argparse.Namespace) -> int:
             took = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else "-"
             aside = f"  {r['dead_letters']} set aside" if r["dead_letters"] else ""
             by = f"  by {r['executor']}" if r.get("executor") else ""
-            print(f"  run {r['started_at']}  {r['status']:<11} {r['records'] or 0:>9} records  {took}  "
+            print(f"  run {r['started_at']}  {r['status']:<11} {r['records'] or 0:>9,} records  {took}  "
                   f"{r['kind']}{by}{aside}")
     changes = story["schema_changes"]
     print("schema changes:" + ("" if changes else " none recorded"))

@@ -74,7 +74,7 @@ class StagedRefresh:
                 continue
             if run.status != "success":
                 self.warn(f"the full refresh of {name} did not finish: its table keeps its old rows (the "
-                          f"{run.records} new row(s) wait in a staging table); run the recipe again to "
+                          f"{run.records:,} new row(s) wait in a staging table); run the recipe again to "
                           "complete the refresh", stream=name)
                 continue
             table = run.stream.table or run.stream.name
