@@ -225,7 +225,7 @@ class LiveMonitor:
         self.figures = w.HTML()
         self.notes = w.HTML()
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True,
-                                    tooltip="Stop the run; what was loaded stays, the next run resumes")
+                                    tooltip="Stop the run; what it committed is kept, and the next run goes on from there")
         self.pause_button = w.Button(description="Pause", icon="pause", button_style="warning", disabled=True,
                                      tooltip="Pause or resume the run")
         self.debug_button = w.ToggleButton(description="Debug", icon="bug", value=False,

@@ -98,7 +98,7 @@ class ConsoleMonitor:
             return
         paused = self.progress.status == "paused"
         self.progress.stopping()
-        self._note("stopping: what was loaded stays, the next run resumes")
+        self._note("stopping: what it committed is kept, and the next run goes on from there")
 
         def _stop() -> None:
             if paused:  # a paused run must run again to hear the stop

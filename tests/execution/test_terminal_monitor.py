@@ -146,7 +146,7 @@ def test_the_box_and_its_keys_in_a_real_terminal(tmp_path, sandbox_factory):
         time.sleep(0.1)
 
     term.press("q")
-    term.expect(r"stopping: what was loaded stays", after=at)
+    term.expect(r"stopping: what it committed is kept", after=at)
     code = term.wait()
     screen = term.text
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
