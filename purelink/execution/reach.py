@@ -131,6 +131,10 @@ def _loopback_guidance(item: Endpoint) -> str:
         return (f"Start the PostgreSQL server on port {item.port} of this machine, or point the recipe at "
                 "where it runs: for the database it reads, `purelink recipes new NAME --update --base-url URL`; "
                 "for the warehouse it loads into, `purelink recipes new NAME --update --destination URL`.")
+    if item.port < 1024:  # only root may listen there: the sandbox would fail to start
+        return (f"Start the service first (port {item.port} is below 1024: only root may listen on it), or point "
+                "the recipe at where the API runs (`purelink recipes new NAME --update --base-url URL`), such as "
+                "a `purelink sandbox` on its default port.")
     return (f"Start the service first; for the sandbox: `purelink sandbox --port {item.port}`. Or point the "
             "recipe at where the API runs (`purelink recipes new NAME --update --base-url URL`).")
 

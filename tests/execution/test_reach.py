@@ -60,6 +60,13 @@ def test_nothing_on_loopback_fails_at_once_with_the_fix(closed_port):
     assert f"purelink sandbox --port {closed_port}" in caught.value.guidance
 
 
+def test_a_port_only_root_may_open_is_not_offered_to_the_sandbox():
+    with pytest.raises(SourceError) as caught:  # nothing listens on the discard port here
+        check_urls(["http://127.0.0.1:9/v1"])
+    assert "--port 9`" not in caught.value.guidance and "below 1024" in caught.value.guidance
+    assert "`purelink sandbox`" in caught.value.guidance
+
+
 def test_a_loopback_database_is_told_to_start_the_server(closed_port):
     url = f"postgresql://etl:hunter2secret@localhost:{closed_port}/shop"
     with pytest.raises(SourceError) as caught:
