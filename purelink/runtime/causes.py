@@ -58,12 +58,13 @@ def cause_of(exc: BaseException, *, stream: str | None = None, source: str | Non
         return found
     module = type(exc).__module__ or ""
     if module.startswith(("httpx", "httpcore")):
+        from purelink.runtime.http import CONNECT_ERRORS, origin  # httpx is loaded: it raised this
+
         url = _request_url(exc)
         # The server's address, not the request's URL with its encoded query (the `url` keeps that);
         # a refused connection is said as such: a wrong port never answered at all.
-        origin = url.split("/", 3)[:3] if url and "://" in url else None
-        api = "/".join(origin) if origin else "the source"
-        what = (f"Cannot connect to the API at {api}{where}" if type(exc).__name__ in ("ConnectError", "ConnectTimeout")
+        api = origin(url) if url else "the source"
+        what = (f"Cannot connect to the API at {api}{where}" if isinstance(exc, CONNECT_ERRORS)
                 else f"The API at {api} stopped answering{where}")
         return cause("api_unreachable", f"{what} ({type(exc).__name__}: {first_line(exc)}).",
                      "Check that the API is up and reachable from where the pipeline runs (a sandbox "

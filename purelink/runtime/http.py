@@ -20,6 +20,13 @@ from purelink.runtime.events import Rate
 from purelink.runtime.lean import httpx
 from purelink.runtime.retry import RetryPolicy, why_no_answer
 
+CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)  # no connection made: the server never answered
+
+
+def origin(url: str) -> str:
+    """The server of a request's URL (`http://127.0.0.1:8765`), without the path and encoded query."""
+    return str(httpx.URL(url).copy_with(path="/", query=None, fragment=None)).rstrip("/")
+
 
 class HttpError(Exception):
     """A response the pipeline cannot use: carries the status and the API's own message."""
@@ -253,7 +260,7 @@ class HttpClient:
 
     def _unreachable(self, exc: Exception, url: str, attempt: int) -> float:
         """The wait before retrying a request that got no answer; raises `exc` when it is not retried."""
-        connect = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+        connect = isinstance(exc, CONNECT_ERRORS)
         # Before the API ever answered, a failed connection has its own budget (a run by hand).
         first_budget = self.retry.connect_attempts if connect and not self.answered else None
         first = first_budget is not None
@@ -264,11 +271,11 @@ class HttpClient:
             raise exc
         wait = self.retry.connect_delay(attempt) if first else self.retry.delay(None, attempt)
         if self.on_unreachable is not None:
-            origin = str(httpx.URL(url).copy_with(path="/", query=None, fragment=None)).rstrip("/")
+            where = origin(url)
             what = "cannot connect to" if connect else "no answer from"
             shown = f"{wait:.0f} s" if wait >= 1 else f"{wait:.1f} s"
-            self.on_unreachable(f"{what} {origin} ({why_no_answer(exc)}): attempt {attempt} of {attempts}, "
-                                f"retrying in {shown}", f"{origin} {attempt}")
+            self.on_unreachable(f"{what} {where} ({why_no_answer(exc)}): attempt {attempt} of {attempts}, "
+                                f"retrying in {shown}", f"{where} {attempt}")
         return wait
 
     def _pause(self, seconds: float, unconnected: Exception | None = None) -> None:
