@@ -101,7 +101,16 @@ def sweep(*, orphans_only: bool = False, run_id: str | None = None, client=None)
             removed.append(container.name)
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as error:
+            # Another sweep (every run starts with one, and a notebook may start a run while a test
+            # session or a terminal does) got there first: the engine answers 409 while it removes.
+            if not _removal_in_progress(error):
+                raise
     return removed
+
+
+def _removal_in_progress(error: docker.errors.APIError) -> bool:
+    return error.status_code == 409 and "in progress" in str(error.explanation or "")
 
 
 def owner_labels() -> dict[str, str]:
