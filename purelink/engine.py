@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from purelink.catalog.spec import ConnectorSpec, get_spec
-from purelink.errors import ExecutionError, PurelinkError, SourceError
+from purelink.errors import ExecutionError, PurelinkError
 from purelink.execution import prestart
 from purelink.execution.images import print_build_progress as build_progress
 from purelink.execution.jobs import Job, LocalRunner, Run, Runner, RunResult, runtime_settings
@@ -164,13 +164,9 @@ class Engine:
             args.append("--full-refresh")
         job = Job(module=module, workspace=self.workspace.root, db_path=db_path or self.db_path(recipe),
                   args=args, secrets=secrets, timeout_s=timeout_s, env=runtime_settings(),
-                  urls=recipe_urls(recipe, spec, sample=bool(sample)))
+                  urls=recipe_urls(recipe, spec, sample=bool(sample)), recipe=recipe.name)
         data_folder(self.workspace, job.db_path)  # made by this user, and only inside the workspace
-        try:
-            handle = runner.start(job)
-        except SourceError as exc:  # an address that does not answer: the fix names this recipe
-            raise SourceError(exc.message, exc.guidance.replace("recipes new NAME ", f"recipes new {recipe.name} ")
-                              ) from None
+        handle = runner.start(job)
         return Run(handle, job, warning=warning or handle.warning)
 
     def _runner(self, recipe: Recipe, executor: str | None, on_build: Callable[[str], None] | None, *,

@@ -24,10 +24,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from purelink.execution import prestart
 from purelink.runtime.events import parse_event
+
+if TYPE_CHECKING:
+    from purelink.execution.reach import Endpoint
 
 # The runtime's settings a run takes from the environment of whoever starts it: a container gets
 # only its job's variables, so these are handed over by name (never a secret; see duckdb_connection).
@@ -51,6 +54,14 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     timeout_s: float | None = None
     urls: list[str] = field(default_factory=list)  # services it connects to, checked before it starts
+    recipe: str = ""  # the recipe it runs, named in the fixes a failed check suggests
+
+    def check_reach(self) -> list[Endpoint]:
+        """The endpoints of the services it connects to (its URLs and settings' URLs), each checked
+        from this machine; SourceError when one does not answer (see `reach.check_urls`)."""
+        from purelink.execution.reach import check_urls
+
+        return check_urls([*self.urls, *(v for v in self.env.values() if "://" in v)], recipe=self.recipe)
 
     def __repr__(self) -> str:  # secrets stay out of reprs and tracebacks
         return f"Job(module={str(self.module)!r}, args={self.args!r}, secrets={sorted(self.secrets)!r})"
@@ -261,9 +272,7 @@ class LocalRunner:
     def start(self, job: Job) -> _LocalHandle:
         """Raises SourceError, within seconds, when a service the job names does not answer: a
         refused port is a wrong URL or a stopped server, not something retries will mend."""
-        from purelink.execution.reach import check_urls
-
-        check_urls([*job.urls, *(v for v in job.env.values() if "://" in v)])
+        job.check_reach()
         return _LocalHandle(self, job)
 
 

@@ -56,16 +56,17 @@ def shown(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
-def check_urls(urls: list[str], *, budget_s: float = CHECK_BUDGET_S) -> list[Endpoint]:
+def check_urls(urls: list[str], *, recipe: str = "", budget_s: float = CHECK_BUDGET_S) -> list[Endpoint]:
     """The endpoints of `urls`, each checked from this machine: a loopback one must have a listener
     (on 127.0.0.1, or ::1 for localhost and ::1), any other must resolve and accept a TCP
-    connection. Raises SourceError naming the first URL that fails and what to do."""
+    connection. Raises SourceError naming the first URL that fails and what to do (the commands
+    name `recipe`, the recipe whose run connects there, when it is given)."""
     wanted = list(dict.fromkeys(e for e in map(endpoint, urls) if e is not None))
     results: dict[int, Endpoint | SourceError] = {}
     threads = []
     for index, item in enumerate(wanted):
         # A thread each: a DNS lookup cannot be given a timeout, but it can be left behind.
-        thread = threading.Thread(target=_check_into, args=(results, index, item, budget_s), daemon=True)
+        thread = threading.Thread(target=_check_into, args=(results, index, item, recipe, budget_s), daemon=True)
         thread.start()
         threads.append(thread)
     deadline = time.monotonic() + budget_s
@@ -83,28 +84,28 @@ def check_urls(urls: list[str], *, budget_s: float = CHECK_BUDGET_S) -> list[End
     return checked
 
 
-def _check_into(results: dict, index: int, item: Endpoint, budget_s: float) -> None:
+def _check_into(results: dict, index: int, item: Endpoint, recipe: str, budget_s: float) -> None:
     try:
-        results[index] = _check(item, budget_s)
+        results[index] = _check(item, recipe, budget_s)
     except SourceError as exc:
         results[index] = exc
 
 
-def _check(item: Endpoint, budget_s: float) -> Endpoint:
+def _check(item: Endpoint, recipe: str, budget_s: float) -> Endpoint:
     if item.loopback:
         addresses = ["::1"] if item.host == "::1" else ["127.0.0.1", "::1"]
         for address in addresses:
             if _connects(address, item.port, timeout_s=1.0):
                 return Endpoint(item.url, item.host, item.port, True, (address, item.port))
         raise SourceError(f"Nothing listens on {item.host}:{item.port}, which {item.url} names, so the run "
-                          "cannot reach it.", _loopback_guidance(item))
+                          "cannot reach it.", _loopback_guidance(item, recipe))
     try:
         infos = socket.getaddrinfo(item.host, item.port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise SourceError(f"The host {item.host} (in {item.url}) cannot be resolved from this machine: "
                           f"{exc.strerror}.",
                           "Check the URL for typos and that this machine's DNS and network reach it; "
-                          "fix the recipe's URL with `purelink recipes new NAME --update --base-url URL`.") from None
+                          f"fix the recipe's URL with `{_update(recipe)} --base-url URL`.") from None
     per_try = max(0.5, budget_s - 0.5)
     for family, kind, proto, _, address in infos:
         with socket.socket(family, kind, proto) as sock:
@@ -126,17 +127,22 @@ def _connects(address: str, port: int, *, timeout_s: float) -> bool:
         return False
 
 
-def _loopback_guidance(item: Endpoint) -> str:
+def _update(recipe: str) -> str:
+    return f"purelink recipes new {recipe or 'NAME'} --update"
+
+
+def _loopback_guidance(item: Endpoint, recipe: str) -> str:
+    update = _update(recipe)
     if item.url.startswith(("postgres://", "postgresql://")):
         return (f"Start the PostgreSQL server on port {item.port} of this machine, or point the recipe at "
-                "where it runs: for the database it reads, `purelink recipes new NAME --update --base-url URL`; "
-                "for the warehouse it loads into, `purelink recipes new NAME --update --destination URL`.")
+                f"where it runs: for the database it reads, `{update} --base-url URL`; "
+                f"for the warehouse it loads into, `{update} --destination URL`.")
     if item.port < 1024:  # only root may listen there: the sandbox would fail to start
         return (f"Start the service first (port {item.port} is below 1024: only root may listen on it), or point "
-                "the recipe at where the API runs (`purelink recipes new NAME --update --base-url URL`), such as "
+                f"the recipe at where the API runs (`{update} --base-url URL`), such as "
                 "a `purelink sandbox` on its default port.")
     return (f"Start the service first; for the sandbox: `purelink sandbox --port {item.port}`. Or point the "
-            "recipe at where the API runs (`purelink recipes new NAME --update --base-url URL`).")
+            f"recipe at where the API runs (`{update} --base-url URL`).")
 
 
 def _far_guidance(item: Endpoint) -> str:

@@ -70,8 +70,9 @@ def test_a_port_only_root_may_open_is_not_offered_to_the_sandbox():
 def test_a_loopback_database_is_told_to_start_the_server(closed_port):
     url = f"postgresql://etl:hunter2secret@localhost:{closed_port}/shop"
     with pytest.raises(SourceError) as caught:
-        check_urls([url])
+        check_urls([url], recipe="shop_sync")
     assert "PostgreSQL server on port" in caught.value.guidance
+    assert "`purelink recipes new shop_sync --update --destination URL`" in caught.value.guidance
     assert "hunter2secret" not in str(caught.value)  # a password in the URL is never repeated
 
 

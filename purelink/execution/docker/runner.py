@@ -11,7 +11,6 @@ from purelink.execution.docker.network import engine_is_local, host_gateway_addr
 from purelink.execution.docker.watchdog import sweep
 from purelink.execution.images import Progress, docker_client, ensure_runtime_image
 from purelink.execution.jobs import Job
-from purelink.execution.reach import check_urls
 
 
 @dataclass
@@ -69,6 +68,6 @@ class DockerRunner:
         return self._gateway
 
     def start(self, job: Job) -> DockerHandle:
-        endpoints = check_urls([*job.urls, *(v for v in job.env.values() if "://" in v)])
+        endpoints = job.check_reach()
         sweep(orphans_only=True, client=self.client)
         return DockerHandle(self, job, endpoints)
