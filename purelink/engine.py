@@ -225,7 +225,7 @@ class Engine:
             schema = spec.name
         existing = {(r.schema, r.table) for r in store.tables().itertuples()}
         # Where the last run put each stream: another source's rows may hold the default name.
-        where = {stream: (schema, table) for stream, table in targets.items()} | landed(store, recipe.name)
+        where = {stream: (schema, table) for stream, table in targets.items()} | store.landed(recipe.name)
         return {stream: store.table(".".join(where[stream]), arrow=arrow)
                 for stream in targets if where[stream] in existing}
 
@@ -275,22 +275,3 @@ def run(recipe: str | Recipe, *, workspace: str | os.PathLike | None = None, exe
         raise ExecutionError(f"The run of {recipe.name} did not succeed: {detail}",
                              done.get("guidance") or "See logs/ for the events of the run.")
     return Result(recipe, outcome, engine.tables(recipe, arrow=arrow))
-
-
-def landed(store, pipeline: str) -> dict[str, tuple[str, str]]:
-    """stream -> (schema, table) its rows went to in the pipeline's latest run that read it (the
-    `table` of each stream in `_purelink.executions.streams`); empty where the store cannot tell."""
-    quoted = pipeline.replace("'", "''")
-    try:
-        rows = store.query("SELECT streams FROM _purelink.executions WHERE pipeline = "
-                           f"'{quoted}' AND streams IS NOT NULL ORDER BY started_at DESC LIMIT 50")
-    except Exception:  # noqa: BLE001 - a store without the table, or an older one: the default names
-        return {}
-    found: dict[str, tuple[str, str]] = {}
-    for value in rows["streams"]:
-        streams = json.loads(value) if isinstance(value, str) else value
-        for name, s in (streams or {}).items():
-            if isinstance(s, dict) and isinstance(s.get("table"), str) and "." in s["table"]:
-                schema, table = s["table"].split(".", 1)
-                found.setdefault(name, (schema, table))
-    return found

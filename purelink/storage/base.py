@@ -14,6 +14,7 @@ Credentials never sit in the URL: a store is given the name of a vault secret an
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qsl, urlsplit
@@ -139,6 +140,29 @@ class Store:
     def location(self) -> str:
         """Where the data is, for people: a file path, `project.dataset`, a warehouse URL."""
         return self.url.text
+
+    # The executions table as `query()` names it.
+    executions_sql = "_purelink.executions"
+
+    def landed(self, pipeline: str) -> dict[str, tuple[str, str]]:
+        """stream -> (schema, table) its rows went to in `pipeline`'s latest run that read it (the
+        `table` each finished stream has in `_purelink.executions.streams`). Empty when the store
+        cannot tell: no run yet, or executions written before streams named their table."""
+        quoted = pipeline.replace("'", "''")
+        try:
+            rows = self.query(f"SELECT streams FROM {self.executions_sql} WHERE pipeline = '{quoted}' "
+                              "AND streams IS NOT NULL ORDER BY started_at DESC LIMIT 50", arrow=True)
+        except PurelinkError:  # no executions table, or one without the streams column
+            return {}
+        found: dict[str, tuple[str, str]] = {}
+        for value in rows.column("streams").to_pylist():
+            streams = json.loads(value) if isinstance(value, str) else value
+            for name, stream in (streams or {}).items():
+                table = stream.get("table") if isinstance(stream, dict) else None
+                if isinstance(table, str) and "." in table:
+                    schema, _, rest = table.partition(".")
+                    found.setdefault(name, (schema, rest))
+        return found
 
     # -- for generated modules and runners (added with the DuckDB/PostgreSQL stores) ---------
     def runtime_call(self, *, schema: str | None = None, airbyte_metadata: bool = False,

@@ -132,6 +132,10 @@ class BigQueryStore(Store):
     def location(self) -> str:
         return f"{self.project}.{self.dataset}"
 
+    @property
+    def executions_sql(self) -> str:  # type: ignore[override]
+        return self._ref("_purelink__executions")
+
     # -- bulk copy, for `purelink migrate` -------------------------------------------------
     def columns(self, schema: str, table: str) -> dict[str, str | None]:
         from google.api_core.exceptions import NotFound

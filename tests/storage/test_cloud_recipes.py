@@ -69,6 +69,9 @@ def test_stripe_recipe_lands_in_bigquery_and_iceberg_as_in_duckdb(tmp_path, sand
             landed = store.table(table, arrow=True)
             assert landed.num_rows == expected[table].num_rows, (name, table)
             assert checksum(landed, exclude=METADATA) == checksum(expected[table], exclude=METADATA), (name, table)
+        # where each stream went, read back from the store's own executions (Engine.tables reads it)
+        assert store.landed(f"pay_{name}") == {"customers": ("stripe", "customers"),
+                                               "charges": ("stripe", "charges")}, name
         listed = purelink_cli(ws, "inspect", "--destination", url, *extra, "--tables", env=S3_ENV).stdout
         assert f"{CUSTOMERS}" in listed and "customers" in listed and "charges" in listed, listed
     logged = "".join(p.read_text() for p in (ws / "logs").glob("execution_*.log"))
