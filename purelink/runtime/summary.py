@@ -61,8 +61,11 @@ def summary_text(finished: dict, resume_hint: str | None = None) -> str:
     duration = finished.get("duration_s") or 0
     lines.append(f"duration:    {duration:.1f} s"
                  + (f" ({total / duration:,.0f} records/s)" if duration and total else ""))
-    lines.append(f"requests:    {finished.get('requests', 0):,} ({finished.get('retries', 0)} retried, "
-                 f"{finished.get('throttled', 0)} rate-limited)")
+    if not finished.get("requests") and finished.get("retries"):  # every attempt went unanswered
+        lines.append(f"requests:    none answered ({finished['retries']:,} retries got no answer either)")
+    else:
+        lines.append(f"requests:    {finished.get('requests', 0):,} ({finished.get('retries', 0):,} retried, "
+                     f"{finished.get('throttled', 0):,} rate-limited)")
     lines.append(f"storage:     {finished.get('destination', '')} ({human_bytes(finished.get('storage_bytes'))})")
     if finished.get("warnings"):
         lines.append(f"warnings:    {finished['warnings']}")

@@ -220,3 +220,9 @@ def test_the_summary_gives_no_share_of_nothing():
     assert "nothing new" not in failed  # a failed run does not know there was nothing new
     some = summary_text({"status": "success", "records": 3, "dead_letters": 1})
     assert "records:     3 loaded, 1 rejected (75.0% passed validation)" in some
+    assert "requests:    0 (0 retried, 0 rate-limited)" in some
+    busy = summary_text({"status": "success", "records": 9, "requests": 1204, "retries": 3, "throttled": 1500})
+    assert "requests:    1,204 (3 retried, 1,500 rate-limited)" in busy
+    # an API that never answered: not "0 requests (16 retried)", which reads as if nothing was tried
+    down = summary_text({"status": "failed", "records": 0, "requests": 0, "retries": 16})
+    assert "requests:    none answered (16 retries got no answer either)" in down
