@@ -56,7 +56,8 @@ def summary_text(finished: dict, resume_hint: str | None = None) -> str:
         if s.get("staged"):
             extra += f" ({s['staged']:,} staged: its table keeps its old rows until the refresh completes)"
         elif s.get("refresh") == "continued" and s.get("status") == "success":
-            extra += " (the full refresh an earlier run began is complete: its rows replaced the old ones)"
+            extra += (" (the full refresh an earlier run began is complete: the rows that run staged and these "
+                      "replaced the table's old rows)")
         lines.append(f"  {name:<18} {s.get('records', 0):>9,}  {s.get('status', '')}{extra}")
     duration = finished.get("duration_s") or 0
     lines.append(f"duration:    {duration:.1f} s"

@@ -193,8 +193,8 @@ def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, 
     assert finished["status"] == "success", finished
     # Its header says so from the start, and its summary that the refresh is done.
     assert mode_words(events[0]) == "incremental, continuing the full refresh of items", events[0]
-    assert "items" in summary_text(finished) and "the full refresh an earlier run began is complete" \
-        in summary_text(finished)
+    assert "items" in summary_text(finished) and "the full refresh an earlier run began is complete: the rows " \
+        "that run staged and these replaced the table's old rows" in summary_text(finished)
     assert any("continuing the full refresh of items" in e["message"] for e in events if e["event"] == "warning")
     assert store.query(ROWS) == api.truth()
     assert all(v == 2 for *_, v in store.query(ROWS))
