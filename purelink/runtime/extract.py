@@ -37,7 +37,8 @@ MIN_SPLIT_S = 2
 class Extraction(Committing, Estimating, StagedRefresh):
     def __init__(self, source: RestSource, streams: list[Stream], destination: Destination, *,
                  pipeline: str, run_id: str, client: HttpClient, emit, stop: threading.Event,
-                 full_refresh: bool = False, concurrency: int | None = None) -> None:
+                 full_refresh: bool = False, concurrency: int | None = None,
+                 states: dict[str, dict] | None = None) -> None:
         self.source = source
         self.destination = destination
         self.pipeline = pipeline
@@ -55,6 +56,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         self.landed: dict[str, str] = {}  # stream -> "schema.table" its rows load into (`claim`)
         self._staged: set[str] = set()  # streams refreshed through a staging table (refresh.py)
         self._plans: list[Batch] = []  # each stream's starting state, committed by `_commit_plans`
+        self._states = dict(states or {})  # each stream's saved state, when the caller read it already
         client.on_throttle = self.warn
         if source.retry_budget_s is not None:
             client.retry.throttle_budget_s = source.retry_budget_s

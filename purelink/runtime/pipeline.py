@@ -58,7 +58,7 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
     finished: dict = {}
     extraction: Extraction | None = None
     try:
-        previous, continuing = None, []
+        previous, states, continuing = None, {}, []
         try:
             destination.open()
             opened = True
@@ -66,7 +66,8 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
                                   version=version, mode=mode)
             previous = destination.previous_records(pipeline, mode)
             if mode == "incremental":  # refreshes an earlier run left unfinished: this run goes on with them
-                continuing = [s.name for s in streams if destination.load_state(pipeline, s.name).get(REFRESHING)]
+                states = {s.name: destination.load_state(pipeline, s.name) for s in streams}
+                continuing = [name for name, state in states.items() if state.get(REFRESHING)]
         finally:  # sent once the destination is open (with what it knows), or failed to open
             emit("started", pipeline=pipeline, recipe=recipe or pipeline, version=version, mode=mode,
                  streams=[s.name for s in streams], source=source.name, destination=destination.location(),
@@ -83,7 +84,7 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
             client.cancel = stop  # a stop does not wait for requests still waiting their turn (http.Stopped)
             extraction = Extraction(source, streams, destination, pipeline=pipeline, run_id=run_id,
                                     client=client, emit=emit, stop=stop, full_refresh=full_refresh,
-                                    concurrency=concurrency)
+                                    concurrency=concurrency, states=states)
             beat = _Heartbeat(extraction, destination, emit)
             beat.start()
             try:

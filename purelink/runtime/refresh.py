@@ -38,13 +38,16 @@ class StagedRefresh:
         def _batch(self, stream: Stream, rows=None, state=None) -> Batch: ...
 
     _staged: set[str]  # streams whose rows go to their staging table in this run
+    _states: dict[str, dict]  # saved states the pipeline read before the run began (incremental runs)
 
     def _begin(self, stream, table: str) -> dict[str, Any]:
         """The stream's state at the start of its run, a refresh begun (or found unfinished)."""
         staged = False
         if self.full_refresh:
             staged = self.destination.begin_refresh(self.pipeline, stream.name, self.source.name, table)
-        state = self.destination.load_state(self.pipeline, stream.name)
+        state = self._states.pop(stream.name, None)  # read by the pipeline for its `started` event
+        if state is None or self.full_refresh:
+            state = self.destination.load_state(self.pipeline, stream.name)
         if staged or state.get(REFRESHING):
             self._staged.add(stream.name)
         return state

@@ -189,7 +189,11 @@ def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, 
     assert [(run_kind(m, st), n) for m, n, st in history][-1] == (f"full refresh, {staged:,} rows staged", 0)
 
     api.fail_after = None  # the re-run, without --full-refresh, completes the refresh
-    finished, events = load(api, store.destination())
+    destination, reads = store.destination(), []
+    load_state = destination.load_state
+    destination.load_state = lambda *a: reads.append(a) or load_state(*a)
+    finished, events = load(api, destination)
+    assert reads == [("shop_items", "items")]  # read once: for the header, and by the extraction
     assert finished["status"] == "success", finished
     # Its header says so from the start, and its summary that the refresh is done.
     assert mode_words(events[0]) == "incremental, continuing the full refresh of items", events[0]
