@@ -76,7 +76,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
             run.progress.total = sync.get("span", 0)
             run.progress.covered = run.progress.total - sum(w.remaining() for w in windows)
             what = "full refresh" if run.refresh == "continued" else "sync"
-            self.emit("warning", stream=s.name, message=(
+            self.warn(stream=s.name, message=(
                 f"continuing the {what} of {s.name} an earlier run began and did not finish (it failed or was "
                 f"stopped): {len(windows)} window(s) left, and what it committed is kept"))
             return self._register(run, windows, state_sync=None)
@@ -396,4 +396,4 @@ class Extraction(Committing, Estimating, StagedRefresh):
             self.destination.commit([batch], run_id=self.run_id, extracted_at=datetime.now(UTC))
             run.dead_letters += 1
         except Exception as error:  # noqa: BLE001 - the stream's own error is what the user needs
-            self.emit("warning", stream=run.stream.name, message=f"the unreadable page was not kept: {error}")
+            self.warn(f"the unreadable page was not kept: {error}", stream=run.stream.name)

@@ -200,6 +200,8 @@ def test_a_failed_refresh_keeps_the_old_rows_and_the_next_run_completes_it(api, 
     assert "items" in summary_text(finished) and "the full refresh an earlier run began is complete: the rows " \
         "that run staged and these replaced the table's old rows" in summary_text(finished)
     assert any("continuing the full refresh of items" in e["message"] for e in events if e["event"] == "warning")
+    # every warning shown is counted: the summary's line and the executions row say as many
+    assert finished["warnings"] == sum(e["event"] == "warning" for e in events) >= 1, events
     assert store.query(ROWS) == api.truth()
     assert all(v == 2 for *_, v in store.query(ROWS))
     assert store.query("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_purelink_stage%'") \
