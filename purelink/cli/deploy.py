@@ -53,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
                            schedule=schedule, credentials=credentials, operator=args.operator)
         how = (f"copy it into your dags/ folder; set each credential with `airflow variables set NAME VALUE`: "
                f"{', '.join(credentials) or 'none needed'}")
+        warnings += _loopback_warnings(engine, recipe, "pod" if args.operator == "kubernetes" else "container")
     else:
         target = folder / f"{slug(recipe)}.yaml"
         text = kubernetes_manifests(recipe, image=image, module_text=code, schedule=schedule,
                                     credentials=credentials, db_file=db.name)
         how = f"fill the Secret's values in {target.name}, then `kubectl apply -f {target.name}`"
-        warnings += _cluster_warnings(engine, recipe, image)
+        warnings += _cluster_warnings(image) + _loopback_warnings(engine, recipe, "pod")
     _write(target, text)
     if args.format == "json":
         print(json.dumps({"file": str(target), "schedule": schedule, "image": image, "credentials": credentials,
@@ -72,21 +73,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cluster_warnings(engine, recipe, image: str) -> list[str]:
+def _cluster_warnings(image: str) -> list[str]:
     """What would make the CronJob fail in a cluster although it runs here."""
+    if "/" not in image.split(":")[0]:
+        return [(f"the image {image} exists only on this machine: push it to a registry the cluster pulls from "
+                 "and deploy with --image REGISTRY/purelink-runtime:TAG (or load it into the cluster)")]
+    return []
+
+
+def _loopback_warnings(engine, recipe, where: str) -> list[str]:
+    """A source on this machine's loopback (127.0.0.1, localhost), which a deployed run cannot reach as
+    a run here does: `purelink recipes run` forwards it into its container, a deployment cannot."""
     from purelink.catalog.spec import get_spec
     from purelink.execution.reach import endpoint
 
-    found = []
-    if "/" not in image.split(":")[0]:
-        found.append(f"the image {image} exists only on this machine: push it to a registry the cluster pulls "
-                     "from and deploy with --image REGISTRY/purelink-runtime:TAG (or load it into the cluster)")
     url = recipe.source.base_url or get_spec(recipe.source.name, engine.workspace.root).base_url
     point = endpoint(url) if url else None
-    if point is not None and point.loopback:
-        found.append(f"the recipe reads {url}, which inside a pod is the pod itself: point it at an address the "
-                     f"cluster reaches (`purelink recipes new {recipe.name} --update --base-url URL`), then deploy again")
-    return found
+    if point is None or not point.loopback:
+        return []
+    fix = f"`purelink recipes new {recipe.name} --update --base-url URL`"
+    if where == "pod":
+        return [(f"the recipe reads {url}, which inside a pod is the pod itself: point it at an address the "
+                 f"cluster reaches ({fix}), then deploy again")]
+    return [(f"the recipe reads {url}: the DAG's container asks the Airflow worker's host for it "
+             "(host.docker.internal), which answers only if the service there listens on more than 127.0.0.1 "
+             f"(a `purelink sandbox` does not); otherwise point the recipe at an address the worker reaches ({fix}), "
+             "then deploy again")]
 
 
 def _write(path: Path, text: str) -> Path:

@@ -39,8 +39,8 @@ def cron(recipe: Recipe, at: str | None = None) -> str:
     every = recipe.requirements.frequency
     if every not in SCHEDULES:
         raise DeployError(f"{recipe.name} runs {every!r}, so there is no schedule to deploy.",
-                          f"Set its frequency: `purelink recipes new {recipe.name} --update` with the "
-                          "wizard's hourly or daily, or pass --every hourly|daily to deploy.")
+                          f"Pass --every hourly or --every daily: `purelink deploy {recipe.name} --every daily "
+                          "...` (the wizard's requirements step sets a recipe's own frequency).")
     return timing(every, at)[0]
 
 

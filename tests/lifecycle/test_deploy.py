@@ -214,6 +214,11 @@ def test_a_recipe_without_a_schedule_says_how_to_give_one(tmp_path, api):
     proc = purelink("deploy", "stripe_customers", "--to", "kubernetes", "--image", "x:1", cwd=ws, check=False)
     assert proc.returncode == 1 and "runs 'once', so there is no schedule to deploy" in proc.stderr
     assert "Traceback" not in proc.stderr
+    # the fix it names exists: the option it gives works as written (`recipes new` has no frequency)
+    assert "`purelink deploy stripe_customers --every daily ...`" in proc.stderr, proc.stderr
+    again = purelink("deploy", "stripe_customers", "--to", "kubernetes", "--image", "x:1", "--every", "daily",
+                     cwd=ws, check=False)
+    assert again.returncode == 0, again.stderr
 
 
 
@@ -241,6 +246,11 @@ def test_kubernetes_deploy_warns_of_what_would_fail_in_a_cluster(tmp_path, api):
                    "purelink-runtime:local", cwd=ws, env={"STRIPE_API_KEY": api.api_key}).stdout
     assert "purelink-runtime:local exists only on this machine" in out and "--image REGISTRY/" in out, out
     assert "inside a pod is the pod itself" in out and "--update --base-url URL" in out, out
+    # a DAG's container on the Airflow worker's engine cannot reach the recipe's 127.0.0.1 either
+    for operator, said in (("docker", "asks the Airflow worker's host for it"), ("kubernetes", "the pod itself")):
+        dag = purelink("deploy", "stripe_customers", "--to", "airflow", "--operator", operator, "--every", "daily",
+                       "--image", "purelink-runtime:local", cwd=ws, env={"STRIPE_API_KEY": api.api_key}).stdout
+        assert said in dag and "--update --base-url URL" in dag and "exists only on this machine" not in dag, dag
     [written] = (ws / "deploy" / "kubernetes").glob("*.yaml")
     manifests = written.read_text()
     assert "applying the file as it is would empty a Secret created that way" in manifests
