@@ -62,10 +62,11 @@ def summary_text(finished: dict, resume_hint: str | None = None) -> str:
     duration = finished.get("duration_s") or 0
     lines.append(f"duration:    {duration:.1f} s"
                  + (f" ({total / duration:,.0f} records/s)" if duration and total else ""))
-    if not finished.get("requests") and finished.get("retries"):  # every attempt went unanswered
+    # No count at all: a database source, or a run that ended before it made an HTTP client.
+    if "requests" in finished and not finished["requests"] and finished.get("retries"):  # none answered
         lines.append(f"requests:    none answered ({finished['retries']:,} retries got no answer either)")
-    else:
-        lines.append(f"requests:    {finished.get('requests', 0):,} ({finished.get('retries', 0):,} retried, "
+    elif "requests" in finished:
+        lines.append(f"requests:    {finished['requests']:,} ({finished.get('retries', 0):,} retried, "
                      f"{finished.get('throttled', 0):,} rate-limited)")
     lines.append(f"storage:     {finished.get('destination', '')} ({human_bytes(finished.get('storage_bytes'))})")
     if finished.get("warnings"):
