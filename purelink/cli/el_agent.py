@@ -126,7 +126,16 @@ class Agent:
                 o.problem or "" for o in round_.outcomes if not o.ok) or "no proposal")
             self.t.say(f"  round {round_.number} ({round_.answered_by}): {verdict}")
 
-        discovery = discover_source(self.s, name, base_url=base_url, key=key, assistant=assistant, on_round=show)
+        def find(hints: list[str]):
+            return discover_source(self.s, name, base_url=base_url, key=key, hints=hints, assistant=assistant,
+                                   on_round=show)
+        hints: list[str] = []  # what the assistant asked for, given by the user, goes into its next try
+        while (discovery := find(hints)).spec is None and discovery.question and len(hints) < 3:
+            self.t.say(f"  {discovery.question}")
+            if not (hint := self.t.ask("Hint: a collection's path (e.g. /tickets) or a line of the API's docs; "
+                                       "Enter gives up", "")):
+                break
+            hints.append(hint)
         if discovery.spec is None:
             raise PurelinkError(f"No working connector was found for {name}.",
                                 discovery.question or "Check the base URL and the key, or import an OpenAPI document.")
