@@ -147,12 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     argv, workspace = lift_workspace(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if a in COMMANDS), None)
     parser = build_parser(command if command in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # told by the command's own parser, whose usage shows the options it does take
+        innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "_module", None):
         parser.print_help()
         return 0
     args.workspace = workspace or args.workspace
     return dispatch(args)
+
+
+def innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser of the command the arguments chose: `recipes run`'s for `recipes run x --bogus`."""
+    for action in parser._actions:  # argparse has no public way to the chosen subparser
+        if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None) in action.choices:
+            return innermost(action.choices[getattr(args, action.dest)], args)
+    return parser
 
 
 def module_main(command: str, argv: list[str] | None = None) -> int:

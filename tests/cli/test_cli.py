@@ -157,6 +157,15 @@ def test_missing_key_says_which_variable_to_set(tmp_path, sandbox):
     assert "STRIPE_API_KEY" in proc.stderr
 
 
+def test_an_unknown_option_is_told_with_the_usage_of_its_own_command(tmp_path):
+    # A trial's `recipes run sc --bogus` printed purelink's top-level usage, which lists no run option.
+    proc = purelink("recipes", "run", "sc", "--bogus", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "usage: purelink recipes run" in proc.stderr, proc.stderr
+    assert "--full-refresh" in proc.stderr and "unrecognized arguments: --bogus" in proc.stderr
+    proc = purelink("--frob", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "usage: purelink [-h]" in proc.stderr, proc.stderr
+
+
 def test_every_command_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for command in COMMANDS:
