@@ -134,7 +134,8 @@ class RunState:
         """While it runs: running, paused, stopping; at the end "done", "failed: cause" or
         "stopped: resume with %purelink run NAME"."""
         if not self.done:
-            return self.status
+            waiting = self.figures.waiting if self.status == "running" else None
+            return f"{self.status}, {waiting}" if waiting else self.status
         if self.finished is None:
             self.figures.status = self.status
         return self.figures.status_text(self.resume_hint)

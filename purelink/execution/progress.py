@@ -63,6 +63,7 @@ class RunProgress(ProgressText):
         self._paused_at: float | None = None
         self._pauses: list[tuple[float, float]] = []  # (from, to) on the run's clock
         self.pages = 0
+        self.waiting: str | None = None  # from heartbeats: requests that get no answer, retried
         self.page_size = 0  # the most records a page brought: the API's page size
         self._page_marks: deque[tuple[float, int]] = deque()
         self._open: set[str] = set()  # windows seen paging and not done yet
@@ -83,6 +84,7 @@ class RunProgress(ProgressText):
             self._speed.append((t, 0))
             self._calls.append((t, 0))
         elif kind == "page":
+            self.waiting = None
             self.rejected += int(event.get("dead_letters") or 0)
             self.page_size = max(self.page_size, int(event.get("records") or 0))
             if event.get("window"):
@@ -92,6 +94,7 @@ class RunProgress(ProgressText):
                 self._page_marks.append((t, self.pages))
             self._count(t, event.get("total_records"), event.get("requests"), event.get("throttled"))
         elif kind == "heartbeat":
+            self.waiting = event.get("waiting")  # the API does not answer: what the run is doing about it
             if event.get("progress") is not None:
                 self._runtime_fraction = float(event["progress"])
             self.errors = max(self.errors, int(event.get("errors") or 0))

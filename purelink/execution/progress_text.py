@@ -26,6 +26,7 @@ class ProgressText:
         storage_bytes: int | None
         location: str
         cause: str | None
+        waiting: str | None
 
         @property
         def done(self) -> bool: ...
@@ -68,6 +69,8 @@ class ProgressText:
             return "done" if self.status == "success" else "-"
         if self.status == "paused":
             return "paused"
+        if self.waiting:  # no page comes while the API does not answer: any figure would be made up
+            return "unknown while the API does not answer"
         eta = self.eta_s()
         return "estimating..." if eta is None else duration_text(eta)
 
@@ -86,4 +89,6 @@ class ProgressText:
             return "failed: " + (self.cause or "see the summary")
         if self.status == "stopped":
             return "stopped: " + (f"resume with {resume_hint}" if resume_hint else "the next run resumes")
+        if self.waiting and self.status == "running":
+            return f"RUNNING, {self.waiting}"
         return self.status.upper()

@@ -197,6 +197,9 @@ class HttpClient:
         self.on_unreachable: Callable[[str, str], None] | None = None
         self.cancel: threading.Event | None = None  # set: waiting requests raise `Stopped` instead of leaving
         self.answered = False  # the API has answered once in this run
+        #: while no request gets an answer: the last retry's words ("cannot connect to ...: attempt 2
+        #: of 5, retrying in 2 s"), which the heartbeat carries to monitors that read only events
+        self.waiting: str | None = None
         # Set when a request tried for as long as the policy allows and never connected: until the
         # API answers again, the other requests waiting to retry a failed connection fail at once
         # instead of each waiting out its own backoff (with 16 windows the run took the longest of
@@ -238,7 +241,7 @@ class HttpClient:
                 self._pause(wait, exc if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) else None)
                 continue
             else:
-                self.answered = True
+                self.answered, self.waiting = True, None
                 self._gave_up.clear()
                 self.stats.count(response)
                 if response.status_code < 400:
@@ -270,12 +273,12 @@ class HttpClient:
                 self._gave_up.set()
             raise exc
         wait = self.retry.connect_delay(attempt) if first else self.retry.delay(None, attempt)
+        where = origin(url)
+        what = "cannot connect to" if connect else "no answer from"
+        shown = f"{wait:.0f} s" if wait >= 1 else f"{wait:.1f} s"
+        self.waiting = f"{what} {where} ({why_no_answer(exc)}): attempt {attempt} of {attempts}, retrying in {shown}"
         if self.on_unreachable is not None:
-            where = origin(url)
-            what = "cannot connect to" if connect else "no answer from"
-            shown = f"{wait:.0f} s" if wait >= 1 else f"{wait:.1f} s"
-            self.on_unreachable(f"{what} {where} ({why_no_answer(exc)}): attempt {attempt} of {attempts}, "
-                                f"retrying in {shown}", f"{where} {attempt}")
+            self.on_unreachable(self.waiting, f"{where} {attempt}")
         return wait
 
     def _pause(self, seconds: float, unconnected: Exception | None = None) -> None:

@@ -200,7 +200,8 @@ class _Heartbeat(threading.Thread):
                       throttled=x.client.stats.throttled, retries=x.client.stats.retries,
                       request_rate=round(x.client.stats.rate.per_second(), 1), bytes=x.client.stats.bytes,
                       progress=fraction, eta_s=x.eta(fraction), errors=x.errors, warnings=x.warnings,
-                      storage_bytes=self.destination.storage_bytes())
+                      storage_bytes=self.destination.storage_bytes(),
+                      **({"waiting": x.client.waiting} if x.client.waiting else {}))
 
     def cancel(self) -> None:
         self._done.set()

@@ -203,6 +203,31 @@ def test_errors_warnings_rejected_and_storage():
     assert p.status_text() == "failed: the API broke"
 
 
+def test_an_api_that_stops_answering_is_said_in_the_status_until_a_page_comes():
+    """Requests that get no answer are retried for seconds: the heartbeat carries what the run is
+    doing, where the box said only RUNNING, 0.0 req/s and an ETA of 0 seconds."""
+    from purelink_jupyter.monitor import RunState
+
+    waiting = "cannot connect to http://127.0.0.1:9 (connection refused): attempt 2 of 8, retrying in 1 s"
+    events = [{"event": "started", "ts": at(0), "destination": "d"},
+              {"event": "page", "ts": at(1), "stream": "s", "stream_records": 100, "total_records": 100,
+               "requests": 1, "progress": 0.5},
+              {"event": "heartbeat", "ts": at(3), "records": 100, "requests": 1, "progress": 0.5, "waiting": waiting}]
+    p, notebook = RunProgress(), RunState("t")
+    for e in events:
+        p.apply(e)
+        notebook.apply(e)
+    assert p.status_text() == f"RUNNING, {waiting}" and notebook.shown_status() == f"running, {waiting}"
+    assert p.eta_text() == notebook.eta_text() == "unknown while the API does not answer"
+    back = {"event": "page", "ts": at(4), "stream": "s", "stream_records": 200, "total_records": 200,
+            "requests": 2, "progress": 1.0}
+    p.apply(back)
+    notebook.apply(back)
+    assert p.status_text() == "RUNNING" and notebook.shown_status() == "running" and "unknown" not in p.eta_text()
+    p.apply({"event": "heartbeat", "ts": at(5), "records": 200, "requests": 2, "progress": 1.0})
+    assert p.status_text() == "RUNNING"
+
+
 def test_final_states_read_as_words():
     stopped = RunProgress()
     stopped.apply({"event": "finished", "ts": at(1), "status": "stopped"})
