@@ -129,9 +129,13 @@ class _Collect:
         pass
 
 
-def test_an_unknown_api_is_found_by_the_assistant_from_the_terminal(sandbox, workspace, agent_env):
+@pytest.mark.parametrize("name, hint", [("Acme Tickets", None), ("acmedesk", "/tickets")])
+def test_an_unknown_api_is_found_by_the_assistant_from_the_terminal(sandbox, workspace, agent_env, name, hint):
     """Acme Tickets is in no catalog and has no OpenAPI document: with no Gemini key the offline
-    assistant probes it with the typed key, shows its rounds, and the connector is saved."""
+    assistant probes it with the typed key, shows its rounds, and the connector is saved.
+    For a name whose words are no collection ("acmedesk", found by a new user) the assistant said
+    "Give the path of a collection (for example /tickets) ... then try again" and the terminal asked
+    for nothing, back to the source prompt. It now asks, and the path typed is probed next round."""
     acme = sandbox.sources()["acme"]
     env = {k: v for k, v in agent_env.items() if k != "GEMINI_API_KEY"}
     child = pexpect.spawn(sys.executable, ["-m", "purelink.el_agent", "--workspace", str(workspace),
@@ -141,7 +145,7 @@ def test_an_unknown_api_is_found_by_the_assistant_from_the_terminal(sandbox, wor
     child.logfile_read = _Collect(transcript)
     try:
         child.expect("Source")
-        child.sendline("Acme Tickets")
+        child.sendline(name)
         child.expect("let the assistant find this API")
         child.expect("Choose a number")
         child.sendline("a")
@@ -150,6 +154,10 @@ def test_an_unknown_api_is_found_by_the_assistant_from_the_terminal(sandbox, wor
         child.sendline(acme["base_url"])
         child.expect("API key or token")
         child.sendline(acme["api_key"])
+        if hint:
+            child.expect("Give the path of a collection")
+            child.expect("Hint: a collection's path")
+            child.sendline(hint)
         child.expect(r"round \d+ \(offline rules\): works")
         child.expect("streams: .*tickets")
         child.expect("Use this connector")
@@ -161,40 +169,5 @@ def test_an_unknown_api_is_found_by_the_assistant_from_the_terminal(sandbox, wor
     finally:
         child.close()
     assert acme["api_key"] not in "".join(transcript)  # typed hidden, never echoed
-    assert list((workspace / "connectors").glob("*.yaml"))
-
-
-def test_the_assistant_asks_for_a_hint_when_the_name_gives_none(sandbox, workspace, agent_env):
-    """Found by a new user: for a name whose words are no collection ("acmedesk"), the offline
-    assistant said "Give the path of a collection (for example /tickets) ... then try again", and the
-    terminal asked for nothing: the session went back to the source prompt. It now asks, and the
-    path typed there is probed in the next round."""
-    acme = sandbox.sources()["acme"]
-    env = {k: v for k, v in agent_env.items() if k != "GEMINI_API_KEY"}
-    child = pexpect.spawn(sys.executable, ["-m", "purelink.el_agent", "--workspace", str(workspace),
-                                           "--executor", "local"],
-                          env=env, cwd=str(workspace), encoding="utf-8", timeout=90, dimensions=(50, 200))
-    try:
-        child.expect("Source")
-        child.sendline("acmedesk")
-        child.expect("Choose a number")
-        child.sendline("a")
-        child.expect("Base URL of the API")
-        child.sendline(acme["base_url"])
-        child.expect("API key or token")
-        child.sendline(acme["api_key"])
-        child.expect("Give the path of a collection")
-        child.expect("Hint: a collection's path")
-        child.sendline("/tickets")
-        child.expect(r"round \d+ \(offline rules\): works")
-        child.expect("streams: .*tickets")
-        child.expect("Use this connector")
-        child.sendline("")
-        child.expect(r"saved connectors/\w+\.yaml")
-        child.expect("Streams to load")
-        child.sendline("quit")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close()
     [saved] = (workspace / "connectors").glob("*.yaml")
     assert "/tickets" in saved.read_text()
