@@ -152,7 +152,7 @@ def _where(event: dict) -> str:
 
 def summary_html(finished: dict) -> str:
     """The completion summary as HTML (the same facts as `purelink.execution.console.summary_text`)."""
-    return ("<div class='purelink-summary'><b>Run summary</b><pre style='margin:4px 0'>"
+    return ("<div class='purelink-summary'><b>Run summary</b><pre style='margin:4px 0; white-space:pre-wrap; word-break:normal; overflow-wrap:break-word'>"
             + html.escape(summary_text(finished)) + "</pre></div>")
 
 

@@ -159,6 +159,26 @@ def test_once_a_request_gave_up_connecting_the_others_do_not_wait_out_their_back
     assert ended["second"] < 2.9, ended
 
 
+def test_what_a_run_waits_for_is_the_retry_furthest_along_until_an_answer_or_a_give_up(unused_port):
+    """The heartbeat carries `client.waiting` to the monitors. With 8 workers retrying, the latest
+    retry's words stepped back and forth ("attempt 1 of 8, retrying in 0.1 s" after "attempt 3 of 8,
+    retrying in 2 s"), and a request that gave up left them behind next to the stream's error."""
+    client = HttpClient(f"http://127.0.0.1:{unused_port}", retry=RetryPolicy(max_attempts=4))
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    url = f"http://127.0.0.1:{unused_port}/v1/customers"
+    client.answered = True  # a run under way: the policy's own attempts, not the first connection's
+    shown = []
+    for attempt in (1, 2, 3, 1, 2):  # one worker three retries in, another starting over
+        client._unreachable(refused, url, attempt)
+        shown.append(client.waiting)
+    assert [re.search(r"attempt (\d) of 4", w).group(1) for w in shown] == ["1", "2", "3", "3", "3"]
+    assert shown[-1].startswith(f"cannot connect to http://127.0.0.1:{unused_port} (")
+    with pytest.raises(httpx.ConnectError):  # the furthest one gives up: its stream fails, told by the error
+        client._unreachable(refused, url, 4)
+    assert client.waiting is None
+    client.close()
+
+
 @pytest.fixture
 def unused_port() -> int:
     import socket
