@@ -201,7 +201,7 @@ class HttpClient:
         #: ...: attempt 2 of 5, retrying in 2 s"), which the heartbeat carries to monitors that read
         #: only events; with 8 workers retrying, the latest of them would step back and forth
         self.waiting: str | None = None
-        self._waiting_attempt = 0
+        self.waiting_attempt = 0
         # Set when a request tried for as long as the policy allows and never connected: until the
         # API answers again, the other requests waiting to retry a failed connection fail at once
         # instead of each waiting out its own backoff (with 16 windows the run took the longest of
@@ -243,7 +243,7 @@ class HttpClient:
                 self._pause(wait, exc if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) else None)
                 continue
             else:
-                self.answered, self.waiting, self._waiting_attempt = True, None, 0
+                self.answered, self.waiting, self.waiting_attempt = True, None, 0
                 self._gave_up.clear()
                 self.stats.count(response)
                 if response.status_code < 400:
@@ -273,15 +273,15 @@ class HttpClient:
         if (connect and self._gave_up.is_set()) or attempt >= attempts or not self.retry.should_retry(None, attempt):
             if connect:
                 self._gave_up.set()
-            self.waiting, self._waiting_attempt = None, 0  # a request gave up: its stream's error says why
+            self.waiting, self.waiting_attempt = None, 0  # a request gave up: its stream's error says why
             raise exc
         wait = self.retry.connect_delay(attempt) if first else self.retry.delay(None, attempt)
         where = origin(url)
         what = "cannot connect to" if connect else "no answer from"
         shown = f"{wait:.0f} s" if wait >= 1 else f"{wait:.1f} s"
         text = f"{what} {where} ({why_no_answer(exc)}): attempt {attempt} of {attempts}, retrying in {shown}"
-        if attempt >= self._waiting_attempt:
-            self.waiting, self._waiting_attempt = text, attempt
+        if attempt >= self.waiting_attempt:
+            self.waiting, self.waiting_attempt = text, attempt
         if self.on_unreachable is not None:
             self.on_unreachable(text, f"{where} {attempt}")
         return wait

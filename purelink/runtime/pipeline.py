@@ -86,6 +86,7 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
                                     client=client, emit=emit, stop=stop, full_refresh=full_refresh,
                                     concurrency=concurrency, states=states)
             beat = _Heartbeat(extraction, destination, emit)
+            client.on_unreachable = beat.unreachable(events.note)
             beat.start()
             try:
                 extraction.run()
@@ -191,20 +192,39 @@ class _Heartbeat(threading.Thread):
         super().__init__(daemon=True, name="purelink-heartbeat")
         self.extraction, self.destination, self.emit, self.every_s = extraction, destination, emit, every_s
         self._done = threading.Event()
+        self._wake = threading.Event()
+        self._told: str | None = None  # the `waiting` the last heartbeat carried
+        self._told_attempt = 0  # and the attempt it was at: a heartbeat at once for each new one
+
+    def unreachable(self, note):
+        """The client's `on_unreachable`: `note` for a person at a terminal, and a heartbeat at once
+        when the retries reach a new attempt, so monitors that read only events hear it now, and
+        hear it even when every request gives up within one heartbeat's interval."""
+        def told(text: str, key: str) -> None:
+            note(text, key)
+            if self.extraction.client.waiting_attempt != self._told_attempt:
+                self._wake.set()
+        return told
 
     def run(self) -> None:
-        while not self._done.wait(self.every_s):
+        while not self._done.is_set():
+            self._wake.wait(self.every_s)
+            self._wake.clear()
+            if self._done.is_set():
+                return
             x = self.extraction
+            self._told, self._told_attempt = x.client.waiting, x.client.waiting_attempt
             fraction = x.progress()
             self.emit("heartbeat", records=x.records, requests=x.client.stats.requests,
                       throttled=x.client.stats.throttled, retries=x.client.stats.retries,
                       request_rate=round(x.client.stats.rate.per_second(), 1), bytes=x.client.stats.bytes,
                       progress=fraction, eta_s=x.eta(fraction), errors=x.errors, warnings=x.warnings,
                       storage_bytes=self.destination.storage_bytes(),
-                      **({"waiting": x.client.waiting} if x.client.waiting else {}))
+                      **({"waiting": self._told} if self._told else {}))
 
     def cancel(self) -> None:
         self._done.set()
+        self._wake.set()
 
 
 def main(source: RestSource, streams: list[Stream], *, pipeline: str, recipe: str | None = None,

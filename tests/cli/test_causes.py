@@ -112,11 +112,12 @@ def test_an_api_that_goes_down_mid_run_is_told_once_with_url_and_what_was_commit
     assert 0 < landed < 4000
     assert row["records"] == landed == count(ws / "data" / "purelink.duckdb", "SELECT count(*) FROM stripe.customers")
     assert f"{landed:,} records" in output
-    # While it retried (10-20 s for a piped run), the heartbeats said why nothing came, and the monitor
-    # showed it: the status line read RUNNING and 0.0 req/s, nothing else, before.
+    # While it retried, a heartbeat said at once why nothing came (the monitors show it in their status
+    # line: RUNNING and 0.0 req/s, nothing else, before). The retries can all end within 2 s, the
+    # heartbeat's interval (4.8 s for the whole run in a loaded CI rehearsal): the words do not wait for it.
     waits = [e["waiting"] for e in log_events(ws) if e["event"] == "heartbeat" and e.get("waiting")]
     assert waits and all(w.startswith((f"cannot connect to {api.url} ", f"no answer from {api.url} ")) for w in waits)
-    assert re.search(rf"RUNNING, (cannot connect to|no answer from) {re.escape(api.url)} .* retrying in", output), output
+    assert all(re.search(r": attempt \d+ of \d+, retrying in ", w) for w in waits), waits
 
 
 def test_a_duckdb_error_is_told_with_its_cause(tmp_path, small_sandbox):
