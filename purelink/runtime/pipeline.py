@@ -193,8 +193,7 @@ class _Heartbeat(threading.Thread):
         self.extraction, self.destination, self.emit, self.every_s = extraction, destination, emit, every_s
         self._done = threading.Event()
         self._wake = threading.Event()
-        self._told: str | None = None  # the `waiting` the last heartbeat carried
-        self._told_attempt = 0  # and the attempt it was at: a heartbeat at once for each new one
+        self._told_attempt = 0  # the retry the last heartbeat told of: a heartbeat at once for each new one
 
     def unreachable(self, note):
         """The client's `on_unreachable`: `note` for a person at a terminal, and a heartbeat at once
@@ -213,14 +212,14 @@ class _Heartbeat(threading.Thread):
             if self._done.is_set():
                 return
             x = self.extraction
-            self._told, self._told_attempt = x.client.waiting, x.client.waiting_attempt
+            waiting, self._told_attempt = x.client.waiting, x.client.waiting_attempt
             fraction = x.progress()
             self.emit("heartbeat", records=x.records, requests=x.client.stats.requests,
                       throttled=x.client.stats.throttled, retries=x.client.stats.retries,
                       request_rate=round(x.client.stats.rate.per_second(), 1), bytes=x.client.stats.bytes,
                       progress=fraction, eta_s=x.eta(fraction), errors=x.errors, warnings=x.warnings,
                       storage_bytes=self.destination.storage_bytes(),
-                      **({"waiting": self._told} if self._told else {}))
+                      **({"waiting": waiting} if waiting else {}))
 
     def cancel(self) -> None:
         self._done.set()

@@ -93,6 +93,14 @@ class BigQueryStore(Store):
     def _ref(self, table: str) -> str:
         return f"`{self.project}.{self.dataset}.{table.replace('`', '')}`"
 
+    @staticmethod
+    def _flat(name: str) -> str:
+        """`schema.table` as the loader names it in the dataset (`schema__table`)."""
+        from purelink.runtime.destinations.bigquery import table_name
+
+        schema, _, table = name.partition(".")
+        return table_name(schema, table) if table else name
+
     def _names(self) -> list[str]:
         from google.api_core.exceptions import NotFound
 
@@ -117,7 +125,7 @@ class BigQueryStore(Store):
         return pd.DataFrame(rows, columns=["schema", "table", "rows"])
 
     def table(self, name: str, *, arrow: bool = False, limit: int | None = None):
-        target = name.replace(".", "__", 1)
+        target = self._flat(name)
         if target not in self._names():
             raise PurelinkError(f"There is no table {name} in {self.project}.{self.dataset}.",
                                 "List them with `tables()`; names are written schema.table.")
@@ -134,7 +142,7 @@ class BigQueryStore(Store):
 
     @property
     def executions_sql(self) -> str:  # type: ignore[override]
-        return self._ref("_purelink__executions")
+        return self._ref(self._flat("_purelink.executions"))
 
     # -- bulk copy, for `purelink migrate` -------------------------------------------------
     def columns(self, schema: str, table: str) -> dict[str, str | None]:
