@@ -233,6 +233,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         rows, dead = [], []
         check_names = s.columns is None and names_need_checking(page.records)
         time_cols, untimely = s.time_columns, set()
+        run.look(page.records)
         for record in page.records:
             reason = (record_problem(record, s.key, check_text=page.suspect_text, check_names=check_names)
                       or first_failure(record, s.validations))

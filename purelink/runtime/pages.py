@@ -3,11 +3,13 @@ per committed page (`PageBatch`, which carries the window it advances for the `p
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 from purelink.runtime.destinations.base import Batch
 from purelink.runtime.paginators import PageRequest, dig
+from purelink.runtime.records import has_path, paths
 from purelink.runtime.sources.rest import Stream
 from purelink.runtime.windows import Progress, Window
 
@@ -31,6 +33,36 @@ class StreamRun:
     warned: set = field(default_factory=set)  # kinds of paging warning already given
     generation: int = 0  # `_airbyte_generation_id` of this run's rows
     refresh: str | None = None  # "full" (--full-refresh), "continued" (one an earlier run left unfinished)
+    unseen: set[str] = field(default_factory=set)  # chosen fields no record of this run has had yet
+    sent: dict[str, None] = field(default_factory=dict)  # field paths of the first records, for suggestions
+
+    def __post_init__(self) -> None:
+        self.unseen = set(self.stream.columns or ())
+
+    def look(self, records: list) -> None:
+        """Strike off the chosen fields these records have: one that no record has, in a whole
+        run, is most likely misspelled (it would load as a column of NULLs, quietly)."""
+        for record in records if self.unseen else ():
+            self.unseen.difference_update([path for path in self.unseen if has_path(record, path)])
+            if len(self.sent) < 500:  # objects that are null in one record have fields in another
+                self.sent.update(dict.fromkeys(paths(record)))
+            if not self.unseen:
+                break
+
+    def absent_note(self, recipe: str) -> str | None:
+        """What to tell of chosen fields that no record read had, if any record was read."""
+        if not self.unseen or not self.sent:
+            return None
+        known = sorted(self.sent)
+        named = []
+        for path in sorted(self.unseen):
+            close = difflib.get_close_matches(path, known, n=1, cutoff=0.6)
+            named.append(f"'{path}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        return (f"no record read ({self.fetched:,}) had the chosen field{'s' * (len(named) > 1)} "
+                f"{', '.join(named)}: {'their columns are' if len(named) > 1 else 'its column is'} NULL. "
+                f"Correct the recipe's columns: `purelink recipes new {recipe} --update --columns "
+                f"{self.stream.name}:FIELD,...` (fields the API sends: {', '.join(known[:12])}"
+                f"{', ...' if len(known) > 12 else ''}).")
 
 
 @dataclass

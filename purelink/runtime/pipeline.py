@@ -145,6 +145,8 @@ def summarize(extraction: Extraction, stop: threading.Event) -> dict:
                        "allowed": r.stream.max_bad_share}
             extraction.errors += 1
             extraction.emit("error", stream=name, message=r.error, cause=r.cause)
+        if r.status == "success" and (note := r.absent_note(extraction.pipeline)):
+            extraction.warn(f"{name}: {note}", stream=name)
         query = rejected_query(extraction.run_id, name) if r.dead_letters else None
         if query and r.status != "failed":  # rejected rows are a warning the user can look at, never silent
             extraction.warn(f"{r.dead_letters:,} records of {name} were rejected by the recipe's checks "

@@ -37,6 +37,26 @@ def select(record: dict, columns: Sequence[str] | None) -> dict:
     return row
 
 
+def has_path(record: Any, path: str) -> bool:
+    """Whether the record has the (dotted) field at all, null or not."""
+    for part in path.split("."):
+        if not isinstance(record, dict) or part not in record:
+            return False
+        record = record[part]
+    return True
+
+
+def paths(record: Any, prefix: str = "", depth: int = 3) -> list[str]:
+    """The record's field paths (`address.city`), nested objects to `depth` levels."""
+    if not isinstance(record, dict) or depth == 0:
+        return []
+    found = []
+    for name, value in record.items():
+        found.append(prefix + str(name))
+        found.extend(paths(value, f"{prefix}{name}.", depth - 1))
+    return found
+
+
 def value_type(value: Any) -> str:
     if value is None:
         return "null"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from purelink.cli import COMMANDS
+from tests.conftest import duckdb_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,6 +97,29 @@ def test_recipes_new_list_show_run_and_inspect(tmp_path, sandbox):
     proc = subprocess.run(check=False, args=[sys.executable, "-m", "purelink.recipes", "list", "--format", "json"], cwd=tmp_path,
                           capture_output=True, text=True)
     assert json.loads(proc.stdout)[0]["name"] == "custs"
+
+
+def test_a_misspelled_column_is_named_with_what_the_api_calls_it(tmp_path, sandbox):
+    # A chosen field that no record has loads as a column of NULLs: said by name, with the field
+    # the API does send, never a quiet success. A field the API sends as null (discount) is no mistake.
+    purelink("recipes", "new", "typo", "--source", "stripe", "--streams", "customers", "--base-url",
+             sandbox.stripe_base_url, "--columns", "customers:id,emial,email,address.cty,discount,zq",
+             "--executor", "local", cwd=tmp_path)
+    run = purelink("recipes", "run", "typo", cwd=tmp_path, env={"STRIPE_API_KEY": sandbox.api_key})
+    warning = next(line for line in run.stderr.splitlines() if "no record read" in line)
+    assert "customers: no record read (3,421) had the chosen fields" in warning
+    assert "'address.cty' (did you mean 'address.city'?)" in warning and "'emial' (did you mean 'email'?)" in warning
+    assert "'zq'" in warning and "discount" not in warning.partition("fields the API sends")[0]
+    assert "purelink recipes new typo --update --columns customers:" in warning
+    assert "warnings:    1" in run.stdout and "status:      success" in run.stdout
+    from tests.runtime.test_owners import truth
+
+    emails = truth(sandbox)
+    rows = duckdb_rows(tmp_path / "data" / "purelink.duckdb",
+                       "SELECT id, email, emial, address_cty, zq FROM stripe.customers")
+    assert len(rows) == len({r[0] for r in rows}) == len(emails) == 3421
+    assert {r[0]: r[1] for r in rows} == emails  # the right field, value by value
+    assert all(r[2] is None and r[3] is None and r[4] is None for r in rows)
 
 
 def test_a_changed_recipe_is_a_new_version(tmp_path, sandbox):
