@@ -210,12 +210,20 @@ class Engine:
         """Each stream's table, read from the recipe's store (a DuckDB file in one short read-only
         session, never held during a run)."""
         recipe = self.recipe(recipe)
+        store = self.store(recipe)
+        return {stream: store.table(where, arrow=arrow) for stream, where in self.locations(recipe).items()}
+
+    def locations(self, recipe: str | Recipe) -> dict[str, str]:
+        """stream -> the `schema.table` its rows are in, for the streams whose table exists: the one
+        the last run loaded (another source's rows may hold the default name), else the recipe's
+        `into`, else the stream's name."""
+        recipe = self.recipe(recipe)
         if recipe.destination.kind == "duckdb" and not self.db_path(recipe).exists():
             return {}
         spec = self.spec(recipe)
         store = self.store(recipe)
         schema = recipe.destination.schema_name or (spec.name if recipe.destination.kind != "postgres" else None)
-        targets = {c.name: c.name for c in recipe.streams}
+        targets = {c.name: c.into or c.name for c in recipe.streams}
         if spec.kind == "database":
             from purelink.pipeline.codegen_sql import destination_tables
 
@@ -224,10 +232,8 @@ class Engine:
         if schema is None:
             schema = spec.name
         existing = {(r.schema, r.table) for r in store.tables().itertuples()}
-        # Where the last run put each stream: another source's rows may hold the default name.
         where = {stream: (schema, table) for stream, table in targets.items()} | store.landed(recipe.name)
-        return {stream: store.table(".".join(where[stream]), arrow=arrow)
-                for stream in targets if where[stream] in existing}
+        return {stream: ".".join(where[stream]) for stream in targets if where[stream] in existing}
 
 
 class Result(Mapping):

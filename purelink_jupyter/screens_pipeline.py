@@ -232,19 +232,19 @@ class ResultScreen(Screen):
             w.HTML(files),
             w.HTML(f"<b>Next</b><ul>{steps}</ul>"), w.HTML("<b>The cell that re-runs it</b>" + copy_box(outcome.cell)),
             self.frames]
-        wizard.work("Reading the tables from DuckDB...", lambda: self.session.tables(arrow=wizard.arrow),
-                    self._show)
+        wizard.work("Reading the tables from DuckDB...",
+                    lambda: (self.session.tables(arrow=wizard.arrow), self.session.locations()), self._show)
 
-    def _show(self, tables: dict) -> None:
+    def _show(self, found: tuple[dict, dict]) -> None:
+        tables, where = found
         tables = {k: v.read_all() if hasattr(v, "read_all") else v for k, v in tables.items()}
         self.wizard.tables = tables
-        schema = self.session.spec.name
         parts = []
         for name, frame in tables.items():
             rows, cols = (frame.num_rows, frame.num_columns) if hasattr(frame, "num_rows") else frame.shape
             head = frame.slice(0, 5).to_pandas() if hasattr(frame, "num_rows") else frame.head(5)
             # rows one line tall: nested JSON collapses to "{city, country, …}", the full value on hover
-            count = w.HTML(f"<div><b>{esc(schema)}.{esc(name)}</b>: <span class='purelink-rows'>{rows}</span> "
+            count = w.HTML(f"<div><b>{esc(where.get(name, name))}</b>: <span class='purelink-rows'>{rows}</span> "
                            f"rows × {cols} columns</div>")
             count.add_class("purelink-rowcount")
             preview = w.HTML("<div class='purelink-frame' style='overflow:auto;max-width:100%'>"

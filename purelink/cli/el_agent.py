@@ -244,8 +244,9 @@ class Agent(SourceStage):
         for what, where in outcome.files.items():
             self.t.say(f"  {what:<9} {where}")
         try:
-            for table, frame in self.s.tables().items():
-                self.t.say(f"  table {self.s.spec.name}.{table}: {len(frame):,} rows")
+            where = self.s.locations()
+            for stream, frame in self.s.tables().items():
+                self.t.say(f"  table {where.get(stream, stream)}: {len(frame):,} rows")
         except RuntimeFailure as exc:
             self.t.say(f"  (tables not readable now: {exc.message})")
         self.t.say("\n  Notebook cell:\n" + "\n".join(f"    {line}" for line in outcome.cell.splitlines()))

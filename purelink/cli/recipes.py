@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new = sub.add_parser("new", help="create a recipe and its module without questions")
     new.add_argument("name")
     new.add_argument("--source", help="catalog name, e.g. stripe (required for a new recipe)")
-    new.add_argument("--streams", help="comma-separated, e.g. customers,charges (required for a new recipe); a database table "
-                     "may name its target table: public.production:plant1_production")
+    new.add_argument("--streams", help="comma-separated, e.g. customers,charges (required for a new recipe); each may name "
+                     "its target table: customers:my_customers, public.production:plant1_production")
     new.add_argument("--update", action="store_true",
                      help="the recipe exists: write its next version, changing only the options given here")
     new.add_argument("--base-url", help="replaces the spec's base URL (a sandbox, a proxy) or a database URL")
@@ -182,10 +182,10 @@ def _settings(args, workspace, base: dict | None) -> dict:
     if unknown:
         raise RecipeError(f"--cursor names {', '.join(unknown)}, which is not among --streams.",
                           f"Use one of: {', '.join(s['name'] for s in data['streams'])}.")
-    if spec.kind == "rest" and (cursors or any(s.get("into") for s in data["streams"])):
-        raise RecipeError("Target table names (--streams A:B) and --cursor are for database sources.",
-                          f"{spec.title} streams land in tables named after the stream, with the cursor its "
-                          "spec declares; drop the `:` part.")
+    if spec.kind == "rest" and cursors:
+        raise RecipeError("--cursor is for database sources.",
+                          f"{spec.title} streams are read incrementally by the time field their spec declares; "
+                          "drop --cursor.")
     for stream in data["streams"]:
         if stream["name"] in columns:
             stream["columns"] = columns[stream["name"]]

@@ -136,6 +136,8 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
             names.add("TimeFilter")
             kwargs["start"] = req.history_start
             kwargs["lookback_s"] = req.lookback_s or None
+        if choice.into and choice.into != choice.name:
+            kwargs["table"] = choice.into
         if choice.columns is not None:
             kwargs["columns"] = choice.columns
         # only what the selection loads: without one, a nested field stays inside its JSON object

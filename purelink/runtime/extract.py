@@ -54,7 +54,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         self.records = self.warnings = self.errors = self.schema_changes = 0
         self._covered_before: dict[str, int] = {}
         self.landed: dict[str, str] = {}  # stream -> "schema.table" its rows load into (`claim`)
-        self._staged: set[str] = set()  # streams refreshed through a staging table (refresh.py)
+        self._staged, self._moved = set(), set()  # streams refreshing through a staging table; in a new table
         self._plans: list[Batch] = []  # each stream's starting state, committed by `_commit_plans`
         self._states = dict(states or {})  # each stream's saved state, when the caller read it already
         client.on_throttle = self.warn
@@ -67,8 +67,8 @@ class Extraction(Committing, Estimating, StagedRefresh):
         s = run.stream
         table = s.table or s.name
         state = self._begin(s, table)
-        run.refresh = "full" if self.full_refresh else ("continued" if s.name in self._staged else None)
-        run.generation = generation_of(state.get("generation"), rebuilt=self.full_refresh)
+        run.refresh = "full" if self.fresh(s.name) else ("continued" if s.name in self._staged else None)
+        run.generation = generation_of(state.get("generation"), rebuilt=self.fresh(s.name))
         sync = state.get("sync")
         if sync:
             windows = [Window.from_state(s.name, k, v) for k, v in state.items() if k.startswith("window:")]

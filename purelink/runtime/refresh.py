@@ -17,6 +17,7 @@ from purelink.runtime.destinations.base import Batch
 from purelink.runtime.destinations.staged_refresh import stage_name
 
 REFRESHING = "refreshing"  # state key: this stream's rows go to its staging table until the swap
+TARGET = "table"  # state key: the table the stream's saved position belongs to
 
 
 class StagedRefresh:
@@ -39,22 +40,36 @@ class StagedRefresh:
 
     _staged: set[str]  # streams whose rows go to their staging table in this run
     _states: dict[str, dict]  # saved states the pipeline read before the run began (incremental runs)
+    _moved: set[str]  # streams whose recipe names a new table for them: read from the start
 
     def _begin(self, stream, table: str) -> dict[str, Any]:
         """The stream's state at the start of its run, a refresh begun (or found unfinished)."""
-        staged = False
-        if self.full_refresh:
-            staged = self.destination.begin_refresh(self.pipeline, stream.name, self.source.name, table)
         state = self._states.pop(stream.name, None)  # read by the pipeline for its `started` event
-        if state is None or self.full_refresh:
+        if not self.full_refresh:
+            state = self.destination.load_state(self.pipeline, stream.name) if state is None else state
+            if state.get(TARGET) not in (None, table):
+                # The recipe now names another table (`into`): the saved position is the old table's.
+                self._moved.add(stream.name)
+                self.warn(f"{stream.name} now loads into {self.source.name}.{table} (it loaded into "
+                          f"{self.source.name}.{state[TARGET]}, which is left as it was): read from the start, "
+                          "as a full refresh of the new table", stream=stream.name)
+        staged = False
+        if self.fresh(stream.name):
+            staged = self.destination.begin_refresh(self.pipeline, stream.name, self.source.name, table)
             state = self.destination.load_state(self.pipeline, stream.name)
         if staged or state.get(REFRESHING):
             self._staged.add(stream.name)
         return state
 
+    def fresh(self, stream_name: str) -> bool:
+        """The stream is read from the start in this run: --full-refresh, or a new target table."""
+        return self.full_refresh or stream_name in self._moved
+
     def _refresh_state(self, stream_name: str) -> dict[str, Any]:
-        """What the first commit of a refreshing stream's sync records beside its windows."""
-        return {REFRESHING: True} if stream_name in self._staged else {}
+        """What the first commit of a stream's sync records beside its windows: the table they
+        fill, and whether it is refreshing."""
+        stream = self.runs[stream_name].stream
+        return {TARGET: stream.table or stream.name, **({REFRESHING: True} if stream_name in self._staged else {})}
 
     def staging(self, stream_name: str) -> bool:
         """The stream's rows go to its staging table in this run (a full refresh, begun or continued)."""
@@ -71,7 +86,7 @@ class StagedRefresh:
         for run in self.runs.values():
             name = run.stream.name
             if name not in self._staged:
-                if self.full_refresh and run.status != "success":  # a destination that does not stage
+                if self.fresh(name) and run.status != "success":  # a destination that does not stage
                     self.warn(f"the full refresh of {name} did not finish: its table holds only the rows loaded "
                               "so far; run the recipe again to complete the refresh", stream=name)
                 continue

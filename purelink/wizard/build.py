@@ -263,6 +263,10 @@ class Builder:
         """Each stream's table as a DataFrame (or Arrow table), read in one short session."""
         return self.session.engine.tables(self.recipe(), arrow=arrow)
 
+    def locations(self) -> dict[str, str]:
+        """stream -> the `schema.table` its rows are in (see `Engine.locations`)."""
+        return self.session.engine.locations(self.recipe())
+
 
 def _failure(result: RunResult) -> dict:
     """A stand-in `finished` event for a run that died without one."""

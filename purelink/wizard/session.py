@@ -385,3 +385,6 @@ class Session(OpenAPIImport):
 
     def tables(self, *, arrow: bool = False) -> dict:
         return self.builder.tables(arrow=arrow)
+
+    def locations(self) -> dict[str, str]:
+        return self.builder.locations()

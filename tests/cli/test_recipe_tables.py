@@ -77,6 +77,27 @@ def test_a_second_recipe_on_the_same_source_table_gets_its_own_table(tmp_path, s
     assert len(rows(tmp_path, "SELECT * FROM _purelink.tables")) == 2
 
 
+def test_the_table_named_in_the_warning_is_chosen_as_it_says(tmp_path, small_sandbox, cli):
+    # The warning's own advice, typed as given: the stream lands in the table named, the other
+    # recipe's table stays as it was, and the notebook and terminal name the table the rows are in.
+    new(cli, small_sandbox, "custs")
+    cli("recipes", "run", "custs")
+    new(cli, small_sandbox, "mine")
+    said = cli("recipes", "run", "mine").stderr
+    assert "(CLI: --streams 'customers:NAME')" in said
+    new(cli, small_sandbox, "mine", "--update", "--streams", "customers:My_Customers")
+    cli("recipes", "run", "mine")
+    for table in ("customers", "My_Customers"):
+        got = {i: e for i, e in rows(tmp_path, f'SELECT id, email FROM stripe."{table}"')}
+        assert got == {i: o["email"] for i, o in TRUTH.items()}, table
+    from purelink.engine import Engine
+
+    engine = Engine(tmp_path)
+    assert engine.locations("mine") == {"customers": "stripe.My_Customers"}
+    assert engine.locations("custs") == {"customers": "stripe.customers"}
+    assert len(engine.tables("mine")["customers"]) == len(TRUTH)
+
+
 def test_narrowing_the_columns_says_what_happens_and_how_to_apply_it(tmp_path, small_sandbox, cli):
     new(cli, small_sandbox, "custs", "--columns", "customers:id,email,name")
     cli("recipes", "run", "custs")
