@@ -328,16 +328,26 @@ class OffsetPagination(NumberedPagination):
 
     def next(self, request, response, body, records, warn=None):
         size = self._size(request)
-        # The offset moves by the page size asked for, not the records received: a page the API
-        # filtered server-side is short, and moving by its length would read records twice.
-        offset = int(request.params.get(self.offset_param, 0)) + (size or len(records))
+        # The offset moves by the page size asked for, not the records received (a page the API
+        # filtered server-side is short), except after a short FIRST page with more to come: an API
+        # serving at most 25 a page would have the rest of every page skipped. Pages of 25 skip none.
+        start = int(request.params.get(self.offset_param, 0))
+        capped = start == 0 and size and 0 < len(records) < size and self.limit_param
+        offset = start + (len(records) if capped else (size or len(records)))
         signals = self._signals(response, body)
         total = _number(dig(body, self.total_path)) if self.total_path else None
         if total is not None:
             signals["total"] = offset < total
-        if not more_pages(signals, records, size, warn):
+        if not more_pages(signals, records, None if capped else size, warn):
             return None
-        return PageRequest(request.url, {**request.params, self.offset_param: offset})
+        params = {**request.params, self.offset_param: offset}
+        if capped:
+            params[self.limit_param] = len(records)
+            if warn is not None:
+                warn("capped", f"the first page held {len(records)} of {size} records, and the API says more would come: "
+                     f"reading on in pages of {len(records)} (if the API serves no more a page, set the stream's "
+                     f"page_size to {len(records)} in the connector)")
+        return PageRequest(request.url, params)
 
     @property
     def position_param(self) -> str:
@@ -364,11 +374,9 @@ def _number(value: Any) -> int | None:
 def more_pages(signals: dict[str, bool], records: list, size: int | None, warn) -> bool:
     """Whether a numbered list goes on, from the signals the API gave.
 
-    A short page is not an end: APIs filter pages server-side (GitHub does), so a page can hold
-    fewer records than asked for with more to come. The list ends when the API says so (a total
-    reached, no next link, has_more false) or, with no signal at all, on an empty page. When the
-    signals disagree the list goes on while any says more (an empty page still ends it), and the
-    user is told which signals disagreed.
+    A short page is not an end: APIs filter pages server-side (GitHub does). The list ends when the
+    API says so (a total reached, no next link, has_more false) or, with no signal, on an empty page;
+    when signals disagree it goes on while any says more, and the user is told which disagreed.
     """
     if warn is not None and len(set(signals.values())) > 1:
         said = ", ".join(f"{name} says {'more' if more else 'done'}" for name, more in signals.items())

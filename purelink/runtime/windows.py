@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from purelink.runtime.errors import RuntimeFailure
-from purelink.runtime.paginators import PageRequest
+from purelink.runtime.paginators import PageError, PageRequest
 
 DEFAULT_START = "2010-01-01"  # history start when a recipe gives none
 
@@ -108,10 +108,29 @@ class Window:
     # Keys of the last page's trailing records without a cursor: the next page reads them again
     # (see CursorPagination.next), and the records figure counts them once.
     repeat_keys: frozenset = frozenset()
+    # What this run read of the window: the requests, and the keys of its last page. A next page
+    # the run already asked for, or a page that is the one before it again, means the API's paging
+    # goes round in a circle (a stuck cursor, a link back, a page number or offset it ignores):
+    # without a stop, the run would never end, or end with the records it skipped never read.
+    requested: set = field(default_factory=set, repr=False)
+    last_keys: frozenset = frozenset()
 
     @property
     def key(self) -> str:
         return f"window:{self.id}"
+
+    def advance(self, request: PageRequest, nxt: PageRequest | None, records: list, key: tuple[str, ...]) -> None:
+        """Move on from the page `request` read to `nxt`; a PageError when paging goes round."""
+        self.requested.add(_fingerprint(request))
+        keys = frozenset(_key(r, key) for r in records if isinstance(r, dict)) if key else frozenset()
+        if keys and keys == self.last_keys:
+            raise PageError(f"the API answered with the same {len(records)} record(s) as the page before "
+                            "(it ignored where to go on from): paging stopped, since the records it "
+                            "skipped cannot be read this way", _described(request))
+        if nxt is not None and _fingerprint(nxt) in self.requested:
+            raise PageError("the API's next page is one this run already read: its paging goes round in a "
+                            "circle, so it stopped here", _described(nxt))
+        self.last_keys, self.next = keys, nxt
 
     def to_state(self) -> dict:
         return {"lo": self.lo, "hi": self.hi, "position": self.position, "max_cursor": self.max_cursor,
@@ -174,3 +193,17 @@ class Progress:
         if self.total <= 0:
             return None
         return min(1.0, self.covered / self.total)
+
+
+def _key(record: dict, key: tuple[str, ...]) -> tuple:
+    """The record's key, hashable whatever the values (an id that is an object is a dead letter later)."""
+    return tuple(v if isinstance(v, (str, int, float, type(None))) else repr(v) for v in map(record.get, key))
+
+
+def _fingerprint(request: PageRequest) -> tuple:
+    return request.url, tuple(sorted((str(k), str(v)) for k, v in request.params.items()))
+
+
+def _described(request: PageRequest) -> str:
+    query = "&".join(f"{k}={v}" for k, v in request.params.items())
+    return request.url + (("&" if "?" in request.url else "?") + query if query else "")

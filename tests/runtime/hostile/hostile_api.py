@@ -43,6 +43,8 @@ class Switches:
     hide_below: int = 0  # records before this position are no longer listed (deleted upstream)
     grow_to: int = 0  # once the first numbered page is served, the list grows to this many records
     page_delay_s: float = 0.0  # each numbered page answers this much later (a slow API, for kills mid-run)
+    limit_cap: int = 0  # numbered lists serve at most this many records a page, whatever the limit asked
+    stuck_cursor: bool = False  # the cursor list serves its 2nd page again for any starting_after past it
 
 
 @dataclass
@@ -136,12 +138,15 @@ class HostileApi:
         if route == "cursor":
             size = int(q.get("limit", 50))
             after = int(q["starting_after"][1:]) if "starting_after" in q else -1
+            if self.switches.stuck_cursor and after > size - 1:
+                after = size - 1  # stuck: the page after the 1st, whatever the client asks for
             rest = [(p, r) for p, r in entries if p > after]
             page = [r for _, r in rest[:size]]
             if page and (not isinstance(page[-1], dict) or "uid" not in page[-1]):
                 self.log.cursorless_last += 1
             return {"object": "list", "data": page, "has_more": len(rest) > size}, page
         size = int(q.get("per_page", q.get("limit", 50)))
+        size = min(size, self.switches.limit_cap or size)  # the API's own maximum wins over the client's ask
         start = (int(q["page"]) - 1) * size if route == "pages" else int(q.get("offset", 0))
         page = [r for p, r in entries[start:start + size] if self.visible(p)]
         pages = math.ceil(self.n / size) - (1 if self.switches.disagree else 0)

@@ -50,3 +50,37 @@ def test_signals_that_disagree_are_a_warning_naming_the_stream(hostile, workspac
     disagreements = [w for w in run.of("warning") if "signals disagree" in w["message"]]
     assert len(disagreements) == 1 and disagreements[0]["stream"] == "page_items"
     assert "total_pages says done" in disagreements[0]["message"] and "has_more says more" in disagreements[0]["message"]
+
+
+def test_paging_that_goes_round_in_a_circle_stops_that_stream_with_its_cause(hostile, workspace):
+    # A stuck cursor: the API serves its 2nd page for every later cursor, with has_more true. The
+    # run used to ask for that page forever, its records figure climbing past everything the API has.
+    api = hostile(stuck_cursor=True)
+    ws = workspace(api, ["cursor_items", "page_items"])
+    run = ws.run()
+    assert run.code == 1, run.output[-3000:]
+    stream = run.finished["streams"]["cursor_items"]
+    assert stream["status"] == "failed", stream
+    assert "the same 50 record(s) as the page before" in stream["error"], stream["error"]
+    assert "starting_after=u000099" in stream["error"]  # the request that was answered with the page before
+    assert len(api.log.requests) < 40  # stopped at once, not after a timeout
+    assert run.finished["streams"]["cursor_items"]["records"] <= 100  # never more than the API has
+    truth = api.truth(numbered=True)  # the other stream loads whole
+    assert ws.query("SELECT count(*), count(DISTINCT id) FROM hostile.page_items")[0] == (len(truth), len(truth))
+    assert ws.loaded("page_items").keys() == truth.keys()
+
+
+def test_an_api_that_serves_fewer_records_a_page_than_asked_loses_none(hostile, workspace):
+    # The API caps pages at 20 whatever the limit asked (50): offsets that moved by the 50 asked
+    # for skipped 30 records of every page, with a clean success (75 of 300 in a user's trial).
+    api = hostile(200, limit_cap=20)
+    ws = workspace(api, ["offset_items", "page_items"])
+    run = ws.run()
+    assert run.code == 0, run.output[-3000:]
+    truth = api.truth(numbered=True)
+    for table in ("offset_items", "page_items"):
+        assert ws.query(f"SELECT count(*), count(DISTINCT id) FROM hostile.{table}")[0] == (len(truth), len(truth))
+        assert ws.loaded(table).keys() == truth.keys()
+        assert all(ws.loaded(table)[i]["name"] == truth[i]["name"] for i in truth)
+    capped = [w for w in run.of("warning") if "the first page held 20 of 50 records" in w["message"]]
+    assert [w["stream"] for w in capped] == ["offset_items"] and "page_size to 20" in capped[0]["message"]

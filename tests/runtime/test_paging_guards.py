@@ -1,0 +1,88 @@
+"""Two guards of REST paging, against a real HTTP server: a Link header that leads back to a page
+already read stops the stream with its cause (it would page forever), and a next-page link to
+another host is never followed with the key (every request carries it)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from purelink.runtime import BearerAuth, LinkHeaderPagination, RestSource, Stream
+from purelink.runtime.destinations.duckdb import DuckDBDestination
+from purelink.runtime.http import ForeignHost, HttpClient
+from purelink.runtime.pipeline import run
+
+SECRET = "sk_test_guard_0123456789"
+
+
+@pytest.fixture
+def server():
+    """Pages 1..3 of 10 records; page 3 links back to page 1, or (foreign) page 2 links to `localhost`."""
+    seen: list[tuple[str, str | None, str]] = []  # (host header, authorization, path)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append((self.headers.get("Host", ""), self.headers.get("Authorization"), self.path))
+            page = int(self.path.split("page=")[1].split("&")[0]) if "page=" in self.path else 1
+            port = self.server.server_address[1]
+            host = "localhost" if self.path.startswith("/foreign") and page == 2 else "127.0.0.1"
+            after = 1 if page == 3 else page + 1
+            body = json.dumps({"data": [{"id": page * 100 + i} for i in range(10)]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Link", f'<http://{host}:{port}{self.path.split("?")[0]}?page={after}>; rel="next"')
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def pages(seen: list) -> list[int]:
+    return [int(p.split("page=")[1].split("&")[0]) if "page=" in p else 1 for _, _, p in seen]
+
+
+def load(base: str, path: str, tmp_path, monkeypatch) -> dict:
+    monkeypatch.setenv("GUARD_KEY", SECRET)
+    source = RestSource(name="guard", base_url=base, auth=BearerAuth(secret="GUARD_KEY"),
+                        paginator=LinkHeaderPagination(), records_path="data")
+    stream = Stream("items", path=path)
+    return run(source, [stream], pipeline="guard", destination=DuckDBDestination(tmp_path / "g.duckdb"),
+               full_refresh=True)
+
+
+def test_a_link_back_to_a_page_already_read_stops_the_stream_with_its_cause(server, tmp_path, monkeypatch):
+    base, seen = server
+    finished = load(base, "/loop", tmp_path, monkeypatch)
+    stream = finished["streams"]["items"]
+    assert finished["status"] == "failed" and stream["status"] == "failed"
+    assert "goes round in a circle" in stream["error"] and "/loop?page=2" in stream["error"], stream["error"]
+    # Page 1 was first asked for without a page number, so its link back reads it once more; its
+    # link to page 2 is the one already followed, and the stream stops there.
+    assert pages(seen) == [1, 2, 3, 1]
+
+
+def test_a_next_page_on_another_host_is_not_followed_with_the_key(server, tmp_path, monkeypatch):
+    base, seen = server
+    finished = load(base, "/foreign", tmp_path, monkeypatch)
+    assert finished["status"] == "failed"
+    assert finished["cause"]["kind"] == "api_error" or finished["streams"]["items"]["status"] == "failed"
+    assert "points to another host (http://localhost:" in finished["streams"]["items"]["error"]
+    assert all(host.startswith("127.0.0.1") for host, _, _ in seen), seen  # localhost never got a request
+    assert pages(seen) == [1, 2] and all(auth == f"Bearer {SECRET}" for _, auth, _ in seen)
+    client = HttpClient(base)
+    try:
+        with pytest.raises(ForeignHost):
+            client.get(f"http://localhost:{base.rsplit(':', 1)[1]}/foreign")
+    finally:
+        client.close()
