@@ -258,6 +258,11 @@ class HttpClient:
             try:
                 response = (self._client.get(url, params=query) if json is None
                             else self._client.post(url, json=json))
+            except httpx.DecodingError as exc:  # it answered, but the body came garbled (a corrupt gzip stream)
+                if attempt >= self.retry.max_attempts:
+                    raise HttpError(200, f"the body could not be decoded after {attempt} attempts: {exc} "
+                                    "(its Content-Encoding does not match what was sent)", url) from None
+                reason = f"an undecodable body ({exc})"
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 wait = self._unreachable(exc, url, attempt)
                 self._count_retry(f"{type(exc).__name__} on {url}; retry {attempt} in {wait:.2f}s")

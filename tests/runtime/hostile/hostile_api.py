@@ -43,6 +43,7 @@ class Switches:
     hide_below: int = 0  # records before this position are no longer listed (deleted upstream)
     grow_to: int = 0  # once the first numbered page is served, the list grows to this many records
     page_delay_s: float = 0.0  # each numbered page answers this much later (a slow API, for kills mid-run)
+    garbled_first: bool = False  # each request's first attempt: gzip announced, bytes that are no gzip stream
     limit_cap: int = 0  # numbered lists serve at most this many records a page, whatever the limit asked
     stuck_cursor: bool = False  # the cursor list serves its 2nd page again for any starting_after past it
 
@@ -171,6 +172,8 @@ class HostileApi:
         attempt = self.log.attempts[key] = self.log.attempts.get(key, 0) + 1
         if key.startswith("/broken") or (s.html_first and attempt == 1):
             return 200, {"Content-Type": "text/html"}, b"<html><body><h1>502 Bad Gateway</h1></body></html>", False
+        if s.garbled_first and attempt == 1:
+            return 200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, b"\x1f\x8b\x08\x00not gzip", False
         if s.truncate_first and attempt == 1 + s.html_first:
             return 200, {"Content-Type": "application/json"}, None, True
         return None

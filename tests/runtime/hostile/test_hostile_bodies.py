@@ -24,6 +24,21 @@ def test_html_and_truncated_bodies_are_retried_until_good(hostile, workspace):
     assert not ws.query("SELECT * FROM _purelink.dead_letters")
 
 
+def test_a_garbled_compressed_body_is_retried_like_a_bad_one(hostile, workspace):
+    # A proxy or a server that cuts a gzip stream: the API did answer, so not "stopped answering",
+    # and the next attempt comes back whole (it failed the stream on the first, with the wrong cause).
+    api = hostile(200, garbled_first=True)
+    ws = workspace(api, ["cursor_items", "offset_items"])
+    run = ws.run()
+    assert run.code == 0, run.output[-3000:]
+    assert all(n == 2 for n in api.log.attempts.values())  # every page: garbled, then good
+    for stream, numbered in (("cursor_items", False), ("offset_items", True)):
+        truth = api.truth(numbered)
+        assert ws.query(f"SELECT count(*), count(DISTINCT id) FROM hostile.{stream}")[0] == (len(truth), len(truth))
+        assert {i: r["name"] for i, r in ws.loaded(stream).items()} == {i: r["name"] for i, r in truth.items()}
+    assert run.finished["retries"] == len(api.log.attempts)
+
+
 def test_a_body_that_stays_html_fails_that_stream_only_and_says_why(hostile, workspace):
     api = hostile()
     ws = workspace(api, ["cursor_items", "broken_items", "page_items"])
