@@ -147,6 +147,13 @@ def to_arrow(rows: Sequence[dict], types: dict[str, str]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(types))
 
 
+def _same_key(value: Any) -> Any:
+    """A key value as the table will hold it once its column is text: 1, 1.0 and "1" are one record."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def dedupe(rows: list[dict], key: Sequence[str]) -> list[dict]:
     """Keep the last row for each primary key (a page can repeat a record that changed).
 
@@ -158,7 +165,7 @@ def dedupe(rows: list[dict], key: Sequence[str]) -> list[dict]:
     seen: dict[tuple, int] = {}
     keyless = []
     for i, row in enumerate(rows):
-        ident = tuple(row.get(k) for k in key)
+        ident = tuple(_same_key(row.get(k)) for k in key)
         if None in ident:
             keyless.append(i)
         else:

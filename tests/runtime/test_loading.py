@@ -135,3 +135,21 @@ def test_state_and_rows_commit_together(tmp_path):
     assert dest.con.execute("SELECT id FROM src.t").fetchall() == [(1,)]
     assert json.loads(json.dumps(dest.load_state("p", "s"))) == {"window:1": {"next": None}}
     dest.close()
+
+
+def test_ids_that_differ_only_in_type_are_one_record_in_a_page(tmp_path):
+    # 1, 1.0 and "1" land as one key once the column is text: a page holding two of them must not
+    # load two rows with one primary key (an adversarial trial's table kept both, run after run).
+    from purelink.runtime.records import dedupe
+
+    rows = [{"id": 1, "v": "int"}, {"id": "2", "v": "two"}, {"id": "1", "v": "text"}, {"id": 2.0, "v": "float two"},
+            {"id": True, "v": "bool"}, {"id": None, "v": "no key"}]
+    kept = dedupe(rows, ("id",))
+    assert [r["v"] for r in kept] == ["text", "float two", "bool", "no key"]  # the last of each, in page order
+    dest = DuckDBDestination(tmp_path / "t.duckdb")
+    dest.open()
+    try:
+        dest.commit([Batch("p", "s", "src", "t", ("id",), kept[:2])], run_id="r", extracted_at=datetime.now(UTC))
+        assert dest.con.execute("SELECT count(*), count(DISTINCT id) FROM src.t").fetchone() == (2, 2)
+    finally:
+        dest.close()
