@@ -114,13 +114,27 @@ class Window:
     # without a stop, the run would never end, or end with the records it skipped never read.
     requested: set = field(default_factory=set, repr=False)
     last_keys: frozenset = frozenset()
+    empty_retries: int = 0
 
     @property
     def key(self) -> str:
         return f"window:{self.id}"
 
-    def advance(self, request: PageRequest, nxt: PageRequest | None, records: list, key: tuple[str, ...]) -> None:
-        """Move on from the page `request` read to `nxt`; a PageError when paging goes round."""
+    def advance(self, page: Any, key: tuple[str, ...], ranged: bool) -> None:
+        """Move on from the page read to the next; a PageError when paging goes round. `ranged`:
+        this window is one of the ranges a numbered list was cut into, whose pages all exist."""
+        request, nxt, records = page.request, page.next, page.records
+        if ranged and not records and self.hi is not None and any(k == "empty" for k, _ in page.notes):
+            # An empty page inside a range while the API says more: the next range starts further
+            # on, so ending here would leave a gap. A glitch until it comes twice more.
+            if self.empty_retries >= 2:
+                raise PageError(f"pages inside the list came back empty {self.empty_retries + 1} times while the "
+                                "API said more would come: the records from here to the next range were not "
+                                "served (a re-run reads them again from here)", _described(request))
+            self.empty_retries += 1
+            page.next = self.next = request
+            page.notes[:] = [(k, m) for k, m in page.notes if k != "empty"]
+            return
         self.requested.add(_fingerprint(request))
         keys = frozenset(_key(r, key) for r in records if isinstance(r, dict)) if key else frozenset()
         if keys and keys == self.last_keys:

@@ -43,6 +43,8 @@ class Switches:
     hide_below: int = 0  # records before this position are no longer listed (deleted upstream)
     grow_to: int = 0  # once the first numbered page is served, the list grows to this many records
     page_delay_s: float = 0.0  # each numbered page answers this much later (a slow API, for kills mid-run)
+    empty_at: int = -1  # the numbered page at this offset (or page number) comes back empty ...
+    empty_times: int = 1  # ... this many times, with has_more and total saying more
     garbled_first: bool = False  # each request's first attempt: gzip announced, bytes that are no gzip stream
     limit_cap: int = 0  # numbered lists serve at most this many records a page, whatever the limit asked
     stuck_cursor: bool = False  # the cursor list serves its 2nd page again for any starting_after past it
@@ -70,6 +72,7 @@ class HostileApi:
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._lockout_from: float | None = None
+        self._emptied = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -150,6 +153,9 @@ class HostileApi:
         size = min(size, self.switches.limit_cap or size)  # the API's own maximum wins over the client's ask
         start = (int(q["page"]) - 1) * size if route == "pages" else int(q.get("offset", 0))
         page = [r for p, r in entries[start:start + size] if self.visible(p)]
+        if q.get("page", q.get("offset")) == str(self.switches.empty_at) and self._emptied < self.switches.empty_times:
+            self._emptied += 1
+            page = []  # a glitch of the API's: the page is there, this answer just holds none of it
         pages = math.ceil(self.n / size) - (1 if self.switches.disagree else 0)
         more = start + size < self.n
         if route == "pages":
