@@ -254,7 +254,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
                 run.progress.covered += window.read(times)
         elif tf is not None and page.next is None:
             window.density = 0.0  # an empty last page: nothing more in this window
-        window.advance(page, s.key, ranged=tf is None)
+        window.advance(page, s.key, ranged=tf is None, pages=run.page_keys)
         window.pages += 1
         children: list[Window | None] = [*self._spread(run, window, page)] or [self._maybe_split(run, window, idle)]
         for child in filter(None, children):

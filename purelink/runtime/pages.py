@@ -34,6 +34,7 @@ class StreamRun:
     generation: int = 0  # `_airbyte_generation_id` of this run's rows
     refresh: str | None = None  # "full" (--full-refresh), "continued" (one an earlier run left unfinished)
     unseen: set[str] = field(default_factory=set)  # chosen fields no record of this run has had yet
+    page_keys: dict[int, str] = field(default_factory=dict)  # pages read, by the hash of their keys (windows.py)
     sent: dict[str, None] = field(default_factory=dict)  # field paths of the first records, for suggestions
 
     def __post_init__(self) -> None:

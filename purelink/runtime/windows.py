@@ -108,21 +108,21 @@ class Window:
     # Keys of the last page's trailing records without a cursor: the next page reads them again
     # (see CursorPagination.next), and the records figure counts them once.
     repeat_keys: frozenset = frozenset()
-    # What this run read of the window: the requests, and the keys of its last page. A next page
-    # the run already asked for, or a page that is the one before it again, means the API's paging
-    # goes round in a circle (a stuck cursor, a link back, a page number or offset it ignores):
-    # without a stop, the run would never end, or end with the records it skipped never read.
+    # The requests this run made in the window. A next page the run already asked for, or a page
+    # holding the very records of an earlier one (see `advance`), means the API's paging goes round
+    # (a stuck cursor, a link back, a page number or offset it ignores, a redirect that drops the
+    # query): without a stop, the run would never end, or end with the records it skipped unread.
     requested: set = field(default_factory=set, repr=False)
-    last_keys: frozenset = frozenset()
     empty_retries: int = 0
 
     @property
     def key(self) -> str:
         return f"window:{self.id}"
 
-    def advance(self, page: Any, key: tuple[str, ...], ranged: bool) -> None:
+    def advance(self, page: Any, key: tuple[str, ...], ranged: bool, pages: dict[int, str]) -> None:
         """Move on from the page read to the next; a PageError when paging goes round. `ranged`:
-        this window is one of the ranges a numbered list was cut into, whose pages all exist."""
+        this window is one of the ranges a numbered list was cut into, whose pages all exist;
+        `pages`: the stream's pages read so far in this run, by the keys they held."""
         request, nxt, records = page.request, page.next, page.records
         if ranged and not records and self.hi is not None and any(k == "empty" for k, _ in page.notes):
             # An empty page inside a range while the API says more: the next range starts further
@@ -137,14 +137,14 @@ class Window:
             return
         self.requested.add(_fingerprint(request))
         keys = frozenset(_key(r, key) for r in records if isinstance(r, dict)) if key else frozenset()
-        if keys and keys == self.last_keys:
-            raise PageError(f"the API answered with the same {len(records)} record(s) as the page before "
-                            "(it ignored where to go on from): paging stopped, since the records it "
-                            "skipped cannot be read this way", _described(request))
+        if keys and (earlier := pages.setdefault(hash(keys), _described(request))) != _described(request):
+            raise PageError(f"the API answered with the same {len(keys)} record(s) as an earlier page ({earlier}), "
+                            "so it ignored where to go on from: paging stopped, since the records it skipped "
+                            "cannot be read this way", _described(request))
         if nxt is not None and _fingerprint(nxt) in self.requested:
             raise PageError("the API's next page is one this run already read: its paging goes round in a "
                             "circle, so it stopped here", _described(nxt))
-        self.last_keys, self.next = keys, nxt
+        self.next = nxt
 
     def to_state(self) -> dict:
         return {"lo": self.lo, "hi": self.hi, "position": self.position, "max_cursor": self.max_cursor,

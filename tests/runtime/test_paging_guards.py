@@ -32,7 +32,7 @@ def server():
             page = int(self.path.split("page=")[1].split("&")[0]) if "page=" in self.path else 1
             port = self.server.server_address[1]
             host = "localhost" if self.path.startswith("/foreign") and page == 2 else "127.0.0.1"
-            after = 1 if page == 3 else page + 1
+            after = page if self.path.startswith("/self") else (1 if page == 3 else page + 1)
             body = json.dumps({"data": [{"id": page * 100 + i} for i in range(10)]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -52,11 +52,11 @@ def pages(seen: list) -> list[int]:
     return [int(p.split("page=")[1].split("&")[0]) if "page=" in p else 1 for _, _, p in seen]
 
 
-def load(base: str, path: str, tmp_path, monkeypatch) -> dict:
+def load(base: str, path: str, tmp_path, monkeypatch, **stream) -> dict:
     monkeypatch.setenv("GUARD_KEY", SECRET)
     source = RestSource(name="guard", base_url=base, auth=BearerAuth(secret="GUARD_KEY"),
                         paginator=LinkHeaderPagination(), records_path="data")
-    stream = Stream("items", path=path)
+    stream = Stream("items", path=path, **stream)
     return run(source, [stream], pipeline="guard", destination=DuckDBDestination(tmp_path / "g.duckdb"),
                full_refresh=True)
 
@@ -66,10 +66,20 @@ def test_a_link_back_to_a_page_already_read_stops_the_stream_with_its_cause(serv
     finished = load(base, "/loop", tmp_path, monkeypatch)
     stream = finished["streams"]["items"]
     assert finished["status"] == "failed" and stream["status"] == "failed"
-    assert "goes round in a circle" in stream["error"] and "/loop?page=2" in stream["error"], stream["error"]
-    # Page 1 was first asked for without a page number, so its link back reads it once more; its
-    # link to page 2 is the one already followed, and the stream stops there.
+    # Page 1 was first asked for without a page number, so the link back reads it once more: the
+    # same records as the first page, and the stream stops there.
+    assert "the same 10 record(s) as an earlier page" in stream["error"] and "/loop?page=1" in stream["error"], \
+        stream["error"]
     assert pages(seen) == [1, 2, 3, 1]
+
+
+def test_a_link_to_the_very_page_read_stops_a_stream_without_keys(server, tmp_path, monkeypatch):
+    # No primary key, so no records to recognise a page by: the request itself comes round again.
+    base, seen = server
+    finished = load(base, "/self", tmp_path, monkeypatch, primary_key=None)  # page 1 links to page 1
+    error = finished["streams"]["items"]["error"]
+    assert "goes round in a circle" in error and "/self?page=1" in error, error
+    assert pages(seen) == [1, 1]
 
 
 def test_a_next_page_on_another_host_is_not_followed_with_the_key(server, tmp_path, monkeypatch):

@@ -43,6 +43,7 @@ class Switches:
     hide_below: int = 0  # records before this position are no longer listed (deleted upstream)
     grow_to: int = 0  # once the first numbered page is served, the list grows to this many records
     page_delay_s: float = 0.0  # each numbered page answers this much later (a slow API, for kills mid-run)
+    repeat_at: int = -1  # the numbered page at this offset (or page number) holds the page before's records
     empty_at: int = -1  # the numbered page at this offset (or page number) comes back empty ...
     empty_times: int = 1  # ... this many times, with has_more and total saying more
     garbled_first: bool = False  # each request's first attempt: gzip announced, bytes that are no gzip stream
@@ -152,6 +153,8 @@ class HostileApi:
         size = int(q.get("per_page", q.get("limit", 50)))
         size = min(size, self.switches.limit_cap or size)  # the API's own maximum wins over the client's ask
         start = (int(q["page"]) - 1) * size if route == "pages" else int(q.get("offset", 0))
+        if q.get("page", q.get("offset")) == str(self.switches.repeat_at):
+            start -= size  # a server bug: the position is read one page short
         page = [r for p, r in entries[start:start + size] if self.visible(p)]
         if q.get("page", q.get("offset")) == str(self.switches.empty_at) and self._emptied < self.switches.empty_times:
             self._emptied += 1

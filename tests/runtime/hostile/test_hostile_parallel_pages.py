@@ -121,3 +121,18 @@ def test_a_page_that_stays_empty_inside_a_range_fails_its_stream_saying_where(ho
     assert "offset=100" in stream["error"]
     assert run.finished["streams"]["cursor_items"]["status"] == "success"  # the other stream loads whole
     assert ws.query("SELECT count(DISTINCT id) FROM hostile.cursor_items")[0][0] == len(api.truth())
+
+
+@pytest.mark.parametrize("stream,at", [("offset_items", 100), ("page_items", 3)])
+def test_a_page_answered_with_an_earlier_pages_records_fails_its_stream(hostile, workspace, stream, at):
+    # The records of the page asked for were never served: merging the repeat away and saying
+    # success had 150 of 200 land while the summary said 200 loaded.
+    api = hostile(200, repeat_at=at)
+    ws = workspace(api, [stream, "cursor_items"])
+    run = ws.run()
+    assert run.code == 1, run.output[-3000:]
+    failed = run.finished["streams"][stream]
+    assert failed["status"] == "failed" and "the same 50 record(s) as an earlier page" in failed["error"], failed
+    assert ("offset=100" if stream == "offset_items" else "page=3") in failed["error"]
+    assert run.finished["streams"]["cursor_items"]["status"] == "success"
+    assert ws.query("SELECT count(DISTINCT id) FROM hostile.cursor_items")[0][0] == len(api.truth())
