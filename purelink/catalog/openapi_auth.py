@@ -101,6 +101,9 @@ def basic_auth(key: str, name: str) -> tuple[float, dict, str]:
     return 0.7, {"style": "basic"}, f"security scheme {key}: HTTP basic, the key as user name"
 
 
+GUESSED_RATE = "Guessed when the connector was imported: its OpenAPI document states no limit."
+
+
 def detect_rate_limit(doc: dict, d: Document, operations: list[dict]) -> tuple[dict, float, str]:
     """Documented rate: a sentence such as "100 requests per 10 seconds"; headers: the response
     header names (never schema property names) that look like rate-limit headers."""
@@ -120,7 +123,7 @@ def detect_rate_limit(doc: dict, d: Document, operations: list[dict]) -> tuple[d
         per = float(m[2] or 1) * (60 if m[3].lower().startswith("min") else 1)
         rps = round(float(m[1]) / per, 3)
         return {"requests_per_second": rps, "headers": found}, 0.7, f"the documentation says {m[0]!r}"
-    return ({"requests_per_second": 5.0, "headers": found}, 0.3,
+    return ({"requests_per_second": 5.0, "headers": found, "notes": GUESSED_RATE}, 0.3,
             "no documented limit: a conservative 5 requests/s is a guess"
             + (f"; the API sends {', '.join(found)}" if found else ""))
 

@@ -141,6 +141,11 @@ def _rate_line(engine, recipe) -> str | None:
     documented = spec.rate_limit.requests_per_second
     if not documented:
         return "no limit of its own: it slows down when the API answers 429 (set one with --update --rate-limit R)"
+    from purelink.catalog.openapi_auth import GUESSED_RATE
+
+    if spec.rate_limit.notes == GUESSED_RATE:
+        return (f"{documented:g} requests/s, a cautious guess: {spec.title}'s OpenAPI document states no limit "
+                "(once you know it: --update --rate-limit R)")
     return (f"{documented:g} requests/s, the limit {spec.title} documents "
             "(a sandbox or a higher plan allows more: --update --rate-limit R)")
 

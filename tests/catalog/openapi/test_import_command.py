@@ -65,3 +65,15 @@ def test_a_terminal_is_asked_each_question(tmp_path):
     assert child.exitstatus == 0
     saved = yaml.safe_load((tmp_path / "connectors" / "crm.yaml").read_text())
     assert saved["auth"]["env"] == "CRM_TOKEN"
+
+
+def test_a_guessed_rate_limit_is_called_a_guess_when_a_recipe_uses_it(tmp_path):
+    # "the limit Twilio documents" was said of 5 requests/s the import had guessed (a new user's trial).
+    done = run(str(DOCS / "twilio" / "twilio.json.gz"), "--yes", "--accept-guesses", "--name", "tw", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    new = subprocess.run([*CLI, "recipes", "new", "msgs", "--source", "tw", "--streams", "messages",
+                          "--var", "AccountSid=AC123"], cwd=tmp_path, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=120, check=False)
+    assert new.returncode == 0, new.stderr
+    rate = next(line for line in new.stdout.splitlines() if line.startswith("rate"))
+    assert "5 requests/s, a cautious guess" in rate and "states no limit" in rate and "documents (" not in rate
