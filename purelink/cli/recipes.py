@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -53,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     run = sub.add_parser("run", help="run a recipe (in a container when Docker answers)",
                          epilog="exit status: 0 success, 1 failed, 130 stopped by you ('q' or Ctrl-C: what was "
-                                "committed stays, the same command resumes)")
+                                "committed stays, the same command resumes), 143 stopped by SIGTERM (likewise)")
     run.add_argument("name")
     run.add_argument("--executor", choices=["docker", "local", "auto"])
     run.add_argument("--full-refresh", action="store_true")
@@ -279,6 +281,28 @@ def _show(engine, args) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _terminated_as_stopped():
+    """SIGTERM stops the run as Ctrl-C does (what was committed is kept, the summary says so and how
+    to resume) instead of ending this process at once with no word; yields a list, non-empty once
+    SIGTERM came."""
+    came: list[int] = []
+
+    def stop(signum, _frame) -> None:
+        came.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        before = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (a test harness): leave SIGTERM as it is
+        yield came
+        return
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def _run(engine, args) -> int:
     from purelink.execution.console import EXIT_STOPPED, summary_text
     from purelink.execution.terminal import watch
@@ -295,8 +319,9 @@ def _run(engine, args) -> int:
 
         for note in narrowed_notes(engine, recipe, full_refresh=args.full_refresh, command=resume):
             print(note, file=sys.stderr)
-    result = watch(engine, recipe, resume_hint=resume, executor=args.executor,
-                   full_refresh=args.full_refresh, sample=args.sample, db_path=db)
+    with _terminated_as_stopped() as terminated:  # `kill`, a process manager: stopped as with Ctrl-C
+        result = watch(engine, recipe, resume_hint=resume, executor=args.executor,
+                       full_refresh=args.full_refresh, sample=args.sample, db_path=db)
     warning = result.warning
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -305,8 +330,8 @@ def _run(engine, args) -> int:
         print(json.dumps(finished, default=str))
     else:
         print(summary_text(finished, resume_hint=resume))
-    if result.stopped:
-        return EXIT_STOPPED  # asked for, not a failure: the summary said what was kept and how to resume
+    if result.stopped:  # asked for, not a failure: the summary said what was kept and how to resume
+        return 128 + signal.SIGTERM if terminated else EXIT_STOPPED
     if not result.ok:
         # The cause and what to do were just printed in the summary: point at them, do not repeat them.
         told = bool(finished.get("cause")) and args.format != "json"
