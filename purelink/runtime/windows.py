@@ -68,6 +68,9 @@ def history_start(stream: str, start: Any) -> int:
     return seconds
 
 
+YEAR_S = 366 * 86400
+
+
 def to_unix(value: Any) -> int | None:
     """Unix seconds from an int, a float, an ISO timestamp or an ISO date."""
     if value is None or value == "":
@@ -161,6 +164,17 @@ class Window:
         """A page of records at `times` (unix seconds, newest first paging) was read: move the
         window's position, cursor and densities; returns the seconds of its range it covered."""
         oldest, newest = min(times), max(times)
+        if self.hi is not None and oldest > self.hi + YEAR_S:
+            # Every record lies far past the range asked for: the API does not filter by this
+            # field in these units (milliseconds read as seconds), and cutting the window by such
+            # times would ask for the same records again and again, never to end.
+            raise RuntimeFailure(
+                f"The API answered a request for records before {self.hi} (Unix seconds) with records whose time "
+                f"field reads {oldest} to {newest}: far later, so the field is not in the units the connector "
+                "says, or the API ignores the time filter.",
+                "A time filter works in Unix seconds or ISO times (time_filter.format in the connector); for "
+                "an API whose times are in milliseconds, drop the stream's time_filter (it is then read whole "
+                "on every run) and run again.")
         top = self.position if self.position is not None else self.hi
         covered = max(0, top - max(oldest, self.lo)) if top is not None and self.lo is not None else 0
         self.position = oldest

@@ -1,6 +1,7 @@
-"""Two guards of REST paging, against a real HTTP server: a Link header that leads back to a page
-already read stops the stream with its cause (it would page forever), and a next-page link to
-another host is never followed with the key (every request carries it)."""
+"""Guards of REST paging, against a real HTTP server: a Link header that leads back to a page
+already read stops the stream with its cause (it would page forever), a next-page link to another
+host is never followed with the key (every request carries it), and record times in other units
+than the time filter's stop the stream instead of cutting windows by them forever."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from purelink.runtime import BearerAuth, LinkHeaderPagination, RestSource, Stream
+from purelink.runtime import BearerAuth, LinkHeaderPagination, RestSource, Stream, TimeFilter
 from purelink.runtime.destinations.duckdb import DuckDBDestination
 from purelink.runtime.http import ForeignHost, HttpClient
 from purelink.runtime.pipeline import run
@@ -33,11 +34,13 @@ def server():
             port = self.server.server_address[1]
             host = "localhost" if self.path.startswith("/foreign") and page == 2 else "127.0.0.1"
             after = page if self.path.startswith("/self") else (1 if page == 3 else page + 1)
-            body = json.dumps({"data": [{"id": page * 100 + i} for i in range(10)]}).encode()
+            records = [{"id": page * 100 + i, "created": 1_790_000_000_000 + i} for i in range(10)]  # ms
+            body = json.dumps({"data": records}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("Link", f'<http://{host}:{port}{self.path.split("?")[0]}?page={after}>; rel="next"')
+            if not self.path.startswith("/ms"):
+                self.send_header("Link", f'<http://{host}:{port}{self.path.split("?")[0]}?page={after}>; rel="next"')
             self.end_headers()
             self.wfile.write(body)
 
@@ -96,3 +99,15 @@ def test_a_next_page_on_another_host_is_not_followed_with_the_key(server, tmp_pa
             client.get(f"http://localhost:{base.rsplit(':', 1)[1]}/foreign")
     finally:
         client.close()
+
+
+def test_record_times_in_milliseconds_against_a_filter_in_seconds_stop_the_stream(server, tmp_path, monkeypatch):
+    # Cutting windows by times 1,000 times too large asked for the same records again and again:
+    # 3,260 requests in 90 s and no end, in a trial.
+    base, seen = server
+    finished = load(base, "/ms", tmp_path, monkeypatch, start="2020-01-01",
+                    time_filter=TimeFilter("created", gte="created[gte]", lt="created[lt]"))
+    error = finished["streams"]["items"]["error"]
+    assert finished["status"] == "failed" and "1790000000000 to 1790000000009" in error, error
+    assert "milliseconds" in finished["streams"]["items"]["cause"]["guidance"]
+    assert len(seen) <= 16  # a page per window at most, then the stream stops
