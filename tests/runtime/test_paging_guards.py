@@ -31,6 +31,10 @@ def server():
         def do_GET(self) -> None:
             seen.append((self.headers.get("Host", ""), self.headers.get("Authorization"), self.path))
             page = int(self.path.split("page=")[1].split("&")[0]) if "page=" in self.path else 1
+            if self.path.startswith("/body"):  # a cursor in the body, and no has_more flag at all
+                after = int(self.path.split("after=")[1].split("&")[0]) if "after=" in self.path else 0
+                return self._json({"data": [{"id": after * 10 + i} for i in range(10)],
+                                   "paging": {"next": str(after + 1) if after < 2 else None}})
             port = self.server.server_address[1]
             host = "localhost" if self.path.startswith("/foreign") and page == 2 else "127.0.0.1"
             after = page if self.path.startswith("/self") else (1 if page == 3 else page + 1)
@@ -41,6 +45,14 @@ def server():
             self.send_header("Content-Length", str(len(body)))
             if not self.path.startswith("/ms"):
                 self.send_header("Link", f'<http://{host}:{port}{self.path.split("?")[0]}?page={after}>; rel="next"')
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, obj) -> None:
+            body = json.dumps(obj).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
@@ -111,3 +123,34 @@ def test_record_times_in_milliseconds_against_a_filter_in_seconds_stop_the_strea
     assert finished["status"] == "failed" and "1790000000000 to 1790000000009" in error, error
     assert "milliseconds" in finished["streams"]["items"]["cause"]["guidance"]
     assert len(seen) <= 16  # a page per window at most, then the stream stops
+
+
+def test_a_connector_that_says_there_is_no_more_flag_reads_every_page(server, tmp_path):
+    # `has_more_path: null` in the connector: the generated module left it out, so the runtime's
+    # default (`has_more`) read a flag the body does not have, and page 1 of 3 loaded, with success.
+    import subprocess
+    import sys
+
+    import yaml
+
+    from purelink.engine import Engine
+    from purelink.recipes import parse_recipe
+    from tests.conftest import duckdb_rows
+
+    base, _ = server
+    (tmp_path / "connectors").mkdir()
+    (tmp_path / "connectors" / "bodycur.yaml").write_text(yaml.safe_dump({
+        "name": "bodycur", "title": "Body cursor", "category": "Test", "description": "cursor in the body",
+        "base_url": base, "auth": {"style": "none"}, "records_path": "data",
+        "pagination": {"style": "cursor", "cursor_param": "after", "cursor_path": "paging.next",
+                       "has_more_path": None, "limit_param": "limit", "page_size": 10},
+        "streams": [{"name": "items", "path": "/body", "primary_key": "id"}]}))
+    engine = Engine(tmp_path)
+    module = engine.generate(engine.recipes.save(parse_recipe(
+        "name: bc\nsource: {name: bodycur}\nstreams: [{name: items}]\n")))
+    assert "has_more_path=None" in module.read_text()
+    done = subprocess.run([sys.executable, str(module)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = duckdb_rows(tmp_path / "data" / "purelink.duckdb", "SELECT id FROM bodycur.items ORDER BY id")
+    assert [r[0] for r in rows] == list(range(30))
