@@ -6,6 +6,7 @@ Policy and transport are kept apart: `RetryPolicy` (retry.py) decides whether an
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import threading
@@ -76,6 +77,14 @@ class Stopped(Exception):
 SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
+def _known(encoding: str) -> bool:
+    try:
+        codecs.lookup(encoding)
+        return True
+    except LookupError:
+        return False
+
+
 def decode_json(response: httpx.Response) -> tuple[Any, bool]:
     """The body as JSON, and whether it may hold text that is not valid Unicode.
 
@@ -88,10 +97,12 @@ def decode_json(response: httpx.Response) -> tuple[Any, bool]:
     kind = response.headers.get("content-type", "").lower()
     if "html" in kind or content.lstrip()[:1] == b"<":
         raise ValueError("an HTML page instead of JSON")
-    try:
-        text, suspect = content.decode("utf-8"), False
+    declared = (response.charset_encoding or "utf-8").lower().replace("_", "-")
+    encoding = declared if declared not in ("utf8", "utf-8") and _known(declared) else "utf-8"
+    try:  # the charset the API declares (ISO-8859-1, a Windows code page), else UTF-8 as JSON is
+        text, suspect = content.decode(encoding), False
     except UnicodeDecodeError:
-        text, suspect = content.decode("utf-8", "surrogateescape"), True
+        text, suspect = content.decode(encoding, "surrogateescape"), True
     try:
         body = json.loads(text)
     except json.JSONDecodeError as exc:

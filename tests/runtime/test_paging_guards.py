@@ -17,6 +17,7 @@ from purelink.runtime.http import ForeignHost, HttpClient
 from purelink.runtime.pipeline import run
 
 SECRET = "sk_test_guard_0123456789"
+LATIN1 = [{"id": i, "city": city} for i, city in enumerate(["Zürich", "Genève", "Bern", "São Paulo", "Ærøskøbing"])]
 
 
 @pytest.fixture
@@ -31,6 +32,13 @@ def server():
         def do_GET(self) -> None:
             seen.append((self.headers.get("Host", ""), self.headers.get("Authorization"), self.path))
             page = int(self.path.split("page=")[1].split("&")[0]) if "page=" in self.path else 1
+            if self.path.startswith("/latin1"):  # the charset it declares, not UTF-8
+                body = json.dumps({"data": LATIN1}, ensure_ascii=False).encode("iso-8859-1")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=ISO-8859-1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                return self.wfile.write(body)
             if self.path.startswith("/body"):  # a cursor in the body, and no has_more flag at all
                 after = int(self.path.split("after=")[1].split("&")[0]) if "after=" in self.path else 0
                 return self._json({"data": [{"id": after * 10 + i} for i in range(10)],
@@ -154,3 +162,15 @@ def test_a_connector_that_says_there_is_no_more_flag_reads_every_page(server, tm
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     rows = duckdb_rows(tmp_path / "data" / "purelink.duckdb", "SELECT id FROM bodycur.items ORDER BY id")
     assert [r[0] for r in rows] == list(range(30))
+
+
+def test_a_body_in_the_charset_it_declares_lands_as_sent(server, tmp_path, monkeypatch):
+    # charset=ISO-8859-1 was read as UTF-8: every record with an accent became a dead letter
+    # ("not valid Unicode"), the original value lost.
+    base, _ = server
+    finished = load(base, "/latin1", tmp_path, monkeypatch)
+    assert finished["status"] == "success" and finished["dead_letters"] == 0, finished
+    from tests.conftest import duckdb_rows
+
+    rows = duckdb_rows(tmp_path / "g.duckdb", "SELECT id, city FROM guard.items ORDER BY id")
+    assert rows == [(r["id"], r["city"]) for r in LATIN1]
