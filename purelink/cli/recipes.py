@@ -129,8 +129,30 @@ def _new(engine, args) -> int:
         rate = _rate_line(engine, recipe)
         if rate:
             print(f"rate    {rate}")
+        key = _key_line(engine, recipe)
+        if key:
+            print(f"key     {key}")
         print(f"next    purelink recipes run {recipe.name}{in_workspace(args)}")
     return 0
+
+
+def _key_line(engine, recipe) -> str | None:
+    """Where the run will look for the API's key, said now when it will not find one."""
+    from purelink.errors import CredentialError
+    from purelink.pipeline.codegen import credential_name
+    from purelink.secrets.resolve import resolve_key
+
+    spec = engine.spec(recipe)
+    if spec.kind != "rest" or spec.auth.style == "none":
+        return None
+    name = credential_name(recipe, spec)
+    try:
+        resolve_key(name, spec.auth.env, interactive=False)
+    except CredentialError:
+        also = f" or export {spec.auth.env}" if spec.auth.env and spec.auth.env != name else ""
+        return (f"{name} is not set yet: store it with `purelink secrets set {name}`{also} "
+                f"(or export {name}) before the run")
+    return None
 
 
 def _rate_line(engine, recipe) -> str | None:

@@ -263,3 +263,21 @@ def test_help_names_the_environment_variables_that_purelink_reads(tmp_path):
         assert name in out, name
         assert re.search(rf"[\"'`]{name}[\"'`]", code), f"{name} is in the help but purelink never reads it"
     assert max(len(line) for line in out.split("environment:", 1)[1].splitlines()) <= 80  # a terminal's width
+
+
+def test_recipes_new_says_when_the_key_is_not_set_yet(tmp_path):
+    # The first run used to be where a new user learnt the key was missing.
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "PURELINK_HOME")}
+    env["PURELINK_HOME"] = str(tmp_path / "home")
+
+    def new(name: str, **more: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "purelink.cli", "recipes", "new", name, "--source", "github",
+                               "--streams", "issues"], cwd=tmp_path, env={**env, **more}, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    said = new("gh")
+    assert "key     GITHUB_TOKEN is not set yet: store it with `purelink secrets set GITHUB_TOKEN`" in said
+    assert said.index("key ") < said.index("next ")
+    assert "key " not in new("gh2", GITHUB_TOKEN="ghp_set_in_the_shell")
