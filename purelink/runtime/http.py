@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.events import Rate
 from purelink.runtime.lean import httpx
+from purelink.runtime.net import foreign_host, same_origin
 from purelink.runtime.retry import RetryPolicy, why_no_answer
 
 CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)  # no connection made: the server never answered
@@ -50,21 +50,6 @@ class BadBody(HttpError):
         super().__init__(response.status_code, f"{problem} (content type {kind}; the body begins {head!r})", url)
         self.content_type = kind
         self.head = head
-
-
-class ForeignHost(RuntimeFailure):
-    """A link to another host than the API's (a next page elsewhere): not followed with the key."""
-
-    kind = "api_error"
-
-    def __init__(self, url: str, base_url: str) -> None:
-        there = httpx.URL(url)
-        super().__init__(
-            f"The API's link to the next page points to another host ({there.scheme}://{there.netloc.decode()}) "
-            f"than the API's own ({base_url}); it was not followed, since every request carries the key.",
-            "If that host is the API's too (a paging or regional host), make it the connector's base_url; "
-            "otherwise the API sent a wrong link: tell its owner.")
-        self.url = url
 
 
 class Stopped(Exception):
@@ -243,9 +228,8 @@ class HttpClient:
         """The absolute URL; one on another host than the API's is refused (`ForeignHost`): the
         client sends the key with every request, and a next-page link must not carry it elsewhere."""
         if path_or_url.startswith(("http://", "https://")):
-            there, here = httpx.URL(path_or_url), httpx.URL(self.base_url)
-            if (there.scheme, there.host, there.port) != (here.scheme, here.host, here.port):
-                raise ForeignHost(path_or_url, self.base_url)
+            if not same_origin(path_or_url, self.base_url):
+                raise foreign_host(path_or_url, self.base_url)
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 

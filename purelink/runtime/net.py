@@ -9,6 +9,8 @@ import ipaddress
 import os
 from urllib.parse import urlsplit, urlunsplit
 
+from purelink.runtime.errors import RuntimeFailure
+
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -81,3 +83,28 @@ def _host(url: str) -> str:
     """The host as written in `url` (an IPv6 address keeps its brackets)."""
     netloc = _host_port(url)
     return netloc.rsplit(":", 1)[0] if urlsplit(url).port is not None else netloc
+
+
+class ForeignHost(RuntimeFailure):
+    """A link to another host than the API's (a next page elsewhere): not followed with the key."""
+
+    kind = "api_error"
+    url: str | None = None
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    there, here = urlsplit(url), urlsplit(base_url)
+    return (there.scheme, there.hostname, there.port) == (here.scheme, here.hostname, here.port) or (
+        (there.scheme, there.hostname) == (here.scheme, here.hostname)
+        and {there.port, here.port} <= {None, {"http": 80, "https": 443}.get(here.scheme)})
+
+
+def foreign_host(url: str, base_url: str) -> ForeignHost:
+    there = urlsplit(url)
+    error = ForeignHost(
+        f"The API's link to the next page points to another host ({there.scheme}://{there.netloc}) than the "
+        f"API's own ({base_url}); it was not followed, since every request carries the key.",
+        "If that host is the API's too (a paging or regional host), make it the connector's base_url; "
+        "otherwise the API sent a wrong link: tell its owner.")
+    error.url = url
+    return error

@@ -44,9 +44,10 @@ class StagedRefresh:
 
     def _begin(self, stream, table: str) -> dict[str, Any]:
         """The stream's state at the start of its run, a refresh begun (or found unfinished)."""
-        state = self._states.pop(stream.name, None)  # read by the pipeline for its `started` event
+        read = self._states.pop(stream.name, None)  # read by the pipeline for its `started` event
+        state: dict[str, Any] = {}
         if not self.full_refresh:
-            state = self.destination.load_state(self.pipeline, stream.name) if state is None else state
+            state = self.destination.load_state(self.pipeline, stream.name) if read is None else read
             if state.get(TARGET) not in (None, table):
                 # The recipe now names another table (`into`): the saved position is the old table's.
                 self._moved.add(stream.name)

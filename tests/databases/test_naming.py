@@ -136,7 +136,7 @@ def test_a_duckdb_file_named_like_its_schema_works_for_a_rest_source(small_sandb
 
 def test_target_and_cursor_options_explain_their_mistakes(tmp_path):
     cases = [
-        (["--source", "stripe", "--streams", "customers:clients"], "for database sources"),
+        (["--source", "stripe", "--streams", "customers", "--cursor", "customers:created"], "for database sources"),
         (["--source", "postgres", "--streams", "public.film", "--cursor", "public.actor:last_update"],
          "not among --streams"),
         (["--source", "postgres", "--streams", "public.film", "--cursor", "public.film"], "TABLE:COLUMN"),

@@ -13,7 +13,8 @@ import pytest
 
 from purelink.runtime import BearerAuth, LinkHeaderPagination, RestSource, Stream, TimeFilter
 from purelink.runtime.destinations.duckdb import DuckDBDestination
-from purelink.runtime.http import ForeignHost, HttpClient
+from purelink.runtime.http import HttpClient
+from purelink.runtime.net import ForeignHost
 from purelink.runtime.pipeline import run
 
 SECRET = "sk_test_guard_0123456789"
