@@ -19,7 +19,7 @@ from typing import Any
 
 from purelink.runtime.events import Rate
 from purelink.runtime.lean import httpx
-from purelink.runtime.net import foreign_host, same_origin
+from purelink.runtime.net import foreign_host
 from purelink.runtime.retry import RetryPolicy, why_no_answer
 
 CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)  # no connection made: the server never answered
@@ -228,7 +228,7 @@ class HttpClient:
         """The absolute URL; one on another host than the API's is refused (`ForeignHost`): the
         client sends the key with every request, and a next-page link must not carry it elsewhere."""
         if path_or_url.startswith(("http://", "https://")):
-            if not same_origin(path_or_url, self.base_url):
+            if origin(path_or_url) != origin(self.base_url):
                 raise foreign_host(path_or_url, self.base_url)
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"

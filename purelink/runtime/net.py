@@ -92,13 +92,6 @@ class ForeignHost(RuntimeFailure):
     url: str | None = None
 
 
-def same_origin(url: str, base_url: str) -> bool:
-    there, here = urlsplit(url), urlsplit(base_url)
-    return (there.scheme, there.hostname, there.port) == (here.scheme, here.hostname, here.port) or (
-        (there.scheme, there.hostname) == (here.scheme, here.hostname)
-        and {there.port, here.port} <= {None, {"http": 80, "https": 443}.get(here.scheme)})
-
-
 def foreign_host(url: str, base_url: str) -> ForeignHost:
     there = urlsplit(url)
     error = ForeignHost(

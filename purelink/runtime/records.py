@@ -148,10 +148,18 @@ def to_arrow(rows: Sequence[dict], types: dict[str, str]) -> pa.Table:
 
 
 def _same_key(value: Any) -> Any:
-    """A key value as the table will hold it once its column is text: 1, 1.0 and "1" are one record."""
+    """A key value as the table will hold it once its column is text: 1, 1.0 and "1" are one record;
+    a value no key can be (an object: a dead letter later) by its text, so it can still be compared."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, (str, float, bool, type(None))) else repr(value)
+
+
+def key_of(record: dict, key: Sequence[str]) -> tuple:
+    """The record's primary key as records are told apart (see `_same_key`)."""
+    return tuple(_same_key(record.get(k)) for k in key)
 
 
 def dedupe(rows: list[dict], key: Sequence[str]) -> list[dict]:
@@ -165,7 +173,7 @@ def dedupe(rows: list[dict], key: Sequence[str]) -> list[dict]:
     seen: dict[tuple, int] = {}
     keyless = []
     for i, row in enumerate(rows):
-        ident = tuple(_same_key(row.get(k)) for k in key)
+        ident = key_of(row, key)
         if None in ident:
             keyless.append(i)
         else:

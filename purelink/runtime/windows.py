@@ -14,6 +14,7 @@ from typing import Any
 
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.paginators import PageError, PageRequest
+from purelink.runtime.records import key_of
 
 DEFAULT_START = "2010-01-01"  # history start when a recipe gives none
 
@@ -139,8 +140,9 @@ class Window:
             page.notes[:] = [(k, m) for k, m in page.notes if k != "empty"]
             return
         self.requested.add(_fingerprint(request))
-        keys = frozenset(_key(r, key) for r in records if isinstance(r, dict)) if key else frozenset()
-        if keys and (earlier := pages.setdefault(hash(keys), _described(request))) != _described(request):
+        keys = frozenset(key_of(r, key) for r in records if isinstance(r, dict)) if key else frozenset()
+        here = _described(request) if keys else ""
+        if keys and (earlier := pages.setdefault(hash(keys), here)) != here:
             raise PageError(f"the API answered with the same {len(keys)} record(s) as an earlier page ({earlier}), "
                             "so it ignored where to go on from: paging stopped, since the records it skipped "
                             "cannot be read this way", _described(request))
@@ -221,11 +223,6 @@ class Progress:
         if self.total <= 0:
             return None
         return min(1.0, self.covered / self.total)
-
-
-def _key(record: dict, key: tuple[str, ...]) -> tuple:
-    """The record's key, hashable whatever the values (an id that is an object is a dead letter later)."""
-    return tuple(v if isinstance(v, (str, int, float, type(None))) else repr(v) for v in map(record.get, key))
 
 
 def _fingerprint(request: PageRequest) -> tuple:
