@@ -20,6 +20,12 @@ REFRESHING = "refreshing"  # state key: this stream's rows go to its staging tab
 TARGET = "table"  # state key: the table the stream's saved position belongs to
 
 
+def moved(stream: str, schema: str, table: str, old: str) -> str:
+    """The warning for a stream whose recipe now names another table than its saved position's."""
+    return (f"{stream} now loads into {schema}.{table} (it loaded into {schema}.{old}, which is left as it "
+            "was): read from the start, as a full refresh of the new table")
+
+
 class StagedRefresh:
     if TYPE_CHECKING:  # what Extraction provides
         from purelink.runtime.destinations.base import Destination
@@ -51,9 +57,7 @@ class StagedRefresh:
             if state.get(TARGET) not in (None, table):
                 # The recipe now names another table (`into`): the saved position is the old table's.
                 self._moved.add(stream.name)
-                self.warn(f"{stream.name} now loads into {self.source.name}.{table} (it loaded into "
-                          f"{self.source.name}.{state[TARGET]}, which is left as it was): read from the start, "
-                          "as a full refresh of the new table", stream=stream.name)
+                self.warn(moved(stream.name, self.source.name, table, state[TARGET]), stream=stream.name)
         staged = False
         if self.fresh(stream.name):
             staged = self.destination.begin_refresh(self.pipeline, stream.name, self.source.name, table)

@@ -28,6 +28,7 @@ from purelink.runtime.entry import finish, invocation
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.events import EventWriter
 from purelink.runtime.prefetch import Prefetch
+from purelink.runtime.refresh import TARGET, moved
 from purelink.runtime.sources.postgres import (
     Plan,
     PostgresSource,
@@ -186,9 +187,13 @@ class SqlRun:
         stream, cur = plan.stream, self.cursor(plan.stream)
         state = {} if self.sample else self.destination.load_state(self.pipeline, stream.name)
         incremental = bool(plan.cursor) and not self.sample
-        refresh = incremental and self.full_refresh  # read whole, staged like a reload, the cursor saved at the swap
-        generation = generation_of(state.get("generation"), rebuilt=not incremental or self.full_refresh)
-        keep = {} if self.sample else {"generation": generation}
+        # The saved cursor belongs to the table it filled: a recipe naming another table (`into`) reads from the start.
+        fresh = self.full_refresh or state.get(TARGET) not in (None, stream.table_name)
+        if incremental and fresh and not self.full_refresh:
+            self.warn(moved(stream.name, self.schema, stream.table_name, state[TARGET]), stream.name)
+        refresh = incremental and fresh  # read whole, staged like a reload, the cursor saved at the swap
+        generation = generation_of(state.get("generation"), rebuilt=not incremental or fresh)
+        keep = {} if self.sample else {"generation": generation, TARGET: stream.table_name}
         horizon = self._horizon(cur, plan) if incremental else None
         tables = self._counted(plan, Prefetch(read_batches(cur, plan, after=None if refresh else state.get("cursor"),
                                                            limit=self.sample, batch_mb=self.source_of(stream).batch_mb)))

@@ -168,3 +168,32 @@ def test_the_warehouse_keeps_case_twins_apart_and_counts_generations(postgres, d
     for table in ('"MixedCase"', "mixedcase"):
         assert postgres.query(warehouse, f"SELECT id, v, _airbyte_generation_id FROM raw.{table} ORDER BY id") == \
             [(i, v, 1) for i, v in postgres.query(db, f"SELECT id, v FROM {table} ORDER BY id")]
+
+
+def test_an_incremental_table_given_a_new_target_is_read_from_the_start(postgres, db, tmp_path, secrets_env):
+    """The saved cursor belongs to the table it filled: a stream whose `into` changes fills the new
+    table from the start (a full refresh of it), leaves the old one as it was, and says so."""
+    postgres.execute(db, "CREATE TABLE orders (id int PRIMARY KEY, amount numeric(10,2), updated_at timestamptz)",
+                     "INSERT INTO orders SELECT i, i * 1.5, '2026-01-01'::timestamptz + i * interval '1 minute' "
+                     "FROM generate_series(1, 300) i")
+    path = tmp_path / "moved.duckdb"
+    truth = "SELECT id, amount::text, extract(epoch FROM updated_at)::bigint FROM orders ORDER BY id"
+    landed = "SELECT id, amount::varchar, epoch(updated_at)::bigint FROM postgres.orders_v2 ORDER BY id"
+    finished, _ = run(postgres, db, [Table("orders", cursor="updated_at")], path)
+    assert finished["status"] == "success", finished
+
+    finished, events = run(postgres, db, [Table("orders", cursor="updated_at", into="orders_v2")], path)
+    assert finished["status"] == "success", finished
+    assert duck(path, landed) == postgres.query(db, truth)
+    assert duck(path, "SELECT count(*), count(DISTINCT id) FROM postgres.orders") == [(300, 300)]
+    warning = " ".join(e["message"] for e in events if e["event"] == "warning")
+    assert "now loads into postgres.orders_v2" in warning and "postgres.orders" in warning, warning
+
+    postgres.execute(db, "INSERT INTO orders VALUES (301, 1.25, '2026-02-01'), (302, NULL, '2026-02-02')",
+                     "UPDATE orders SET amount = 0, updated_at = '2026-02-03' WHERE id = 7")
+    finished, events = run(postgres, db, [Table("orders", cursor="updated_at", into="orders_v2")], path)
+    assert finished["status"] == "success", finished
+    assert not [e for e in events if e["event"] == "warning"], events
+    assert finished["records"] == 3  # an incremental read again, from the new table's own cursor
+    assert duck(path, landed) == postgres.query(db, truth)
+    assert duck(path, "SELECT count(*) FROM postgres.orders") == [(300,)]
