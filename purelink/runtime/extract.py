@@ -135,9 +135,8 @@ class Extraction(Committing, Estimating, StagedRefresh):
         notes: list = []
         nxt = paginator.next(request, response, body, records,
                              warn=lambda kind, message: notes.append((kind, message)))
-        if nxt is not None and window.hi is not None and stream.time_filter is None \
-                and paginator.position(nxt) >= window.hi:
-            nxt = None  # the end of a range of pages fetched in parallel: the next range's first page
+        if stream.time_filter is None:
+            nxt = window.next_in_list(paginator, request, records, nxt, notes)
         return Page(window, request, records, nxt, len(response.content), suspect, notes, body)
 
     # -- the loop ------------------------------------------------------------------------------
@@ -314,7 +313,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
             parts = ranges(first, end, step, parts=self.concurrency)
         if len(parts) < 2:
             return []
-        children = [Window(s.name, lo, hi, next=paginator.at(page.next, lo)) for lo, hi in parts]
+        children = [Window(s.name, lo, hi, next=paginator.at(page.next, lo), until=end) for lo, hi in parts]
         run.windows.update((child.id, child) for child in children)
         run.windows_total += len(children)
         page.next = window.next = None

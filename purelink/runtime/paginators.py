@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from purelink.runtime.graphql import error_messages, throttle_wait
+from purelink.runtime.numbered import more_pages, number
 
 if TYPE_CHECKING:  # annotations only: code generation reads these classes without sending requests
     import httpx
@@ -239,6 +240,10 @@ class NumberedPagination(Paginator):
     def at(self, request: PageRequest, position: int) -> PageRequest:
         return PageRequest(request.url, {**request.params, self.position_param: position})
 
+    def step(self, request: PageRequest, records: list) -> int:
+        """How far the position moves from this page to the next."""
+        return 1
+
     def spread(self, request: PageRequest, body: Any) -> tuple[int, int, int] | None:
         """(position of the next page, position past the last one, step) when this page tells how
         many there are, so that the rest can be fetched in parallel; None when it does not."""
@@ -279,10 +284,10 @@ class PageNumberPagination(NumberedPagination):
         size = self._size(request)
         pages_read = page - self.start + 1
         signals = self._signals(response, body)
-        total_pages = _number(dig(body, self.total_pages_path)) if self.total_pages_path else None
+        total_pages = number(dig(body, self.total_pages_path)) if self.total_pages_path else None
         if total_pages is not None:
             signals["total_pages"] = pages_read < total_pages
-        total = _number(dig(body, self.total_path)) if self.total_path else None
+        total = number(dig(body, self.total_path)) if self.total_path else None
         if total is not None and size:
             signals["total"] = pages_read * size < total
         if not more_pages(signals, records, size, warn):
@@ -295,9 +300,9 @@ class PageNumberPagination(NumberedPagination):
 
     def spread(self, request, body):
         size = self._size(request)
-        pages = _number(dig(body, self.total_pages_path)) if self.total_pages_path else None
+        pages = number(dig(body, self.total_pages_path)) if self.total_pages_path else None
         if pages is None and self.total_path and size:
-            total = _number(dig(body, self.total_path))
+            total = number(dig(body, self.total_path))
             pages = -(-total // size) if total is not None else None
         if pages is None:
             return None
@@ -335,7 +340,7 @@ class OffsetPagination(NumberedPagination):
         capped = start == 0 and size and 0 < len(records) < size and self.limit_param
         offset = start + (len(records) if capped else (size or len(records)))
         signals = self._signals(response, body)
-        total = _number(dig(body, self.total_path)) if self.total_path else None
+        total = number(dig(body, self.total_path)) if self.total_path else None
         if total is not None:
             signals["total"] = offset < total
         if not more_pages(signals, records, None if capped else size, warn):
@@ -353,45 +358,18 @@ class OffsetPagination(NumberedPagination):
     def position_param(self) -> str:
         return self.offset_param
 
+    def step(self, request, records):
+        return self._size(request) or len(records)
+
     def spread(self, request, body):
         size = self._size(request)
-        total = _number(dig(body, self.total_path)) if self.total_path else None
+        total = number(dig(body, self.total_path)) if self.total_path else None
         if total is None or not size:
             return None
         return self.position(request) + size, total, size
 
     def describe(self) -> str:
         return f"offset ({self.offset_param})"
-
-
-def _number(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
-
-
-def more_pages(signals: dict[str, bool], records: list, size: int | None, warn) -> bool:
-    """Whether a numbered list goes on, from the signals the API gave.
-
-    A short page is not an end: APIs filter pages server-side (GitHub does). The list ends when the
-    API says so (a total reached, no next link, has_more false) or, with no signal, on an empty page;
-    when signals disagree it goes on while any says more, and the user is told which disagreed.
-    """
-    if warn is not None and len(set(signals.values())) > 1:
-        said = ", ".join(f"{name} says {'more' if more else 'done'}" for name, more in signals.items())
-        warn("signals", f"the API's paging signals disagree ({said}): reading on while any says more")
-    if not records:
-        if warn is not None and any(signals.values()):
-            warn("empty", "an empty page arrived while the API said more would come: stopping there")
-        return False
-    if signals:
-        more = any(signals.values())
-        if more and warn is not None and size and len(records) < size:
-            warn("short", f"a page held {len(records)} of {size} records while the API says more "
-                          f"would come: reading on")
-        return more
-    return True
 
 
 STYLES: dict[str, type[Paginator]] = {

@@ -118,6 +118,7 @@ class Window:
     # query): without a stop, the run would never end, or end with the records it skipped unread.
     requested: set = field(default_factory=set, repr=False)
     empty_retries: int = 0
+    until: int | None = None  # a range of a numbered list: where the list ended when its pages were counted
 
     @property
     def key(self) -> str:
@@ -151,16 +152,36 @@ class Window:
                             "circle, so it stopped here", _described(nxt))
         self.next = nxt
 
+    def next_in_list(self, paginator, request: PageRequest, records: list, nxt: PageRequest | None,
+                     notes: list) -> PageRequest | None:
+        """The page after `request` in one of the ranges a numbered list was cut into: none at the
+        range's end (there the next range begins). A page holding records that says the list ends
+        short of where its count put the end when the ranges were cut is not believed (a stale
+        count, a cache: ending there left the rest unread); pages past a real end come back empty."""
+        end = self.hi if self.hi is not None else self.until
+        if nxt is None and records and end is not None:
+            at = paginator.position(request)
+            following = paginator.at(request, at + paginator.step(request, records))
+            if paginator.position(following) < end:
+                said = (f"a page ({paginator.position_param}={at}) said the list ended, though its count put the end "
+                        f"at {end}: reading on while pages hold records")
+                notes.append(("ended early", said))
+                nxt = following
+        if nxt is not None and self.hi is not None and paginator.position(nxt) >= self.hi:
+            return None
+        return nxt
+
     def to_state(self) -> dict:
         return {"lo": self.lo, "hi": self.hi, "position": self.position, "max_cursor": self.max_cursor,
-                "next": self.next.to_state() if self.next else None}
+                "next": self.next.to_state() if self.next else None,
+                **({"until": self.until} if self.until is not None else {})}
 
     @classmethod
     def from_state(cls, stream: str, key: str, state: dict) -> Window:
         nxt = state.get("next")
         return cls(stream=stream, lo=state.get("lo"), hi=state.get("hi"), position=state.get("position"),
                    max_cursor=state.get("max_cursor"), id=key.split(":", 1)[1],
-                   next=PageRequest.from_state(nxt) if nxt else None)
+                   next=PageRequest.from_state(nxt) if nxt else None, until=state.get("until"))
 
     def read(self, times: list[int]) -> int:
         """A page of records at `times` (unix seconds, newest first paging) was read: move the

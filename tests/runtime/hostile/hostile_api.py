@@ -49,6 +49,8 @@ class Switches:
     garbled_first: bool = False  # each request's first attempt: gzip announced, bytes that are no gzip stream
     limit_cap: int = 0  # numbered lists serve at most this many records a page, whatever the limit asked
     stuck_cursor: bool = False  # the cursor list serves its 2nd page again for any starting_after past it
+    stale_count: int = 0  # after the first numbered page, total and has_more count this many records; all are served
+    cut_to: int = 0  # after the first numbered page, the list holds this many records (the rest deleted upstream)
 
 
 @dataclass
@@ -74,6 +76,7 @@ class HostileApi:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._lockout_from: float | None = None
         self._emptied = 0
+        self._counted: set[str] = set()  # routes that served a page: `stale_count` and `cut_to` apply from now on
 
     def start(self) -> None:
         self._thread.start()
@@ -135,7 +138,7 @@ class HostileApi:
         """id -> record a faithful client loads from that endpoint."""
         dead = self.dead(numbered)
         return {r["id"]: r for pos, r in enumerate(self.records())
-                if pos not in dead and (not numbered or self.visible(pos))}
+                if pos not in dead and (not numbered or self.visible(pos)) and pos < (self.switches.cut_to or self.n)}
 
     # -- serving ----------------------------------------------------------------------------
     def _page(self, route: str, q: dict) -> tuple[dict, list]:
@@ -151,6 +154,10 @@ class HostileApi:
                 self.log.cursorless_last += 1
             return {"object": "list", "data": page, "has_more": len(rest) > size}, page
         size = int(q.get("per_page", q.get("limit", 50)))
+        n, counted = self.n, route in self._counted
+        self._counted.add(route)
+        if counted and self.switches.cut_to:
+            n, entries = self.switches.cut_to, entries[:self.switches.cut_to]
         size = min(size, self.switches.limit_cap or size)  # the API's own maximum wins over the client's ask
         start = (int(q["page"]) - 1) * size if route == "pages" else int(q.get("offset", 0))
         if q.get("page", q.get("offset")) == str(self.switches.repeat_at):
@@ -159,11 +166,12 @@ class HostileApi:
         if q.get("page", q.get("offset")) == str(self.switches.empty_at) and self._emptied < self.switches.empty_times:
             self._emptied += 1
             page = []  # a glitch of the API's: the page is there, this answer just holds none of it
-        pages = math.ceil(self.n / size) - (1 if self.switches.disagree else 0)
-        more = start + size < self.n
+        n = self.switches.stale_count if counted and self.switches.stale_count else n
+        pages = math.ceil(n / size) - (1 if self.switches.disagree else 0)
+        more = start + size < n
         if route == "pages":
             return {"data": page, "total_pages": pages, "has_more": more}, page
-        return {"data": page, "total": pages * size if self.switches.disagree else self.n,
+        return {"data": page, "total": pages * size if self.switches.disagree else n,
                 "has_more": more}, page
 
     def _fault(self, key: str, seq: int) -> tuple | None:

@@ -85,3 +85,33 @@ def test_an_api_that_serves_fewer_records_a_page_than_asked_loses_none(hostile, 
         assert all(ws.loaded(table)[i]["name"] == truth[i]["name"] for i in truth)
     capped = [w for w in run.of("warning") if "the first page held 20 of 50 records" in w["message"]]
     assert [w["stream"] for w in capped] == ["offset_items"] and "page_size to 20" in capped[0]["message"]
+
+
+def test_a_count_that_shrinks_mid_run_does_not_end_a_list_whose_pages_are_full(hostile, workspace):
+    # The first page says 300 records; every later page counts 120 (a stale count, a cache), while
+    # the API still serves all 300. Ending at the count lost 180 records with a clean success.
+    api = hostile(300, stale_count=120)
+    ws = workspace(api, ["offset_items", "page_items"])
+    run = ws.run()
+    assert run.code == 0, run.output[-3000:]
+    truth = api.truth(numbered=True)
+    for table in ("offset_items", "page_items"):
+        assert ws.query(f"SELECT count(*), count(DISTINCT id) FROM hostile.{table}")[0] == (300, 300)
+        loaded = ws.loaded(table)
+        assert loaded.keys() == truth.keys() and all(loaded[i]["email"] == truth[i]["email"] for i in truth)
+    early = [w for w in run.of("warning") if "said the list ended" in w["message"]]
+    assert sorted(w["stream"] for w in early) == ["offset_items", "page_items"], run.of("warning")
+
+
+def test_a_list_that_really_shrinks_mid_run_ends_where_its_records_end(hostile, workspace):
+    # Records deleted upstream once the first page was read: the ranges planned from the first
+    # count find empty pages past the new end, which end them (no failure, nothing invented).
+    api = hostile(300, cut_to=170)
+    ws = workspace(api, ["offset_items", "page_items"])
+    run = ws.run()
+    assert run.code == 0, run.output[-3000:]
+    truth = api.truth(numbered=True)
+    assert len(truth) == 170
+    for table in ("offset_items", "page_items"):
+        assert ws.query(f"SELECT count(*), count(DISTINCT id) FROM hostile.{table}")[0] == (170, 170)
+        assert ws.loaded(table).keys() == truth.keys()
