@@ -20,6 +20,7 @@ from typing import Any
 from purelink.runtime.events import Rate
 from purelink.runtime.lean import httpx
 from purelink.runtime.net import foreign_host
+from purelink.runtime.records import loads
 from purelink.runtime.retry import RetryPolicy, why_no_answer
 
 CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)  # no connection made: the server never answered
@@ -89,7 +90,7 @@ def decode_json(response: httpx.Response) -> tuple[Any, bool]:
     except UnicodeDecodeError:
         text, suspect = content.decode(encoding, "surrogateescape"), True
     try:
-        body = json.loads(text)
+        body = loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"the body is not complete JSON ({exc.msg} at byte {exc.pos} of {len(content)})") from None
     return body, suspect or bool(SURROGATE_ESCAPE.search(text))

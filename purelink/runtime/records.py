@@ -7,6 +7,7 @@ with timestamptz (ISO 8601 strings) widening to varchar. Objects and arrays stay
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
+EXACT = 2**53  # integers a DOUBLE holds exactly: -EXACT..EXACT
+BEYOND = re.compile(r"\d[eE][+-]?\d{3}")  # a number with an exponent of 3 digits: perhaps past a double's range
 ORDER = {"null": 0, "boolean": 1, "bigint": 2, "double": 3, "varchar": 4, "json": 5}
 ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
 INT64 = (-(2**63), 2**63 - 1)
@@ -85,8 +88,24 @@ def widen(a: str, b: str) -> str:
     return a if ORDER[a] >= ORDER[b] else b
 
 
+def loads(text: str) -> Any:
+    """JSON text as Python values. A number past a double's range (1e400, 1e-400) stays its text,
+    where json.loads reads infinity or zero."""
+    if BEYOND.search(text) is None:
+        return json.loads(text)
+    return json.loads(text, parse_float=_exact_float)
+
+
+def _exact_float(literal: str) -> float | str:
+    value = float(literal)
+    lost = math.isinf(value) or (value == 0 and re.search(r"[1-9]", re.split("[eE]", literal)[0]))
+    return literal if lost else value
+
+
 def infer_types(rows: Iterable[dict]) -> dict[str, str]:
-    """Column -> type over all rows, in first-seen column order."""
+    """Column -> type over all rows, in first-seen column order. A column of numbers holding an
+    integer a DOUBLE would round (past 2**53 either way) is text: every value exactly as sent."""
+    rows = rows if isinstance(rows, list) else list(rows)
     types: dict[str, str] = {}
     for row in rows:
         for key, value in row.items():
@@ -96,7 +115,15 @@ def infer_types(rows: Iterable[dict]) -> dict[str, str]:
             if kind == "json" or (kind == "varchar" and (value is None or type(value) is str)):
                 continue
             types[key] = widen(kind, value_type(value))
+    for key, kind in types.items():
+        if kind == "double" and any(beyond_double(row.get(key)) for row in rows):
+            types[key] = "varchar"
     return types
+
+
+def beyond_double(value: Any) -> bool:
+    """An integer a DOUBLE column would round."""
+    return type(value) is int and not -EXACT <= value <= EXACT
 
 
 #: `json.dumps(value, separators=(",", ":"), ensure_ascii=False)`, without building an encoder per value

@@ -29,38 +29,27 @@ from purelink.runtime.destinations.duckdb_connection import (
     compact,
     connect,
     limit_memory,
+    prepare,
     unlimit_memory,
 )
 from purelink.runtime.destinations.shaping import (
     coalesce,
     epoch_using,
+    exact_widening,
     fold_case,
+    numbers_as_sent,
     quote,
     refresh_changes,
     widening_cast,
 )
 from purelink.runtime.destinations.staged_refresh import DuckDBStagedRefresh
 from purelink.runtime.errors import RuntimeFailure
-from purelink.runtime.records import widen
+from purelink.runtime.records import EXACT, widen
 
 SQL_TYPES = {"boolean": "BOOLEAN", "bigint": "BIGINT", "double": "DOUBLE", "varchar": "VARCHAR",
              "json": "JSON", "timestamptz": "TIMESTAMPTZ", "null": "VARCHAR"}
 LOGICAL = {v: k for k, v in SQL_TYPES.items() if k != "null"}
 LOGICAL["TIMESTAMP WITH TIME ZONE"] = "timestamptz"  # how duckdb_columns() spells it
-
-def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the bookkeeping tables, and add the columns a file from an older version lacks."""
-    for statement in bookkeeping.ddl("duckdb"):
-        con.execute(statement)
-    found: dict[str, set[str]] = {}
-    for table, column in con.execute(
-            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = ?", [bookkeeping.SCHEMA]).fetchall():
-        found.setdefault(table, set()).add(column)
-    for table in bookkeeping.TABLES:
-        for statement in bookkeeping.upgrade("duckdb", table, found.get(table, set())):
-            con.execute(statement)
-
 
 class DuckDBDestination(DuckDBStagedRefresh, Destination):
     """Loads into a DuckDB file; one schema per source, one table per stream.
@@ -261,7 +250,7 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
             self._columns[key] = {name: LOGICAL.get(kind, "varchar") for name, kind in rows}
         return self._columns[key]
 
-    def _evolve(self, batch: Batch, types: dict[str, str]) -> list[SchemaChange]:
+    def _evolve(self, batch: Batch, types: dict[str, str], data: pa.Table) -> list[SchemaChange]:
         """Create the table, add new columns, widen changed ones; returns what changed."""
         s, t = batch.schema, batch.table
         target = self.target(s, t)
@@ -286,7 +275,10 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
                 existing[column] = kind
                 changes.append(SchemaChange(batch.stream, t, column, "migrated", "BIGINT", "TIMESTAMPTZ"))
                 continue
-            new = widen(old, kind)
+            if kind in (old, "null"):
+                continue
+            beyond = f"SELECT count(*) > 0 FROM {target} WHERE {quote(column)} NOT BETWEEN -{EXACT} AND {EXACT}"
+            new = exact_widening(old, kind, widen(old, kind), data.column(column), lambda q=beyond: bool(self._one(q)))
             if new == old:
                 continue
             first_values = old == "varchar" and self._all_null(target, column)
@@ -307,8 +299,10 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         batch.rows = fold_case(batch.rows, self._table_columns(batch.schema, batch.table))
         table, types = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at,
                                    airbyte=self.airbyte_metadata, generation=batch.generation, times=batch.times)
-        changes = self._evolve(batch, types)
+        changes = self._evolve(batch, types, table)
         columns = self._table_columns(batch.schema, batch.table)
+        table = numbers_as_sent(table, batch.rows, [c for c, k in types.items() if k in ("bigint", "double")
+                                                    and columns.get(c) == "varchar"])
         target = self.target(batch.schema, batch.table)
         # Columns of the table this batch does not carry (the recipe selects fewer now): a merged
         # row keeps its old values there instead of turning NULL.

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import duckdb
 
+from purelink.runtime import bookkeeping
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 
 MEMORY_LIMIT_ENV = "PURELINK_DUCKDB_MEMORY_LIMIT"
@@ -178,3 +179,17 @@ class LogWatch:
         size, before = self.size(), self.seen
         self.seen = size
         return size >= RECYCLE_LOG_BYTES or size < before
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the bookkeeping tables, and add the columns a file from an older version lacks."""
+    for statement in bookkeeping.ddl("duckdb"):
+        con.execute(statement)
+    found: dict[str, set[str]] = {}
+    for table, column in con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = ?", [bookkeeping.SCHEMA]).fetchall():
+        found.setdefault(table, set()).add(column)
+    for table in bookkeeping.TABLES:
+        for statement in bookkeeping.upgrade("duckdb", table, found.get(table, set())):
+            con.execute(statement)

@@ -36,9 +36,10 @@ from purelink.runtime.destinations.base import (
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
 from purelink.runtime.destinations.pg_migrate import epoch_using, migrate
 from purelink.runtime.destinations.pg_sizes import PostgresSizes
+from purelink.runtime.destinations.shaping import exact_widening
 from purelink.runtime.destinations.staged_refresh import PostgresStagedRefresh
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
-from purelink.runtime.records import widen
+from purelink.runtime.records import EXACT, widen
 
 LOGICAL_PG = {"boolean": "boolean", "bigint": "bigint", "double": "double precision", "varchar": "text",
               "json": "jsonb", "timestamptz": "timestamptz", "null": "text"}
@@ -232,8 +233,12 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
             meta.update(META_AIRBYTE)
         return {name: LOGICAL_PG[kind] for name, kind in meta.items()}
 
+    def _true(self, sql: str) -> bool:
+        self.cur.execute(sql)
+        return bool(self.cur.fetchone()[0])
+
     def _declare(self, batch: Batch, types: dict[str, str], logical: dict[str, str] | None, *,
-                 replacing: bool = False) -> list[SchemaChange]:
+                 replacing: bool = False, data: pa.Table | None = None) -> list[SchemaChange]:
         """Create the target, add missing columns, widen API-record columns, migrate columns an
         earlier version mangled (`pg_migrate`); returns the changes."""
         target = pg.qualified(self.schema, batch.table)
@@ -259,7 +264,9 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
                 self.cur.execute(f"ALTER TABLE {target} ALTER COLUMN {pg.quote(column)} TYPE {kind} USING {using}")
                 changes.append(SchemaChange(batch.stream, batch.table, column, "migrated", old, kind))
             elif logical and column in logical and old in PG_LOGICAL:
-                new = widen(PG_LOGICAL[old], logical[column])
+                beyond = f"SELECT EXISTS (SELECT FROM {target} WHERE {pg.quote(column)} NOT BETWEEN -{EXACT} AND {EXACT})"
+                new = exact_widening(PG_LOGICAL[old], logical[column], widen(PG_LOGICAL[old], logical[column]),
+                                     None if data is None else data.column(column), lambda q=beyond: self._true(q))
                 if new != PG_LOGICAL[old] and logical[column] != "null":
                     kind = LOGICAL_PG[new]
                     using = f"to_jsonb({pg.quote(column)})" if kind == "jsonb" else f"{pg.quote(column)}::{kind}"
@@ -274,7 +281,7 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
         meta = set(META_PURELINK)
         table = table.select([c for c in table.column_names if c not in meta])
         logical = {c: k for c, k in logical.items() if c not in meta}
-        changes = self._declare(batch, {c: LOGICAL_PG[k] for c, k in logical.items()}, logical)
+        changes = self._declare(batch, {c: LOGICAL_PG[k] for c, k in logical.items()}, logical, data=table)
         self._merge(batch, table, run_id=run_id, extracted_at=extracted_at)
         return changes
 

@@ -3,12 +3,15 @@ folded to the table's spelling, and the cast that rewrites loaded values when a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pyarrow as pa
 
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.destinations.base import Batch, SchemaChange
 from purelink.runtime.formats import UNITS, max_value
-from purelink.runtime.records import dedupe, widen
+from purelink.runtime.records import EXACT, dedupe, widen
 
 
 def quote(name: str) -> str:
@@ -31,6 +34,31 @@ def widening_cast(column: str, old: str, new: str) -> str:
         value = ISO_UTC.format(value)
         return f" USING to_json({value})" if new == "json" else f" USING {value}"
     return f" USING to_json({value})" if new == "json" else ""
+
+
+def exact_widening(old: str, kind: str, new: str, arriving: Any, stored_beyond: Callable[[], bool]) -> str:
+    """`new`, or text where a DOUBLE would round integers past 2**53 of the column, those stored
+    (`stored_beyond()`) or those `arriving` (an Arrow column): a float among large integers keeps
+    every value exactly as the API sent it."""
+    if new != "double" or "bigint" not in (old, kind):
+        return new
+    if kind == "bigint":
+        import pyarrow.compute as pc
+
+        extremes = pc.min_max(arriving)
+        low, high = extremes["min"].as_py(), extremes["max"].as_py()
+        if low is not None and (low < -EXACT or high > EXACT):
+            return "varchar"
+    return "varchar" if old == "bigint" and stored_beyond() else new
+
+
+def numbers_as_sent(table: pa.Table, rows: list[dict], columns: list[str]) -> pa.Table:
+    """`table` whose `columns`, numbers going into text columns, hold each value's own text (`2`,
+    where the DOUBLE the batch was typed as would read `2.0`)."""
+    for column in columns:
+        values = pa.array([None if (v := row.get(column)) is None else str(v) for row in rows], pa.string())
+        table = table.set_column(table.schema.get_field_index(column), column, values)
+    return table
 
 
 def epoch_using(batch: Batch, column: str, old: str, new: str) -> str | None:

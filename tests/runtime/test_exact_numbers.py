@@ -1,0 +1,135 @@
+"""Numbers land as the API wrote them, over real HTTP into DuckDB: integers past 2**53 in a
+column that also holds floats are not rounded (a DOUBLE would turn 9007199254740993 into
+...992), whether they meet on one page, or the floats arrive after the integers were stored, or
+the integers after the floats; a number past a double's range (1e400, 1e-400) is not read as
+infinity or zero. Such a column is text, every value exactly as sent, with the widening named."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import duckdb
+import pytest
+
+from purelink.runtime import RestSource, SinglePage, Stream
+from purelink.runtime.destinations.duckdb import DuckDBDestination
+from purelink.runtime.pipeline import run
+
+# The bodies are written by hand: the literals are the truth the table is compared with.
+BODIES = {
+    "/together": '{"data": [{"id": 1, "amount": 0.25}, {"id": 2, "amount": 9007199254740993},'
+                 ' {"id": 3, "amount": -12345678901234567}, {"id": 4, "amount": null}]}',
+    "/ints": '{"data": [{"id": 1, "amount": 9007199254740993}, {"id": 2, "amount": 7}]}',
+    "/floats": '{"data": [{"id": 3, "amount": 1.5}, {"id": 4, "amount": 2}]}',
+    "/small_floats": '{"data": [{"id": 1, "amount": 0.5}]}',
+    "/big_ints": '{"data": [{"id": 2, "amount": 18014398509481985}, {"id": 3, "amount": 3}]}',
+    "/beyond": '{"data": [{"id": 1, "huge": 1e400, "tiny": 1e-400, "plain": 2.5e10},'
+               ' {"id": 2, "huge": 3.5, "tiny": 0.0, "plain": 1E+2}]}',
+}
+
+
+@pytest.fixture
+def api():
+    """Serves at /items the body named by the last load (one source table throughout)."""
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = BODIES[serving[0]].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    serving = [""]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", serving
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def load(api, body: str, db) -> dict:
+    base, serving = api
+    serving[0] = body
+    source = RestSource(name="numbers", base_url=base, paginator=SinglePage(), records_path="data")
+    finished = run(source, [Stream("items", path="/items")], pipeline="numbers", destination=DuckDBDestination(db))
+    assert finished["status"] == "success", finished
+    return finished
+
+
+def landed(db, columns: str = "amount") -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(f"SELECT id, {columns} FROM numbers.items ORDER BY id").fetchall()
+    finally:
+        con.close()
+
+
+def column_type(db, column: str) -> str:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT data_type FROM duckdb_columns() WHERE table_name = 'items' "
+                           "AND column_name = ?", [column]).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_large_integers_and_floats_on_one_page_keep_every_digit(api, tmp_path):
+    db = tmp_path / "n.duckdb"
+    load(api, "/together", db)
+    assert column_type(db, "amount") == "VARCHAR"
+    assert landed(db) == [(1, "0.25"), (2, "9007199254740993"), (3, "-12345678901234567"), (4, None)]
+
+
+def test_floats_arriving_after_large_integers_were_stored_do_not_round_them(api, tmp_path):
+    db = tmp_path / "n.duckdb"
+    load(api, "/ints", db)
+    assert column_type(db, "amount") == "BIGINT"
+    finished = load(api, "/floats", db)
+    assert landed(db) == [(1, "9007199254740993"), (2, "7"), (3, "1.5"), (4, "2")]
+    assert finished["schema_changes"] == 1 and column_type(db, "amount") == "VARCHAR"  # the widening is named
+
+
+def test_large_integers_arriving_in_a_float_column_keep_every_digit(api, tmp_path):
+    db = tmp_path / "n.duckdb"
+    load(api, "/small_floats", db)
+    assert column_type(db, "amount") == "DOUBLE"
+    load(api, "/big_ints", db)
+    assert column_type(db, "amount") == "VARCHAR"
+    assert landed(db) == [(1, "0.5"), (2, "18014398509481985"), (3, "3")]
+
+
+def test_small_integers_and_floats_still_make_a_double_column(api, tmp_path):
+    db = tmp_path / "n.duckdb"
+    load(api, "/ints", tmp_path / "other.duckdb")
+    load(api, "/floats", db)
+    assert column_type(db, "amount") == "DOUBLE" and landed(db) == [(3, 1.5), (4, 2.0)]
+
+
+def test_numbers_past_a_doubles_range_are_not_read_as_infinity_or_zero(api, tmp_path):
+    db = tmp_path / "n.duckdb"
+    load(api, "/beyond", db)
+    assert landed(db, "huge, tiny, plain") == [(1, "1e400", "1e-400", 25000000000.0), (2, "3.5", "0.0", 100.0)]
+    assert column_type(db, "plain") == "DOUBLE"
+
+
+def test_the_postgres_warehouse_keeps_every_digit_too(api, postgres, secrets_env):
+    from purelink.runtime.destinations.postgres import PostgresDestination
+
+    for first, then, want in (("/ints", "/floats", ["9007199254740993", "7", "1.5", "2"]),
+                              ("/small_floats", "/big_ints", ["0.5", "18014398509481985", "3"])):
+        warehouse = postgres.create_database("exact" + first.strip("/"))
+        for body in (first, then):
+            base, serving = api
+            serving[0] = body
+            source = RestSource(name="numbers", base_url=base, paginator=SinglePage(), records_path="data")
+            finished = run(source, [Stream("items", path="/items")], pipeline="numbers",
+                           destination=PostgresDestination(postgres.url(warehouse), schema="numbers"))
+            assert finished["status"] == "success", finished
+        assert [r[0] for r in postgres.query(warehouse, "SELECT amount FROM numbers.items ORDER BY id")] == want
+        assert postgres.query(warehouse, "SELECT data_type FROM information_schema.columns WHERE table_name = "
+                                         "'items' AND column_name = 'amount'") == [("text",)]
