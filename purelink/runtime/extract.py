@@ -21,8 +21,8 @@ from purelink.runtime.destinations.base import Batch, Claim, Destination, genera
 from purelink.runtime.estimate import Estimating
 from purelink.runtime.formats import apply_formats
 from purelink.runtime.http import BadBody, HttpClient, HttpError, Stopped
-from purelink.runtime.pages import Page, PageBatch, StreamRun, tail_without_cursor
-from purelink.runtime.paginators import PageError, PageRequest, dig
+from purelink.runtime.pages import Page, PageBatch, StreamRun, records_of, tail_without_cursor
+from purelink.runtime.paginators import PageError, PageRequest
 from purelink.runtime.records import dedupe, select
 from purelink.runtime.refresh import StagedRefresh
 from purelink.runtime.sources.rest import RestSource, Stream
@@ -129,9 +129,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         paginator = self._paginator(stream)
         response, body, suspect = paginator.fetch(self.client, request)
         path = stream.records_path if stream.records_path is not None else self.source.records_path
-        records = dig(body, path)
-        if not isinstance(records, list):
-            raise PageError(f"the page has no list of records at {path or 'the top level'!r}", str(response.url))
+        records = records_of(response, body, path)
         notes: list = []
         nxt = paginator.next(request, response, body, records,
                              warn=lambda kind, message: notes.append((kind, message)))

@@ -80,6 +80,8 @@ def decode_json(response: httpx.Response) -> tuple[Any, bool]:
     JSON at all.
     """
     content = response.content
+    if response.status_code == 204 and not content.strip():
+        return None, False  # No Content: an empty answer, not a broken one
     kind = response.headers.get("content-type", "").lower()
     if "html" in kind or content.lstrip()[:1] == b"<":
         raise ValueError("an HTML page instead of JSON")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from purelink.runtime.destinations.base import Batch
-from purelink.runtime.paginators import PageRequest, dig
+from purelink.runtime.paginators import PageError, PageRequest, dig
 from purelink.runtime.records import has_path, paths
 from purelink.runtime.sources.rest import Stream
 from purelink.runtime.windows import Progress, Window
@@ -101,3 +101,14 @@ def tail_without_cursor(paginator: Any, key: tuple[str, ...], page: Page) -> fro
         if isinstance(record, dict):
             tail.append(tuple(record.get(k) for k in key))
     return frozenset(tail)
+
+
+def records_of(response: Any, body: Any, path: str | None) -> list:
+    """The page's list of records at `path`. An API answering an empty range with `null` there
+    (`{"data": null}`) or with 204 No Content has none; a body without the field is no page."""
+    records = dig(body, path)
+    if isinstance(records, list):
+        return records
+    if (records is None and path and has_path(body, path)) or (body is None and response.status_code == 204):
+        return []
+    raise PageError(f"the page has no list of records at {path or 'the top level'!r}", str(response.url))

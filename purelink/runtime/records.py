@@ -127,21 +127,21 @@ def beyond_double(value: Any) -> bool:
 
 
 #: `json.dumps(value, separators=(",", ":"), ensure_ascii=False)`, without building an encoder per value
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+json_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _convert(value: Any, kind: str) -> Any:
     if value is None:
         return None
     if kind == "json":
-        return _dumps(value)
+        return json_text(value)
     if kind in ("varchar", "timestamptz"):
         if isinstance(value, str):
             return value
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, (dict, list)):
-            return _dumps(value)
+            return json_text(value)
         return str(value)
     if kind == "double":
         return float(value)
@@ -167,7 +167,7 @@ def to_arrow(rows: Sequence[dict], types: dict[str, str]) -> pa.Table:
     for name, kind in types.items():
         values = [row.get(name) for row in rows]
         if kind == "json":
-            values = [None if v is None else _dumps(v) for v in values]
+            values = [None if v is None else json_text(v) for v in values]
         elif any(v is not None and type(v) is not NATIVE[kind] for v in values):
             values = [_convert(v, kind) for v in values]  # mixed (an int in a double column): converted one by one
         arrays.append(pa.array(values, type=arrow[kind]))

@@ -44,6 +44,11 @@ def server():
                 after = int(self.path.split("after=")[1].split("&")[0]) if "after=" in self.path else 0
                 return self._json({"data": [{"id": after * 10 + i} for i in range(10)],
                                    "paging": {"next": str(after + 1) if after < 2 else None}})
+            if self.path.startswith(("/null", "/nocontent", "/nodata")) and page == 2:
+                if self.path.startswith("/nocontent"):  # an empty range answered 204 No Content
+                    self.send_response(204)
+                    return self.end_headers()
+                return self._json({"data": None} if self.path.startswith("/null") else {"error": "gone"})
             port = self.server.server_address[1]
             host = "localhost" if self.path.startswith("/foreign") and page == 2 else "127.0.0.1"
             after = page if self.path.startswith("/self") else (1 if page == 3 else page + 1)
@@ -175,3 +180,16 @@ def test_a_body_in_the_charset_it_declares_lands_as_sent(server, tmp_path, monke
 
     rows = duckdb_rows(tmp_path / "g.duckdb", "SELECT id, city FROM guard.items ORDER BY id")
     assert rows == [(r["id"], r["city"]) for r in LATIN1]
+
+
+@pytest.mark.parametrize("path", ["/null", "/nocontent"])
+def test_an_empty_page_answered_with_null_or_no_content_ends_the_list(server, tmp_path, monkeypatch, path):
+    # {"data": null} or 204 for a range with no records failed the stream on every run, so its
+    # first sync never finished; a body without the list at all is still no page.
+    base, seen = server
+    finished = load(base, path, tmp_path, monkeypatch)
+    assert finished["status"] == "success", finished
+    assert finished["streams"]["items"]["records"] == 10 and pages(seen) == [1, 2]
+    finished = load(base, "/nodata", tmp_path, monkeypatch)
+    assert finished["status"] == "failed"
+    assert "no list of records at 'data'" in finished["streams"]["items"]["error"]

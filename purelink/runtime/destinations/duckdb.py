@@ -33,11 +33,11 @@ from purelink.runtime.destinations.duckdb_connection import (
     unlimit_memory,
 )
 from purelink.runtime.destinations.shaping import (
+    as_stored,
     coalesce,
     epoch_using,
     exact_widening,
     fold_case,
-    numbers_as_sent,
     quote,
     refresh_changes,
     widening_cast,
@@ -301,8 +301,7 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
                                    airbyte=self.airbyte_metadata, generation=batch.generation, times=batch.times)
         changes = self._evolve(batch, types, table)
         columns = self._table_columns(batch.schema, batch.table)
-        table = numbers_as_sent(table, batch.rows, [c for c, k in types.items() if k in ("bigint", "double")
-                                                    and columns.get(c) == "varchar"])
+        table = as_stored(table, batch.rows, types, columns)
         target = self.target(batch.schema, batch.table)
         # Columns of the table this batch does not carry (the recipe selects fewer now): a merged
         # row keeps its old values there instead of turning NULL.

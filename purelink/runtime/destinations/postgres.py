@@ -36,7 +36,7 @@ from purelink.runtime.destinations.base import (
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
 from purelink.runtime.destinations.pg_migrate import epoch_using, migrate
 from purelink.runtime.destinations.pg_sizes import PostgresSizes
-from purelink.runtime.destinations.shaping import exact_widening
+from purelink.runtime.destinations.shaping import as_stored, exact_widening
 from purelink.runtime.destinations.staged_refresh import PostgresStagedRefresh
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 from purelink.runtime.records import EXACT, widen
@@ -282,6 +282,8 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
         table = table.select([c for c in table.column_names if c not in meta])
         logical = {c: k for c, k in logical.items() if c not in meta}
         changes = self._declare(batch, {c: LOGICAL_PG[k] for c, k in logical.items()}, logical, data=table)
+        stored = {c: PG_LOGICAL.get(k, "") for c, k in self._table_columns(batch.table).items()}
+        table = as_stored(table, batch.rows, logical, stored)
         self._merge(batch, table, run_id=run_id, extracted_at=extracted_at)
         return changes
 

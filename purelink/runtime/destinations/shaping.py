@@ -11,7 +11,7 @@ import pyarrow as pa
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.destinations.base import Batch, SchemaChange
 from purelink.runtime.formats import UNITS, max_value
-from purelink.runtime.records import EXACT, dedupe, widen
+from purelink.runtime.records import EXACT, dedupe, json_text, widen
 
 
 def quote(name: str) -> str:
@@ -52,11 +52,21 @@ def exact_widening(old: str, kind: str, new: str, arriving: Any, stored_beyond: 
     return "varchar" if old == "bigint" and stored_beyond() else new
 
 
-def numbers_as_sent(table: pa.Table, rows: list[dict], columns: list[str]) -> pa.Table:
-    """`table` whose `columns`, numbers going into text columns, hold each value's own text (`2`,
-    where the DOUBLE the batch was typed as would read `2.0`)."""
-    for column in columns:
-        values = pa.array([None if (v := row.get(column)) is None else str(v) for row in rows], pa.string())
+def as_stored(table: pa.Table, rows: list[dict], types: dict[str, str], stored: dict[str, str]) -> pa.Table:
+    """`table` (a batch typed by its own values, `types`) with each column that goes into a column
+    of another kind (`stored`) holding the text that column keeps: a number going into text keeps
+    its own digits (`2`, where the batch's DOUBLE would read `2.0`); a string, number or boolean
+    going into JSON is that value as JSON (`"abc"`: the bare text would be parsed, `123` into a
+    number and `abc` into an error)."""
+    for column, kind in types.items():
+        into = stored.get(column)
+        if into == "json" and kind not in ("json", "null"):
+            encode = json_text
+        elif into == "varchar" and kind in ("bigint", "double"):
+            encode = str
+        else:
+            continue
+        values = pa.array([None if (v := row.get(column)) is None else encode(v) for row in rows], pa.string())
         table = table.set_column(table.schema.get_field_index(column), column, values)
     return table
 

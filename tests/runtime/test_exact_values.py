@@ -2,7 +2,9 @@
 column that also holds floats are not rounded (a DOUBLE would turn 9007199254740993 into
 ...992), whether they meet on one page, or the floats arrive after the integers were stored, or
 the integers after the floats; a number past a double's range (1e400, 1e-400) is not read as
-infinity or zero. Such a column is text, every value exactly as sent, with the widening named."""
+infinity or zero. Such a column is text, every value exactly as sent, with the widening named.
+Strings, numbers and booleans arriving in a column of objects (JSON) are those JSON values, not
+their bare text read as JSON (`"123"` a number, `"abc"` an error that failed the stream)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ BODIES = {
     "/floats": '{"data": [{"id": 3, "amount": 1.5}, {"id": 4, "amount": 2}]}',
     "/small_floats": '{"data": [{"id": 1, "amount": 0.5}]}',
     "/big_ints": '{"data": [{"id": 2, "amount": 18014398509481985}, {"id": 3, "amount": 3}]}',
+    "/objects": '{"data": [{"id": 1, "meta": {"a": 1}}, {"id": 2, "meta": [1, "x"]}]}',
+    "/scalars": '{"data": [{"id": 3, "meta": "abc"}, {"id": 4, "meta": "123"}, {"id": 5, "meta": "{\\"a\\": 1}"},'
+                ' {"id": 6, "meta": "null"}, {"id": 7, "meta": 5}, {"id": 8, "meta": true}, {"id": 9, "meta": null}]}',
     "/beyond": '{"data": [{"id": 1, "huge": 1e400, "tiny": 1e-400, "plain": 2.5e10},'
                ' {"id": 2, "huge": 3.5, "tiny": 0.0, "plain": 1E+2}]}',
 }
@@ -133,3 +138,12 @@ def test_the_postgres_warehouse_keeps_every_digit_too(api, postgres, secrets_env
         assert [r[0] for r in postgres.query(warehouse, "SELECT amount FROM numbers.items ORDER BY id")] == want
         assert postgres.query(warehouse, "SELECT data_type FROM information_schema.columns WHERE table_name = "
                                          "'items' AND column_name = 'amount'") == [("text",)]
+
+
+def test_strings_numbers_and_booleans_arriving_in_a_json_column_are_json_values(api, tmp_path):
+    db = tmp_path / "n.duckdb"
+    load(api, "/objects", db)
+    assert column_type(db, "meta") == "JSON"
+    load(api, "/scalars", db)
+    assert landed(db, "meta::VARCHAR") == [(1, '{"a":1}'), (2, '[1,"x"]'), (3, '"abc"'), (4, '"123"'),
+                                           (5, '"{\\"a\\": 1}"'), (6, '"null"'), (7, "5"), (8, "true"), (9, None)]
