@@ -70,6 +70,7 @@ def history_start(stream: str, start: Any) -> int:
 
 
 YEAR_S = 366 * 86400
+EMPTY_RUN = 25  # empty pages in a row that each name a next page: paging that never ends (an API that always says more)
 
 
 def to_unix(value: Any) -> int | None:
@@ -119,6 +120,7 @@ class Window:
     requested: set = field(default_factory=set, repr=False)
     empty_retries: int = 0
     until: int | None = None  # a range of a numbered list: where the list ended when its pages were counted
+    empty_run: int = 0  # empty pages in a row, each with a next page
 
     @property
     def key(self) -> str:
@@ -140,6 +142,10 @@ class Window:
             page.next = self.next = request
             page.notes[:] = [(k, m) for k, m in page.notes if k != "empty"]
             return
+        self.empty_run = 0 if records or nxt is None else self.empty_run + 1
+        if self.empty_run >= EMPTY_RUN:
+            raise PageError(f"the API answered {self.empty_run} empty pages in a row, each with a next page: "
+                            "stopped there, as its paging may never end", _described(request))
         self.requested.add(_fingerprint(request))
         keys = frozenset(key_of(r, key) for r in records if isinstance(r, dict)) if key else frozenset()
         here = _described(request) if keys else ""

@@ -53,6 +53,8 @@ def server():
             host = "localhost" if self.path.startswith("/foreign") and page == 2 else "127.0.0.1"
             after = page if self.path.startswith("/self") else (1 if page == 3 else page + 1)
             records = [{"id": page * 100 + i, "created": 1_790_000_000_000 + i} for i in range(10)]  # ms
+            if self.path.startswith("/endless"):  # records on page 1 only, and always a next page
+                after, records = page + 1, records if page == 1 else []
             body = json.dumps({"data": records}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -193,3 +195,13 @@ def test_an_empty_page_answered_with_null_or_no_content_ends_the_list(server, tm
     finished = load(base, "/nodata", tmp_path, monkeypatch)
     assert finished["status"] == "failed"
     assert "no list of records at 'data'" in finished["streams"]["items"]["error"]
+
+
+def test_empty_pages_that_always_name_a_next_page_stop_the_stream(server, tmp_path, monkeypatch):
+    # With a next link on every empty page the run asked for 1,700 pages in 90 s and never ended.
+    base, seen = server
+    finished = load(base, "/endless", tmp_path, monkeypatch)
+    stream = finished["streams"]["items"]
+    assert finished["status"] == "failed" and stream["records"] == 10, finished
+    assert "25 empty pages in a row, each with a next page" in stream["error"] and "/endless?page=26" in stream["error"]
+    assert len(seen) == 26
