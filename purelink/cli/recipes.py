@@ -184,6 +184,7 @@ def _settings(args, workspace, base: dict | None) -> dict:
     """The recipe's settings: `base` (the latest version's, with --update) with only the options
     given on this command line changed; without a base, the defaults for the rest."""
     from purelink.catalog.spec import get_spec
+    from purelink.runtime.records import clash, column_name
 
     data = base or {"name": args.name, "source": {}, "streams": [], "requirements": {}, "destination": {},
                     "executor": "auto"}
@@ -215,6 +216,14 @@ def _settings(args, workspace, base: dict | None) -> dict:
         raise RecipeError("--cursor is for database sources.",
                           f"{spec.title} streams are read incrementally by the time field their spec declares; "
                           "drop --cursor.")
+    if stray := [n for n in columns if n not in {s["name"] for s in data["streams"]}]:
+        raise RecipeError(f"--columns names {', '.join(stray)}, which is not among the recipe's streams.",
+                          f"Use one of: {', '.join(s['name'] for s in data['streams'])} (or add it to --streams).")
+    for name, chosen in columns.items():
+        if both := clash(chosen):
+            raise RecipeError(f"--columns {name}: {both[0]!r} and {both[1]!r} would be held by one column "
+                              f"({column_name(both[1])!r}), the second's values overwriting the first's.",
+                              "Keep one of them.")
     for stream in data["streams"]:
         if stream["name"] in columns:
             stream["columns"] = columns[stream["name"]]

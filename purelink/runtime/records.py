@@ -27,6 +27,16 @@ def column_name(path: str) -> str:
     return path.replace(".", "_")
 
 
+def clash(paths: Sequence[str]) -> tuple[str, str] | None:
+    """Two chosen fields one column would hold (`address.city` and `address_city`; `Email` and
+    `email`, as the database folds case), else None: the second's values would overwrite the first's."""
+    seen: dict[str, str] = {}
+    for path in paths:
+        if (first := seen.setdefault(column_name(path).lower(), path)) != path:
+            return first, path
+    return None
+
+
 def select(record: dict, columns: Sequence[str] | None) -> dict:
     """The chosen fields of a record; nested paths are read through objects."""
     if columns is None:
@@ -34,14 +44,19 @@ def select(record: dict, columns: Sequence[str] | None) -> dict:
     row = {}
     for path in columns:
         value: Any = record
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
+        if path in record:  # a field whose own name has a dot (`"props.plan": ...`)
+            value = record[path]
+        else:
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
         row[column_name(path)] = value
     return row
 
 
 def has_path(record: Any, path: str) -> bool:
     """Whether the record has the (dotted) field at all, null or not."""
+    if isinstance(record, dict) and path in record:
+        return True
     for part in path.split("."):
         if not isinstance(record, dict) or part not in record:
             return False

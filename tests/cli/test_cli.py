@@ -139,6 +139,10 @@ def test_a_changed_recipe_is_a_new_version(tmp_path, sandbox):
     (["recipes", "new", "x", "--source", "stripe", "--streams", "customers", "--history-start", "soon"],
      "history_start must be an ISO date"),
     (["inspect", "--tables"], "There is no database"),
+    (["recipes", "new", "x", "--source", "stripe", "--streams", "customers", "--columns", "charges:id"],
+     "--columns names charges, which is not among the recipe's streams"),
+    (["recipes", "new", "x", "--source", "stripe", "--streams", "customers", "--columns",
+      "customers:id,address.city,address_city"], "'address.city' and 'address_city' would be held by one column"),
 ])
 def test_user_mistakes_give_one_paragraph_and_no_traceback(tmp_path, args, message):
     proc = purelink(*args, cwd=tmp_path, check=False)

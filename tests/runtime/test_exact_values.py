@@ -29,6 +29,7 @@ BODIES = {
     "/objects": '{"data": [{"id": 1, "meta": {"a": 1}}, {"id": 2, "meta": [1, "x"]}]}',
     "/scalars": '{"data": [{"id": 3, "meta": "abc"}, {"id": 4, "meta": "123"}, {"id": 5, "meta": "{\\"a\\": 1}"},'
                 ' {"id": 6, "meta": "null"}, {"id": 7, "meta": 5}, {"id": 8, "meta": true}, {"id": 9, "meta": null}]}',
+    "/dotted": '{"data": [{"id": 1, "props.plan": "pro", "props": {"plan": "nested"}}, {"id": 2, "props.plan": null}]}',
     "/beyond": '{"data": [{"id": 1, "huge": 1e400, "tiny": 1e-400, "plain": 2.5e10},'
                ' {"id": 2, "huge": 3.5, "tiny": 0.0, "plain": 1E+2}]}',
 }
@@ -57,11 +58,12 @@ def api():
     httpd.server_close()
 
 
-def load(api, body: str, db) -> dict:
+def load(api, body: str, db, columns: list[str] | None = None) -> dict:
     base, serving = api
     serving[0] = body
     source = RestSource(name="numbers", base_url=base, paginator=SinglePage(), records_path="data")
-    finished = run(source, [Stream("items", path="/items")], pipeline="numbers", destination=DuckDBDestination(db))
+    finished = run(source, [Stream("items", path="/items", columns=columns)], pipeline="numbers",
+                   destination=DuckDBDestination(db))
     assert finished["status"] == "success", finished
     return finished
 
@@ -147,3 +149,20 @@ def test_strings_numbers_and_booleans_arriving_in_a_json_column_are_json_values(
     load(api, "/scalars", db)
     assert landed(db, "meta::VARCHAR") == [(1, '{"a":1}'), (2, '[1,"x"]'), (3, '"abc"'), (4, '"123"'),
                                            (5, '"{\\"a\\": 1}"'), (6, '"null"'), (7, "5"), (8, "true"), (9, None)]
+
+
+def test_a_chosen_field_whose_own_name_has_a_dot_is_read(api, tmp_path):
+    # `props.plan` was read as the path props -> plan only: NULLs, and a warning asking whether the
+    # user meant 'props.plan'. The field of that very name comes first.
+    db = tmp_path / "n.duckdb"
+    finished = load(api, "/dotted", db, columns=["id", "props.plan"])
+    assert finished["warnings"] == 0, finished
+    assert landed(db, "props_plan") == [(1, "pro"), (2, None)]
+
+
+def test_two_chosen_fields_one_column_would_hold_are_refused_before_a_request():
+    from purelink.runtime.errors import RuntimeFailure
+
+    with pytest.raises(RuntimeFailure, match="'address.city' and 'address_City', which one column") as refused:
+        Stream("items", path="/items", columns=["id", "address.city", "address_City"])
+    assert "Keep one of them" in refused.value.guidance

@@ -7,8 +7,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from purelink.runtime.auth import NoAuth
+from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.formats import time_columns
 from purelink.runtime.paginators import CursorPagination, Paginator
+from purelink.runtime.records import clash, column_name
 from purelink.runtime.validate import Validation
 from purelink.runtime.windows import TimeFilter
 
@@ -40,6 +42,13 @@ class Stream:
     max_bad_share: float = 0.05
     table: str | None = None
     paginator: Paginator | None = None
+
+    def __post_init__(self) -> None:
+        if self.columns and (both := clash(self.columns)):
+            raise RuntimeFailure(f"Stream {self.name!r} chooses the fields {both[0]!r} and {both[1]!r}, which one column "
+                                 f"({column_name(both[1])!r}) would hold: the second's values would overwrite the first's.",
+                                 "Keep one of them in the stream's columns (`purelink recipes new NAME --update "
+                                 f"--columns {self.name}:...`).")
 
     @property
     def key(self) -> tuple[str, ...]:
