@@ -196,7 +196,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
                 except Stopped:
                     continue  # never sent: the window's saved request is where a later run resumes
                 except Exception as exc:  # noqa: BLE001 - whatever one stream meets stops that stream only
-                    self._fail(run, exc)
+                    self._fail(run, exc, resumed=window.resumed and not window.pages)
                     continue
                 for kind, message in page.notes:
                     self._paging_warning(run, kind, message)
@@ -366,7 +366,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         self.warnings += 1
         self.emit("warning", message=message, stream=stream)
 
-    def _fail(self, run: StreamRun, exc: Exception) -> None:
+    def _fail(self, run: StreamRun, exc: Exception, resumed: bool = False) -> None:
         """Stop this stream with its cause; a page that could not be read is kept as a dead letter."""
         if run.status == "failed":  # other windows of a dead API fail alike: say it once per stream
             return
@@ -375,7 +375,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         run.cause = cause_of(exc, stream=run.stream.name)
         if isinstance(exc, (BadBody, PageError, HttpError)):  # what the API did, in the user's words
             run.cause["message"], run.cause["guidance"] = describe_failure(
-                exc, run.stream.name, secret_names(self.source.auth))
+                exc, run.stream.name, secret_names(self.source.auth), resumed=resumed)
         run.error, run.guidance = run.cause["message"], run.cause["guidance"]
         if isinstance(exc, (BadBody, PageError)) or (isinstance(exc, HttpError) and exc.status >= 500):
             self._dead_page(run, exc)  # a page the retries could not get: kept with its URL

@@ -11,9 +11,10 @@ from purelink.runtime.paginators import PageError
 
 
 def describe_failure(exc: BadBody | PageError | HttpError, stream: str,
-                     secrets: tuple[str, ...] = ()) -> tuple[str, str]:
+                     secrets: tuple[str, ...] = (), resumed: bool = False) -> tuple[str, str]:
     """(message, guidance) for what the API did that stopped `stream`; every other failure is
-    described by `purelink.runtime.causes.cause_of`."""
+    described by `purelink.runtime.causes.cause_of`. `resumed`: the request refused was the one an
+    earlier run stopped at."""
     if isinstance(exc, BadBody):
         message = (f"{stream}: the API answered HTTP {exc.status} from {exc.url} with a body that is not "
                    f"JSON, even after retries: {exc.api_message}")
@@ -25,6 +26,11 @@ def describe_failure(exc: BadBody | PageError | HttpError, stream: str,
                     "settings (cursor field, records path) against what the API returns.")
     else:
         message, guidance = describe_http_error(exc, stream), http_guidance(exc, secrets)
+        if resumed and 400 <= exc.status < 500 and exc.status not in (401, 403, 429):
+            guidance = ("The API refused the request the last run stopped at: a saved position can expire, or "
+                        "name a record deleted since, so resuming cannot get past it. Run the recipe with "
+                        "--full-refresh to read the stream from the start (its table keeps its rows until the "
+                        "refresh has read everything).")
     return message, guidance
 
 

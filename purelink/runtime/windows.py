@@ -121,6 +121,7 @@ class Window:
     empty_retries: int = 0
     until: int | None = None  # a range of a numbered list: where the list ended when its pages were counted
     empty_run: int = 0  # empty pages in a row, each with a next page
+    resumed: bool = False  # its next request is where an earlier run stopped
 
     @property
     def key(self) -> str:
@@ -187,7 +188,7 @@ class Window:
         nxt = state.get("next")
         return cls(stream=stream, lo=state.get("lo"), hi=state.get("hi"), position=state.get("position"),
                    max_cursor=state.get("max_cursor"), id=key.split(":", 1)[1],
-                   next=PageRequest.from_state(nxt) if nxt else None, until=state.get("until"))
+                   next=PageRequest.from_state(nxt) if nxt else None, until=state.get("until"), resumed=bool(nxt))
 
     def read(self, times: list[int]) -> int:
         """A page of records at `times` (unix seconds, newest first paging) was read: move the

@@ -44,6 +44,13 @@ def server():
                 after = int(self.path.split("after=")[1].split("&")[0]) if "after=" in self.path else 0
                 return self._json({"data": [{"id": after * 10 + i} for i in range(10)],
                                    "paging": {"next": str(after + 1) if after < 2 else None}})
+            if self.path.startswith("/expired") and page == 2:  # a cursor the API no longer accepts
+                body = json.dumps({"error": {"message": "invalid query locator"}}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                return self.wfile.write(body)
             if self.path.startswith(("/null", "/nocontent", "/nodata")) and page == 2:
                 if self.path.startswith("/nocontent"):  # an empty range answered 204 No Content
                     self.send_response(204)
@@ -83,13 +90,13 @@ def pages(seen: list) -> list[int]:
     return [int(p.split("page=")[1].split("&")[0]) if "page=" in p else 1 for _, _, p in seen]
 
 
-def load(base: str, path: str, tmp_path, monkeypatch, **stream) -> dict:
+def load(base: str, path: str, tmp_path, monkeypatch, full_refresh: bool = True, **stream) -> dict:
     monkeypatch.setenv("GUARD_KEY", SECRET)
     source = RestSource(name="guard", base_url=base, auth=BearerAuth(secret="GUARD_KEY"),
                         paginator=LinkHeaderPagination(), records_path="data")
     stream = Stream("items", path=path, **stream)
     return run(source, [stream], pipeline="guard", destination=DuckDBDestination(tmp_path / "g.duckdb"),
-               full_refresh=True)
+               full_refresh=full_refresh)
 
 
 def test_a_link_back_to_a_page_already_read_stops_the_stream_with_its_cause(server, tmp_path, monkeypatch):
@@ -205,3 +212,15 @@ def test_empty_pages_that_always_name_a_next_page_stop_the_stream(server, tmp_pa
     assert finished["status"] == "failed" and stream["records"] == 10, finished
     assert "25 empty pages in a row, each with a next page" in stream["error"] and "/endless?page=26" in stream["error"]
     assert len(seen) == 26
+
+
+def test_a_saved_position_the_api_refuses_points_to_a_full_refresh(server, tmp_path, monkeypatch):
+    # The run stopped at page 2; the next runs resume there and the API refuses it (an expired
+    # locator, a cursor naming a deleted record). "Run again: the stream resumes" could never work.
+    base, _ = server
+    first = load(base, "/expired", tmp_path, monkeypatch, full_refresh=False)
+    assert first["status"] == "failed" and first["streams"]["items"]["committed"] == 10
+    assert "--full-refresh" not in first["guidance"]  # not yet a saved position: the usual advice
+    again = load(base, "/expired", tmp_path, monkeypatch, full_refresh=False)
+    assert again["status"] == "failed" and "invalid query locator" in again["error"]
+    assert "refused the request the last run stopped at" in again["guidance"] and "--full-refresh" in again["guidance"]

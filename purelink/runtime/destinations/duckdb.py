@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +279,7 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
             if kind in (old, "null"):
                 continue
             beyond = f"SELECT count(*) > 0 FROM {target} WHERE {quote(column)} NOT BETWEEN -{EXACT} AND {EXACT}"
-            new = exact_widening(old, kind, widen(old, kind), data.column(column), lambda q=beyond: bool(self._one(q)))
+            new = exact_widening(old, kind, widen(old, kind), data.column(column), partial(self._any, beyond))
             if new == old:
                 continue
             first_values = old == "varchar" and self._all_null(target, column)
@@ -291,6 +292,9 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
             if not first_values:
                 changes.append(SchemaChange(batch.stream, t, column, "widened", SQL_TYPES[old], SQL_TYPES[new]))
         return changes
+
+    def _any(self, sql: str) -> bool:
+        return bool(self._one(sql))
 
     def _all_null(self, target: str, column: str) -> bool:
         return bool(self._one(f"SELECT count({quote(column)}) = 0 FROM {target}"))

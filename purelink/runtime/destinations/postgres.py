@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -266,7 +267,7 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
             elif logical and column in logical and old in PG_LOGICAL:
                 beyond = f"SELECT EXISTS (SELECT FROM {target} WHERE {pg.quote(column)} NOT BETWEEN -{EXACT} AND {EXACT})"
                 new = exact_widening(PG_LOGICAL[old], logical[column], widen(PG_LOGICAL[old], logical[column]),
-                                     None if data is None else data.column(column), lambda q=beyond: self._true(q))
+                                     None if data is None else data.column(column), partial(self._true, beyond))
                 if new != PG_LOGICAL[old] and logical[column] != "null":
                     kind = LOGICAL_PG[new]
                     using = f"to_jsonb({pg.quote(column)})" if kind == "jsonb" else f"{pg.quote(column)}::{kind}"

@@ -61,13 +61,12 @@ def as_stored(table: pa.Table, rows: list[dict], types: dict[str, str], stored: 
     for column, kind in types.items():
         into = stored.get(column)
         if into == "json" and kind not in ("json", "null"):
-            encode = json_text
+            values = [None if (v := row.get(column)) is None else json_text(v) for row in rows]
         elif into == "varchar" and kind in ("bigint", "double"):
-            encode = str
+            values = [None if (v := row.get(column)) is None else str(v) for row in rows]
         else:
             continue
-        values = pa.array([None if (v := row.get(column)) is None else encode(v) for row in rows], pa.string())
-        table = table.set_column(table.schema.get_field_index(column), column, values)
+        table = table.set_column(table.schema.get_field_index(column), column, pa.array(values, pa.string()))
     return table
 
 
