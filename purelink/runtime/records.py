@@ -27,12 +27,21 @@ def column_name(path: str) -> str:
     return path.replace(".", "_")
 
 
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def folded(name: str) -> str:
+    """A column name as DuckDB compares names: ASCII letters without case (`Email` is `email`),
+    every other letter as it is (`Ä` and `ä` are two columns)."""
+    return name.translate(ASCII_LOWER)
+
+
 def clash(paths: Sequence[str]) -> tuple[str, str] | None:
     """Two chosen fields one column would hold (`address.city` and `address_city`; `Email` and
     `email`, as the database folds case), else None: the second's values would overwrite the first's."""
     seen: dict[str, str] = {}
     for path in paths:
-        if (first := seen.setdefault(column_name(path).lower(), path)) != path:
+        if (first := seen.setdefault(folded(column_name(path)), path)) != path:
             return first, path
     return None
 

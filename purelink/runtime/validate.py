@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from purelink.runtime.records import folded
+
 RESERVED = ("_purelink_", "_airbyte_")  # prefixes of the metadata columns on every loaded row
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TYPES: dict[str, tuple[type, ...]] = {
@@ -71,13 +73,13 @@ def record_problem(record: Any, key: tuple[str, ...], *, check_text: bool = Fals
             return f"primary key {k} is null"
         if isinstance(record[k], (dict, list)):
             return f"primary key {k} is {json_kind(record[k])}, not a single value"
-    folded: dict[str, str] = {}
+    seen: dict[str, str] = {}
     for name in record if check_names else ():
         if not name.strip():
             return "a field has an empty name; a table cannot hold it as a column"
         if name.lower().startswith(RESERVED):
             return f"field {name!r} has the name of a metadata column the loader writes itself"
-        other = folded.setdefault(name.lower(), name)
+        other = seen.setdefault(folded(name), name)
         if other != name:
             return f"fields {other!r} and {name!r} differ only in case; a table cannot hold both as columns"
     if check_text:
@@ -94,7 +96,7 @@ def names_need_checking(records: list) -> bool:
     for record in records:
         if isinstance(record, dict):
             names.update(record)
-    return (len({n.lower() for n in names}) != len(names)
+    return (len({folded(n) for n in names}) != len(names)
             or any(not n.strip() or n.lower().startswith(RESERVED) for n in names))
 
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.destinations.base import Batch, SchemaChange
 from purelink.runtime.formats import UNITS, max_value
-from purelink.runtime.records import EXACT, dedupe, json_text, widen
+from purelink.runtime.records import EXACT, dedupe, folded, json_text, widen
 
 
 def quote(name: str) -> str:
@@ -111,13 +111,13 @@ def fold_case(rows: list[dict], existing: dict[str, str]) -> list[dict]:
     column, and adding the second spelling fails with "Column already exists". A record holding
     both spellings at once is dead-lettered before it gets here.
     """
-    names: dict[str, str] = {name.lower(): name for name in existing}
+    names: dict[str, str] = {folded(name): name for name in existing}
     rename: dict[str, str] = {}
     for row in rows:
         for key in row:
             if key in rename:
                 continue
-            canonical = names.setdefault(key.lower(), key)
+            canonical = names.setdefault(folded(key), key)
             rename[key] = canonical
     changes = {k: v for k, v in rename.items() if k != v}
     if not changes:
