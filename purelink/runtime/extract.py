@@ -54,7 +54,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         self.records = self.warnings = self.errors = self.schema_changes = 0
         self._covered_before: dict[str, int] = {}
         self.landed: dict[str, str] = {}  # stream -> "schema.table" its rows load into (`claim`)
-        self._staged, self._moved = set(), set()  # streams refreshing through a staging table; in a new table
+        self._staged, self._from_start = set(), set()  # streams refreshing through a staging table; read whole
         self._plans: list[Batch] = []  # each stream's starting state, committed by `_commit_plans`
         self._states = dict(states or {})  # each stream's saved state, when the caller read it already
         client.on_throttle = self.warn

@@ -46,7 +46,9 @@ class StagedRefresh:
 
     _staged: set[str]  # streams whose rows go to their staging table in this run
     _states: dict[str, dict]  # saved states the pipeline read before the run began (incremental runs)
-    _moved: set[str]  # streams whose recipe names a new table for them: read from the start
+    # streams read from the start without --full-refresh: their recipe names a new table for them, or
+    # they have no primary key to merge by (re-read records would be appended again on every run)
+    _from_start: set[str]
 
     def _begin(self, stream, table: str) -> dict[str, Any]:
         """The stream's state at the start of its run, a refresh begun (or found unfinished)."""
@@ -56,8 +58,10 @@ class StagedRefresh:
             state = self.destination.load_state(self.pipeline, stream.name) if read is None else read
             if state.get(TARGET) not in (None, table):
                 # The recipe now names another table (`into`): the saved position is the old table's.
-                self._moved.add(stream.name)
+                self._from_start.add(stream.name)
                 self.warn(moved(stream.name, self.source.name, table, state[TARGET]), stream=stream.name)
+            if not stream.key and stream.time_filter is None:
+                self._from_start.add(stream.name)  # its table replaced by what this run reads, as a reload
         staged = False
         if self.fresh(stream.name):
             staged = self.destination.begin_refresh(self.pipeline, stream.name, self.source.name, table)
@@ -67,8 +71,8 @@ class StagedRefresh:
         return state
 
     def fresh(self, stream_name: str) -> bool:
-        """The stream is read from the start in this run: --full-refresh, or a new target table."""
-        return self.full_refresh or stream_name in self._moved
+        """The stream is read from the start in this run: --full-refresh, a new target table, or no key."""
+        return self.full_refresh or stream_name in self._from_start
 
     def _refresh_state(self, stream_name: str) -> dict[str, Any]:
         """What the first commit of a stream's sync records beside its windows: the table they

@@ -16,6 +16,7 @@ from purelink.runtime.destinations.duckdb import DuckDBDestination
 from purelink.runtime.http import HttpClient
 from purelink.runtime.net import ForeignHost
 from purelink.runtime.pipeline import run
+from tests.conftest import duckdb_rows
 
 SECRET = "sk_test_guard_0123456789"
 LATIN1 = [{"id": i, "city": city} for i, city in enumerate(["Zürich", "Genève", "Bern", "São Paulo", "Ærøskøbing"])]
@@ -224,3 +225,12 @@ def test_a_saved_position_the_api_refuses_points_to_a_full_refresh(server, tmp_p
     again = load(base, "/expired", tmp_path, monkeypatch, full_refresh=False)
     assert again["status"] == "failed" and "invalid query locator" in again["error"]
     assert "refused the request the last run stopped at" in again["guidance"] and "--full-refresh" in again["guidance"]
+
+
+def test_a_stream_without_a_key_replaces_its_table_on_every_run(server, tmp_path, monkeypatch):
+    # Nothing to merge by: re-reading the API appended every record again (50 -> 100 -> 150 rows).
+    base, _ = server
+    for _ in range(3):
+        finished = load(base, "/null", tmp_path, monkeypatch, full_refresh=False, primary_key=None)
+        assert finished["status"] == "success", finished
+        assert duckdb_rows(tmp_path / "g.duckdb", "SELECT count(*), count(DISTINCT id) FROM guard.items") == [(10, 10)]
