@@ -220,8 +220,25 @@ class Engine:
         recipe = self.recipe(recipe)
         if recipe.destination.kind == "duckdb" and not self.db_path(recipe).exists():
             return {}
-        spec = self.spec(recipe)
         store = self.store(recipe)
+        named = self._targets(recipe)
+        existing = {(r.schema, r.table) for r in store.tables().itertuples()}
+        where = named | store.landed(recipe.name)
+        return {stream: ".".join(where[stream]) for stream in named if where[stream] in existing}
+
+    def targets(self, recipe: str | Recipe) -> dict[str, str]:
+        """stream -> the `schema.table` its rows are in once loaded: where `locations` finds them,
+        else the table the recipe names (its `into`, else the stream's name) for a stream not run yet.
+
+            engine.targets("mystripe")   # {"customers": "stripe.mystripe_customers"}
+        """
+        recipe = self.recipe(recipe)
+        named = {stream: ".".join(where) for stream, where in self._targets(recipe).items()}
+        return named | self.locations(recipe)
+
+    def _targets(self, recipe: Recipe) -> dict[str, tuple[str, str]]:
+        """stream -> (schema, table) as the recipe names it, before any run says otherwise."""
+        spec = self.spec(recipe)
         schema = recipe.destination.schema_name or (spec.name if recipe.destination.kind != "postgres" else None)
         targets = {c.name: c.into or c.name for c in recipe.streams}
         if spec.kind == "database":
@@ -231,9 +248,7 @@ class Engine:
             schema = recipe.destination.schema_name or ("raw" if recipe.destination.kind == "postgres" else None)
         if schema is None:
             schema = spec.name
-        existing = {(r.schema, r.table) for r in store.tables().itertuples()}
-        where = {stream: (schema, table) for stream, table in targets.items()} | store.landed(recipe.name)
-        return {stream: ".".join(where[stream]) for stream in targets if where[stream] in existing}
+        return {stream: (schema, table) for stream, table in targets.items()}
 
 
 class Result(Mapping):

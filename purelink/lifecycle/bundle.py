@@ -96,6 +96,17 @@ def module_text(engine: Engine, recipe: Recipe) -> str:
     return render(recipe, spec)
 
 
+def where_rows_are(engine: Engine, recipe: Recipe) -> dict[str, str] | None:
+    """stream -> the table its rows are in (a second recipe on a source loads into a table of its
+    own); None when that cannot be read here now (a database server not reached, a file being written)."""
+    from purelink.runtime.errors import RuntimeFailure
+
+    try:
+        return engine.targets(recipe)
+    except (RuntimeFailure, NotImplementedError):
+        return None
+
+
 def credentials_needed(engine: Engine, recipe: Recipe) -> list[dict]:
     """The secrets a run of the recipe reads, by name, with how a receiver sets each."""
     from purelink.pipeline.codegen import credential_name
@@ -128,7 +139,8 @@ def build_bundle(engine: Engine, recipe: Recipe) -> Bundle:
     (root / "sample").mkdir()
     (root / "recipe.yaml").write_text(recipe.to_yaml())
     (root / "pipeline.py").write_text(module_text(engine, recipe))
-    export_notebook(recipe, root / "notebook.ipynb")
+    tables = where_rows_are(engine, recipe)
+    export_notebook(recipe, root / "notebook.ipynb", tables=tables)
     dropped: dict[str, list[str]] = {}
     for stream in recipe.streams:
         sample = stream_sample(engine, recipe, stream, rows=SAMPLE_ROWS)
@@ -139,7 +151,7 @@ def build_bundle(engine: Engine, recipe: Recipe) -> Bundle:
         if sample.dropped:
             dropped[stream.name] = sample.dropped
     credentials = credentials_needed(engine, recipe)
-    (root / "README.md").write_text(readme(recipe, credentials, dropped))
+    (root / "README.md").write_text(readme(recipe, credentials, dropped, tables=tables))
     _refuse_secrets(engine, recipe, root)
     hashes = file_hashes(root)
     manifest = {
@@ -171,8 +183,11 @@ def _refuse_secrets(engine: Engine, recipe: Recipe, root: Path) -> None:
                           "keep it in the vault (`purelink secrets set NAME`), and share again.")
 
 
-def readme(recipe: Recipe, credentials: list[dict], dropped: dict[str, list[str]]) -> str:
-    cols = [f"- `{s.name}`: " + (", ".join(s.columns) if s.columns else "all columns") for s in recipe.streams]
+def readme(recipe: Recipe, credentials: list[dict], dropped: dict[str, list[str]], *,
+           tables: dict[str, str] | None = None) -> str:
+    """`tables`: stream -> the `schema.table` its rows are in (Engine.targets), named with each stream."""
+    cols = [f"- `{s.name}`" + (f" into `{tables[s.name]}`" if tables and s.name in tables else "") + ": "
+            + (", ".join(s.columns) if s.columns else "all columns") for s in recipe.streams]
     where = (f"DuckDB ({recipe.destination.path or 'data/purelink.duckdb'})" if recipe.destination.kind == "duckdb"
              else "PostgreSQL")
     keys = [f"- `{c['name']}`: `purelink secrets set {c['name']}`"

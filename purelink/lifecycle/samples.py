@@ -4,7 +4,9 @@ Records come from the probe's preview file (samples/SOURCE_STREAM_preview.json, 
 wizard sampled the stream) or else from the first rows the pipeline landed in DuckDB. Columns are
 flagged as personal data the way the wizard flags them (`assistant.offline.column_note`: by name
 and by the shape of their values), and flagged columns are removed from every record before it
-leaves the workspace. The DDL is the probe's schema file, or the landed table's own.
+leaves the workspace. The DDL is the recipe's table's own once a run made it (Engine.locations: a
+second recipe on the same source loads into a table of its own), else the probe's typing of the
+table the recipe names, with the recipe's columns.
 """
 
 from __future__ import annotations
@@ -59,29 +61,53 @@ def without(record: dict, paths: list[str]) -> dict:
 
 
 def stream_sample(engine: Engine, recipe: Recipe, stream: StreamChoice, *, rows: int = 5) -> Sample:
+    """The sample and DDL of the table the recipe's rows of `stream` are in (another recipe on the
+    same source may own the stream's default table): that table's own DDL once a run made it, else
+    the DDL the probe's records give the table the recipe names, with the recipe's columns."""
+    from purelink.discovery.probe import table_ddl
     from purelink.runtime.records import select
 
     spec = engine.spec(recipe)
     stem = f"{spec.name}_{stream.name}".replace(".", "_").replace("/", "_")
     preview = engine.workspace.samples / f"{stem}_preview.json"
     schema_file = engine.workspace.schemas / f"{stem}.sql"
-    records: list[dict] = []
-    ddl = schema_file.read_text() if schema_file.is_file() else None
+    raw: list[dict] = []
     if preview.is_file():
         try:
-            raw = json.loads(preview.read_text())
+            raw = [r for r in json.loads(preview.read_text()) if isinstance(r, dict)]
         except ValueError:
             raw = []
-        if stream.columns:
-            keys = [k for k in _primary_key(spec, stream.name) if k not in stream.columns]
-            raw = [select(r, [*keys, *stream.columns]) for r in raw if isinstance(r, dict)]
-        records = [r for r in raw if isinstance(r, dict)][:rows]
-    if not records or ddl is None:
-        landed, table_ddl = _landed(engine, recipe, spec.name, stream.name, rows)
+    records = raw
+    if stream.columns:
+        keys = [k for k in _primary_key(spec, stream.name) if k not in stream.columns]
+        records = [select(r, [*keys, *stream.columns]) for r in raw]
+    records = records[:rows]
+    landed_at = _location(engine, recipe, stream.name)
+    ddl = None
+    if landed_at is not None:
+        landed, ddl = _landed(engine, recipe, landed_at, rows)
         records = records or landed
-        ddl = ddl or table_ddl
+    elif raw:  # not run yet: the table the recipe names, typed from the probe's records
+        schema, _, table = engine.targets(recipe)[stream.name].partition(".")
+        ddl = table_ddl(schema, table, raw, stream.columns, tuple(_primary_key(spec, stream.name)),
+                        airbyte=recipe.destination.airbyte_metadata, formats=dict(spec.stream(stream.name).formats))
+    elif schema_file.is_file():
+        ddl = schema_file.read_text()
     dropped = personal_columns(records, stream.name)
     return Sample([without(r, dropped) for r in records], ddl, dropped)
+
+
+def _location(engine: Engine, recipe: Recipe, stream: str) -> str | None:
+    """Where the recipe's rows of `stream` are in its DuckDB file; None when not there yet, or when
+    the file cannot be read now (being written: the bundle goes without them rather than waiting)."""
+    from purelink.runtime.errors import RuntimeFailure
+
+    if recipe.destination.kind != "duckdb":
+        return None
+    try:
+        return engine.locations(recipe).get(stream)
+    except RuntimeFailure:
+        return None
 
 
 def _primary_key(spec, stream: str) -> list[str]:
@@ -92,19 +118,15 @@ def _primary_key(spec, stream: str) -> list[str]:
     return [key] if isinstance(key, str) else list(key or [])
 
 
-def _landed(engine: Engine, recipe: Recipe, schema: str, stream: str, rows: int) -> tuple[list[dict], str | None]:
-    """The first rows of the stream's DuckDB table, without purelink's own columns, and its DDL."""
+def _landed(engine: Engine, recipe: Recipe, where: str, rows: int) -> tuple[list[dict], str | None]:
+    """The first rows of the DuckDB table `where` (schema.table), without purelink's own columns, and its DDL."""
     from purelink.runtime.destinations.duckdb import connect
     from purelink.runtime.errors import RuntimeFailure
 
     path = engine.db_path(recipe)
     if recipe.destination.kind != "duckdb" or not path.exists():
         return [], None
-    table = stream
-    if engine.spec(recipe).kind == "database":
-        from purelink.pipeline.codegen_sql import destination_tables
-
-        table = destination_tables(recipe).get(stream, stream)
+    schema, _, table = where.partition(".")
     try:
         con = connect(path, read_only=True)
     except RuntimeFailure:

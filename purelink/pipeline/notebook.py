@@ -13,6 +13,7 @@ secret in this process is masked before writing. Needs `nbformat` (the `jupyter`
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -55,8 +56,14 @@ def _body(recipe: Recipe) -> str:
     return yaml.safe_dump(data, sort_keys=False).rstrip("\n")
 
 
-def _about(recipe: Recipe) -> str:
+def _tables(recipe: Recipe, tables: dict[str, str] | None) -> dict[str, str]:
+    """stream -> `schema.table`: as given (Engine.targets, where the rows really are), else as the recipe names it."""
     schema = _schema(recipe)
+    named = {s.name: f"{schema}.{s.into or s.name}" for s in recipe.streams}
+    return named | {k: v for k, v in (tables or {}).items() if k in named}
+
+
+def _about(recipe: Recipe, tables: dict[str, str]) -> str:
     lines = [f"# {recipe.name} (recipe v{recipe.version})", ""]
     if recipe.description:
         lines += [recipe.description, ""]
@@ -65,7 +72,7 @@ def _about(recipe: Recipe) -> str:
     lines.append("")
     for s in recipe.streams:
         columns = ", ".join(f"`{c}`" for c in s.columns) if s.columns else "every field"
-        lines.append(f"- `{schema}.{s.name}`: {columns}")
+        lines.append(f"- `{tables[s.name]}`: {columns}")
     req = recipe.requirements
     lines += ["", f"Purpose {req.purpose}, {req.frequency}"
               + (f", history from {req.history_start}" if req.history_start else "")
@@ -77,10 +84,12 @@ def _about(recipe: Recipe) -> str:
     return "\n".join(lines)
 
 
-def notebook_for(recipe: Recipe):
-    """The notebook (an `nbformat.NotebookNode`) for a recipe, not yet written."""
+def notebook_for(recipe: Recipe, *, tables: dict[str, str] | None = None):
+    """The notebook (an `nbformat.NotebookNode`) for a recipe, not yet written. `tables` (stream ->
+    `schema.table`, from `Engine.targets`) names the tables its rows are in; without it, the ones
+    the recipe names (another recipe may own those, and this one's rows be elsewhere)."""
     nbf = _nbformat()
-    schema = _schema(recipe)
+    tables = _tables(recipe, tables)
     first = recipe.streams[0].name
 
     def md(cell_id: str, text: str):
@@ -90,7 +99,7 @@ def notebook_for(recipe: Recipe):
         return nbf.v4.new_code_cell(text, id=cell_id)
 
     cells = [
-        md("purelink-about", _about(recipe)),
+        md("purelink-about", _about(recipe, tables)),
         code("purelink-load", "%load_ext purelink"),
         md("purelink-pipeline-about", "## The pipeline\n\nRunning this cell validates the recipe, saves it "
            "(a changed recipe becomes the next version), writes the pipeline module and test-runs it on a "
@@ -101,7 +110,7 @@ def notebook_for(recipe: Recipe):
         md("purelink-inspect-about", "## Inspect the results"),
         code("purelink-preview", f'result["{first}"].head()'),
         code("purelink-tables", "%purelink inspect --tables"),
-        code("purelink-query", f'%purelink inspect --query "SELECT count(*) AS records FROM {schema}.{first}"'),
+        code("purelink-query", f'%purelink inspect --query "SELECT count(*) AS records FROM {_sql(tables[first])}"'),
     ]
     nb = nbf.v4.new_notebook(cells=cells)
     nb.metadata = {
@@ -112,11 +121,20 @@ def notebook_for(recipe: Recipe):
     return nb
 
 
+def _sql(table: str) -> str:
+    """`schema.table` as SQL inside the double-quoted --query of the magic: a part that is not a plain
+    name is quoted, its quotes escaped for the magic's posix split."""
+    return ".".join(p if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) else '\\"' + p.replace('"', '\\"\\"') + '\\"'
+                    for p in table.split(".", 1))
+
+
 def export_notebook(recipe: Recipe, path: str | os.PathLike, *,
-                    workspace: str | os.PathLike | Workspace | None = None) -> Path:
-    """Write the recipe's notebook to `path` (relative paths are taken from the workspace, when given)."""
+                    workspace: str | os.PathLike | Workspace | None = None,
+                    tables: dict[str, str] | None = None) -> Path:
+    """Write the recipe's notebook to `path` (relative paths are taken from the workspace, when given);
+    `tables` as for `notebook_for`."""
     nbf = _nbformat()
-    nb = notebook_for(recipe)
+    nb = notebook_for(recipe, tables=tables)
     nbf.validate(nb)
     text = redact(nbf.writes(nb))
     target = Path(path)

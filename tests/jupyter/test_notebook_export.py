@@ -98,3 +98,18 @@ def test_the_command_line_exports_too(saved_recipe, workspace, tmp_path, monkeyp
     target = tmp_path / "cli.ipynb"
     assert main(["recipes", "export", "stripe_customers", "--notebook", str(target)]) == 0
     assert import_notebook(target).content() == saved_recipe.content()
+
+
+def test_a_stream_with_a_table_of_its_own_is_named_and_queried_there(tmp_path):
+    # `into:` names the table; given where a run put the rows (Engine.targets), that table wins.
+    from IPython.utils._process_common import arg_split
+
+    recipe = parse_recipe("name: mine\nsource: {name: stripe}\nstreams: [{name: customers, into: My Customers}]\n")
+    cells = {c.id: c.source for c in nbformat.read(export_notebook(recipe, tmp_path / "a.ipynb"), as_version=4).cells}
+    assert "- `stripe.My Customers`: every field" in cells["purelink-about"]
+    argv = arg_split(cells["purelink-query"].removeprefix("%purelink "), posix=True)  # as the magic reads it
+    assert argv[argv.index("--query") + 1] == 'SELECT count(*) AS records FROM stripe."My Customers"'
+
+    moved = export_notebook(recipe, tmp_path / "b.ipynb", tables={"customers": "stripe.mine_customers"})
+    cells = {c.id: c.source for c in nbformat.read(moved, as_version=4).cells}
+    assert "`stripe.mine_customers`" in cells["purelink-about"] and "FROM stripe.mine_customers" in cells["purelink-query"]

@@ -272,3 +272,41 @@ def test_a_person_named_inside_a_json_column_is_left_out_of_the_sample(tmp_path)
         assert record["metadata"].keys() == {"crm_id", "plan"} and record["owner"].startswith("usr_")
     text = json.dumps(sample.records, ensure_ascii=False)
     assert not any(n in text for n in names)
+
+
+def test_a_second_recipe_on_the_source_shares_the_table_its_rows_are_in(sender, tmp_path, api):
+    """stripe_customers owns stripe.customers, so mystripe loads into stripe.mystripe_customers: its
+    bundle's schema, sample, README and notebook describe that table with mystripe's columns, not
+    the other recipe's table (a user trial found the other recipe's columns in the bundle)."""
+    env = {"STRIPE_API_KEY": api.api_key}
+    purelink("recipes", "new", "mystripe", "--source", "stripe", "--streams", "customers", "--base-url",
+             api.stripe_base_url, "--executor", "local", "--columns", "customers:id,created,balance", cwd=sender)
+    purelink("recipes", "run", "mystripe", cwd=sender, env=env)
+    db = sender / "data" / "purelink.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        held = [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'stripe' "
+                                          "AND table_name = 'mystripe_customers' ORDER BY column_index").fetchall()]
+        ids = {r[0] for r in con.execute("SELECT id FROM stripe.mystripe_customers").fetchall()}
+        count = con.execute("SELECT count(*) FROM stripe.mystripe_customers").fetchone()[0]
+    assert [c for c in held if not c.startswith("_purelink")] == ["id", "created", "balance"] and count == 150
+
+    bundle = Path(json.loads(purelink("recipes", "share", "mystripe", "--format", "json", cwd=sender,
+                                      env=env).stdout)["bundle"])
+    with tarfile.open(bundle) as tar:
+        ddl = tar.extractfile("mystripe_v1/schema/customers.sql").read().decode()
+        sample = json.load(tar.extractfile("mystripe_v1/sample/customers.json"))
+        readme = tar.extractfile("mystripe_v1/README.md").read().decode()
+        notebook = json.load(tar.extractfile("mystripe_v1/notebook.ipynb"))
+    fresh = duckdb.connect()
+    fresh.execute(ddl)  # makes the table mystripe's rows are in, with its columns, and no other
+    made = fresh.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
+    assert made == [("stripe", "mystripe_customers")]
+    assert [r[0] for r in fresh.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = "
+                                        "'mystripe_customers' ORDER BY column_index").fetchall()] == held
+    assert len(sample) == 5 and all(set(r) == {"id", "created", "balance"} and r["id"] in ids for r in sample)
+    assert "- `customers` into `stripe.mystripe_customers`: id, created, balance" in readme
+    query = next("".join(c["source"]) for c in notebook["cells"] if c["id"] == "purelink-query")
+    sql = query.split('--query "', 1)[1].rstrip('"')
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(sql).fetchall() == [(count,)]
+    assert "FROM stripe.mystripe_customers" in sql
