@@ -252,12 +252,14 @@ class Purelink(Magics):
             con.close()
 
     def _export(self, args):
+        from purelink.lifecycle.bundle import where_rows_are
         from purelink.pipeline.notebook import export_notebook
 
         if len(args.args) != 2:
             raise UsageError("Name the recipe and the notebook: %purelink export NAME notebook.ipynb.")
         engine = self.engine()
-        path = export_notebook(engine.recipe(args.args[0]), args.args[1], workspace=engine.workspace)
+        recipe = engine.recipe(args.args[0])
+        path = export_notebook(recipe, args.args[1], workspace=engine.workspace, tables=where_rows_are(engine, recipe))
         print(f"wrote {path}")
 
     def _import(self, args):

@@ -373,9 +373,11 @@ def _run(engine, args) -> int:
 
 
 def _export(engine, args) -> int:
+    from purelink.lifecycle.bundle import where_rows_are
     from purelink.pipeline.notebook import export_notebook
 
-    path = export_notebook(engine.recipe(args.name), args.notebook, workspace=engine.workspace)
+    recipe = engine.recipe(args.name)
+    path = export_notebook(recipe, args.notebook, workspace=engine.workspace, tables=where_rows_are(engine, recipe))
     print(f"wrote {path}")
     return 0
 

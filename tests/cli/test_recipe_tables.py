@@ -98,6 +98,29 @@ def test_the_table_named_in_the_warning_is_chosen_as_it_says(tmp_path, small_san
     assert len(engine.tables("mine")["customers"]) == len(TRUTH)
 
 
+def test_the_exported_notebook_names_and_counts_the_table_the_rows_are_in(tmp_path, small_sandbox, cli):
+    # custs owns stripe.customers, so mystripe's rows are in stripe.mystripe_customers: the notebook
+    # said it loads `stripe.customers` and its query counted the other recipe's table.
+    import json
+    import shlex
+
+    new(cli, small_sandbox, "custs", "--columns", "customers:id,email")
+    cli("recipes", "run", "custs")
+    new(cli, small_sandbox, "mystripe", "--columns", "customers:id,email,name")
+    cli("recipes", "run", "mystripe")
+    with duckdb.connect(str(tmp_path / "data" / "purelink.duckdb")) as con:  # the tables differ in size
+        con.execute("DELETE FROM stripe.customers WHERE id IN (SELECT id FROM stripe.customers LIMIT 40)")
+    cli("recipes", "export", "mystripe", "--notebook", "mystripe.ipynb")
+
+    cells = {c["id"]: "".join(c["source"]) for c in json.loads((tmp_path / "mystripe.ipynb").read_text())["cells"]}
+    assert "- `stripe.mystripe_customers`: `id`, `email`, `name`" in cells["purelink-about"]
+    assert "stripe.customers" not in cells["purelink-about"]
+    line = shlex.split(cells["purelink-query"].removeprefix("%purelink "))
+    sql = line[line.index("--query") + 1]
+    assert "FROM stripe.mystripe_customers" in sql
+    assert rows(tmp_path, sql) == rows(tmp_path, "SELECT count(*) FROM stripe.mystripe_customers") == [(150,)]
+
+
 def test_narrowing_the_columns_says_what_happens_and_how_to_apply_it(tmp_path, small_sandbox, cli):
     new(cli, small_sandbox, "custs", "--columns", "customers:id,email,name")
     cli("recipes", "run", "custs")
