@@ -6,7 +6,8 @@ with the values already loaded; a full refresh rebuilds the table without them (
 each as `dropped` in `_purelink.schema_changes` where it can). Without this note a narrowed recipe "loads nothing" silently.
 A column selected again is the other way round: an incremental run gives it values only in the
 rows it loads, so a run that finds nothing new "succeeds" with the column still missing; the note
-says so and names the full refresh that fills it for every row.
+says so and names the full refresh that fills it for every row. `recipes new --update` says the
+same when it writes the version that adds columns (`widened_notes`), before any run.
 """
 
 from __future__ import annotations
@@ -69,3 +70,46 @@ def _missing_note(recipe, table: str, missing: list[str], command: str) -> str:
     return (f"note: recipe {recipe.name} v{recipe.version} selects {', '.join(missing)}, which {table} does not "
             f"have (an earlier version did not select {it}). An incremental run gives {it} values only in the rows "
             f"it loads; rows already loaded stay without. To load {it} for every row: {command} --full-refresh")
+
+
+def widened_notes(engine, before, recipe, *, command: str) -> list[str]:
+    """After `recipes new --update`: one sentence per stream whose loaded table lacks columns the new
+    version now selects (or that now loads every field), saying which rows get them and how the rest
+    do. [] when nothing is loaded yet (the first run loads them all)."""
+    from purelink.runtime.records import column_name
+    from purelink.storage import recipe_store
+
+    earlier = {s.name: s.columns for s in before.streams}
+    wider = [s for s in recipe.streams if earlier.get(s.name) and s.columns != earlier[s.name]]
+    if not wider:
+        return []
+    try:
+        where = engine.locations(recipe)
+        with recipe_store(recipe, root=engine.workspace.root) as store:
+            owned = {f"{r['schema_name']}.{r['table_name']}" for r in store.query(
+                "SELECT schema_name, table_name, pipeline FROM _purelink.tables").to_dict("records")
+                if r["pipeline"] == recipe.name}  # not another recipe's table of the stream's name
+            notes = []
+            for stream in wider:
+                table = where.get(stream.name)
+                if table not in owned:
+                    continue
+                held = {c.lower() for c in store.columns(*table.split(".", 1))}
+                added = (["every field"] if stream.columns is None else  # which of them are new, only the source knows
+                         [column_name(c) for c in stream.columns if column_name(c).lower() not in held])
+                if added:
+                    notes.append(_added_note(stream.name, table, added, command))
+            return notes
+    except (PurelinkError, NotImplementedError):
+        return []  # no database or no bookkeeping yet: nothing was loaded without them
+
+
+def _added_note(stream: str, table: str, added: list[str], command: str) -> str:
+    if added == ["every field"]:
+        what, it = f"now loads every field, not only the columns {table} has", "them"
+    else:
+        it = "it" if len(added) == 1 else "them"
+        what = f"now also loads {', '.join(added)}, which {table} does not have"
+    return (f"{stream} {what}: records read from the next run on carry {it}; rows already loaded stay without "
+            f"{it} (rows not changed at the source are not loaded again). To load {it} for every row: "
+            f"{command} --full-refresh")

@@ -132,6 +132,12 @@ def _new(engine, args) -> int:
         key = _key_line(engine, recipe)
         if key:
             print(f"key     {key}")
+        if latest is not None:
+            from purelink.cli.narrowed import widened_notes
+
+            for note in widened_notes(engine, latest, recipe, command=f"purelink recipes run {recipe.name}"
+                                      f"{in_workspace(args)}"):
+                print(f"note    {note}")
         print(f"next    purelink recipes run {recipe.name}{in_workspace(args)}")
     return 0
 

@@ -121,6 +121,28 @@ def test_the_exported_notebook_names_and_counts_the_table_the_rows_are_in(tmp_pa
     assert rows(tmp_path, sql) == rows(tmp_path, "SELECT count(*) FROM stripe.mystripe_customers") == [(150,)]
 
 
+def test_adding_a_column_says_which_rows_get_it_and_how_the_others_do(tmp_path, small_sandbox, cli):
+    # A user added `name` to a recipe whose rows are in a table of its own, ran it incrementally, saw
+    # success "(nothing new at the source)" and no name column: nothing had said how rows get it.
+    new(cli, small_sandbox, "custs", "--columns", "customers:id,email")
+    cli("recipes", "run", "custs")
+    new(cli, small_sandbox, "mystripe", "--columns", "customers:id,email")
+    cli("recipes", "run", "mystripe")
+    told = cli("recipes", "new", "mystripe", "--update", "--columns", "customers:id,email,created,name").stdout
+    assert ("note    customers now also loads created, name, which stripe.mystripe_customers does not have: "
+            "records read from the next run on carry them; rows already loaded stay without them") in told
+    assert "To load them for every row: purelink recipes run mystripe --full-refresh\n" in told
+
+    cli("recipes", "run", "mystripe")  # nothing new at the source: as the note said, still without them
+    assert sorted(columns(tmp_path, "mystripe_customers")) == ["email", "id"]
+    cli("recipes", "run", "mystripe", "--full-refresh")  # the command the note named, as typed
+    assert {i: n for i, n in rows(tmp_path, "SELECT id, name FROM stripe.mystripe_customers")} == {
+        i: o["name"] for i, o in TRUTH.items()}
+    assert sorted(columns(tmp_path, "customers")) == ["email", "id"]  # the other recipe's table as it was
+    quiet = cli("recipes", "new", "mystripe", "--update", "--columns", "customers:id,email,name").stdout
+    assert "note" not in quiet  # narrower, and the table has every column it selects: nothing to load
+
+
 def test_narrowing_the_columns_says_what_happens_and_how_to_apply_it(tmp_path, small_sandbox, cli):
     new(cli, small_sandbox, "custs", "--columns", "customers:id,email,name")
     cli("recipes", "run", "custs")
