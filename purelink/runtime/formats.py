@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from purelink.runtime.records import ISO_TS, column_name
+from purelink.runtime.records import column_name, is_instant
 
 #: units a spec may declare, and how many of them make a second
 UNITS = {"unix-seconds": 1, "unix-ms": 1000}
@@ -34,7 +34,7 @@ def unix_to_iso(value: Any, unit: str = "unix-seconds") -> str | None:
     time). Other strings, booleans, fractions, negative numbers and instants past year 9999 are not
     times an API meant; the caller keeps them NULL and tells the user.
     """
-    if isinstance(value, str) and ISO_TS.match(value):
+    if isinstance(value, str) and is_instant(value):
         return value
     per = UNITS[unit]
     if isinstance(value, float) and value.is_integer():

@@ -6,6 +6,7 @@ with timestamptz (ISO 8601 strings) widening to varchar. Objects and arrays stay
 
 from __future__ import annotations
 
+import calendar
 import json
 import math
 import re
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 EXACT = 2**53  # integers a DOUBLE holds exactly: -EXACT..EXACT
 BEYOND = re.compile(r"\d[eE][+-]?\d{3}")  # a number with an exponent of 3 digits: perhaps past a double's range
 ORDER = {"null": 0, "boolean": 1, "bigint": 2, "double": 3, "varchar": 4, "json": 5}
-ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
+ISO_TS = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?"
+                    r"(Z|[+-]\d{2}:?\d{2})$")
+DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -84,6 +87,16 @@ def paths(record: Any, prefix: str = "", depth: int = 3) -> list[str]:
     return found
 
 
+def is_instant(text: str) -> bool:
+    """An ISO 8601 instant a TIMESTAMPTZ column can hold: a date and time that exist (not 30 February,
+    not a leap second, which DuckDB refuses, failing the whole load); other text stays text."""
+    found = ISO_TS.match(text)
+    if found is None:
+        return False
+    month, day = int(found[1]), int(found[2])
+    return day <= 28 or (day <= DAYS[month - 1] and (month != 2 or calendar.isleap(int(text[:4]))))
+
+
 def value_type(value: Any) -> str:
     if value is None:
         return "null"
@@ -94,7 +107,7 @@ def value_type(value: Any) -> str:
     if isinstance(value, float):
         return "double"
     if isinstance(value, str):
-        return "timestamptz" if ISO_TS.match(value) else "varchar"
+        return "timestamptz" if is_instant(value) else "varchar"
     return "json"
 
 

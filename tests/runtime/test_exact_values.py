@@ -30,6 +30,9 @@ BODIES = {
     "/scalars": '{"data": [{"id": 3, "meta": "abc"}, {"id": 4, "meta": "123"}, {"id": 5, "meta": "{\\"a\\": 1}"},'
                 ' {"id": 6, "meta": "null"}, {"id": 7, "meta": 5}, {"id": 8, "meta": true}, {"id": 9, "meta": null}]}',
     "/dotted": '{"data": [{"id": 1, "props.plan": "pro", "props": {"plan": "nested"}}, {"id": 2, "props.plan": null}]}',
+    "/instants": '{"data": [{"id": 1, "at": "2024-01-02T03:04:05Z"}, {"id": 2, "at": "2024-02-29T00:00:00+01:00"}]}',
+    "/not_instants": '{"data": [{"id": 3, "at": "2016-12-31T23:59:60Z"}, {"id": 4, "at": "2023-02-29T10:00:00Z"},'
+                     ' {"id": 5, "at": "2024-04-31T00:00:00Z"}, {"id": 6, "at": "2024-05-01T00:00:00Z"}]}',
     "/beyond": '{"data": [{"id": 1, "huge": 1e400, "tiny": 1e-400, "plain": 2.5e10},'
                ' {"id": 2, "huge": 3.5, "tiny": 0.0, "plain": 1E+2}]}',
 }
@@ -166,3 +169,15 @@ def test_two_chosen_fields_one_column_would_hold_are_refused_before_a_request():
     with pytest.raises(RuntimeFailure, match="'address.city' and 'address_City', which one column") as refused:
         Stream("items", path="/items", columns=["id", "address.city", "address_City"])
     assert "Keep one of them" in refused.value.guidance
+
+
+def test_times_that_do_not_exist_are_kept_as_text_not_a_failed_stream(api, tmp_path):
+    # A leap second (valid RFC 3339) or 29 February of a common year looks like an instant, and
+    # DuckDB refuses it as TIMESTAMPTZ: the whole stream failed, on every run.
+    db = tmp_path / "n.duckdb"
+    load(api, "/instants", db)
+    assert column_type(db, "at") == "TIMESTAMP WITH TIME ZONE"
+    load(api, "/not_instants", db)
+    assert column_type(db, "at") == "VARCHAR"
+    assert landed(db, "\"at\"") == [(1, "2024-01-02T03:04:05Z"), (2, "2024-02-28T23:00:00Z"), (3, "2016-12-31T23:59:60Z"),
+                                (4, "2023-02-29T10:00:00Z"), (5, "2024-04-31T00:00:00Z"), (6, "2024-05-01T00:00:00Z")]
