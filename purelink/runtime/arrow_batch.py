@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from purelink.runtime.destinations.base import Batch
+from purelink.runtime.destinations.base import STAGE, Batch
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.pg_types import DECIMAL, DUCKDB, EXACT_TEXT, WAREHOUSE, ColumnRead
 
@@ -51,7 +51,7 @@ class ArrowBatch(Batch):
 
 def stage_name(table: str) -> str:
     """The staging table of a whole-table reload, beside its table until the swap renames it."""
-    return f"_purelink_stage_{table}"
+    return f"{STAGE}{table}"
 
 
 def pg_typename(field: pa.Field) -> str | None:

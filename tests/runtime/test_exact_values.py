@@ -181,3 +181,22 @@ def test_times_that_do_not_exist_are_kept_as_text_not_a_failed_stream(api, tmp_p
     assert column_type(db, "at") == "VARCHAR"
     assert landed(db, "\"at\"") == [(1, "2024-01-02T03:04:05Z"), (2, "2024-02-28T23:00:00Z"), (3, "2016-12-31T23:59:60Z"),
                                 (4, "2023-02-29T10:00:00Z"), (5, "2024-04-31T00:00:00Z"), (6, "2024-05-01T00:00:00Z")]
+
+
+
+def test_a_column_widened_in_a_refresh_staging_table_is_named_by_its_table(tmp_path):
+    from purelink.runtime.arrow_batch import stage_name
+    from purelink.runtime.destinations.base import Batch
+
+    dest = DuckDBDestination(tmp_path / "n.duckdb")
+    dest.open()
+    try:
+        at = __import__("datetime").datetime.now(__import__("datetime").UTC)
+        staged = stage_name("paged")
+        dest.commit([Batch("p", "paged", "numbers", staged, ("id",), [{"id": 1, "t": "2024-01-01T00:00:00Z"}])],
+                    run_id="r", extracted_at=at)
+        changes = dest.commit([Batch("p", "paged", "numbers", staged, ("id",), [{"id": 2, "t": "soon"}])],
+                              run_id="r", extracted_at=at)
+    finally:
+        dest.close()
+    assert [c.message() for c in changes] == ["column paged.t widened from TIMESTAMPTZ to VARCHAR"]

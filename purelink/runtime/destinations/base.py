@@ -55,6 +55,9 @@ class Batch:
     replaces: str | None = None
 
 
+STAGE = "_purelink_stage_"  # the staging table of a refresh: STAGE + its table's name (arrow_batch.stage_name)
+
+
 @dataclass
 class SchemaChange:
     stream: str
@@ -65,6 +68,9 @@ class SchemaChange:
     #              seconds -> TIMESTAMPTZ)
     old_type: str | None
     new_type: str | None
+
+    def __post_init__(self) -> None:
+        self.table = self.table.removeprefix(STAGE)  # a refresh's staging table: the user knows the table
 
     def message(self) -> str:
         if self.change == "added":
