@@ -17,6 +17,7 @@ from typing import Any
 
 from purelink.runtime.auth import secret_names
 from purelink.runtime.causes import cause_of
+from purelink.runtime.cursors import closing_state
 from purelink.runtime.destinations.base import Batch, Claim, Destination, generation_of
 from purelink.runtime.estimate import Estimating
 from purelink.runtime.formats import apply_formats
@@ -72,7 +73,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         sync = state.get("sync")
         if sync:
             windows = [Window.from_state(s.name, k, v) for k, v in state.items() if k.startswith("window:")]
-            run.sync_hi = sync.get("hi")
+            run.sync_hi, run.began = sync.get("hi"), sync.get("began")
             run.progress.total = sync.get("span", 0)
             run.progress.covered = run.progress.total - sum(w.remaining() for w in windows)
             what = "full refresh" if run.refresh == "continued" else "sync"
@@ -85,8 +86,10 @@ class Extraction(Committing, Estimating, StagedRefresh):
         if tf is None:
             return self._register(run, [Window(s.name, None, None)], state_sync={"hi": None, "span": 0})
         lo = (cursor - s.lookback_s) if cursor is not None else history_start(s.name, s.start)
-        if tf.lt is None:
-            return self._register(run, [Window(s.name, lo, None)], state_sync={"hi": None, "span": 0})
+        if tf.lt is None:  # its cursor never passes the time it began (see cursors.held)
+            run.began = int(time.time())
+            return self._register(run, [Window(s.name, lo, None)], state_sync={"hi": None, "span": 0,
+                                                                                "began": run.began})
         hi = int(time.time()) + 1
         run.sync_hi = hi
         run.progress.total = max(0, hi - lo)
@@ -258,7 +261,10 @@ class Extraction(Committing, Estimating, StagedRefresh):
             state[child.key] = child.to_state()
             ready.append((run, child))
         if page.next is None:
-            state.update(self._window_closing_state(run, window))
+            closing, note = closing_state(run, window)
+            state.update(closing)
+            if note:
+                self.warn(note, stream=s.name)
         else:
             state[window.key] = window.to_state()
             ready.append((run, window))
@@ -316,21 +322,6 @@ class Extraction(Committing, Estimating, StagedRefresh):
         run.windows_total += len(children)
         page.next = window.next = None
         return children
-
-    def _window_closing_state(self, run: StreamRun, window: Window) -> dict[str, Any]:
-        state: dict[str, Any] = {window.key: None}
-        if window.lo is not None and run.stream.time_filter is not None:
-            top = window.position if window.position is not None else window.hi
-            if top is not None:
-                run.progress.covered += max(0, top - window.lo)
-        open_windows = [w for w in run.windows.values() if w.id != window.id and not w.closed]
-        window.closed = True
-        if not open_windows:
-            state["sync"] = None
-            value = run.sync_hi if run.sync_hi is not None else window.max_cursor
-            if value is not None:
-                state["cursor"] = {"value": value}
-        return state
 
     def _batch(self, stream: Stream, rows=None, state=None) -> Batch:
         return Batch(pipeline=self.pipeline, stream=stream.name, schema=self.source.name,

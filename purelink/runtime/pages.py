@@ -19,6 +19,7 @@ class StreamRun:
     stream: Stream
     windows: dict[str, Window] = field(default_factory=dict)
     sync_hi: int | None = None
+    began: int | None = None  # when a lower-bound-only stream's sync began: its cursor stops there
     progress: Progress = field(default_factory=Progress)
     records: int = 0
     fetched: int = 0  # records read, committed or still on their way to the destination

@@ -1,0 +1,151 @@
+"""Where an incremental run starts reading: never past the time a run began.
+
+The API here filters by time, which the hostile API of hostile_api.py does not: a real HTTP server
+in a thread serving records by `since` (and `until`, when the stream has an upper bound), oldest
+first, fifty a page, each page naming the next by URL. `truth()` is what it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import duckdb
+import pytest
+import yaml
+
+from purelink.engine import Engine
+from purelink.recipes import parse_recipe
+from purelink.runtime.events import parse_event
+
+DAY = 86400
+FUTURE = 4070908800  # 2099-01-01T00:00:00Z
+
+
+class TimedApi:
+    def __init__(self, records: dict[int, dict]) -> None:
+        self.records = records
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                q = {k: v[0] for k, v in parse_qs(url.query).items()}
+                lo, hi, at = int(q.get("since", 0)), int(q.get("until", 2**62)), int(q.get("offset", 0))
+                found = sorted((r for r in api.records.values() if lo <= r["updated"] < hi),
+                               key=lambda r: (r["updated"], r["id"]))
+                more = at + 50 < len(found)
+                body = {"data": found[at:at + 50],
+                        "next": f"{url.path}?{urlencode({**q, 'offset': at + 50})}" if more else None}
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def truth(self, since: int = 0) -> dict[int, str]:
+        return {i: r["v"] for i, r in self.records.items() if r["updated"] >= since}
+
+
+class Workspace:
+    """One recipe over the API's `items`, run as its generated module, as a user's would be."""
+
+    def __init__(self, root, api: TimedApi, upper_bound: bool, history_start: str) -> None:
+        self.root, self.db = root, root / "data" / "purelink.duckdb"
+        (root / "connectors").mkdir(parents=True, exist_ok=True)
+        (root / "connectors" / "timed.yaml").write_text(yaml.safe_dump({
+            "name": "timed", "title": "Timed", "category": "Test", "description": "An API filtered by time",
+            "base_url": api.base_url, "auth": {"style": "none"}, "records_path": "data", "concurrency": 4,
+            "pagination": {"style": "next_url", "next_url_path": "next"},
+            "streams": [{"name": "items", "path": "/items", "primary_key": "id", "time_filter": {
+                "field": "updated", "gte": "since", "lt": "until" if upper_bound else None,
+                "format": "unix", "order": "asc"}}]}))
+        self.start_from(history_start)
+
+    def start_from(self, history_start: str) -> None:
+        """Save the recipe (a new version when the start changed) and generate its module."""
+        recipe = parse_recipe(yaml.safe_dump({
+            "name": "timed_run", "source": {"name": "timed"}, "streams": [{"name": "items"}],
+            "requirements": {"history_start": history_start}}))
+        engine = Engine(self.root)
+        self.module = engine.generate(engine.recipes.save(recipe))
+
+    def run(self) -> tuple[int, list[str], str]:
+        proc = subprocess.run([sys.executable, str(self.module)], cwd=self.root, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=600, check=False)
+        events = [e for e in map(parse_event, proc.stdout.splitlines()) if e]
+        warnings = [e["message"] for e in events if e["event"] == "warning" and e.get("stream") == "items"]
+        return proc.returncode, warnings, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    def query(self, sql: str):
+        con = duckdb.connect(str(self.db), read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def landed(self, api: TimedApi, since: int = 0) -> None:
+        """Rows == distinct keys == the API's records since `since`, each as the API has it now."""
+        truth = api.truth(since)
+        assert self.query("SELECT count(*), count(DISTINCT id) FROM timed.items")[0] == (len(truth), len(truth))
+        assert dict(self.query("SELECT id, v FROM timed.items")) == truth
+
+    def cursor(self) -> int:
+        return json.loads(self.query("SELECT value FROM _purelink.state WHERE stream = 'items' AND key = 'cursor'")[0][0])["value"]
+
+
+@pytest.fixture
+def timed_api():
+    servers: list[TimedApi] = []
+
+    def start(records: dict[int, dict]) -> TimedApi:
+        servers.append(TimedApi(records))
+        return servers[-1]
+
+    yield start
+    for api in servers:
+        api.server.shutdown()
+        api.server.server_close()
+
+
+def test_a_record_dated_in_the_future_does_not_carry_the_cursor_past_the_run(timed_api, tmp_path):
+    # A lower-bound-only filter (updated_at_min) saved the newest record time as its cursor: one
+    # record dated 2099 put it there, and every later run asked for records after 2099, loading
+    # no new or changed record again, with a clean success.
+    now = int(time.time())
+    records = {i: {"id": i, "updated": now - 10 * DAY + i * 600, "v": f"r{i}"} for i in range(300)}
+    records[42]["updated"] = FUTURE
+    api = timed_api(records)
+    ws = Workspace(tmp_path / "ws", api, upper_bound=False, history_start="2020-01-01")
+    began = int(time.time())
+    code, warnings, output = ws.run()
+    assert code == 0, output
+    ws.landed(api)
+    assert began <= ws.cursor() <= int(time.time())  # the run's start, not 2099
+    held = [w for w in warnings if "2099-01-01" in w]
+    assert len(held) == 1 and held[0].startswith("items: ") and "held at the run's start" in held[0], warnings
+    for k in range(2):  # later runs load what is new and what changed
+        api.records[1000 + k] = {"id": 1000 + k, "updated": int(time.time()), "v": f"new after run {k + 1}"}
+        api.records[10 + k].update(updated=int(time.time()), v=f"changed after run {k + 1}")
+        code, warnings, output = ws.run()
+        assert code == 0, output
+        ws.landed(api)
+        assert ws.cursor() <= int(time.time())
+    assert len(api.truth()) == 302
