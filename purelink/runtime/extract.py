@@ -56,6 +56,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
         self._covered_before: dict[str, int] = {}
         self.landed: dict[str, str] = {}  # stream -> "schema.table" its rows load into (`claim`)
         self._staged, self._from_start = set(), set()  # streams refreshing through a staging table; read whole
+        self._starts: dict[str, int] = {}  # each time-filtered stream's history start, saved with its state
         self._plans: list[Batch] = []  # each stream's starting state, committed by `_commit_plans`
         self._states = dict(states or {})  # each stream's saved state, when the caller read it already
         client.on_throttle = self.warn

@@ -13,17 +13,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from purelink.runtime.cursors import stamp
 from purelink.runtime.destinations.base import Batch
 from purelink.runtime.destinations.staged_refresh import stage_name
+from purelink.runtime.windows import history_start
 
 REFRESHING = "refreshing"  # state key: this stream's rows go to its staging table until the swap
 TARGET = "table"  # state key: the table the stream's saved position belongs to
+START = "start"  # state key: the history start (Unix seconds) a time-filtered stream's rows were read from
 
 
 def moved(stream: str, schema: str, table: str, old: str) -> str:
     """The warning for a stream whose recipe now names another table than its saved position's."""
     return (f"{stream} now loads into {schema}.{table} (it loaded into {schema}.{old}, which is left as it "
             "was): read from the start, as a full refresh of the new table")
+
+
+def earlier(stream: str, start: int, saved: int) -> str:
+    """The warning for a stream whose recipe now reads history from before its saved rows began."""
+    return (f"{stream} now reads history from {stamp(start)}, earlier than the {stamp(saved)} its saved rows "
+            "were read from: read from the new start, as a full refresh of the stream")
 
 
 class StagedRefresh:
@@ -46,9 +55,11 @@ class StagedRefresh:
 
     _staged: set[str]  # streams whose rows go to their staging table in this run
     _states: dict[str, dict]  # saved states the pipeline read before the run began (incremental runs)
-    # streams read from the start without --full-refresh: their recipe names a new table for them, or
-    # they have no primary key to merge by (re-read records would be appended again on every run)
+    # streams read from the start without --full-refresh: their saved position no longer fits the recipe
+    # (another table, an earlier history start), or they have no primary key to merge by (re-read
+    # records would be appended again on every run)
     _from_start: set[str]
+    _starts: dict[str, int]  # time-filtered streams: the history start their rows are read from (START)
 
     def _begin(self, stream, table: str) -> dict[str, Any]:
         """The stream's state at the start of its run, a refresh begun (or found unfinished)."""
@@ -56,12 +67,15 @@ class StagedRefresh:
         state: dict[str, Any] = {}
         if not self.full_refresh:
             state = self.destination.load_state(self.pipeline, stream.name) if read is None else read
-            if state.get(TARGET) not in (None, table):
-                # The recipe now names another table (`into`): the saved position is the old table's.
+            why = self._unfit(stream, table, state)
+            if why:
                 self._from_start.add(stream.name)
-                self.warn(moved(stream.name, self.source.name, table, state[TARGET]), stream=stream.name)
+                self.warn(why, stream=stream.name)
             if not stream.key and stream.time_filter is None:
                 self._from_start.add(stream.name)  # its table replaced by what this run reads, as a reload
+        if stream.time_filter is not None:  # an earlier start loads rows the saved ones lack; a later one none
+            start, saved = history_start(stream.name, stream.start), state.get(START)
+            self._starts[stream.name] = start if self.fresh(stream.name) or saved is None else min(start, saved)
         staged = False
         if self.fresh(stream.name):
             staged = self.destination.begin_refresh(self.pipeline, stream.name, self.source.name, table)
@@ -70,15 +84,30 @@ class StagedRefresh:
             self._staged.add(stream.name)
         return state
 
+    def _unfit(self, stream, table: str, state: dict[str, Any]) -> str | None:
+        """Why the saved position does not fit the recipe, if it does not: the recipe names another
+        table (`into`), whose rows the old table's cursor says nothing of; or it reads history from
+        an earlier start, whose rows before the old start a cursor past them would never read."""
+        if state.get(TARGET) not in (None, table):
+            return moved(stream.name, self.source.name, table, state[TARGET])
+        saved = state.get(START)
+        if stream.time_filter is not None and saved is not None:
+            start = history_start(stream.name, stream.start)
+            if start < saved:
+                return earlier(stream.name, start, saved)
+        return None
+
     def fresh(self, stream_name: str) -> bool:
-        """The stream is read from the start in this run: --full-refresh, a new target table, or no key."""
+        """The stream is read from the start in this run: --full-refresh, a new target table, an earlier
+        history start, or no key."""
         return self.full_refresh or stream_name in self._from_start
 
     def _refresh_state(self, stream_name: str) -> dict[str, Any]:
         """What the first commit of a stream's sync records beside its windows: the table they
-        fill, and whether it is refreshing."""
+        fill, the history start they read from, and whether it is refreshing."""
         stream = self.runs[stream_name].stream
-        return {TARGET: stream.table or stream.name, **({REFRESHING: True} if stream_name in self._staged else {})}
+        return {TARGET: stream.table or stream.name, **({REFRESHING: True} if stream_name in self._staged else {}),
+                **({START: self._starts[stream_name]} if stream_name in self._starts else {})}
 
     def staging(self, stream_name: str) -> bool:
         """The stream's rows go to its staging table in this run (a full refresh, begun or continued)."""

@@ -55,9 +55,10 @@ def test_repeated_sigkill_then_clean_run_equals_uninterrupted_run(tmp_path, sand
     # start-up happens before the run has a row at all)
     assert statuses.get("interrupted", 0) >= 1
     assert "running" not in statuses
-    # Nothing is left half-synced: the state holds only the cursor, the table's generation and its name.
+    # Nothing is left half-synced: the state holds only the cursor, the table's generation, its name and
+    # the history start its rows were read from.
     keys = reference.query("SELECT key FROM _purelink.state ORDER BY key")
-    assert keys == [("cursor",), ("generation",), ("table",)]
+    assert keys == [("cursor",), ("generation",), ("start",), ("table",)]
 
 
 def test_killed_first_page_leaves_no_partial_rows(tmp_path, sandbox_factory, pipeline):

@@ -339,4 +339,4 @@ def test_a_generated_pipeline_killed_mid_refresh_keeps_every_row(sandbox_factory
     assert not {r[-1] for r in new} & {r[-1] for r in old}  # every row is the refresh's
     assert p.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0] == (3421, 3421)
     assert p.query("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_purelink_stage%'") == [(0,)]
-    assert p.query("SELECT key FROM _purelink.state ORDER BY key") == [("cursor",), ("generation",), ("table",)]
+    assert p.query("SELECT key FROM _purelink.state ORDER BY key") == [("cursor",), ("generation",), ("start",), ("table",)]

@@ -1,4 +1,5 @@
-"""Where an incremental run starts reading: never past the time a run began.
+"""Where an incremental run starts reading: never past the time a run began, never after the rows
+a recipe's history start asks for.
 
 The API here filters by time, which the hostile API of hostile_api.py does not: a real HTTP server
 in a thread serving records by `since` (and `until`, when the stream has an upper bound), oldest
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -149,3 +151,36 @@ def test_a_record_dated_in_the_future_does_not_carry_the_cursor_past_the_run(tim
         ws.landed(api)
         assert ws.cursor() <= int(time.time())
     assert len(api.truth()) == 302
+
+
+def day(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d")
+
+
+def test_a_history_start_moved_earlier_reads_the_stream_from_the_new_start(timed_api, tmp_path):
+    # After a first sync from 20 days ago, the recipe's history start moved back to 50 days ago: the
+    # saved cursor sent the next run on from where the first ended, and the 30 days before the old
+    # start never loaded (288 of 1,439 rows, with a clean success).
+    today = int(datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+    first, earlier, later = today - 20 * DAY, today - 50 * DAY, today - 30 * DAY
+    api = timed_api({i: {"id": i, "updated": today - 60 * DAY + i * 3600, "v": f"r{i}"} for i in range(60 * 24 - 1)})
+    ws = Workspace(tmp_path / "ws", api, upper_bound=True, history_start=day(first))
+    code, warnings, output = ws.run()
+    assert code == 0 and not warnings, output
+    ws.landed(api, since=first)
+    ws.start_from(day(earlier))
+    code, warnings, output = ws.run()
+    assert code == 0, output
+    ws.landed(api, since=earlier)
+    assert len(api.truth(earlier)) > 2 * len(api.truth(first))
+    said = (f"items now reads history from {day(earlier)}, earlier than the {day(first)} its saved rows were "
+            "read from: read from the new start, as a full refresh of the stream")
+    assert warnings == [said], warnings
+    ws.start_from(day(later))  # a later start needs nothing: the rows before it stay, nothing is read again
+    code, warnings, output = ws.run()
+    assert code == 0 and not warnings, output
+    ws.landed(api, since=earlier)
+    ws.start_from(day(earlier))  # back to the start the rows were read from: nothing to read again either
+    code, warnings, output = ws.run()
+    assert code == 0 and not warnings, output
+    ws.landed(api, since=earlier)
