@@ -10,6 +10,7 @@ knows the refresh is unfinished: it continues it (or, with the flag, starts it o
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from purelink.runtime.windows import history_start
 
 REFRESHING = "refreshing"  # state key: this stream's rows go to its staging table until the swap
 TARGET = "table"  # state key: the table the stream's saved position belongs to
+SLACK_S = 86400  # a cursor this far past now is no clock set back a little: it came from a record's future time
 START = "start"  # state key: the history start (Unix seconds) a time-filtered stream's rows were read from
 
 
@@ -27,6 +29,14 @@ def moved(stream: str, schema: str, table: str, old: str) -> str:
     """The warning for a stream whose recipe now names another table than its saved position's."""
     return (f"{stream} now loads into {schema}.{table} (it loaded into {schema}.{old}, which is left as it "
             "was): read from the start, as a full refresh of the new table")
+
+
+def ahead(stream: str, cursor: int) -> str:
+    """The warning for a saved cursor past now (a record dated in the future carried it there, before
+    cursors were held at the run's start): following it would skip everything until that date."""
+    return (f"the saved cursor of {stream} reads {stamp(cursor)}, later than now (a record dated in the future carried "
+            "it there): read from the start, as a full refresh of the stream, since following it would load "
+            "nothing new until that date")
 
 
 def earlier(stream: str, start: int, saved: int) -> str:
@@ -86,10 +96,14 @@ class StagedRefresh:
 
     def _unfit(self, stream, table: str, state: dict[str, Any]) -> str | None:
         """Why the saved position does not fit the recipe, if it does not: the recipe names another
-        table (`into`), whose rows the old table's cursor says nothing of; or it reads history from
-        an earlier start, whose rows before the old start a cursor past them would never read."""
+        table (`into`), whose rows the old table's cursor says nothing of; the cursor lies past now;
+        or the recipe reads history from an earlier start, whose rows before the old start a cursor
+        past them would never read."""
         if state.get(TARGET) not in (None, table):
             return moved(stream.name, self.source.name, table, state[TARGET])
+        cursor = (state.get("cursor") or {}).get("value")
+        if stream.time_filter is not None and isinstance(cursor, int | float) and cursor > time.time() + SLACK_S:
+            return ahead(stream.name, int(cursor))
         saved = state.get(START)
         if stream.time_filter is not None and saved is not None:
             start = history_start(stream.name, stream.start)

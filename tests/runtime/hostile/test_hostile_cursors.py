@@ -153,6 +153,31 @@ def test_a_record_dated_in_the_future_does_not_carry_the_cursor_past_the_run(tim
     assert len(api.truth()) == 302
 
 
+def test_a_cursor_saved_in_the_future_by_an_earlier_version_reads_the_stream_again(timed_api, tmp_path):
+    # A cursor an earlier version saved at a record's 2099 time: following it, no run loads anything.
+    now = int(time.time())
+    api = timed_api({i: {"id": i, "updated": now - 10 * DAY + i * 600, "v": f"r{i}"} for i in range(120)})
+    ws = Workspace(tmp_path / "ws", api, upper_bound=False, history_start="2020-01-01")
+    assert ws.run()[0] == 0
+    con = duckdb.connect(str(ws.db))
+    con.execute("UPDATE _purelink.state SET value = ? WHERE stream = 'items' AND key = 'cursor'",
+                [json.dumps({"value": FUTURE})])
+    con.close()
+    api.records[500] = {"id": 500, "updated": int(time.time()), "v": "new"}
+    api.records[7].update(updated=int(time.time()), v="changed")
+    code, warnings, output = ws.run()
+    assert code == 0, output
+    ws.landed(api)
+    said = ("the saved cursor of items reads 2099-01-01, later than now (a record dated in the future carried it "
+            "there): read from the start, as a full refresh of the stream, since following it would load nothing "
+            "new until that date")
+    assert warnings == [said], warnings
+    assert ws.cursor() <= int(time.time())
+    code, warnings, output = ws.run()
+    assert code == 0 and not warnings, output
+    ws.landed(api)
+
+
 def day(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d")
 
