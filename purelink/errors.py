@@ -40,3 +40,12 @@ class CredentialError(PurelinkError):
 
 class ExecutionError(PurelinkError):
     """A pipeline run failed or could not be started."""
+
+
+def plain(exc: ValueError) -> str:
+    """A validation error in a sentence: pydantic's own wording names the model, counts the errors
+    and links its documentation, none of which helps someone typing an answer."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in errors())

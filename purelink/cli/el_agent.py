@@ -78,7 +78,7 @@ class Agent(SourceStage):
         values: dict[str, Any] = {"variables": {}}
         for q in self.s.requirement_questions():
             if q.key == "base_url" and self.base_url:
-                values["base_url"], self.base_url = self.base_url, None
+                values["base_url"] = self.base_url  # --base-url: kept until the answers are accepted
                 self.t.say(f"API base URL: {values['base_url']}")
                 continue
             default = q.default
@@ -87,6 +87,9 @@ class Agent(SourceStage):
             if q.key == "history_start" and not default:
                 default = None
             answer = self.t.ask(q.prompt, default, q.choices)
+            while q.key == "history_start" and (wrong := self.s.wrong_start(answer)):
+                self.t.say(f"  {wrong}")
+                answer = self.t.ask(q.prompt, default, q.choices)
             if q.key.startswith("variables."):
                 values["variables"][q.key.split(".", 1)[1]] = answer
             elif q.key == "keys_ready":
@@ -102,6 +105,7 @@ class Agent(SourceStage):
             else:
                 values[q.key] = answer
         self.s.set_requirements(**values)
+        self.base_url = None
 
     def stage_credentials(self) -> None:
         self.t.say("\n[4/10] Credentials")

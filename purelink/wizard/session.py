@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from purelink.catalog import spec as specs
 from purelink.catalog.spec import ConnectorSpec
-from purelink.errors import SourceError
+from purelink.errors import SourceError, plain
 from purelink.recipes import Recipe
 from purelink.wizard import ready
 from purelink.wizard.build import Builder
@@ -286,6 +286,14 @@ class Session(OpenAPIImport):
                                help=f"e.g. {var.example}" if var.example else ""))
         return qs
 
+    def wrong_start(self, answer: str | None) -> str | None:
+        """What is wrong with a history start as typed (None: nothing; empty means everything)."""
+        try:
+            type(self.state.requirements).model_validate({"history_start": answer or None})
+        except ValueError as exc:
+            return plain(exc)
+        return None
+
     def set_requirements(self, *, purpose: str | None = None, frequency: str | None = None,
                          history_start: str | None = None, destination: str | None = None,
                          db_path: str | None = None, warehouse_url: str | None = None,
@@ -310,7 +318,7 @@ class Session(OpenAPIImport):
             if executor:
                 st.executor = SessionState.model_validate({"executor": executor}).executor
         except ValueError as exc:
-            raise SessionError(f"A requirement is invalid: {exc}", "Fix the value and try again.") from None
+            raise SessionError(f"A requirement is invalid: {plain(exc)}", "Fix the value and try again.") from None
         if keys_ready is not None:
             st.keys_ready = keys_ready
         where = (st.base_url, dict(st.variables))
@@ -388,3 +396,4 @@ class Session(OpenAPIImport):
 
     def locations(self) -> dict[str, str]:
         return self.builder.locations()
+

@@ -3,6 +3,7 @@ successful run against the sandbox, with the key typed hidden at the prompt."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -171,3 +172,21 @@ def test_an_unknown_api_is_found_by_the_assistant_from_the_terminal(sandbox, wor
     assert acme["api_key"] not in "".join(transcript)  # typed hidden, never echoed
     [saved] = (workspace / "connectors").glob("*.yaml")
     assert "/tickets" in saved.read_text()
+
+
+def test_a_date_that_is_no_date_is_asked_again_and_the_base_url_kept(sandbox, workspace, agent_env):
+    # "yesterday" was accepted, then two prompts later a pydantic error restarted the stage, whose
+    # base URL had become the real API's: the sandbox's key would have gone to api.stripe.com.
+    answers = ["1", "", "", "yesterday", "2024-01-01", "", "", "quit"]
+    done = subprocess.run([sys.executable, "-m", "purelink.el_agent", "--workspace", str(workspace),
+                           "--source", "stripe", "--base-url", sandbox.stripe_base_url, "--executor", "local"],
+                          input="\n".join(answers) + "\n", capture_output=True, text=True, env=agent_env,
+                          timeout=120, check=False)
+    out = done.stdout + done.stderr
+    assert "history_start must be an ISO date such as 2024-01-01, not 'yesterday'" in out, out
+    assert "pydantic" not in out and "validation error" not in out
+    assert out.count("[3/10] Requirements") == 1 and f"API base URL: {sandbox.stripe_base_url}" in out
+    assert "[4/10] Credentials" in out and "api.stripe.com" not in out
+    state = json.loads((workspace / ".purelink" / "session.json").read_text())
+    assert state["base_url"] == sandbox.stripe_base_url.rstrip("/") and state["requirements"]["history_start"] == \
+        "2024-01-01"
