@@ -127,13 +127,18 @@ class Engine:
         return get_spec(recipe.source.name, workspace=self.workspace.root)
 
     def generate(self, recipe: str | Recipe) -> Path:
+        """The recipe's module, written to pipelines/NAME.py; an earlier version's (a run with
+        --version) to pipelines/versions/vN/NAME.py, so the module a user runs by hand stays the latest."""
         recipe = self.recipe(recipe)
         spec = self.spec(recipe)
+        folder = self.workspace.pipelines
+        if recipe.version < max(self.recipes.versions(recipe.name) or [recipe.version]):
+            folder = folder / "versions" / f"v{recipe.version}"
         if spec.kind == "database":
             from purelink.pipeline.codegen_sql import write_module as write_sql_module
 
-            return write_sql_module(recipe, self.workspace.pipelines)
-        return write_module(recipe, self.workspace.pipelines, spec)
+            return write_sql_module(recipe, folder)
+        return write_module(recipe, folder, spec)
 
     def db_path(self, recipe: Recipe) -> Path:
         return self.workspace.db_path(recipe.destination.path)

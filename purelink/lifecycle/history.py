@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 
 IDENTITY = ("Purelink", "purelink@localhost")
 # Data and logs are rebuilt by runs; keys, vaults and env files must never reach a commit; the
-# recipes' own copies (recipes/.history, kept to undo a hand edit) are what git already holds.
+# recipes' own copies (recipes/.history, kept to undo a hand edit) and an earlier version's module
+# (pipelines/versions, written for a run with --version) are what git already holds.
 IGNORED = ["data/", "logs/", "*.duckdb", "*.duckdb.wal", ".scratch_*", ".env", ".env.*", "*.key", "*.pem",
-           ".purelink/", "recipes/.history/", "recipes/shared/", "vault/", "*.vault", "*.tmp", "__pycache__/", ".ipynb_checkpoints/"]
+           ".purelink/", "recipes/.history/", "recipes/shared/", "pipelines/versions/", "vault/", "*.vault", "*.tmp", "__pycache__/", ".ipynb_checkpoints/"]
 # A git started from a hook or by a tool may carry these; they would point our commands elsewhere.
 GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
 

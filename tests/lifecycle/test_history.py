@@ -104,12 +104,15 @@ def test_history_lists_each_versions_runs_and_schema_changes_and_run_rolls_back(
     text = purelink("recipes", "history", "stripe_customers", cwd=workspace).stdout
     assert "stripe_customers v1" in text and "stripe_customers v2" in text
     assert text.count("success") == 3 and "customers.loyalty_tier  added" in text
-    # The rolled-back run used version 1's module, byte for byte as version 1 committed it.
-    module = workspace / "pipelines" / "stripe_customers.py"
+    # The rolled-back run used version 1's module, byte for byte as version 1 committed it, written
+    # beside the latest: pipelines/stripe_customers.py, which a user runs by hand, stays version 2's.
+    module = workspace / "pipelines" / "versions" / "v1" / "stripe_customers.py"
     assert module.read_text() == git(workspace, "show", f"{versions[1]['commit']}:pipelines/stripe_customers.py")
+    latest = workspace / "pipelines" / "stripe_customers.py"
+    assert latest.read_text() == git(workspace, "show", f"{versions[2]['commit']}:pipelines/stripe_customers.py")
     # Runs left data and logs behind, and none of it is tracked or waiting to be added.
     assert (workspace / "logs").is_dir() and (workspace / "data" / "purelink.duckdb").exists()
-    assert git(workspace, "status", "--porcelain", "--untracked-files=all") == " M pipelines/stripe_customers.py\n"
+    assert git(workspace, "status", "--porcelain", "--untracked-files=all") == ""
 
 
 def test_a_file_holding_a_secret_value_is_never_committed(workspace):
