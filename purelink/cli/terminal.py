@@ -52,6 +52,12 @@ class Terminal:
                 raise Back
             if answer.lower() in ("quit", "exit"):
                 raise Quit
+            if answer.lower() in ("help", "?") and not any(c.startswith(answer.lower()) for c in choices or []):
+                enter = "" if default in (None, "") else f" (Enter alone: {default})"
+                among = f" One of: {', '.join(choices)}." if choices else ""
+                self.say(f"  Type your answer and press Enter{enter}.{among} At any question, `back` returns to the "
+                         "stage before and `quit` stops here (`purelink el-agent --resume` goes on from this stage).")
+                continue
             answer = answer or ("" if default is None else str(default))
             if not choices or answer in choices:
                 return answer
@@ -61,8 +67,11 @@ class Terminal:
             self.say(f"  please answer one of: {', '.join(choices)}")
 
     def yes(self, prompt: str, default: bool = True) -> bool:
-        return self.ask(prompt + (" [Y/n]" if default else " [y/N]")).lower() in (("", "y", "yes") if default
-                                                                                  else ("y", "yes"))
+        while True:
+            answer = self.ask(prompt + (" [Y/n]" if default else " [y/N]")).lower()
+            if answer in ("", "y", "yes", "n", "no"):
+                return answer in ("y", "yes") or (default and not answer)
+            self.say("  please answer y or n")
 
     def secret(self, prompt: str) -> str:
         if not self.tty:

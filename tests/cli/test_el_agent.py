@@ -177,13 +177,14 @@ def test_an_unknown_api_is_found_by_the_assistant_from_the_terminal(sandbox, wor
 def test_a_date_that_is_no_date_is_asked_again_and_the_base_url_kept(sandbox, workspace, agent_env):
     # "yesterday" was accepted, then two prompts later a pydantic error restarted the stage, whose
     # base URL had become the real API's: the sandbox's key would have gone to api.stripe.com.
-    answers = ["1", "", "", "yesterday", "2024-01-01", "", "", "quit"]
+    answers = ["help", "1", "", "", "yesterday", "2024-01-01", "", "", "quit"]
     done = subprocess.run([sys.executable, "-m", "purelink.el_agent", "--workspace", str(workspace),
                            "--source", "stripe", "--base-url", sandbox.stripe_base_url, "--executor", "local"],
                           input="\n".join(answers) + "\n", capture_output=True, text=True, env=agent_env,
                           timeout=120, check=False)
     out = done.stdout + done.stderr
     assert "history_start must be an ISO date such as 2024-01-01, not 'yesterday'" in out, out
+    assert "Type your answer and press Enter (Enter alone: 1)" in out and "no stream named 'help'" not in out
     assert "pydantic" not in out and "validation error" not in out
     assert out.count("[3/10] Requirements") == 1 and f"API base URL: {sandbox.stripe_base_url}" in out
     assert "[4/10] Credentials" in out and "api.stripe.com" not in out
