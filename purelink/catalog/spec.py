@@ -238,8 +238,9 @@ def get_spec(name: str, workspace: str | Path | None = None) -> ConnectorSpec:
         if spec.title.lower() == key:
             return spec
     for folder in connector_folders(workspace):
-        if (folder / f"{key}.yaml").is_file():
-            return load_spec_file(folder / f"{key}.yaml")
+        for stem in (key, name.strip()):  # connectors/Main.yaml is found as main and as Main
+            if (folder / f"{stem}.yaml").is_file():
+                return load_spec_file(folder / f"{stem}.yaml")
     from purelink.catalog.ranking import rank  # ranking reads the catalog: imported here, not at the top
 
     close = [s.name for s in rank(name, limit=3) if s.why != "description"]

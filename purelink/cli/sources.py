@@ -42,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
 
 def search(query: str, fmt: str, limit: int) -> int:
     from purelink.catalog.ranking import rank
+    from purelink.catalog.spec import catalog, workspace_specs
 
-    found = rank(query, limit=limit)
+    known = catalog()  # and the connectors imported into this workspace (`sources import`)
+    found = rank(query, [*known.values(), *(s for n, s in workspace_specs().items() if n not in known)], limit=limit)
     if fmt == "json":
         print(json.dumps([{"name": s.name, "title": s.title, "description": s.description, "category": s.category,
                            "label": s.label, "score": s.score, "why": s.why} for s in found], indent=2))

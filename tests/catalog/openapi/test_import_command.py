@@ -4,6 +4,7 @@ a yes at the prompt; errors are one paragraph without a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +43,14 @@ def test_answers_as_flags_are_applied_and_saved_where_recipes_find_them(tmp_path
     assert saved["auth"]["env"] == "CRM_TOKEN" and saved["concurrency"] == 3
     assert saved["rate_limit"]["requests_per_second"] == 9 and [s["name"] for s in saved["streams"]] == ["contacts"]
     assert "next: purelink recipes new crm_contacts --source crm" in done.stdout
+    # `purelink sources` lists it beside the catalog, and finds it by its name (typed in any case)
+    listed = subprocess.run([*CLI, "sources", "cr", "--format", "json"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert "crm" in [s["name"] for s in json.loads(listed.stdout)]
+    (tmp_path / "connectors" / "crm.yaml").rename(tmp_path / "connectors" / "Crm.yaml")
+    shown = subprocess.run([*CLI, "sources", "show", "Crm", "--format", "json"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60, check=False)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["streams"][0]["name"] == "contacts", shown.stderr
 
 
 def test_a_terminal_is_asked_each_question(tmp_path):
