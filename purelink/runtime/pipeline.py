@@ -149,8 +149,8 @@ def summarize(extraction: Extraction, stop: threading.Event) -> dict:
             extraction.warn(f"{name}: {note}", stream=name)
         query = rejected_query(extraction.run_id, name) if r.dead_letters else None
         if query and r.status != "failed":  # rejected rows are a warning the user can look at, never silent
-            extraction.warn(f"{r.dead_letters:,} records of {name} were not loaded (each is kept with its reason "
-                            f"in _purelink.dead_letters): {query}", stream=name)
+            extraction.warn(f"{r.dead_letters:,} records of {name} were rejected, not loaded (each is kept with its "
+                            f"reason in _purelink.dead_letters): {query}", stream=name)
         streams[name] = {"records": r.records, "dead_letters": r.dead_letters, "pages": r.pages,
                          "status": r.status, "error": r.error, "cause": r.cause, "committed": r.records,
                          "windows": r.windows_total, "rejected_query": query}
