@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 EXACT = 2**53  # integers a DOUBLE holds exactly: -EXACT..EXACT
-BEYOND = re.compile(r"\d[eE][+-]?\d{3}")  # a number with an exponent of 3 digits: perhaps past a double's range
+# An exponent of 3 digits: perhaps a number past a double's range. Not anchored on the digit before it:
+# that made the search 3 times slower (0.5 ms a page of 100 customers); text that matches costs only
+# the slower parse.
+BEYOND = re.compile(r"[eE][+-]?\d{3}")
 ORDER = {"null": 0, "boolean": 1, "bigint": 2, "double": 3, "varchar": 4, "json": 5}
 ISO_TS = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?"
                     r"(Z|[+-]\d{2}:?\d{2})$")
