@@ -27,7 +27,7 @@ from purelink.errors import PurelinkError, RuntimeFailure
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = (ROOT / "purelink", ROOT / "purelink_jupyter")
 MAX_LINES = 400
-RUNTIME_DEPENDENCIES = {"httpx", "duckdb", "pyarrow", "adbc_driver_postgresql",  # adbc: optional
+RUNTIME_DEPENDENCIES = {"httpx", "orjson", "duckdb", "pyarrow", "adbc_driver_postgresql",  # adbc: optional
                         "google", "pyiceberg",  # optional, imported inside the BigQuery / Iceberg destinations
                         "httpcore"}  # httpx's own transport, installed with it (see purelink.runtime.lean)
 HANDOVER = ROOT / "purelink" / "__init__.py"  # `%load_ext purelink` hands over to the notebook layer

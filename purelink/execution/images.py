@@ -33,7 +33,7 @@ from pathlib import Path
 from purelink.errors import ExecutionError
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
-RUNTIME_PACKAGES = ("httpx", "duckdb", "pyarrow")  # what purelink.runtime imports; nothing else
+RUNTIME_PACKAGES = ("httpx", "orjson", "duckdb", "pyarrow")  # what purelink.runtime imports; nothing else
 # Drivers the runtime imports only for database sources: in the image when installed here.
 OPTIONAL_RUNTIME_PACKAGES = ("adbc-driver-manager", "adbc-driver-postgresql")
 SANDBOX_UID = 10001

@@ -8,6 +8,10 @@ their bare text read as JSON (`"123"` a number, `"abc"` an error that failed the
 
 from __future__ import annotations
 
+import json
+import math
+import random
+import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,6 +21,7 @@ import pytest
 from purelink.runtime import RestSource, SinglePage, Stream
 from purelink.runtime.destinations.duckdb import DuckDBDestination
 from purelink.runtime.pipeline import run
+from purelink.runtime.records import json_text, loads
 
 # The bodies are written by hand: the literals are the truth the table is compared with.
 BODIES = {
@@ -33,6 +38,9 @@ BODIES = {
     "/instants": '{"data": [{"id": 1, "at": "2024-01-02T03:04:05Z"}, {"id": 2, "at": "2024-02-29T00:00:00+01:00"}]}',
     "/not_instants": '{"data": [{"id": 3, "at": "2016-12-31T23:59:60Z"}, {"id": 4, "at": "2023-02-29T10:00:00Z"},'
                      ' {"id": 5, "at": "2024-04-31T00:00:00Z"}, {"id": 6, "at": "2024-05-01T00:00:00Z"}]}',
+    "/past_64_bits": '{"data": [{"id": 1, "n": 123456789012345678901234567890, "meta": {"n": -9223372036854775809}},'
+                     ' {"id": 2, "n": 18446744073709551616, "meta": [18446744073709551615, 1e16, "\\u00e9"]},'
+                     ' {"id": 3, "n": -5, "meta": {"x": 0.1}}]}',
     "/beyond": '{"data": [{"id": 1, "huge": 1e400, "tiny": 1e-400, "plain": 2.5e10},'
                ' {"id": 2, "huge": 3.5, "tiny": 0.0, "plain": 1E+2}]}',
 }
@@ -125,6 +133,66 @@ def test_numbers_past_a_doubles_range_are_not_read_as_infinity_or_zero(api, tmp_
     load(api, "/beyond", db)
     assert landed(db, "huge, tiny, plain") == [(1, "1e400", "1e-400", 25000000000.0), (2, "3.5", "0.0", 100.0)]
     assert column_type(db, "plain") == "DOUBLE"
+
+
+def test_integers_past_64_bits_keep_every_digit_in_columns_and_in_json(api, tmp_path):
+    """The fast JSON parser (orjson) reads an integer past 64 bits as a double, and will not write
+    one: such pages and values take the standard library's way, so every digit lands."""
+    db = tmp_path / "n.duckdb"
+    load(api, "/past_64_bits", db)
+    rows = landed(db, "n, meta::VARCHAR")
+    assert [r[:2] for r in rows] == [(1, "123456789012345678901234567890"), (2, "18446744073709551616"), (3, "-5")]
+    assert [json.loads(r[2]) for r in rows] == [{"n": -9223372036854775809}, [18446744073709551615, 1e16, "\u00e9"],
+                                                {"x": 0.1}]
+
+
+def test_the_fast_json_paths_read_and_write_what_the_standard_library_does():
+    """records.loads and json_text against json.loads and json.dumps: the same values, of the same
+    types, for what orjson refuses or reads otherwise (long integers, NaN, lone surrogates)
+    and for random documents of every JSON type, doubles drawn from all their bits."""
+    texts = ["123456789012345678901234567890", "-9223372036854775809", "18446744073709551615", "-0", "-0.0",
+             '{"a":1,"a":2}', '"\\ud800"', '"\\ud83d\\ude00"', "NaN", "[Infinity]", '"\\u0000"', "1E5", "[1e22]",
+             "[" * 200 + "]" * 200, '{"x": "0123456789012345678901"}']
+    rng = random.Random(13)
+    for _ in range(300):
+        texts.append(json.dumps(document(rng, 3)))
+    for text in texts:
+        expected = json.loads(text)
+        got = loads(text)
+        assert same(got, expected), text[:200]
+        again = json_text(got)  # the values a page gives: as records.loads read them
+        assert same(json.loads(again), expected), again[:200]
+
+
+def document(rng: random.Random, depth: int):
+    kind = rng.randrange(8 if depth else 6)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.choice([rng.randrange(-(2**70), 2**70), rng.randrange(-1000, 1000), 2**63, -(2**63) - 1])
+    if kind in (2, 3):
+        value = struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]
+        return value if math.isfinite(value) and abs(value) < 1e300 and (value == 0 or abs(value) > 1e-300) else 0.5
+    if kind in (4, 5):
+        return "".join(chr(rng.choice([rng.randrange(32, 127), rng.randrange(0x80, 0xD7FF), 0x2028, 0x1F600, 9]))
+                       for _ in range(rng.randrange(6)))
+    if kind == 6:
+        return [document(rng, depth - 1) for _ in range(rng.randrange(4))]
+    return {f"k{i}": document(rng, depth - 1) for i in range(rng.randrange(4))}
+
+
+def same(a, b) -> bool:
+    """Equal and of the same types throughout (1 and 1.0 and True are three values here; NaN read
+    from an API is a float of its own kind, see records.NonFinite)."""
+    if type(a) is not type(b) and not (isinstance(a, float) and isinstance(b, float)):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return a == b and (not isinstance(a, float) or math.copysign(1, a) == math.copysign(1, b))
 
 
 def test_the_postgres_warehouse_keeps_every_digit_too(api, postgres, secrets_env):
