@@ -271,6 +271,7 @@ def table_ddl(schema: str, table: str, records: list[dict], columns: list[str] |
     for path in chosen or []:
         types.setdefault(column_name(path), "null")
     types.update({c: "timestamptz" for c in times if types.get(c) == "null"})
+    types.update({c: "varchar" for c in primary_key if types.get(c) == "timestamptz"})  # as typed_table keeps keys
     types.update(META_PURELINK)
     if airbyte:
         types.update(META_AIRBYTE)

@@ -235,11 +235,14 @@ def check_claims(claims: list[Claim], owners: dict[tuple[str, str], tuple[str, s
 
 def typed_table(rows: list[dict], *, run_id: str, extracted_at: datetime,
                 airbyte: bool = False, sync_id: str | None = None, generation: int = 0,
-                times: dict[str, str] | None = None) -> tuple[pa.Table, dict[str, str]]:
+                times: dict[str, str] | None = None, keys: Sequence[str] = ()) -> tuple[pa.Table, dict[str, str]]:
     """Rows as an Arrow table with the metadata columns, and the logical type of each column.
-    `times`: declared time columns, TIMESTAMPTZ even when every value here is null."""
+    `times`: declared time columns, TIMESTAMPTZ even when every value here is null. `keys`: the
+    primary key, whose columns keep their text: typed as instants, two ids naming the same instant
+    in other words (`...T00:00:00Z`, `...T01:00:00+01:00`) would be one row, merged into it."""
     types = infer_types(rows)
     types.update({c: "timestamptz" for c in times or () if types.get(c) == "null"})
+    types.update({c: "varchar" for c in keys if types.get(c) == "timestamptz"})
     table = to_arrow(rows, types)
     n = table.num_rows
     stamp = extracted_at.isoformat()

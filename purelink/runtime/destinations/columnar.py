@@ -33,7 +33,7 @@ TIMESTAMP_META = bookkeeping.META_TIMES
 def rest_table(batch: Batch, *, run_id: str, extracted_at: datetime, airbyte: bool) -> tuple[pa.Table, dict[str, str]]:
     """An API batch as Arrow with the logical types (`typed_table`) turned into real columns."""
     table, types = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at, airbyte=airbyte,
-                               generation=batch.generation, times=batch.times)
+                               generation=batch.generation, times=batch.times, keys=batch.primary_key)
     columns = [pc.cast(table[name], LOGICAL_ARROW[types[name]]) for name in table.column_names]
     return pa.Table.from_arrays(columns, names=table.column_names), types
 

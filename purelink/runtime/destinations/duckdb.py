@@ -302,7 +302,8 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
     def _insert(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         batch.rows = fold_case(batch.rows, self._table_columns(batch.schema, batch.table))
         table, types = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at,
-                                   airbyte=self.airbyte_metadata, generation=batch.generation, times=batch.times)
+                                   airbyte=self.airbyte_metadata, generation=batch.generation, times=batch.times,
+                                   keys=batch.primary_key)
         changes = self._evolve(batch, types, table)
         columns = self._table_columns(batch.schema, batch.table)
         table = as_stored(table, batch.rows, types, columns)

@@ -278,7 +278,8 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
 
     def _load_rows(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         """API records: the inferred lattice types, JSON and timestamps staged as text and cast."""
-        table, logical = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at, times=batch.times)
+        table, logical = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at, times=batch.times,
+                                     keys=batch.primary_key)
         meta = set(META_PURELINK)
         table = table.select([c for c in table.column_names if c not in meta])
         logical = {c: k for c, k in logical.items() if c not in meta}
