@@ -53,6 +53,9 @@ class HealthCheck(Model):
 
 class RateLimit(Model):
     requests_per_second: float | None = None
+    # Seconds of requests the API takes at once (a token bucket's size over its rate): after a pause
+    # a run may send that many before pacing. Left out, a tenth of a second's.
+    burst_s: float | None = Field(None, ge=0)
     headers: list[str] = Field(default_factory=list)
     notes: str | None = None
 

@@ -165,7 +165,7 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
         "RestSource", indent=0, multiline=True, name=spec.name,
         base_url=recipe.source.base_url or spec.base_url, auth=auth, paginator=pag,
         records_path=None if spec.records_path == runtime_default(RestSource, "records_path") else spec.records_path,
-        rate_limit=req.rate_limit or spec.rate_limit.requests_per_second,
+        rate_limit=req.rate_limit or spec.rate_limit.requests_per_second, burst_s=spec.rate_limit.burst_s,
         concurrency=req.concurrency or (
             None if spec.concurrency == runtime_default(RestSource, "concurrency") else spec.concurrency),
         headers=spec.headers or None, retry_budget_s=req.retry_budget_s,

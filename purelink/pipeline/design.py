@@ -180,6 +180,8 @@ def design(recipe: Recipe, spec: ConnectorSpec, schema: Mapping[str, Sequence[Co
         rate_note = spec.rate_limit.notes or "the connector's documented limit"
     else:
         rate_note = "none documented; 429 answers and Retry-After are honoured"
+    if rate and spec.rate_limit.burst_s:
+        rate_note = f"{rate_note}; after a pause, {spec.rate_limit.burst_s:g} s of requests at once"
     concurrency = req.concurrency or spec.concurrency
     if dest.kind == "duckdb":
         storage = (f"DuckDB file {dest.path or 'data/purelink.duckdb'}, schema {spec.name}, "

@@ -107,10 +107,10 @@ class TokenBucket:
     allows settles just under the real one instead of colliding with it again after each wait.
     """
 
-    def __init__(self, rate: float | None, burst: float | None = None) -> None:
+    def __init__(self, rate: float | None, burst: float | None = None, burst_s: float = 0.1) -> None:
         self.target = rate
         self.rate = rate
-        self.capacity = burst if burst is not None else max(1.0, (rate or 1) * 0.1)
+        self.capacity = burst if burst is not None else max(1.0, (rate or 1) * burst_s)  # else seconds of requests
         self._tokens = self.capacity
         self._stamp = time.monotonic()
         self._held_until = 0.0

@@ -72,7 +72,7 @@ def test_recipe_rate_limit_and_postgres_indexes():
     data["destination"] = {"kind": "postgres", "url": "postgresql://u@h/db"}
     r = type(recipe()).model_validate(data)
     plan = design(r, get_spec("stripe"))
-    assert plan.rate_limit == 5 and plan.concurrency == 2 and plan.rate_limit_note == "set in the recipe"
+    assert plan.rate_limit == 5 and plan.concurrency == 2 and plan.rate_limit_note.startswith("set in the recipe")
     assert plan.stream("customers").indexes == ["PRIMARY KEY (id)", "btree on (created)"]
     assert "PostgreSQL postgresql://u@h/db" in plan.storage
 

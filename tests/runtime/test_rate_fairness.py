@@ -32,3 +32,24 @@ def test_a_hold_still_stops_everyone_in_line():
     start = time.monotonic()
     waited = bucket.acquire()
     assert waited >= 0.29 and time.monotonic() - start >= 0.29
+
+
+def test_a_declared_burst_sends_that_many_seconds_of_requests_at_once_then_paces(monkeypatch):
+    """A connector's `burst_s` (Stripe's token bucket holds a second of requests): after a pause a
+    run sends that many without waiting; the one after waits for the rate. The clock stands still,
+    so no token comes back meanwhile."""
+    monkeypatch.setattr("purelink.runtime.http.time.monotonic", lambda: 1000.0)
+    for bucket, burst in ((TokenBucket(rate=50, burst_s=1), 50), (TokenBucket(rate=50), 5)):  # default: 0.1 s
+        assert [bucket.acquire() for _ in range(burst)] == [0.0] * burst  # not one waited
+        assert bucket._tokens < 1  # the next one waits
+
+
+def test_the_generated_module_carries_the_connectors_burst():
+    from purelink.pipeline.codegen import render
+    from purelink.recipes import parse_recipe
+
+    def module(source: str, stream: str) -> str:
+        return render(parse_recipe(f"name: r\nsource: {{name: {source}}}\nstreams: [{{name: {stream}}}]\n"))
+
+    assert "burst_s=1.0," in module("stripe", "customers")
+    assert "burst_s" not in module("github", "commits")

@@ -91,6 +91,7 @@ class RestSource:
     paginator: Paginator = field(default_factory=CursorPagination)
     records_path: str = "data"
     rate_limit: float | None = None  # requests per second for the whole source
+    burst_s: float = 0.1  # seconds of requests the API takes at once (its token bucket's size)
     concurrency: int = 8
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)

@@ -19,6 +19,7 @@ source = RestSource(
         page_size=100,
     ),
     rate_limit=25.0,
+    burst_s=1.0,
     headers={"Stripe-Version": "2026-07-29.dahlia"},
 )
 
