@@ -1,7 +1,8 @@
 """From API records to typed columns: selection (nested paths included), type inference, Arrow.
 
 Types form a small lattice so a column can only widen: boolean < bigint < double < varchar < json,
-with timestamptz (ISO 8601 strings) widening to varchar. Objects and arrays stay whole as JSON.
+with timestamptz (ISO 8601 strings) widening to varchar, and booleans meeting numbers too (`true`
+kept as `true`, not 1). Objects and arrays stay whole as JSON.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ISO_TS = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[
                     r"(Z|[+-]\d{2}:?\d{2})$")
 DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 INT64 = (-(2**63), 2**63 - 1)
+NUMBERS = ("bigint", "double")
 
 
 def column_name(path: str) -> str:
@@ -130,6 +132,8 @@ def widen(a: str, b: str) -> str:
     if "timestamptz" in (a, b):
         other = b if a == "timestamptz" else a
         return "json" if other == "json" else "varchar"
+    if "boolean" in (a, b) and (a in NUMBERS or b in NUMBERS):
+        return "varchar"  # a BIGINT would store true as 1: text keeps each value as the API wrote it
     return a if ORDER[a] >= ORDER[b] else b
 
 

@@ -8,6 +8,7 @@ their bare text read as JSON (`"123"` a number, `"abc"` an error that failed the
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -20,6 +21,7 @@ import pytest
 
 from purelink.runtime import RestSource, SinglePage, Stream
 from purelink.runtime.destinations.duckdb import DuckDBDestination
+from purelink.runtime.events import EventWriter, parse_event
 from purelink.runtime.pipeline import run
 from purelink.runtime.records import json_text, loads
 
@@ -41,6 +43,10 @@ BODIES = {
     "/past_64_bits": '{"data": [{"id": 1, "n": 123456789012345678901234567890, "meta": {"n": -9223372036854775809}},'
                      ' {"id": 2, "n": 18446744073709551616, "meta": [18446744073709551615, 1e16, "\\u00e9"]},'
                      ' {"id": 3, "n": -5, "meta": {"x": 0.1}}]}',
+    "/flags": '{"data": [{"id": 1, "paid": true}, {"id": 2, "paid": false}]}',
+    "/counts": '{"data": [{"id": 3, "paid": 42}, {"id": 4, "paid": 1.5}, {"id": 5, "paid": -7}]}',
+    "/flags_and_counts": '{"data": [{"id": 1, "paid": true}, {"id": 2, "paid": 42}, {"id": 3, "paid": 1.5},'
+                         ' {"id": 4, "paid": false}, {"id": 5, "paid": null}]}',
     "/beyond": '{"data": [{"id": 1, "huge": 1e400, "tiny": 1e-400, "plain": 2.5e10},'
                ' {"id": 2, "huge": 3.5, "tiny": 0.0, "plain": 1E+2}]}',
 }
@@ -69,13 +75,17 @@ def api():
     httpd.server_close()
 
 
-def load(api, body: str, db, columns: list[str] | None = None) -> dict:
+def load(api, body: str, db, columns: list[str] | None = None, destination=None, warnings: list | None = None) -> dict:
+    """One run over `body` into `db` (or `destination`); its warning messages go to `warnings`."""
     base, serving = api
     serving[0] = body
+    out = io.StringIO()
     source = RestSource(name="numbers", base_url=base, paginator=SinglePage(), records_path="data")
     finished = run(source, [Stream("items", path="/items", columns=columns)], pipeline="numbers",
-                   destination=DuckDBDestination(db))
+                   destination=destination or DuckDBDestination(db), events=EventWriter("test", out))
     assert finished["status"] == "success", finished
+    if warnings is not None:
+        warnings += [e["message"] for e in map(parse_event, out.getvalue().splitlines()) if e and e["event"] == "warning"]
     return finished
 
 
@@ -211,6 +221,48 @@ def test_the_postgres_warehouse_keeps_every_digit_too(api, postgres, secrets_env
         assert [r[0] for r in postgres.query(warehouse, "SELECT amount FROM numbers.items ORDER BY id")] == want
         assert postgres.query(warehouse, "SELECT data_type FROM information_schema.columns WHERE table_name = "
                                          "'items' AND column_name = 'amount'") == [("text",)]
+
+
+def as_sent(*bodies: str) -> list[tuple]:
+    """(id, paid) as the API spelled each value in JSON, from the bodies served (the last wins)."""
+    sent: dict = {}
+    for body in bodies:
+        sent |= {r["id"]: r["paid"] for r in json.loads(BODIES[body])["data"]}
+    return [(i, None if v is None else json.dumps(v)) for i, v in sorted(sent.items())]
+
+
+@pytest.mark.parametrize("bodies", [("/flags", "/counts"), ("/counts", "/flags"), ("/flags_and_counts",)],
+                         ids=["booleans_then_numbers", "numbers_then_booleans", "one_page"])
+def test_booleans_and_numbers_in_one_column_keep_each_value_as_sent(api, tmp_path, bodies):
+    # true in a column of numbers landed as 1 (and 42 as true would have failed): now the column is
+    # text with the JSON spelling of each value, and a widening of a stored column is named.
+    db, warnings = tmp_path / "n.duckdb", []
+    first = load(api, bodies[0], db)
+    changes = sum(load(api, body, db, warnings=warnings)["schema_changes"] for body in bodies[1:])
+    assert column_type(db, "paid") == "VARCHAR"
+    assert landed(db, "paid") == as_sent(*bodies)
+    if len(bodies) > 1:
+        old = "BOOLEAN" if bodies[0] == "/flags" else "DOUBLE"
+        assert changes == 1 and warnings == [f"column items.paid widened from {old} to VARCHAR"], warnings
+    else:
+        assert first["schema_changes"] == 0
+
+
+def test_the_postgres_warehouse_keeps_booleans_and_numbers_as_sent_too(api, postgres, secrets_env):
+    from purelink.runtime.destinations.postgres import PostgresDestination
+
+    for bodies in (("/flags", "/counts"), ("/counts", "/flags"), ("/flags_and_counts",)):
+        warehouse = postgres.create_database("flags" + bodies[0].strip("/"))
+        warnings: list[str] = []
+        for body in bodies:
+            load(api, body, None, destination=PostgresDestination(postgres.url(warehouse), schema="numbers"),
+                 warnings=warnings)
+        assert postgres.query(warehouse, "SELECT id, paid FROM numbers.items ORDER BY id") == as_sent(*bodies)
+        assert postgres.query(warehouse, "SELECT data_type FROM information_schema.columns WHERE table_name = "
+                                         "'items' AND column_name = 'paid'") == [("text",)]
+        if len(bodies) > 1:
+            old = "boolean" if bodies[0] == "/flags" else "double precision"
+            assert warnings == [f"column items.paid widened from {old} to text"], warnings
 
 
 def test_strings_numbers_and_booleans_arriving_in_a_json_column_are_json_values(api, tmp_path):

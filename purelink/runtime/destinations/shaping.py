@@ -21,6 +21,10 @@ def quote(name: str) -> str:
 ISO_UTC = ("CASE WHEN epoch_us({0}) % 1000000 = 0 THEN strftime({0} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') "
            "ELSE strftime({0} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') END")
 
+#: a DOUBLE as text, a whole number without DuckDB's `.0`: an API's 42 in a column of floats was 42
+WHOLE_TEXT = (f"CASE WHEN {{0}} = trunc({{0}}) AND abs({{0}}) <= {EXACT} THEN CAST(CAST({{0}} AS BIGINT) AS VARCHAR) "
+              "ELSE CAST({0} AS VARCHAR) END")
+
 
 def widening_cast(column: str, old: str, new: str) -> str:
     """The USING clause that rewrites loaded values when a column widens.
@@ -33,6 +37,8 @@ def widening_cast(column: str, old: str, new: str) -> str:
     if old == "timestamptz":
         value = ISO_UTC.format(value)
         return f" USING to_json({value})" if new == "json" else f" USING {value}"
+    if old == "double" and new == "varchar":  # 42 stays 42 (DuckDB would write 42.0), as PostgreSQL does
+        return f" USING {WHOLE_TEXT.format(value)}"
     return f" USING to_json({value})" if new == "json" else ""
 
 
@@ -55,15 +61,17 @@ def exact_widening(old: str, kind: str, new: str, arriving: Any, stored_beyond: 
 def as_stored(table: pa.Table, rows: list[dict], types: dict[str, str], stored: dict[str, str]) -> pa.Table:
     """`table` (a batch typed by its own values, `types`) with each column that goes into a column
     of another kind (`stored`) holding the text that column keeps: a number going into text keeps
-    its own digits (`2`, where the batch's DOUBLE would read `2.0`); a string, number or boolean
+    its own digits (`2`, where the batch's DOUBLE would read `2.0`), a boolean its JSON spelling
+    (`true`, as a column of numbers and booleans keeps it); a string, number or boolean
     going into JSON is that value as JSON (`"abc"`: the bare text would be parsed, `123` into a
     number and `abc` into an error)."""
     for column, kind in types.items():
         into = stored.get(column)
         if into == "json" and kind not in ("json", "null"):
             values = [None if (v := row.get(column)) is None else json_text(v) for row in rows]
-        elif into == "varchar" and kind in ("bigint", "double"):
-            values = [None if (v := row.get(column)) is None else str(v) for row in rows]
+        elif into == "varchar" and kind in ("bigint", "double", "boolean"):
+            spell = json_text if kind == "boolean" else str
+            values = [None if (v := row.get(column)) is None else spell(v) for row in rows]
         else:
             continue
         table = table.set_column(table.schema.get_field_index(column), column, pa.array(values, pa.string()))
