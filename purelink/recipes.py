@@ -83,6 +83,7 @@ class Requirements(Model):
     rate_limit: float | None = Field(None, gt=0)  # requests/s; None: the spec's
     concurrency: int | None = Field(None, ge=1, le=64)
     retry_budget_s: float | None = Field(None, gt=0)  # how long to wait out 429s; None: the runtime's
+    request_deadline_s: float | None = Field(None, gt=0)  # a request's whole transfer; None: the runtime's
 
     @field_validator("history_start", mode="before")
     @classmethod

@@ -169,6 +169,7 @@ def render(recipe: Recipe, spec: ConnectorSpec | None = None) -> str:
         concurrency=req.concurrency or (
             None if spec.concurrency == runtime_default(RestSource, "concurrency") else spec.concurrency),
         headers=spec.headers or None, retry_budget_s=req.retry_budget_s,
+        request_deadline_s=req.request_deadline_s,
     )
     main_kwargs = {"pipeline": recipe.name, "version": recipe.version}
     warehouse = destination_code(recipe, default_schema=spec.name, names=names, entry_kwargs=main_kwargs)

@@ -22,6 +22,7 @@ from purelink.runtime.lean import httpx
 from purelink.runtime.net import foreign_host
 from purelink.runtime.records import loads
 from purelink.runtime.retry import RetryPolicy, why_no_answer
+from purelink.runtime.transfer import PastDeadline, Stopped, send_within, slow_body
 
 CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)  # no connection made: the server never answered
 
@@ -51,12 +52,6 @@ class BadBody(HttpError):
         super().__init__(response.status_code, f"{problem} (content type {kind}; the body begins {head!r})", url)
         self.content_type = kind
         self.head = head
-
-
-class Stopped(Exception):
-    """The run was asked to stop while a request waited (for its turn, a retry or a rate limit):
-    the request never left, so its page is fetched again when the run resumes. A stop never waits
-    out a rate limit: 'q', Ctrl-C or a caller killed outright ends the run in moments."""
 
 
 #: a JSON escape of a lone UTF-16 surrogate (`\ud800`): such text cannot be stored as UTF-8
@@ -200,7 +195,7 @@ class HttpClient:
     def __init__(self, base_url: str, *, headers: dict[str, str] | None = None,
                  params: dict[str, str] | None = None, auth: httpx.Auth | None = None,
                  limiter: TokenBucket | None = None, retry: RetryPolicy | None = None,
-                 timeout_s: float = 30.0, max_connections: int = 16) -> None:
+                 timeout_s: float = 30.0, deadline_s: float = 120.0, max_connections: int = 16) -> None:
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter or TokenBucket(None)
         self.retry = retry or RetryPolicy()
@@ -222,8 +217,10 @@ class HttpClient:
         # instead of each waiting out its own backoff (with 16 windows the run took the longest of
         # 16 random waits, not one).
         self._gave_up = threading.Event()
+        self.deadline_s = deadline_s  # a request's whole transfer, body included (transfer.py)
         self._client = httpx.Client(
-            headers=headers or {}, params=params, auth=auth, timeout=timeout_s, follow_redirects=True,
+            headers=headers or {}, params=params, auth=auth, timeout=httpx.Timeout(timeout_s, read=min(
+                timeout_s, deadline_s)), follow_redirects=True,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 
@@ -254,8 +251,9 @@ class HttpClient:
             self.limiter.acquire(self.cancel)
             response: httpx.Response | None = None
             try:
-                response = (self._client.get(url, params=query) if json is None
-                            else self._client.post(url, json=json))
+                request = (self._client.build_request("GET", url, params=query) if json is None
+                           else self._client.build_request("POST", url, json=json))
+                response = send_within(self._client, request, self.deadline_s, self.cancel)
             except httpx.DecodingError as exc:  # it answered, but the body came garbled (a corrupt gzip stream)
                 if attempt >= self.retry.max_attempts:
                     raise HttpError(200, f"the body could not be decoded after {attempt} attempts: {exc} "
@@ -298,7 +296,7 @@ class HttpClient:
             if connect:
                 self._gave_up.set()
             self.waiting, self.waiting_attempt = None, 0  # a request gave up: its stream's error says why
-            raise exc
+            raise slow_body(exc, attempt) if isinstance(exc, PastDeadline) else exc
         wait = self.retry.connect_delay(attempt) if first else self.retry.delay(None, attempt)
         where = origin(url)
         what = "cannot connect to" if connect else "no answer from"

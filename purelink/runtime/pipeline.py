@@ -37,7 +37,8 @@ def make_client(source: RestSource, retry: RetryPolicy | None = None) -> HttpCli
     base_url = reachable(os.environ.get("PURELINK_BASE_URL") or source.base_url)
     return HttpClient(
         base_url=base_url, headers=headers, params=params or None,
-        limiter=TokenBucket(source.rate_limit, burst_s=source.burst_s), retry=retry or RetryPolicy(), timeout_s=source.timeout_s,
+        limiter=TokenBucket(source.rate_limit, burst_s=source.burst_s), retry=retry or RetryPolicy(),
+        timeout_s=source.timeout_s, deadline_s=source.request_deadline_s,
         max_connections=max(4, source.concurrency * 2),
     )
 

@@ -87,7 +87,10 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def why_no_answer(exc: Exception) -> str:
-    """Why a request got no answer, in a few words: `connection refused`, `timed out`."""
+    """Why a request got no answer, in a few words: `connection refused`, `timed out`, `the body
+    was still arriving after 120 s` (an exception's own `reason`, when it has one)."""
+    if isinstance(reason := getattr(exc, "reason", None), str):
+        return reason
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", (str(exc).strip().splitlines() or [""])[0])

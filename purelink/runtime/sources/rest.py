@@ -95,7 +95,9 @@ class RestSource:
     concurrency: int = 8
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
-    timeout_s: float = 30.0
+    timeout_s: float = 30.0  # each read
+    #: a request's whole transfer: a body still arriving after this long is retried like a timeout
+    request_deadline_s: float = 120.0
     #: how long a request may keep waiting out 429s (backing off up to minutes) before it fails
     retry_budget_s: float | None = None
 

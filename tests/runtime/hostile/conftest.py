@@ -41,6 +41,7 @@ STREAMS = {
         "style": "offset", "limit_param": "limit", "page_size": PAGE, "total_path": "total",
         "has_more_path": "has_more"}},
     "broken_items": {"path": "/broken"},
+    "trickle_items": {"path": "/trickle"},
 }
 
 

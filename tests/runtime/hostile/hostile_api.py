@@ -3,7 +3,8 @@
 A real HTTP server in a thread. The same records are served by three paging styles: `/cursor`
 (Stripe's `starting_after` on the `uid` field + `has_more`), `/pages` (`page`/`per_page` with
 `total_pages` and `has_more`) and `/offset` (`offset`/`limit` with `total`); `/broken` answers
-HTML forever. `truth()` says what a faithful client must load and `dead()` which records it
+HTML forever, `/trickle` its headers and then a byte every `trickle_s` for as long as the client
+reads. `truth()` says what a faithful client must load and `dead()` which records it
 must refuse, so tests compare what landed with the server's own account.
 """
 
@@ -51,6 +52,7 @@ class Switches:
     stuck_cursor: bool = False  # the cursor list serves its 2nd page again for any starting_after past it
     stale_count: int = 0  # after the first numbered page, total and has_more count this many records; all are served
     cut_to: int = 0  # after the first numbered page, the list holds this many records (the rest deleted upstream)
+    trickle_s: float = 0.5  # /trickle: a byte of its body this often, forever
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Log:
     attempts: dict = field(default_factory=dict)
     in_flight: int = 0  # numbered-page requests being answered now ...
     most_in_flight: int = 0  # ... and the most at once: pages fetched in parallel
+    trickles: int = 0  # /trickle answers begun ...
+    trickling: int = 0  # ... and still sending: the client has not dropped the connection
+    trickled: threading.Event = field(default_factory=threading.Event)  # a /trickle answer began
 
 
 class HostileApi:
@@ -224,6 +229,8 @@ class HostileApi:
                     api.log.requests.append((time.monotonic(), url.path, status))
                 if fault and not fault[3]:
                     return self._send(fault[0], fault[1], fault[2])
+                if url.path == "/trickle":
+                    return self._trickle()
                 numbered = url.path.strip("/") in ("pages", "offset")
                 if numbered:
                     with api.lock:
@@ -246,6 +253,29 @@ class HostileApi:
                     self.close_connection = True
                     return
                 self._send(200, {"Content-Type": "application/json"}, data)
+
+            def _trickle(self) -> None:
+                """Headers, then a byte every `trickle_s` of a body that never ends, until the client
+                drops the connection."""
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(10**9))
+                self.end_headers()
+                with api.lock:
+                    api.log.trickles += 1
+                    api.log.trickling += 1
+                api.log.trickled.set()
+                try:
+                    self.wfile.write(b'{"data": [')
+                    while True:
+                        self.wfile.flush()
+                        time.sleep(api.switches.trickle_s)  # the API's slowness itself, not a wait for an event
+                        self.wfile.write(b" ")
+                except OSError:  # the client dropped the connection
+                    self.close_connection = True
+                finally:
+                    with api.lock:
+                        api.log.trickling -= 1
 
             def _send(self, status: int, headers: dict, data: bytes) -> None:
                 self.send_response(status)
