@@ -16,6 +16,7 @@ from purelink.runtime.lean import httpx
 from purelink.runtime.paginators import PageError, dig
 from purelink.runtime.records import dedupe, infer_types, select
 from purelink.runtime.sources.rest import RestSource, Stream
+from purelink.runtime.transfer import SlowBody
 from purelink.runtime.validate import first_failure
 from purelink.runtime.windows import DEFAULT_START, to_unix
 
@@ -42,7 +43,7 @@ def sample_checks(source: RestSource, streams: list[Stream], destination: Destin
         try:
             # get_json: an HTML page or a cut-off body is retried as in a full run, then named
             _, body, _ = paginator.fetch(client, request)
-        except (BadBody, PageError) as exc:  # PageError: a GraphQL answer with `errors`
+        except (BadBody, PageError, SlowBody) as exc:  # PageError: a GraphQL answer with `errors`
             emit("error", stream=stream.name, message=str(exc))
             per_stream[stream.name] = {"records": 0, "status": "failed", "error": str(exc)}
             continue
