@@ -87,7 +87,7 @@ def decode_json(response: httpx.Response) -> tuple[Any, bool]:
     except UnicodeDecodeError:
         text, suspect = content.decode(encoding, "surrogateescape"), True
     try:
-        body = loads(text)
+        body = loads(text, content if encoding == "utf-8" else None)
     except json.JSONDecodeError as exc:
         raise ValueError(f"the body is not complete JSON ({exc.msg} at byte {exc.pos} of {len(content)})") from None
     return body, suspect or bool(SURROGATE_ESCAPE.search(text))

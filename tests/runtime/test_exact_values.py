@@ -172,6 +172,9 @@ def test_the_fast_json_paths_read_and_write_what_the_standard_library_does():
         assert same(got, expected), text[:200]
         again = json_text(got)  # the values a page gives: as records.loads read them
         assert same(json.loads(again), expected), again[:200]
+    # Past a double's range both ways, which json.loads itself reads as infinity or 0.0: the text
+    tiny = "0." + "0" * 330 + "1"
+    assert loads(f'[{tiny}, 1e-400, "e-400", 1E+400]') == [tiny, "1e-400", "e-400", "1E+400"]
 
 
 def document(rng: random.Random, depth: int):
