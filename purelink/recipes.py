@@ -236,8 +236,16 @@ class Recipe(Model):
         """What defines the recipe, without its version and timestamp (to detect changes)."""
         return self.model_dump(exclude={"version", "created_at"}, mode="json")
 
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.content(), sort_keys=True).encode()).hexdigest()
+    def digest(self, *, unset: bool = False) -> str:
+        """The content's hash, unset fields left out: a field a later purelink adds changes no recipe's
+        hash, so none reads as edited by hand. `unset`: as written before 2026-12-02, nulls in."""
+        content = self.model_dump(exclude={"version": True, "created_at": True, "requirements": {
+            "request_deadline_s"}}, mode="json") if unset else self.model_dump(exclude={"version", "created_at"},
+                                                                           mode="json", exclude_none=True)
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    def recorded(self, digest: str | None) -> bool:  # a file's header or a bundle's manifest, by either hash
+        return digest in (self.digest(), self.digest(unset=True))
 
     def to_yaml(self) -> str:
         header = (f"# purelink recipe {self.name} v{self.version}\n"
@@ -256,18 +264,14 @@ def parse_recipe(text: str, origin: str = "recipe") -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "recipe"
-            problems.append(f"{where}: {err['msg']}")
+        problems = [f"{'.'.join(str(p) for p in err['loc']) or 'recipe'}: {err['msg']}" for err in exc.errors()]
         raise RecipeError(f"{origin} has {len(problems)} problem(s): " + "; ".join(problems),
                           "Fix the named field(s) and try again.") from None
 
 
 def data_folder(workspace: Workspace, db: Path) -> Path:
-    """The folder of the database file `db`, made by the user running this (so it is theirs) but
-    only inside the workspace: a folder elsewhere must exist already, as a typo such as
-    /nonexistent/dir should not become a new tree somewhere on the machine."""
+    """The folder of the database file `db`, made by the user running this (so it is theirs) but only inside
+    the workspace: a folder elsewhere must exist already (a typo must not make a tree elsewhere)."""
     folder = Path(db).resolve().parent
     if folder.is_dir():
         return folder
@@ -319,7 +323,7 @@ class RecipeStore:
         text = path.read_text()
         recipe = parse_recipe(text, origin=str(path))
         recorded = HASH.search(text)
-        if recorded and recorded["digest"] != recipe.digest():
+        if recorded and not recipe.recorded(recorded["digest"]):
             recipe = self._adopt_edit(recipe, path, explicit=explicit)
         return recipe
 

@@ -97,7 +97,7 @@ def import_bundle(engine: Engine, path: Path, *, credential: str | None = None, 
     bundle = open_bundle(path)
     try:
         recipe = bundle.recipe()
-        if recipe.digest() != bundle.manifest.get("recipe_sha256"):
+        if not recipe.recorded(bundle.manifest.get("recipe_sha256")):
             raise BundleError(f"{path}: the recipe does not match its manifest.", "Ask the sender to share it again.")
         if credential:
             recipe = recipe.model_copy(update={"source": recipe.source.model_copy(

@@ -78,3 +78,25 @@ def test_a_hand_edit_becomes_the_next_version(tmp_path):
     assert store.load("pay").requirements.purpose == "production"
     # the adopted version is itself recorded: loading again adds nothing
     assert store.load("pay").version == 2 and store.versions("pay") == [1, 2]
+
+
+def test_a_recipe_written_before_a_field_was_added_is_not_taken_for_a_hand_edit(tmp_path):
+    """A file whose header has the hash an earlier purelink wrote (unset fields as null, no
+    request_deadline_s yet) loads as itself: no new version, no note of an edit."""
+    import hashlib
+    import json
+
+    cli(*NEW, cwd=tmp_path)
+    path = tmp_path / "recipes" / "pay_v1.yaml"
+    text = path.read_text()
+    recipe = parse_recipe(text)
+    content = recipe.content()
+    del content["requirements"]["request_deadline_s"]
+    old = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    assert old != recipe.digest()
+    path.write_text(text.replace(recipe.digest(), old))
+    shown = cli("recipes", "show", "pay", cwd=tmp_path)
+    assert "edited by hand" not in shown.stderr and "# purelink recipe pay v1" in shown.stdout
+    assert RecipeStore(Workspace.at(tmp_path)).versions("pay") == [1]
+    path.write_text(text.replace(recipe.digest(), old).replace("purpose: poc", "purpose: production"))
+    assert "edited by hand" in cli("recipes", "show", "pay", cwd=tmp_path).stderr  # an edit still is one
