@@ -40,6 +40,7 @@ class RunProgress(ProgressText):
                  limit_period_s: float = 1.0, clock=time.monotonic) -> None:
         self.expected = Expected(previous_records)
         self.rate_limit = rate_limit
+        self.burst_s = 0.1  # the seconds of requests the runtime lets through at once (RestSource.burst_s)
         self.limit_period_s = limit_period_s
         self.clock = clock
         self.status = "starting"
@@ -79,6 +80,7 @@ class RunProgress(ProgressText):
             self.location = event.get("destination") or self.location
             if event.get("rate_limit"):
                 self.rate_limit = float(event["rate_limit"])
+            self.burst_s = float(event.get("burst_s") or self.burst_s)
             self._t0 = t
             self._page_marks.append((t, 0))
             self._speed.append((t, 0))
@@ -156,7 +158,9 @@ class RunProgress(ProgressText):
             self.status = "paused"
 
     def resume(self) -> None:
-        """The time spent paused is not time the run was slow: the record rate starts afresh."""
+        """The time spent paused is not time the run was slow: the record rate starts afresh, and so
+        does the request rate (the answers to requests on their way at the pause came during it,
+        and with the bucket's burst saved up meanwhile they read as over the limit)."""
         now = self._now()
         if self._paused_at is not None:
             self._pauses.append((self._paused_at, now))
@@ -165,6 +169,8 @@ class RunProgress(ProgressText):
             self.status = "running"
         self._speed = deque([(now, self.records)])
         self._page_marks = deque([(now, self.pages)])
+        if self._calls:
+            self._calls = deque([(now, self._calls[-1][1])])
 
     def stopping(self) -> None:
         if not self.done:

@@ -16,6 +16,7 @@ class ProgressText:
     if TYPE_CHECKING:  # what RunProgress provides
         records: int
         rate_limit: float | None
+        burst_s: float
         throttled: int
         _throttled_at: float | None
         _last_t: float | None
@@ -53,14 +54,14 @@ class ProgressText:
         if not self.rate_limit:
             return f"{shown} req/s"
         limit = f"{self.rate_limit:g}"
-        # The runtime's bucket lets a burst of a tenth of a second's worth (at least one request)
-        # through at once: within the limit, though it shows in a short measuring span.
-        # Short at the start, where the burst shows most: one request 0.3 s into a run allowed 2/s
-        # reads as 3.4/s, and is within the limit.
+        # The runtime's bucket lets a burst of `burst_s` seconds' worth (a tenth of a second's unless
+        # the connector says more; at least one request) through at once: within the limit, though
+        # it shows in a short measuring span. Short at the start, where the burst shows most: one
+        # request 0.3 s into a run allowed 2/s reads as 3.4/s, and is within the limit.
         span = max(0.1, self._request_window()[1])
         if round(rate, 0 if rate >= 10 else 1) <= self.rate_limit:
             return f"{shown} req/s (within limit of {limit}/s)"
-        if rate <= self.rate_limit * 1.05 + max(1.0, 0.1 * self.rate_limit) / span:
+        if rate <= self.rate_limit * 1.05 + max(1.0, self.burst_s * self.rate_limit) / span:
             return f"{shown} req/s (at the limit of {limit}/s)"  # "107 within 100" read as a contradiction
         return f"{shown} req/s (above the limit of {limit}/s: expect 429s)"
 

@@ -72,7 +72,7 @@ def run(source: RestSource, streams: list[Stream], *, pipeline: str, destination
         finally:  # sent once the destination is open (with what it knows), or failed to open
             emit("started", pipeline=pipeline, recipe=recipe or pipeline, version=version, mode=mode,
                  streams=[s.name for s in streams], source=source.name, destination=destination.location(),
-                 rate_limit=source.rate_limit, concurrency=concurrency or source.concurrency,
+                 rate_limit=source.rate_limit, burst_s=source.burst_s, concurrency=concurrency or source.concurrency,
                  **({"previous_records": previous} if previous else {}),
                  **({"continuing": continuing} if continuing else {}))
         client = make_client(source, retry)

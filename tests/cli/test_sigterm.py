@@ -12,11 +12,11 @@ from tests.conftest import duckdb_rows
 
 
 def test_sigterm_stops_the_run_with_its_summary_and_the_next_run_finishes_it(sandbox_factory, tmp_path):
-    api = sandbox_factory(customers=3000, latency_ms=100, rate_limit=10)
+    api = sandbox_factory(customers=3000, latency_ms=100, rate_limit=5)  # 6 s of pages: the signal lands mid-run
     env = {**os.environ, "STRIPE_API_KEY": api.api_key, "PURELINK_HOME": str(tmp_path / "home")}
     cli = [sys.executable, "-m", "purelink.cli", "recipes"]
     subprocess.run([*cli, "new", "t", "--source", "stripe", "--streams", "customers", "--base-url",
-                    api.stripe_base_url, "--executor", "local", "--rate-limit", "10"], cwd=tmp_path, env=env,
+                    api.stripe_base_url, "--executor", "local", "--rate-limit", "5"], cwd=tmp_path, env=env,
                    check=True, capture_output=True, stdin=subprocess.DEVNULL)
     proc = subprocess.Popen([*cli, "run", "t"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)

@@ -298,3 +298,15 @@ def test_the_first_request_is_within_the_limit_and_a_client_beyond_it_is_not():
     for i in range(1, 4):
         flooding.apply({"event": "heartbeat", "ts": at(0.3 * i), "records": 0, "requests": 3 * i})
     assert "above the limit of 2/s: expect 429s" in flooding.rate_text()
+
+
+def test_a_burst_the_connector_declares_is_at_the_limit_not_above_it():
+    """Stripe's connector says its API takes a second of requests at once (burst_s: 1): at 2/s, 2 at
+    the start and then 2 a second measure 4 in the first second, which is the burst, not a breach.
+    Without the declared burst the same count is flagged."""
+    for burst_s, expected in ((1, "at the limit of 2/s"), (None, "above the limit of 2/s: expect 429s")):
+        p = RunProgress()
+        p.apply({"event": "started", "ts": at(0), "rate_limit": 2, **({"burst_s": burst_s} if burst_s else {})})
+        p.apply({"event": "heartbeat", "ts": at(0.5), "records": 0, "requests": 3})
+        p.apply({"event": "heartbeat", "ts": at(1.0), "records": 0, "requests": 4})
+        assert expected in p.rate_text(), (burst_s, p.rate_text())
