@@ -1,6 +1,7 @@
 """A list API filtered by time, for tests of what incremental runs land: a real HTTP server in a
-thread serving `records` (a list: two identical records are two records) whose `updated` lies in
-[`since`, `until`), oldest first, `PAGE` a page, each page naming the next by URL. Times are Unix
+thread serving `records` (a list: two identical records are two records; or a dict by id, which a
+test changes in place) whose `updated` lies in [`since`, `until`), oldest first (in the order they
+were added among equal times), `page` a page, each page naming the next by URL. Times are Unix
 seconds, or ISO text when the records hold them so (`since`/`until` then arrive as ISO text)."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ PAGE = 20
 
 
 class TimedList:
-    def __init__(self, records: list[dict]) -> None:
+    def __init__(self, records: list[dict] | dict, page: int = PAGE) -> None:
         self.records = records
         api = self
 
@@ -31,11 +32,12 @@ class TimedList:
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
                 lo, hi = to_unix(q.get("since", 0)), to_unix(q.get("until", 2**62))
                 at = int(q.get("offset", 0))
-                found = sorted((r for r in api.records if lo <= to_unix(r["updated"]) < hi),
+                listed = api.records.values() if isinstance(api.records, dict) else api.records
+                found = sorted((r for r in listed if lo <= to_unix(r["updated"]) < hi),
                                key=lambda r: to_unix(r["updated"]))
-                more = at + PAGE < len(found)
-                body = {"data": found[at:at + PAGE],
-                        "next": f"{url.path}?{urlencode({**q, 'offset': at + PAGE})}" if more else None}
+                more = at + page < len(found)
+                body = {"data": found[at:at + page],
+                        "next": f"{url.path}?{urlencode({**q, 'offset': at + page})}" if more else None}
                 data = json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

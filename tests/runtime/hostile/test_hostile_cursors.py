@@ -12,11 +12,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlparse
 
 import duckdb
 import pytest
@@ -25,42 +22,17 @@ import yaml
 from purelink.engine import Engine
 from purelink.recipes import parse_recipe
 from purelink.runtime.events import parse_event
+from tests.runtime.timed_list import TimedList
 
 DAY = 86400
 FUTURE = 4070908800  # 2099-01-01T00:00:00Z
 
 
-class TimedApi:
+class TimedApi(TimedList):
+    """The items, by id, 50 a page."""
+
     def __init__(self, records: dict[int, dict]) -> None:
-        self.records = records
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                url = urlparse(self.path)
-                q = {k: v[0] for k, v in parse_qs(url.query).items()}
-                lo, hi, at = int(q.get("since", 0)), int(q.get("until", 2**62)), int(q.get("offset", 0))
-                found = sorted((r for r in api.records.values() if lo <= r["updated"] < hi),
-                               key=lambda r: (r["updated"], r["id"]))
-                more = at + 50 < len(found)
-                body = {"data": found[at:at + 50],
-                        "next": f"{url.path}?{urlencode({**q, 'offset': at + 50})}" if more else None}
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(records, page=50)
 
     def truth(self, since: int = 0) -> dict[int, str]:
         return {i: r["v"] for i, r in self.records.items() if r["updated"] >= since}
@@ -123,8 +95,7 @@ def timed_api():
 
     yield start
     for api in servers:
-        api.server.shutdown()
-        api.server.server_close()
+        api.close()
 
 
 def test_a_record_dated_in_the_future_does_not_carry_the_cursor_past_the_run(timed_api, tmp_path):
