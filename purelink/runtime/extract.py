@@ -19,7 +19,6 @@ from purelink.runtime.auth import secret_names
 from purelink.runtime.causes import cause_of
 from purelink.runtime.cursors import closing_state
 from purelink.runtime.destinations.base import Batch, Claim, Destination, generation_of
-from purelink.runtime.destinations.rereads import REREAD, Reread
 from purelink.runtime.estimate import Estimating
 from purelink.runtime.formats import apply_formats
 from purelink.runtime.http import BadBody, HttpClient, HttpError, Stopped
@@ -76,7 +75,6 @@ class Extraction(Committing, Estimating, StagedRefresh):
         if sync:
             windows = [Window.from_state(s.name, k, v) for k, v in state.items() if k.startswith("window:")]
             run.sync_hi, run.began = sync.get("hi"), sync.get("began")
-            run.reread = Reread.from_state(state.get(REREAD))  # none once a page of the sync was committed
             run.progress.total = sync.get("span", 0)
             run.progress.covered = run.progress.total - sum(w.remaining() for w in windows)
             what = "full refresh" if run.refresh == "continued" else "sync"
@@ -91,7 +89,6 @@ class Extraction(Committing, Estimating, StagedRefresh):
         lo = (cursor - s.lookback_s) if cursor is not None else history_start(s.name, s.start)
         if tf.lt is None:  # its cursor never passes the time it began (see cursors.held)
             run.began = int(time.time())
-            self._reread(run, lo, None)
             return self._register(run, [Window(s.name, lo, None)], state_sync={"hi": None, "span": 0,
                                                                                 "began": run.began})
         hi = int(time.time()) + 1
@@ -101,13 +98,11 @@ class Extraction(Committing, Estimating, StagedRefresh):
         # (usually one request when nothing changed) and splits only if it turns out dense.
         parts = 1 if cursor is not None else self.concurrency
         windows = cut(s.name, lo, hi, parts) if hi > lo else []
-        self._reread(run, lo, hi)
         return self._register(run, windows, state_sync={"hi": hi, "lo": lo, "span": run.progress.total})
 
     def _register(self, run: StreamRun, windows: list[Window], state_sync: dict | None) -> list[Window]:
         run.windows = {w.id: w for w in windows}
         run.windows_total = len(windows)
-        run.reread = run.reread if windows else None  # nothing read: the rows stay
         if state_sync is not None:
             state: dict[str, Any] = {"sync": state_sync, "generation": run.generation,
                                      **self._refresh_state(run.stream.name)}
@@ -279,12 +274,10 @@ class Extraction(Committing, Estimating, StagedRefresh):
         repeated = sum(tuple(r.get(k) for k in s.key) in window.repeat_keys for r in rows) if window.repeat_keys else 0
         window.repeat_keys = tail_without_cursor(self._paginator(s), s.key, page)
         run.fetched += len(rows) - repeated
-        reread, run.reread = run.reread, None  # the sync's first page: replaces the rows of its range
-        state.update({REREAD: None} if reread is not None else {})
         return PageBatch(pipeline=self.pipeline, stream=s.name, schema=self.source.name,
                          table=self._table_of(s), primary_key=s.key, rows=rows,
                          dead_letters=dead, state=state, window=window, nbytes=page.nbytes,
-                         generation=run.generation, repeated=repeated, times=time_cols, reread=reread)
+                         generation=run.generation, repeated=repeated, times=time_cols)
 
     def _maybe_split(self, run: StreamRun, window: Window, busy: int) -> Window | None:
         """Give idle workers half of what is left of a dense window (newest-first paging only)."""

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from purelink.runtime.destinations.base import Batch
-from purelink.runtime.destinations.rereads import Reread
 from purelink.runtime.paginators import PageError, PageRequest, dig
 from purelink.runtime.records import has_path, paths
 from purelink.runtime.sources.rest import Stream
@@ -38,7 +37,6 @@ class StreamRun:
     unseen: set[str] = field(default_factory=set)  # chosen fields no record of this run has had yet
     page_keys: dict[int, str] = field(default_factory=dict)  # pages read, by the hash of their keys (windows.py)
     sent: dict[str, None] = field(default_factory=dict)  # field paths of the first records, for suggestions
-    reread: Reread | None = None  # the range its next page's commit replaces (key-less streams; refresh.py)
 
     def __post_init__(self) -> None:
         self.unseen = set(self.stream.columns or ())

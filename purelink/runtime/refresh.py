@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from purelink.runtime.cursors import stamp
 from purelink.runtime.destinations.base import Batch
-from purelink.runtime.destinations.rereads import REREAD, Reread
 from purelink.runtime.destinations.staged_refresh import stage_name
 from purelink.runtime.windows import history_start
 
@@ -68,7 +67,7 @@ class StagedRefresh:
     _states: dict[str, dict]  # saved states the pipeline read before the run began (incremental runs)
     # streams read from the start without --full-refresh: their saved position no longer fits the recipe
     # (another table, an earlier history start), or they have no primary key to merge by (re-read
-    # records would be appended again on every run) nor a time range whose rows can be replaced
+    # records would be appended again on every run)
     _from_start: set[str]
     _starts: dict[str, int]  # time-filtered streams: the history start their rows are read from (START)
 
@@ -82,7 +81,7 @@ class StagedRefresh:
             if why:
                 self._from_start.add(stream.name)
                 self.warn(why, stream=stream.name)
-            if not stream.key and (stream.time_column is None or not self.destination.replaces_rereads):
+            if not stream.key and stream.time_filter is None:
                 self._from_start.add(stream.name)  # its table replaced by what this run reads, as a reload
         if stream.time_filter is not None:  # an earlier start loads rows the saved ones lack; a later one none
             start, saved = history_start(stream.name, stream.start), state.get(START)
@@ -112,13 +111,6 @@ class StagedRefresh:
                 return earlier(stream.name, start, saved)
         return None
 
-    def _reread(self, run, lo: int, hi: int | None) -> None:
-        """A key-less stream's incremental sync reads [lo, hi) again: its first commit deletes the
-        table's rows of that range (destinations/rereads.py); until it has, the sync's state says so."""
-        stream = run.stream
-        if not stream.key and not self.fresh(stream.name) and stream.time_column is not None:
-            run.reread = Reread(stream.time_column, lo, hi)
-
     def fresh(self, stream_name: str) -> bool:
         """The stream is read from the start in this run: --full-refresh, a new target table, an earlier
         history start, or no key."""
@@ -126,13 +118,10 @@ class StagedRefresh:
 
     def _refresh_state(self, stream_name: str) -> dict[str, Any]:
         """What the first commit of a stream's sync records beside its windows: the table they
-        fill, the history start they read from, whether it is refreshing, and the range whose rows
-        its first page replaces (a key-less stream)."""
-        run = self.runs[stream_name]
-        stream, reread = run.stream, run.reread
+        fill, the history start they read from, and whether it is refreshing."""
+        stream = self.runs[stream_name].stream
         return {TARGET: stream.table or stream.name, **({REFRESHING: True} if stream_name in self._staged else {}),
-                **({START: self._starts[stream_name]} if stream_name in self._starts else {}),
-                REREAD: reread.to_state() if reread is not None else None}
+                **({START: self._starts[stream_name]} if stream_name in self._starts else {})}
 
     def staging(self, stream_name: str) -> bool:
         """The stream's rows go to its staging table in this run (a full refresh, begun or continued)."""

@@ -19,7 +19,6 @@ from typing import Any
 import pyarrow as pa
 
 from purelink.runtime.bookkeeping import META_AIRBYTE, META_PURELINK
-from purelink.runtime.destinations.rereads import Reread
 from purelink.runtime.errors import RuntimeFailure
 from purelink.runtime.records import infer_types, to_arrow
 
@@ -54,9 +53,6 @@ class Batch:
     # A finished staged full refresh (staged_refresh): the staging table named here replaces this
     # table's rows; the batch has no rows of its own.
     replaces: str | None = None
-    # The first batch of a key-less stream's incremental sync: the table's rows in the range the
-    # sync reads again are deleted before its rows go in (destinations/rereads.py).
-    reread: Reread | None = None
 
 
 STAGE = "_purelink_stage_"  # the staging table of a refresh: STAGE + its table's name (arrow_batch.stage_name)
@@ -277,7 +273,6 @@ class Destination:
     """Interface shared by DuckDB and the warehouse destinations."""
 
     airbyte_metadata = False
-    replaces_rereads = False  # honours Batch.reread; else a key-less stream is read whole each run
 
     def open(self) -> None:
         raise NotImplementedError

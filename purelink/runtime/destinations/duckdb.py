@@ -33,7 +33,6 @@ from purelink.runtime.destinations.duckdb_connection import (
     prepare,
     unlimit_memory,
 )
-from purelink.runtime.destinations.rereads import clear_duckdb
 from purelink.runtime.destinations.shaping import (
     as_stored,
     coalesce,
@@ -62,7 +61,6 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
     """
 
     fold_case = True
-    replaces_rereads = True
 
     def __init__(self, path: str | os.PathLike, *, airbyte_metadata: bool = False,
                  token: str | None = None, memory_limit: str | None = MEMORY_LIMIT) -> None:
@@ -384,7 +382,6 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         """Write one (coalesced) batch's rows; subclasses load other kinds of batch."""
         if batch.replaces:
             return self._swap_staged(batch)
-        clear_duckdb(self, batch)  # a key-less stream's range read again: in the transaction inserting it
         return self._insert(batch, run_id, extracted_at) if batch.rows else []
 
     def _dead_letters(self, batch: Batch, run_id: str, at: datetime) -> None:

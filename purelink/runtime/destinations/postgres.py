@@ -37,7 +37,6 @@ from purelink.runtime.destinations.base import (
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
 from purelink.runtime.destinations.pg_migrate import epoch_using, migrate
 from purelink.runtime.destinations.pg_sizes import PostgresSizes
-from purelink.runtime.destinations.rereads import clear_postgres
 from purelink.runtime.destinations.shaping import as_stored, exact_widening
 from purelink.runtime.destinations.staged_refresh import PostgresStagedRefresh
 from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
@@ -191,7 +190,6 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
         changes: list[SchemaChange] = []
         try:
             for batch in batches:
-                clear_postgres(self, batch)  # a key-less stream's range read again: in the transaction inserting it
                 if isinstance(batch, ArrowBatch):
                     found = self._load_arrow(batch, run_id, extracted_at)
                 elif batch.replaces:

@@ -143,16 +143,15 @@ def coalesce(batches: Sequence[Batch]) -> list[Batch]:
         if isinstance(b, ArrowBatch) or b.replaces:
             out.append(b)
             continue
-        if not b.rows and b.reread is None:
+        if not b.rows:
             continue
         key = (b.pipeline, b.stream, b.schema, b.table, b.primary_key, b.generation)
         if key not in merged:
             merged[key] = Batch(b.pipeline, b.stream, b.schema, b.table, b.primary_key, list(b.rows),
-                                generation=b.generation, selected=b.selected, times=b.times, reread=b.reread)
+                                generation=b.generation, selected=b.selected, times=b.times)
             out.append(merged[key])
-        else:  # a reread comes with its sync's first page: no page of its table was merged before it
+        else:
             merged[key].rows.extend(b.rows)
-            merged[key].reread = merged[key].reread or b.reread
     for m in merged.values():
         m.rows = dedupe(m.rows, m.primary_key)
     return out

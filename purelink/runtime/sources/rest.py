@@ -63,15 +63,6 @@ class Stream:
         return [*(k for k in self.key if k not in self.columns), *self.columns]
 
     @property
-    def time_column(self) -> str | None:
-        """The column the time filter's field lands in; None without a filter, or when the table has
-        no such column (not selected; nested, without a selection: inside its JSON object)."""
-        tf = self.time_filter
-        if tf is None or (self.columns is None and "." in tf.field):
-            return None
-        return column_name(tf.field) if self.columns is None or tf.field in self.columns else None
-
-    @property
     def time_columns(self) -> dict[str, str]:
         """Declared Unix-time fields by the column they land in; without a column selection a
         nested field stays inside its JSON object, so only top-level fields count."""
