@@ -66,3 +66,28 @@ def test_keys_naming_one_instant_in_other_words_are_rows_of_their_own(api, tmp_p
     truth = sorted((r["id"], r["v"]) for r in api.records)
     assert landed(db) == truth
     assert duckdb_rows(db, "SELECT count(*), count(DISTINCT id) FROM shop.orders")[0] == (len(truth), len(truth))
+
+
+def test_a_key_column_an_earlier_version_typed_as_instants_stays_so_and_nothing_doubles(tmp_path, monkeypatch):
+    """A table loaded before keys kept their text holds its key as TIMESTAMPTZ. Widened to text on
+    the next run, its keys would read as UTC text no incoming id matches, and each record re-read
+    would land again (4 rows became 7). Such a column stays as it is: rows == distinct records."""
+    import purelink.runtime.destinations.duckdb as duckdb_destination
+
+    ids = ["2024-01-03T00:00:00Z", "2024-01-04T00:00:00+01:00", "2024-01-05T00:00:00.000Z"]
+    now = int(time.time())
+    server = TimedList([{"id": key, "updated": now - 600 + i, "v": f"first {i}"} for i, key in enumerate(ids)])
+    db = tmp_path / "dest.duckdb"
+    try:
+        with monkeypatch.context() as earlier:  # as an earlier version typed keys: by their values
+            earlier.setattr(duckdb_destination, "text_keys", lambda key, stored: [])
+            load(server, db)
+        assert duckdb_rows(db, "SELECT data_type FROM duckdb_columns() WHERE table_name = 'orders' "
+                               "AND column_name = 'id'") == [("TIMESTAMP WITH TIME ZONE",)]
+        server.records[1].update(updated=now, v="changed")
+        finished, _ = load(server, db)  # the lookback reads all three again
+    finally:
+        server.close()
+    assert finished["status"] == "success"
+    assert duckdb_rows(db, "SELECT count(*), count(DISTINCT id) FROM shop.orders")[0] == (3, 3)
+    assert sorted(v for (v,) in duckdb_rows(db, "SELECT v FROM shop.orders")) == ["changed", "first 0", "first 2"]

@@ -233,6 +233,13 @@ def check_claims(claims: list[Claim], owners: dict[tuple[str, str], tuple[str, s
     return resolved, fresh
 
 
+def text_keys(key: Sequence[str], stored: dict[str, str]) -> list[str]:
+    """The key columns `typed_table` keeps as text: all but one a table already holds as instants
+    (an earlier version typed it so). Widened, its loaded keys would be rewritten as UTC text that
+    no incoming id matches, and every record would land a second time."""
+    return [k for k in key if stored.get(k) != "timestamptz"]
+
+
 def typed_table(rows: list[dict], *, run_id: str, extracted_at: datetime,
                 airbyte: bool = False, sync_id: str | None = None, generation: int = 0,
                 times: dict[str, str] | None = None, keys: Sequence[str] = ()) -> tuple[pa.Table, dict[str, str]]:

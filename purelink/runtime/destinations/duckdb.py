@@ -21,6 +21,7 @@ from purelink.runtime.destinations.base import (
     Destination,
     SchemaChange,
     check_claims,
+    text_keys,
     typed_table,
 )
 from purelink.runtime.destinations.duckdb_connection import (
@@ -300,10 +301,11 @@ class DuckDBDestination(DuckDBStagedRefresh, Destination):
         return bool(self._one(f"SELECT count({quote(column)}) = 0 FROM {target}"))
 
     def _insert(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
-        batch.rows = fold_case(batch.rows, self._table_columns(batch.schema, batch.table))
+        stored = self._table_columns(batch.schema, batch.table)
+        batch.rows = fold_case(batch.rows, stored)
         table, types = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at,
                                    airbyte=self.airbyte_metadata, generation=batch.generation, times=batch.times,
-                                   keys=batch.primary_key)
+                                   keys=text_keys(batch.primary_key, stored))
         changes = self._evolve(batch, types, table)
         columns = self._table_columns(batch.schema, batch.table)
         table = as_stored(table, batch.rows, types, columns)

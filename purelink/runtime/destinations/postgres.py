@@ -32,6 +32,7 @@ from purelink.runtime.destinations.base import (
     Destination,
     SchemaChange,
     check_claims,
+    text_keys,
     typed_table,
 )
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
@@ -278,8 +279,9 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
 
     def _load_rows(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         """API records: the inferred lattice types, JSON and timestamps staged as text and cast."""
+        stored = {c: "timestamptz" if t.startswith("timestamp") else t for c, t in self._table_columns(batch.table).items()}
         table, logical = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at, times=batch.times,
-                                     keys=batch.primary_key)
+                                     keys=text_keys(batch.primary_key, stored))
         meta = set(META_PURELINK)
         table = table.select([c for c in table.column_names if c not in meta])
         logical = {c: k for c, k in logical.items() if c not in meta}
