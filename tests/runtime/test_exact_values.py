@@ -323,3 +323,12 @@ def test_a_column_widened_in_a_refresh_staging_table_is_named_by_its_table(tmp_p
     finally:
         dest.close()
     assert [c.message() for c in changes] == ["column paged.t widened from TIMESTAMPTZ to VARCHAR"]
+
+
+def test_a_double_column_widened_to_text_writes_whole_numbers_bare_and_keeps_minus_zero():
+    from purelink.runtime.destinations.shaping import WHOLE_TEXT
+
+    con = duckdb.connect()
+    values = con.execute(f"SELECT {WHOLE_TEXT.format('x')} FROM (SELECT CAST(v AS DOUBLE) AS x FROM "
+                         "(VALUES ('-0.0'), ('0'), ('42'), ('-3'), ('1.5'), ('1e20')) t(v))").fetchall()
+    assert [v for (v,) in values] == ["-0.0", "0", "42", "-3", "1.5", "1e+20"]

@@ -22,7 +22,9 @@ ISO_UTC = ("CASE WHEN epoch_us({0}) % 1000000 = 0 THEN strftime({0} AT TIME ZONE
            "ELSE strftime({0} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') END")
 
 #: a DOUBLE as text, a whole number without DuckDB's `.0`: an API's 42 in a column of floats was 42
-WHOLE_TEXT = (f"CASE WHEN {{0}} = trunc({{0}}) AND abs({{0}}) <= {EXACT} THEN CAST(CAST({{0}} AS BIGINT) AS VARCHAR) "
+#: (-0.0 keeps its sign: as a BIGINT it would be 0)
+WHOLE_TEXT = (f"CASE WHEN {{0}} = trunc({{0}}) AND abs({{0}}) <= {EXACT} AND NOT ({{0}} = 0 AND signbit({{0}})) "
+              "THEN CAST(CAST({0} AS BIGINT) AS VARCHAR) "
               "ELSE CAST({0} AS VARCHAR) END")
 
 
