@@ -261,7 +261,9 @@ class RunProgress(ProgressText):
             samples.popleft()
         start_t, start_v = samples[0]
         span = running(start_t)
-        return ((end_v - start_v) / span if span > 0 else 0.0), max(0.0, span)
+        # Over at least a second: a burst the bucket lets through at once, 0.25 s into a run, is 2
+        # requests in the first second, not "8.1 req/s (at the limit of 2/s)".
+        return ((end_v - start_v) / max(span, 1.0) if span > 0 else 0.0), max(0.0, span)
 
     def _elapsed(self) -> float:
         return 0.0 if self._t0 is None else self._now() - self._t0
