@@ -279,7 +279,7 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
 
     def _load_rows(self, batch: Batch, run_id: str, extracted_at: datetime) -> list[SchemaChange]:
         """API records: the inferred lattice types, JSON and timestamps staged as text and cast."""
-        stored = {c: "timestamptz" if t.startswith("timestamp") else t for c, t in self._table_columns(batch.table).items()}
+        stored = {c: PG_LOGICAL.get(k, "") for c, k in self._table_columns(batch.table).items()}
         table, logical = typed_table(batch.rows, run_id=run_id, extracted_at=extracted_at, times=batch.times,
                                      keys=text_keys(batch.primary_key, stored))
         meta = set(META_PURELINK)
