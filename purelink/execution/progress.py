@@ -25,6 +25,7 @@ from datetime import datetime
 
 from purelink.execution.progress_text import RATE_WINDOW_S, ProgressText
 from purelink.execution.units import duration_text, human_bytes
+from purelink.runtime.events import DEFAULT_BURST_S
 from purelink.runtime.expected import Expected
 
 __all__ = ["RunProgress", "duration_text", "human_bytes"]
@@ -40,7 +41,7 @@ class RunProgress(ProgressText):
                  limit_period_s: float = 1.0, clock=time.monotonic) -> None:
         self.expected = Expected(previous_records)
         self.rate_limit = rate_limit
-        self.burst_s = 0.1  # the seconds of requests the runtime lets through at once (RestSource.burst_s)
+        self.burst_s = DEFAULT_BURST_S  # what the runtime lets through at once, until `started` says
         self.limit_period_s = limit_period_s
         self.clock = clock
         self.status = "starting"

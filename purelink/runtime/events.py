@@ -17,6 +17,9 @@ from typing import IO, Any
 from purelink.runtime.net import as_written
 
 KINDS = ("started", "page", "window_done", "warning", "error", "heartbeat", "finished")
+# Seconds of requests a rate-limited source lets through at once when its connector declares no
+# `rate_limit.burst_s`. The `started` event carries the one in force, for the monitor.
+DEFAULT_BURST_S = 0.1
 
 
 class EventWriter:

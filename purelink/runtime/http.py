@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from purelink.runtime.events import Rate
+from purelink.runtime.events import DEFAULT_BURST_S, Rate
 from purelink.runtime.lean import httpx
 from purelink.runtime.net import foreign_host
 from purelink.runtime.records import loads
@@ -102,7 +102,7 @@ class TokenBucket:
     allows settles just under the real one instead of colliding with it again after each wait.
     """
 
-    def __init__(self, rate: float | None, burst: float | None = None, burst_s: float = 0.1) -> None:
+    def __init__(self, rate: float | None, burst: float | None = None, burst_s: float = DEFAULT_BURST_S) -> None:
         self.target = rate
         self.rate = rate
         self.capacity = burst if burst is not None else max(1.0, (rate or 1) * burst_s)  # else seconds of requests

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from purelink.runtime.auth import NoAuth
 from purelink.runtime.errors import RuntimeFailure
+from purelink.runtime.events import DEFAULT_BURST_S
 from purelink.runtime.formats import time_columns
 from purelink.runtime.paginators import CursorPagination, Paginator
 from purelink.runtime.records import clash, column_name
@@ -82,7 +83,7 @@ class RestSource:
     paginator: Paginator = field(default_factory=CursorPagination)
     records_path: str = "data"
     rate_limit: float | None = None  # requests per second for the whole source
-    burst_s: float = 0.1  # seconds of requests the API takes at once (its token bucket's size)
+    burst_s: float = DEFAULT_BURST_S  # seconds of requests the API takes at once (its token bucket's size)
     concurrency: int = 8
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
