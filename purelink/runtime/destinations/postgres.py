@@ -37,6 +37,7 @@ from purelink.runtime.destinations.base import (
 )
 from purelink.runtime.destinations.duckdb_arrow import airbyte_meta
 from purelink.runtime.destinations.pg_migrate import epoch_using, migrate
+from purelink.runtime.destinations.pg_names import comment_names, shortened
 from purelink.runtime.destinations.pg_sizes import PostgresSizes
 from purelink.runtime.destinations.shaping import as_stored, exact_widening
 from purelink.runtime.destinations.staged_refresh import PostgresStagedRefresh
@@ -191,6 +192,7 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
         changes: list[SchemaChange] = []
         try:
             for batch in batches:
+                batch, renamed = shortened(batch)  # names PostgreSQL would cut at 63 bytes
                 if isinstance(batch, ArrowBatch):
                     found = self._load_arrow(batch, run_id, extracted_at)
                 elif batch.replaces:
@@ -206,6 +208,8 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
                         parameters=[run_id, batch.pipeline, c.stream, c.table, c.column, c.change,
                                     c.old_type or "", c.new_type, extracted_at])
                 changes.extend(found)
+                if renamed:
+                    comment_names(self.cur, self.schema, batch.table, renamed, self._table_columns(batch.table))
                 if batch.dead_letters:
                     self._dead_letters(batch, run_id, extracted_at)
                 if batch.state:

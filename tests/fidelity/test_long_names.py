@@ -1,0 +1,112 @@
+"""Field names longer than PostgreSQL's 63-byte identifiers: every one lands in a column of its own
+(two names alike in their first 63 bytes used to collide in CREATE TABLE; one alone was cut and
+then not found), the same column on every run, with its source spelling in the column's comment.
+Checked value by value against the records served."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pyarrow as pa
+import pytest
+
+from purelink.runtime import RestSource, SinglePage, Stream
+from purelink.runtime.arrow_batch import ArrowBatch
+from purelink.runtime.destinations.base import Batch
+from purelink.runtime.destinations.pg_names import LIMIT, shortened, stored_name
+from purelink.runtime.pipeline import run
+
+LONG = "a" * 70
+TWIN = "a" * 63 + "b" * 7  # the same first 63 bytes as LONG
+ACCENT = "x" * 62 + "é" + "z" * 5  # the 63rd byte is half of é
+FITS = "f" * 63  # exactly the limit: kept as it is
+KEY = "customer_identifier_" * 4  # a long primary key (80 bytes)
+LATER = "added_on_the_second_run_" * 3  # a new long field on an existing table
+
+FIRST = [{KEY: "k1", LONG: "one", TWIN: "twin 1", ACCENT: 1.5, FITS: True},
+         {KEY: "k2", LONG: None, TWIN: "twin 2", ACCENT: None, FITS: False},
+         {KEY: "k3", TWIN: "no LONG at all", ACCENT: -2}]
+SECOND = [{KEY: "k2", LONG: "now set", TWIN: "twin 2 again", ACCENT: 7, FITS: True, LATER: "new"},
+          {KEY: "k4", LONG: "four", TWIN: "", ACCENT: 0, FITS: None, LATER: None}]
+
+
+def test_stored_names_fit_differ_and_keep_whole_letters():
+    names = [LONG, TWIN, ACCENT, KEY, LATER, "é" * 40, "🙂" * 20]
+    stored = [stored_name(n) for n in names]
+    assert all(len(s.encode()) <= LIMIT for s in stored)
+    assert len(set(stored)) == len(stored)
+    assert stored_name(ACCENT).startswith("x" * 54) and "\ufffd" not in "".join(stored)
+    assert stored_name(FITS) == FITS and stored_name("id") == "id"
+    assert stored == [stored_name(n) for n in names]  # the same column on every run
+
+
+def test_arrow_batches_are_renamed_as_they_are_read():
+    tables = (pa.table({KEY: [i], LONG: [str(i)], "id": [i]}) for i in range(3))
+    batch, renamed = shortened(ArrowBatch(pipeline="p", stream="s", schema="x", table="t",
+                                          primary_key=(KEY,), data=tables))
+    assert batch.primary_key == (stored_name(KEY),)
+    read = list(batch.tables(exact_text=True))
+    assert [t.column_names for t in read] == [[stored_name(KEY), stored_name(LONG), "id"]] * 3
+    assert [t.column(1).to_pylist() for t in read] == [["0"], ["1"], ["2"]]
+    assert renamed == {stored_name(KEY): KEY, stored_name(LONG): LONG}
+    plain = Batch(pipeline="p", stream="s", schema="x", table="t", rows=[{"id": 1, FITS: 2}])
+    assert shortened(plain) == (plain, {})
+
+
+@pytest.fixture
+def api():
+    serving = [FIRST]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"data": serving[0]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", serving
+    server.shutdown()
+    server.server_close()
+
+
+def test_long_field_names_land_each_in_its_own_column(api, postgres, secrets_env):
+    from purelink.runtime.destinations.postgres import PostgresDestination
+
+    warehouse = postgres.create_database("longnames")
+    base, serving = api
+    truth: dict[str, dict] = {}
+    for records in (FIRST, SECOND):
+        serving[0] = records
+        source = RestSource(name="long", base_url=base, paginator=SinglePage(), records_path="data")
+        finished = run(source, [Stream("items", path="/items", primary_key=[KEY])], pipeline="long",
+                       destination=PostgresDestination(postgres.url(warehouse), schema="long"))
+        assert finished["status"] == "success", finished
+        for record in records:  # a merge on the key: a field a record lacks is null in its row
+            truth[record[KEY]] = record
+
+    columns = dict(postgres.query(warehouse, "SELECT a.attname, col_description(a.attrelid, a.attnum) "
+                                             "FROM pg_attribute a WHERE a.attrelid = 'long.items'::regclass "
+                                             "AND a.attnum > 0 AND NOT a.attisdropped"))
+    fields = [KEY, LONG, TWIN, ACCENT, FITS, LATER]
+    for field in fields:
+        assert columns[stored_name(field)] == (field if stored_name(field) != field else None)
+    select = ", ".join(f'"{stored_name(f)}"' for f in fields)
+    rows = postgres.query(warehouse, f'SELECT {select} FROM long.items ORDER BY 1')
+    assert len(rows) == len(truth) == 4
+    for row in rows:
+        record = truth[row[0]]
+        assert [str(v) if isinstance(v, float) else v for v in row] == \
+            [str(float(record[f])) if f == ACCENT and record.get(f) is not None else record.get(f) for f in fields]
+    keys = postgres.query(warehouse, "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                                     "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'long.items'::regclass "
+                                     "AND i.indisprimary")
+    assert keys == [(stored_name(KEY),)]
