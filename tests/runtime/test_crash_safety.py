@@ -10,17 +10,21 @@ import pytest
 
 COLUMNS = "id, email, name, balance, created, address, metadata"
 
+CUSTOMERS = 10_000
+
 
 @pytest.mark.slow
 def test_repeated_sigkill_then_clean_run_equals_uninterrupted_run(tmp_path, sandbox_factory, pipeline):
-    # Slow enough (latency, a client rate limit) that every kill lands mid-run.
-    api = sandbox_factory(latency_ms=15)
-    reference = pipeline(api, rate_limit=12)
+    # Slow and long enough (latency, a client rate limit, 100 pages) that every kill lands mid-run:
+    # each run takes a second of requests at once (Stripe's burst), some 1,200 records, so with
+    # the sandbox's usual 3,421 the fifth killed run could find the sync finished.
+    api = sandbox_factory(latency_ms=15, customers=CUSTOMERS)
+    reference = pipeline(api, rate_limit=10)
     reference.workspace = tmp_path  # same layout; separate db below
     reference.db = tmp_path / "reference.duckdb"
     reference.run("--db", str(reference.db))
     expected = reference.query(f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id")
-    assert len(expected) == 3421
+    assert len(expected) == CUSTOMERS
 
     crashed_db = tmp_path / "crashed.duckdb"
     rng = random.Random(7)
@@ -48,7 +52,7 @@ def test_repeated_sigkill_then_clean_run_equals_uninterrupted_run(tmp_path, sand
     actual = reference.query(f"SELECT {COLUMNS} FROM stripe.customers ORDER BY id")
     assert actual == expected
     total, distinct = reference.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0]
-    assert total == distinct == 3421
+    assert total == distinct == CUSTOMERS
     statuses = dict(reference.query("SELECT status, count(*) FROM _purelink.executions GROUP BY status"))
     assert statuses.get("success", 0) >= 1
     # killed runs are marked interrupted, never left "running" (a kill during interpreter
@@ -78,3 +82,4 @@ def test_killed_first_page_leaves_no_partial_rows(tmp_path, sandbox_factory, pip
             assert loaded == 0 or windows > 0
     p.run()
     assert p.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0] == (3421, 3421)
+
