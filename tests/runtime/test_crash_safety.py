@@ -83,3 +83,64 @@ def test_killed_first_page_leaves_no_partial_rows(tmp_path, sandbox_factory, pip
     p.run()
     assert p.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0] == (3421, 3421)
 
+
+CREATE = """
+import sys
+from purelink.runtime.destinations.duckdb_connection import connect
+print("ready", flush=True)
+connect(sys.argv[1]).close()
+print("done", flush=True)
+"""
+
+
+def test_a_kill_while_the_database_file_is_created_leaves_none_or_a_whole_one(tmp_path):
+    """A run killed in the instant DuckDB created its file left one no later run could open."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    rng = random.Random(7)
+    for attempt in range(30):
+        db = tmp_path / f"k{attempt}" / "purelink.duckdb"
+        proc = subprocess.Popen([sys.executable, "-c", CREATE, str(db)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline() == "ready\n"
+        time.sleep(rng.uniform(0, 0.05))  # a random moment of the creation (it takes some 10-40 ms)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        if db.exists():
+            duckdb.connect(str(db), read_only=True).close()  # whole: it opens
+        from purelink.runtime.destinations.duckdb_connection import connect
+
+        con = connect(db)  # and the next run opens it, or makes it
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+        con.close()
+        assert [p.name for p in db.parent.iterdir()] == ["purelink.duckdb"]
+
+
+def test_a_database_file_cut_short_is_replaced_and_anything_else_left_alone(tmp_path, sandbox_factory, pipeline):
+    import duckdb
+
+    from purelink.runtime.destinations.duckdb_connection import connect
+
+    whole = tmp_path / "whole.duckdb"
+    duckdb.connect(str(whole)).close()
+    header = whole.read_bytes()
+    for cut in (b"", header[:10], header[:4096], header[:-1], bytes(5000)):
+        db = tmp_path / f"cut{len(cut)}.duckdb"
+        db.write_bytes(cut)
+        con = connect(db)
+        assert con.execute("SELECT 42").fetchall() == [(42,)]
+        con.close()
+    other = tmp_path / "notes.duckdb"
+    other.write_bytes(b"my notes, not a database")
+    with pytest.raises(duckdb.IOException, match="not a valid DuckDB database"):
+        connect(other)
+    assert other.read_bytes() == b"my notes, not a database"
+
+    p = pipeline(sandbox_factory())  # a whole run into a file an earlier run left cut short
+    p.db.parent.mkdir(parents=True, exist_ok=True)
+    p.db.write_bytes(header[:100])
+    p.run()
+    assert p.query("SELECT count(*), count(DISTINCT id) FROM stripe.customers")[0] == (3421, 3421)

@@ -30,8 +30,10 @@ With both: 190 MB at 20,000 records, 196 MB at 100,000, 200 MB at 300,000.
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,6 +45,7 @@ from purelink.runtime.errors import DatabaseBusy, RuntimeFailure
 MEMORY_LIMIT_ENV = "PURELINK_DUCKDB_MEMORY_LIMIT"
 MEMORY_LIMIT = "128MB"
 RECYCLE_LOG_BYTES = 8 << 20  # half of DuckDB's automatic checkpoint threshold
+HEADER_BYTES = 12288  # DuckDB's three header blocks: no database file is shorter
 COMPACT_VACUUM_TASKS = 1  # row-group merges per table when a run closes its database (compact)
 
 log = logging.getLogger("purelink.runtime")
@@ -64,6 +67,8 @@ def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float =
     clear DatabaseBusy. An `md:DATABASE` path is a MotherDuck database, opened with the token read
     from the secret named `token`."""
     deadline = time.monotonic() + wait_s
+    if not read_only and not str(path).startswith("md:") and str(path) != ":memory:":
+        _create_whole(Path(path))
     while True:
         con = duckdb.connect()
         try:
@@ -82,6 +87,48 @@ def connect(path: str | os.PathLike, *, read_only: bool = False, wait_s: float =
                     "Wait for the running pipeline to finish (or stop it), then try again.",
                 ) from None
             time.sleep(0.2)
+
+
+def _create_whole(path: Path) -> None:
+    """A new database file appears whole or not at all. DuckDB writes a new file in place, and a run
+    killed in that instant (1 s into a run, in a test) left a file shorter than DuckDB's header that
+    no later run could open ("not a valid DuckDB database file"). Such a file holds no data and is
+    replaced; anything else already at `path` is left to DuckDB."""
+    try:
+        with open(path, "rb") as existing:
+            head = existing.read(HEADER_BYTES)
+    except FileNotFoundError:
+        head = None
+    magic = b"" if head is None else head[8:12]  # after the header's checksum
+    broken = head is not None and len(head) < HEADER_BYTES and (b"DUCK".startswith(magic) or not magic.strip(b"\0"))
+    if head is None or broken:
+        _create(path, broken)
+    # What a creation killed between its steps left (12 KB): with the file whole, nobody needs it.
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.new"):
+        stale.unlink(missing_ok=True)
+
+
+def _create(path: Path, broken: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+    os.close(fd)
+    new = Path(name)
+    try:
+        new.unlink()  # DuckDB refuses an empty file: it creates its own
+        duckdb.connect(str(new)).close()
+        if broken:
+            os.replace(new, path)
+            log.warning("replaced %s, a database file cut short when it was created (it held no data)", path)
+        else:
+            try:
+                os.link(new, path)  # never over a file another process made meanwhile: theirs stands
+            except FileExistsError:
+                pass
+            except OSError:  # a file system without hard links
+                if not path.exists():
+                    os.replace(new, path)
+    finally:
+        new.unlink(missing_ok=True)
 
 
 def _motherduck(con: duckdb.DuckDBPyConnection, token: str | None) -> None:
