@@ -38,6 +38,14 @@ def workspace_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def add_executor(parser: argparse.ArgumentParser, default: str | None = None, of: str = "the recipe's") -> None:
+    """`--executor`, the same choices and words in every command that runs a pipeline."""
+    parser.add_argument("--executor", choices=["docker", "local", "auto"], default=default,
+                        help="where the pipeline runs: docker (an isolated container; fails when no engine "
+                             "answers), local (a process on this machine, no isolation), auto (docker when "
+                             f"its engine answers, else local with a warning); default: {default or of}")
+
+
 def in_workspace(args: argparse.Namespace) -> str:
     """" --workspace DIR" when the command was given one, for next steps that work as typed."""
     import shlex

@@ -13,6 +13,7 @@ import os
 import shlex
 from typing import Self
 
+from purelink.cli import add_executor
 from purelink.cli.sandbox import DEFAULT_PORT as DEMO_PORT
 from purelink.workspace import CHECKOUT, Workspace
 
@@ -24,7 +25,7 @@ DEMO_RECIPE = "stripe_customers"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--executor", choices=["docker", "local", "auto"], default="auto")
+    add_executor(parser, "auto")
     parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS, help="customers in the sandbox")
     parser.add_argument("--port", type=int, default=None,
                         help=f"sandbox port (default {DEMO_PORT}, the one `purelink sandbox` uses, if free)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from purelink.cli import add_executor
 from purelink.cli.agent_source import SourceStage
 from purelink.cli.terminal import Back, Quit, Terminal
 from purelink.errors import PurelinkError, RuntimeFailure
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", help="start with this source (catalog name or title)")
     parser.add_argument("--openapi", metavar="FILE_OR_URL", help="start by importing an OpenAPI 3 document")
     parser.add_argument("--base-url", help="the API's base URL (a sandbox, a proxy, a region)")
-    parser.add_argument("--executor", choices=["docker", "local", "auto"], help="where the pipeline runs")
+    add_executor(parser, of="auto")
     parser.add_argument("--resume", action="store_true", help="continue the session saved in the workspace")
 
 

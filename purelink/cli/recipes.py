@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from purelink.cli import history, in_workspace, share
+from purelink.cli import add_executor, history, in_workspace, share
 from purelink.errors import RecipeError
 
 
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "bigquery://PROJECT/DATASET, iceberg:///PATH (no password in it)")
     new.add_argument("--destination-credential", metavar="NAME",
                      help="vault entry with the destination's password, token or service-account JSON")
-    new.add_argument("--executor", choices=["docker", "local", "auto"], default=None)
+    add_executor(new, of="auto")
     new.add_argument("--history-start", help="ISO date to load from, e.g. 2024-01-01")
     new.add_argument("--rate-limit", type=float, metavar="R",
                      help="requests per second the pipeline allows itself (default: the limit the API documents, "
@@ -57,8 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          epilog="exit status: 0 success, 1 failed, 130 stopped by you ('q' or Ctrl-C: what was "
                                 "committed stays, the same command resumes), 143 stopped by SIGTERM (likewise)")
     run.add_argument("name")
-    run.add_argument("--executor", choices=["docker", "local", "auto"])
-    run.add_argument("--full-refresh", action="store_true")
+    add_executor(run)
+    run.add_argument("--full-refresh", action="store_true",
+                     help="read every stream again from its history start; its table keeps the rows loaded so "
+                          "far until the new copy is complete, which then replaces them in one commit")
     run.add_argument("--sample", type=int, metavar="N", help="a test run of N records per stream into a scratch db")
     run.add_argument("--format", choices=["table", "json"], default="table")
     run.add_argument("--version", type=int, metavar="N", help="run version N (roll back); default the latest")

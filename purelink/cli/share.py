@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from purelink.cli import in_workspace
+from purelink.cli import add_executor, in_workspace
 
 
 def add_actions(sub) -> None:
@@ -28,7 +28,7 @@ def add_actions(sub) -> None:
     imp.add_argument("--update", action="store_true",
                      help="when a different recipe of that name exists here: make the bundle's its next version")
     imp.add_argument("--run", action="store_true", help="run the recipe once it is imported")
-    imp.add_argument("--executor", choices=["docker", "local", "auto"])
+    add_executor(imp, of="the one its recipe names")
     imp.add_argument("--format", choices=["table", "json"], default="table")
 
 
