@@ -5,18 +5,14 @@ Checked value by value against the records served."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pyarrow as pa
-import pytest
 
-from purelink.runtime import RestSource, SinglePage, Stream
+from purelink.runtime import NextUrlPagination, RestSource, Stream
 from purelink.runtime.arrow_batch import ArrowBatch
 from purelink.runtime.destinations.base import Batch
 from purelink.runtime.destinations.pg_names import LIMIT, shortened, stored_name
 from purelink.runtime.pipeline import run
+from tests.runtime.timed_list import TimedList
 
 LONG = "a" * 70
 TWIN = "a" * 63 + "b" * 7  # the same first 63 bytes as LONG
@@ -55,43 +51,21 @@ def test_arrow_batches_are_renamed_as_they_are_read():
     assert shortened(plain) == (plain, {})
 
 
-@pytest.fixture
-def api():
-    serving = [FIRST]
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = json.dumps({"data": serving[0]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", serving
-    server.shutdown()
-    server.server_close()
-
-
-def test_long_field_names_land_each_in_its_own_column(api, postgres, secrets_env):
+def test_long_field_names_land_each_in_its_own_column(postgres, secrets_env):
     from purelink.runtime.destinations.postgres import PostgresDestination
 
     warehouse = postgres.create_database("longnames")
-    base, serving = api
+    api = TimedList([])
     truth: dict[str, dict] = {}
     for records in (FIRST, SECOND):
-        serving[0] = records
-        source = RestSource(name="long", base_url=base, paginator=SinglePage(), records_path="data")
+        api.records = [{**r, "updated": 1} for r in records]
+        source = RestSource(name="long", base_url=api.base_url, paginator=NextUrlPagination(next_url_path="next"))
         finished = run(source, [Stream("items", path="/items", primary_key=[KEY])], pipeline="long",
                        destination=PostgresDestination(postgres.url(warehouse), schema="long"))
         assert finished["status"] == "success", finished
         for record in records:  # a merge on the key: a field a record lacks is null in its row
             truth[record[KEY]] = record
+    api.close()
 
     columns = dict(postgres.query(warehouse, "SELECT a.attname, col_description(a.attrelid, a.attnum) "
                                              "FROM pg_attribute a WHERE a.attrelid = 'long.items'::regclass "
