@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from purelink.runtime import pg
 from purelink.runtime.destinations.base import Batch
+from purelink.runtime.destinations.duckdb_connection import text_literal
 
 LIMIT = 63  # NAMEDATALEN - 1
 
@@ -57,11 +58,7 @@ def shortened(batch: Batch) -> tuple[Batch, dict[str, str]]:
 def comment_names(cur: Any, schema: str, table: str, renamed: dict[str, str], columns: Iterable[str]) -> None:
     """Keep each shortened column's source name in its comment (`\\d+` and catalog tools show it)."""
     for short in set(renamed) & set(columns):
-        cur.execute(f"COMMENT ON COLUMN {pg.qualified(schema, table, short)} IS {_literal(renamed[short])}")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+        cur.execute(f"COMMENT ON COLUMN {pg.qualified(schema, table, short)} IS {text_literal(renamed[short])}")
 
 
 def _each_renamed(tables: Iterable[pa.Table], renamed: dict[str, str]) -> Iterator[pa.Table]:
