@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from purelink.runtime.events import parse_event
 from purelink.sandbox import serve
 
 CLI = [sys.executable, "-m", "purelink.cli"]
@@ -57,9 +58,12 @@ def wait_for(condition, what: str, proc: subprocess.Popen | None = None):
 
 
 def committed_pages(ws: Path) -> bool:
+    """A page with records is committed (an empty time window's page event creates no table)."""
     for path in (ws / "logs").glob("execution_*.log"):
-        if any('"event": "page"' in line or '"event":"page"' in line for line in path.read_text().splitlines()):
-            return True
+        for line in path.read_text().splitlines():
+            event = parse_event(line)
+            if event is not None and event["event"] == "page" and event.get("records"):
+                return True
     return False
 
 
