@@ -95,17 +95,27 @@ def _create_whole(path: Path) -> None:
     no later run could open ("not a valid DuckDB database file"). Such a file holds no data and is
     replaced; anything else already at `path` is left to DuckDB."""
     try:
-        with open(path, "rb") as existing:
-            head = existing.read(HEADER_BYTES)
+        size: int | None = path.stat().st_size
     except FileNotFoundError:
-        head = None
-    magic = b"" if head is None else head[8:12]  # after the header's checksum
-    broken = head is not None and len(head) < HEADER_BYTES and (b"DUCK".startswith(magic) or not magic.strip(b"\0"))
-    if head is None or broken:
-        _create(path, broken)
+        size = None
+    if size is None:
+        _create(path, broken=False)
+    elif size < HEADER_BYTES and _cut_short(path):
+        _create(path, broken=True)
     # What a creation killed between its steps left (12 KB): with the file whole, nobody needs it.
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.new"):
         stale.unlink(missing_ok=True)
+
+
+def _cut_short(path: Path) -> bool:
+    """A file shorter than the header whose magic is absent or a prefix of DuckDB's."""
+    try:
+        with open(path, "rb") as existing:
+            head = existing.read(HEADER_BYTES)
+    except FileNotFoundError:
+        return False
+    magic = head[8:12]  # after the header's checksum
+    return len(head) < HEADER_BYTES and (b"DUCK".startswith(magic) or not magic.strip(b"\0"))
 
 
 def _create(path: Path, broken: bool) -> None:
