@@ -20,12 +20,15 @@ ACCENT = "x" * 62 + "é" + "z" * 5  # the 63rd byte is half of é
 FITS = "f" * 63  # exactly the limit: kept as it is
 KEY = "customer_identifier_" * 4  # a long primary key (80 bytes)
 LATER = "added_on_the_second_run_" * 3  # a new long field on an existing table
+REFRESHED = "added_by_a_full_refresh_" * 3  # a new long field that a staged refresh brings
 
 FIRST = [{KEY: "k1", LONG: "one", TWIN: "twin 1", ACCENT: 1.5, FITS: True},
          {KEY: "k2", LONG: None, TWIN: "twin 2", ACCENT: None, FITS: False},
          {KEY: "k3", TWIN: "no LONG at all", ACCENT: -2}]
 SECOND = [{KEY: "k2", LONG: "now set", TWIN: "twin 2 again", ACCENT: 7, FITS: True, LATER: "new"},
           {KEY: "k4", LONG: "four", TWIN: "", ACCENT: 0, FITS: None, LATER: None}]
+THIRD = [{KEY: "k4", LONG: "refreshed", TWIN: "t", ACCENT: 3.25, FITS: True, LATER: "l", REFRESHED: "r4"},
+         {KEY: "k5", LONG: None, TWIN: None, ACCENT: None, FITS: None, LATER: None, REFRESHED: "r5"}]
 
 
 def test_stored_names_fit_differ_and_keep_whole_letters():
@@ -57,30 +60,38 @@ def test_long_field_names_land_each_in_its_own_column(postgres, secrets_env):
     warehouse = postgres.create_database("longnames")
     api = TimedList([])
     truth: dict[str, dict] = {}
-    for records in (FIRST, SECOND):
+    fields = [KEY, LONG, TWIN, ACCENT, FITS]
+    # two incremental runs, then a staged full refresh into the existing table
+    for records, refresh, added in ((FIRST, False, None), (SECOND, False, LATER), (THIRD, True, REFRESHED)):
         api.records = [{**r, "updated": 1} for r in records]
         source = RestSource(name="long", base_url=api.base_url, paginator=NextUrlPagination(next_url_path="next"))
         finished = run(source, [Stream("items", path="/items", primary_key=[KEY])], pipeline="long",
-                       destination=PostgresDestination(postgres.url(warehouse), schema="long"))
+                       destination=PostgresDestination(postgres.url(warehouse), schema="long"), full_refresh=refresh)
         assert finished["status"] == "success", finished
+        if refresh:  # the table's rows are the served ones alone
+            truth.clear()
         for record in records:  # a merge on the key: a field a record lacks is null in its row
             truth[record[KEY]] = record
+        fields += [added] if added else []
+        _assert_landed(postgres, warehouse, fields, truth)
     api.close()
-
-    columns = dict(postgres.query(warehouse, "SELECT a.attname, col_description(a.attrelid, a.attnum) "
-                                             "FROM pg_attribute a WHERE a.attrelid = 'long.items'::regclass "
-                                             "AND a.attnum > 0 AND NOT a.attisdropped"))
-    fields = [KEY, LONG, TWIN, ACCENT, FITS, LATER]
-    for field in fields:
-        assert columns[stored_name(field)] == (field if stored_name(field) != field else None)
-    select = ", ".join(f'"{stored_name(f)}"' for f in fields)
-    rows = postgres.query(warehouse, f'SELECT {select} FROM long.items ORDER BY 1')
-    assert len(rows) == len(truth) == 4
-    for row in rows:
-        record = truth[row[0]]
-        assert [str(v) if isinstance(v, float) else v for v in row] == \
-            [str(float(record[f])) if f == ACCENT and record.get(f) is not None else record.get(f) for f in fields]
     keys = postgres.query(warehouse, "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
                                      "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'long.items'::regclass "
                                      "AND i.indisprimary")
     assert keys == [(stored_name(KEY),)]
+
+
+def _assert_landed(postgres, warehouse: str, fields: list[str], truth: dict[str, dict]) -> None:
+    """Every field in its stored column with its source spelling as comment, every row as served."""
+    columns = dict(postgres.query(warehouse, "SELECT a.attname, col_description(a.attrelid, a.attnum) "
+                                             "FROM pg_attribute a WHERE a.attrelid = 'long.items'::regclass "
+                                             "AND a.attnum > 0 AND NOT a.attisdropped"))
+    for field in fields:
+        assert columns[stored_name(field)] == (field if stored_name(field) != field else None)
+    select = ", ".join(f'"{stored_name(f)}"' for f in fields)
+    rows = postgres.query(warehouse, f'SELECT {select} FROM long.items ORDER BY 1')
+    assert len(rows) == len(truth)
+    for row in rows:
+        record = truth[row[0]]
+        assert [str(v) if isinstance(v, float) else v for v in row] == \
+            [str(float(record[f])) if f == ACCENT and record.get(f) is not None else record.get(f) for f in fields]

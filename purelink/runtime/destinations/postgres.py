@@ -193,6 +193,7 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
         try:
             for batch in batches:
                 batch, renamed = shortened(batch)  # names PostgreSQL would cut at 63 bytes
+                before = set(self._table_columns(batch.table)) if renamed else set()
                 if isinstance(batch, ArrowBatch):
                     found = self._load_arrow(batch, run_id, extracted_at)
                 elif batch.replaces:
@@ -209,7 +210,9 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
                                     c.old_type or "", c.new_type, extracted_at])
                 changes.extend(found)
                 if renamed:
-                    comment_names(self.cur, self.schema, batch.table, renamed, self._table_columns(batch.table))
+                    # the columns this batch created: the others have their comment
+                    comment_names(self.cur, self.schema, batch.table, renamed,
+                                  set(self._table_columns(batch.table)) - before)
                 if batch.dead_letters:
                     self._dead_letters(batch, run_id, extracted_at)
                 if batch.state:

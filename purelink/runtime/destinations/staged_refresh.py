@@ -15,6 +15,7 @@ from typing import Any
 from purelink.runtime import pg
 from purelink.runtime.arrow_batch import stage_name
 from purelink.runtime.destinations.base import Batch, SchemaChange
+from purelink.runtime.destinations.duckdb_connection import text_literal
 from purelink.runtime.destinations.shaping import quote, refresh_changes
 
 __all__ = ["DuckDBStagedRefresh", "PostgresStagedRefresh", "stage_name"]
@@ -107,6 +108,12 @@ class PostgresStagedRefresh:
                 elif old[column] != kind:
                     self.cur.execute(f"ALTER TABLE {target} ALTER COLUMN {pg.quote(column)} TYPE {kind} USING NULL")
                     changes.append(SchemaChange(batch.stream, batch.table, column, "widened", old[column], kind))
+            # the comments pg_names gave the staging table's shortened columns (LIKE copied them above)
+            for column, comment in pg.fetch(self.cur, "SELECT attname, col_description(attrelid, attnum) "
+                                            "FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 "
+                                            "AND col_description(attrelid, attnum) IS NOT NULL", [stage]):
+                self.cur.execute(f"COMMENT ON COLUMN {pg.qualified(self.schema, batch.table, column)} "
+                                 f"IS {text_literal(comment)}")
         names = ", ".join(pg.quote(c) for c in staged)
         self.cur.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}")
         self.cur.execute(f"DROP TABLE {stage}")
