@@ -23,6 +23,26 @@ def log_mean(a: float, b: float) -> float:
     return (a - b) / math.log(a / b)
 
 
+def densities_at_hi(run: StreamRun) -> dict[int, float]:
+    """The density at each window's upper end, where known: its first page's, 0 for a window read
+    empty, and for a window a split made and not read yet, the density given it at the cut."""
+    return {w.hi: (w.first_density if w.first_density is not None else w.density or 0.0)
+            for w in run.windows.values() if w.hi is not None and (
+                w.first_density is not None or (w.closed and w.density == 0) or (w.pages == 0 and w.density))}
+
+
+def density_at_cut(window, mid: int, below: float | None) -> float | None:
+    """The density at `mid`, where a split cuts a window read newest first down to `window.position`:
+    between the density there and `below`, the density at its lower end (see `log_mean`: a steady
+    factor per second). The two halves then hold what the whole did, so the estimate does not jump."""
+    here = window.density
+    if here is None or below is None or window.position is None or window.position <= window.lo:
+        return here
+    if here <= 0 or below <= 0:  # the data begins (or ends) somewhere in the range
+        return max(here, below) / 2
+    return here * (below / here) ** ((window.position - mid) / (window.position - window.lo))
+
+
 class Estimating:
     if TYPE_CHECKING:  # what Extraction provides
         runs: dict[str, StreamRun]
@@ -55,8 +75,7 @@ class Estimating:
         # end measured the density there with its first page; between the two, the density is
         # taken to change by a steady factor per second, as growth does (their logarithmic mean).
         # Without that window, the density where this one is.
-        at_hi = {w.hi: (w.first_density if w.first_density is not None else 0.0)
-                 for w in run.windows.values() if w.first_density is not None or (w.closed and w.density == 0)}
+        at_hi = densities_at_hi(run)
 
         def left_in(w) -> float:
             here = mean if w.density is None else w.density

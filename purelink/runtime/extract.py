@@ -19,7 +19,7 @@ from purelink.runtime.auth import secret_names
 from purelink.runtime.causes import cause_of
 from purelink.runtime.cursors import closing_state
 from purelink.runtime.destinations.base import Batch, Claim, Destination, generation_of
-from purelink.runtime.estimate import Estimating
+from purelink.runtime.estimate import Estimating, densities_at_hi, density_at_cut
 from purelink.runtime.formats import apply_formats
 from purelink.runtime.http import BadBody, HttpClient, HttpError, Stopped
 from purelink.runtime.pages import Page, PageBatch, StreamRun, records_of, tail_without_cursor
@@ -294,7 +294,7 @@ class Extraction(Committing, Estimating, StagedRefresh):
             return None
         mid = window.lo + (window.position - window.lo) // 2
         child = Window(s.name, window.lo, mid)
-        child.density = window.density  # the half it takes over is as dense as where it was cut from
+        child.density = density_at_cut(window, mid, densities_at_hi(run).get(window.lo))
         child.next = self.first_request(s, child)
         window.lo = mid
         window.next = PageRequest(window.next.url, {**window.next.params, tf.gte: tf.encode(mid)})
