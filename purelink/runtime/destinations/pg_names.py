@@ -35,24 +35,48 @@ def shortened(batch: Batch) -> tuple[Batch, dict[str, str]]:
     are read, and their replacements are added then."""
     from purelink.runtime.arrow_batch import ArrowBatch
 
-    keys = set(batch.primary_key) | set(batch.times)
-    streamed = isinstance(batch, ArrowBatch) and batch.data is not None and not isinstance(batch.data, pa.Table)
-    if isinstance(batch, ArrowBatch):
-        names = keys | (set(batch.data.column_names) if isinstance(batch.data, pa.Table) else set())
-    else:
-        names = keys.union(*batch.rows)
-    long = {name: stored_name(name) for name in names if len(name.encode()) > LIMIT}
+    if not isinstance(batch, ArrowBatch):
+        return _rows_shortened(batch)
+    if batch.data is None or isinstance(batch.data, pa.Table):
+        return _table_shortened(batch)
+    return _stream_shortened(batch)
+
+
+def _long_names(names: Iterable[str]) -> dict[str, str]:
+    return {name: stored_name(name) for name in names if len(name.encode()) > LIMIT}
+
+
+def _keys_renamed(batch: Batch, long: dict[str, str]) -> dict[str, Any]:
+    return {"primary_key": tuple(long.get(k, k) for k in batch.primary_key),
+            "times": {long.get(k, k): v for k, v in batch.times.items()}}
+
+
+def _rows_shortened(batch: Batch) -> tuple[Batch, dict[str, str]]:
+    long = _long_names(set(batch.primary_key).union(batch.times, *batch.rows))
+    if not long:
+        return batch, {}
+    rows = [{long.get(k, k): v for k, v in row.items()} for row in batch.rows]
+    return replace(batch, rows=rows, **_keys_renamed(batch, long)), {short: name for name, short in long.items()}
+
+
+def _table_shortened(batch: Any) -> tuple[Batch, dict[str, str]]:
+    """An ArrowBatch holding one table, or none (a swap)."""
+    columns = batch.data.column_names if batch.data is not None else []
+    long = _long_names(set(batch.primary_key).union(batch.times, columns))
+    if not long:
+        return batch, {}
     renamed = {short: name for name, short in long.items()}
-    if not long and not streamed:
-        return batch, renamed
-    fields: dict[str, Any] = {"primary_key": tuple(long.get(k, k) for k in batch.primary_key),
-                              "times": {long.get(k, k): v for k, v in batch.times.items()}}
-    if isinstance(batch, ArrowBatch) and batch.data is not None:
-        each = _each_renamed((batch.data,) if isinstance(batch.data, pa.Table) else batch.data, renamed)
-        fields["data"] = each if streamed else next(each)
-    elif not isinstance(batch, ArrowBatch):
-        fields["rows"] = [{long.get(k, k): v for k, v in row.items()} for row in batch.rows]
+    fields = _keys_renamed(batch, long)
+    if batch.data is not None:
+        fields["data"] = batch.data.rename_columns([long.get(n, n) for n in columns])
     return replace(batch, **fields), renamed
+
+
+def _stream_shortened(batch: Any) -> tuple[Batch, dict[str, str]]:
+    """An ArrowBatch whose tables an iterable yields: renamed as they are read; `renamed` fills then."""
+    long = _long_names(set(batch.primary_key).union(batch.times))
+    renamed = {short: name for name, short in long.items()}
+    return replace(batch, data=_each_renamed(batch.data, renamed), **_keys_renamed(batch, long)), renamed
 
 
 def comment_names(cur: Any, schema: str, table: str, renamed: dict[str, str], columns: Iterable[str]) -> None:
@@ -63,6 +87,6 @@ def comment_names(cur: Any, schema: str, table: str, renamed: dict[str, str], co
 
 def _each_renamed(tables: Iterable[pa.Table], renamed: dict[str, str]) -> Iterator[pa.Table]:
     for table in tables:
-        long = {n: stored_name(n) for n in table.column_names if len(n.encode()) > LIMIT}
+        long = _long_names(table.column_names)
         renamed.update({short: name for name, short in long.items()})
         yield table.rename_columns([long.get(n, n) for n in table.column_names]) if long else table
