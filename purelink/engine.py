@@ -221,15 +221,18 @@ class Engine:
     def locations(self, recipe: str | Recipe) -> dict[str, str]:
         """stream -> the `schema.table` its rows are in, for the streams whose table exists: the one
         the last run loaded (another source's rows may hold the default name), else the recipe's
-        `into`, else the stream's name."""
+        `into`, else the stream's name, unless that table is another recipe's (`_purelink.tables`)."""
         recipe = self.recipe(recipe)
         if recipe.destination.kind == "duckdb" and not self.db_path(recipe).exists():
             return {}
         store = self.store(recipe)
-        named = self._targets(recipe)
         existing = {(r.schema, r.table) for r in store.tables().itertuples()}
+        owners = store.owners()
+        named = {stream: where for stream, where in self._targets(recipe).items()
+                 if owners.get(where, recipe.name) == recipe.name}
         where = named | store.landed(recipe.name)
-        return {stream: ".".join(where[stream]) for stream in named if where[stream] in existing}
+        return {stream: ".".join(where[stream]) for stream in self._targets(recipe)
+                if stream in where and where[stream] in existing}
 
     def targets(self, recipe: str | Recipe) -> dict[str, str]:
         """stream -> the `schema.table` its rows are in once loaded: where `locations` finds them,
@@ -238,8 +241,12 @@ class Engine:
             engine.targets("mystripe")   # {"customers": "stripe.mystripe_customers"}
         """
         recipe = self.recipe(recipe)
-        named = {stream: ".".join(where) for stream, where in self._targets(recipe).items()}
-        return named | self.locations(recipe)
+        return self.named_targets(recipe) | self.locations(recipe)
+
+    def named_targets(self, recipe: str | Recipe) -> dict[str, str]:
+        """stream -> the `schema.table` the recipe names (its `into`, else the stream's name), without
+        asking the store where a run put it."""
+        return {stream: ".".join(where) for stream, where in self._targets(self.recipe(recipe)).items()}
 
     def _targets(self, recipe: Recipe) -> dict[str, tuple[str, str]]:
         """stream -> (schema, table) as the recipe names it, before any run says otherwise."""

@@ -8,6 +8,8 @@ A column selected again is the other way round: an incremental run gives it valu
 rows it loads, so a run that finds nothing new "succeeds" with the column still missing; the note
 says so and names the full refresh that fills it for every row. `recipes new --update` says the
 same when it writes the version that adds columns (`widened_notes`), before any run.
+
+Also where a recipe's rows land, which `recipes show` prints after the recipe (`landing`).
 """
 
 from __future__ import annotations
@@ -113,3 +115,24 @@ def _added_note(stream: str, table: str, added: list[str], command: str) -> str:
     return (f"{stream} {what}: records read from the next run on carry {it}; rows already loaded stay without "
             f"{it} (rows not changed at the source are not loaded again). To load {it} for every row: "
             f"{command} --full-refresh")
+
+
+def landing(engine, recipe) -> str:
+    """Where the recipe's rows land, as YAML comments after it: the store, and each stream's table
+    (the one its last run loaded, else the one the recipe names, marked as not loaded yet)."""
+    from purelink.runtime.auth import mask
+
+    store = engine.store(recipe)
+    try:
+        loaded: dict[str, str] | None = engine.locations(recipe)
+        reach = ""
+    except Exception as exc:  # noqa: BLE001 - a store out of reach: the recipe's own names still help
+        loaded = None
+        reach = f" (not reachable now, so these are the tables the recipe names: {mask(str(exc).splitlines()[0])[:160]})"
+    lines = [f"# its rows land in {store.location()}{reach}:"]
+    for stream, table in engine.named_targets(recipe).items():
+        if loaded is None:
+            lines.append(f"#   {stream}: {table}")
+        else:
+            lines.append(f"#   {stream}: {loaded.get(stream, table)}{'' if stream in loaded else ' (not loaded yet)'}")
+    return "\n".join(lines) + "\n"

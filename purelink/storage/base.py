@@ -141,8 +141,9 @@ class Store:
         """Where the data is, for people: a file path, `project.dataset`, a warehouse URL."""
         return self.url.text
 
-    # The executions table as `query()` names it.
+    # The executions and table-owners tables as `query()` names them.
     executions_sql = "_purelink.executions"
+    tables_sql = "_purelink.tables"
 
     def landed(self, pipeline: str) -> dict[str, tuple[str, str]]:
         """stream -> (schema, table) its rows went to in `pipeline`'s latest run that read it (the
@@ -163,6 +164,16 @@ class Store:
                     schema, _, rest = table.partition(".")
                     found.setdefault(name, (schema, rest))
         return found
+
+    def owners(self) -> dict[tuple[str, str], str]:
+        """(schema, table) -> the recipe whose table it is (`_purelink.tables`, which a run fills when it
+        creates a table). Empty when the store keeps no such record."""
+        try:
+            rows = self.query(f"SELECT schema_name, table_name, pipeline FROM {self.tables_sql}", arrow=True)
+        except PurelinkError:
+            return {}
+        names = [rows.column(c).to_pylist() for c in ("schema_name", "table_name", "pipeline")]
+        return {(schema, table): pipeline for schema, table, pipeline in zip(*names, strict=True)}
 
     # -- for generated modules and runners (added with the DuckDB/PostgreSQL stores) ---------
     def runtime_call(self, *, schema: str | None = None, airbyte_metadata: bool = False,

@@ -144,6 +144,10 @@ class BigQueryStore(Store):
     def executions_sql(self) -> str:  # type: ignore[override]
         return self._ref(self._flat("_purelink.executions"))
 
+    @property
+    def tables_sql(self) -> str:  # type: ignore[override]
+        return self._ref(self._flat("_purelink.tables"))
+
     # -- bulk copy, for `purelink migrate` -------------------------------------------------
     def columns(self, schema: str, table: str) -> dict[str, str | None]:
         from google.api_core.exceptions import NotFound

@@ -53,6 +53,9 @@ def test_a_second_recipe_on_the_same_source_table_gets_its_own_table(tmp_path, s
     new(cli, small_sandbox, "custs", "--columns", "customers:id,email")
     cli("recipes", "run", "custs")
     new(cli, small_sandbox, "custs_eu", "--columns", "customers:id,email,phone")
+    db = tmp_path / "data" / "purelink.duckdb"
+    assert cli("recipes", "show", "custs_eu").stdout.endswith(
+        f"# its rows land in {db}:\n#   customers: stripe.customers (not loaded yet)\n")
     second = cli("recipes", "run", "custs_eu")
     said = second.stdout + second.stderr
     assert "table stripe.customers belongs to recipe custs" in said
@@ -66,6 +69,10 @@ def test_a_second_recipe_on_the_same_source_table_gets_its_own_table(tmp_path, s
         i: (o["email"],) for i, o in TRUTH.items()}
     assert {i: (e, p) for i, e, p in rows(tmp_path, "SELECT id, email, phone FROM stripe.custs_eu_customers")} == {
         i: (o["email"], o["phone"]) for i, o in TRUTH.items()}
+
+    # `recipes show` names the table the rows are in, not the one the recipe named
+    assert cli("recipes", "show", "custs_eu").stdout.endswith("\n#   customers: stripe.custs_eu_customers\n")
+    assert cli("recipes", "show", "custs").stdout.endswith("\n#   customers: stripe.customers\n")
 
     # a full refresh of the second recipe leaves the first one's table as it was
     cli("recipes", "run", "custs_eu", "--full-refresh")
