@@ -48,6 +48,22 @@ def answered(question: str, changes: dict) -> bool:
     return any(question == key or question.startswith(key + ".") for key in changes)
 
 
+def ask(proposal, guess, changes: dict) -> dict[str, Any]:
+    """The change one answer at the prompt makes. An answer the connector cannot take is refused
+    at once, with why, and asked again: the answers already given stay. Enter keeps the value shown."""
+    while True:
+        reply = input(f"  {guess.field} [{guess.value!r}]: ").strip()
+        if not reply:  # a path variable's value shown becomes its default
+            return proposal.kept([guess])
+        value = parse_answer(f"{guess.field}={reply}")[1]
+        try:
+            proposal.confirm({**changes, guess.field: value})
+        except SourceError as exc:
+            print(f"  Not taken: {exc.message} Type another value, or Enter to keep {guess.value!r}.")
+            continue
+        return {guess.field: value}
+
+
 def run_import(args: argparse.Namespace, rest: list[str]) -> int:
     from purelink.catalog.openapi import import_openapi, save_spec
     from purelink.workspace import Workspace
@@ -68,11 +84,7 @@ def run_import(args: argparse.Namespace, rest: list[str]) -> int:
               "(YAML, e.g. `id` or `{style: bearer}`).")
         for g in open_questions:
             print(f"  {g.field}: {g.evidence}")
-            reply = input(f"  {g.field} [{g.value!r}]: ").strip()
-            if reply:
-                changes[g.field] = parse_answer(f"{g.field}={reply}")[1]
-            else:  # Enter keeps the value shown, a path variable's included
-                changes.update(proposal.kept([g]))
+            changes.update(ask(proposal, g, changes))
     elif open_questions and not args.accept_guesses:
         fields = ", ".join(g.field for g in open_questions[:8]) + (" ..." if len(open_questions) > 8 else "")
         raise SourceError(f"{len(open_questions)} guess(es) are below 80% and unanswered: {fields}.",

@@ -63,14 +63,21 @@ def test_a_terminal_is_asked_each_question(tmp_path):
             found = child.expect([r"\n  ([\w.]+) \[[^\n]*\]: ", r"Save connectors/crm.yaml"])
             if found == 1:
                 break
-            asked.append(child.match.group(1))
-            child.sendline("{style: bearer, env: CRM_TOKEN}" if child.match.group(1) == "auth" else "")
+            field = child.match.group(1)
+            asked.append(field)
+            if field == "auth":
+                child.sendline("{style: bearer, env: CRM_TOKEN}")
+            elif field == "concurrency" and asked.count(field) == 1:
+                child.sendline("lots")  # refused, with why, and asked again: the auth answered stays
+                child.expect(r"Not taken: The corrected spec is invalid: [^\n]+ Type another value, or Enter to keep")
+            else:
+                child.sendline("")
         child.sendline("y")
         child.expect("saved ")
         child.expect(pexpect.EOF)
     finally:
         child.close()
-    assert "auth" in asked and "concurrency" in asked and "contacts.params.archived" in asked
+    assert "auth" in asked and asked.count("concurrency") == 2 and "contacts.params.archived" in asked
     assert child.exitstatus == 0
     saved = yaml.safe_load((tmp_path / "connectors" / "crm.yaml").read_text())
     assert saved["auth"]["env"] == "CRM_TOKEN"
