@@ -232,14 +232,20 @@ class Agent(SourceStage):
                 while control.wait(0.5) is None:
                     pass
             except KeyboardInterrupt:
-                self.t.say("\n  stopping (the next run resumes where this one stopped)...")
+                self.t.say("\n  stopping: what it committed is kept...")
                 control.stop()
                 control.wait()
             finally:
                 monitor.close()  # keys off, the terminal as it was
             if control.result.ok:
                 return
-            self.t.say(f"  The run did not succeed: {(self.s.state.run or {}).get('error') or 'see logs/'}")
+            finished = self.s.state.run or {}
+            if finished.get("status") == "stopped":  # Ctrl-C or 'q': asked for, not a failure
+                self.t.say(f"  Stopped at your request, not by an error: {finished.get('committed', 0):,} records "
+                           "committed are kept, and the next run goes on from where this one stopped.")
+                self.t.ask("Enter to run again (it resumes), `back` to change something")
+                continue
+            self.t.say(f"  The run did not succeed: {finished.get('error') or 'see the summary above'}")
             self.t.ask("Enter to run again, `back` to change something")
 
     def stage_result(self) -> None:

@@ -34,37 +34,7 @@ def test_from_a_source_name_to_a_run_in_a_terminal(sandbox, workspace, agent_env
     transcript = []
     child.logfile_read = _Collect(transcript)
     try:
-        child.expect("Source")
-        child.send("S")  # the completion menu opens while typing
-        labels, seen = ["Salesforce \\(CRM platform\\)", "Stripe \\(Payment processing\\)",
-                        "Shopify \\(E-commerce\\)"], set()
-        while len(seen) < len(labels):  # in the ranking's order, whatever it is
-            seen.add(child.expect(labels))
-        child.send("tripe\r")
-        child.expect("Streams to load")
-        child.sendline("1")
-        for question in ("Purpose", "How often", "Load history from", "Destination"):
-            child.expect(question)
-            child.sendline("")
-        child.expect("API base URL")
-        child.sendline(sandbox.stripe_base_url)
-        child.expect("key ready")
-        child.sendline("")
-        child.expect("Save the key encrypted in the vault")
-        child.sendline("")
-        child.expect(r"Stripe key \(input hidden\): ")
-        child.sendline("sk_test_typo_typo_typo")  # a wrong key is refused, and asked again
-        child.expect("rejected the key")
-        child.expect(r"Stripe key \(input hidden\): ")
-        child.sendline(sandbox.api_key)
-        child.expect("validated and encrypted in the vault")
-        child.expect("Columns of customers")
-        child.sendline("")
-        child.expect("Continue with this plan")
-        child.sendline("")
-        child.expect(r"\[PASS\] credentials: Stripe accepted the key")
-        child.expect("Notebook cell")
-        child.expect(r"\[PASS\] storage writes: customers: 5 rows")
+        _to_the_run(child, sandbox)
         child.expect("Run the full pipeline now")
         child.sendline("")
         child.expect("status:      success", timeout=120)
@@ -117,6 +87,76 @@ def test_answers_piped_without_a_terminal(sandbox, workspace, agent_env):
 def test_the_command_is_registered():
     args = build_parser("el-agent").parse_args(["el-agent", "--source", "stripe", "--executor", "local"])
     assert args._module == "purelink.cli.el_agent" and args.source == "stripe"
+
+
+def _to_the_run(child, sandbox) -> None:
+    """Through the stages, typing as a user would, up to the question of the full run."""
+    child.expect("Source")
+    child.send("S")  # the completion menu opens while typing
+    labels, seen = ["Salesforce \\(CRM platform\\)", "Stripe \\(Payment processing\\)",
+                    "Shopify \\(E-commerce\\)"], set()
+    while len(seen) < len(labels):  # in the ranking's order, whatever it is
+        seen.add(child.expect(labels))
+    child.send("tripe\r")
+    child.expect("Streams to load")
+    child.sendline("1")
+    for question in ("Purpose", "How often", "Load history from", "Destination"):
+        child.expect(question)
+        child.sendline("")
+    child.expect("API base URL")
+    child.sendline(sandbox.stripe_base_url)
+    child.expect("key ready")
+    child.sendline("")
+    child.expect("Save the key encrypted in the vault")
+    child.sendline("")
+    child.expect(r"Stripe key \(input hidden\): ")
+    child.sendline("sk_test_typo_typo_typo")  # a wrong key is refused, and asked again
+    child.expect("rejected the key")
+    child.expect(r"Stripe key \(input hidden\): ")
+    child.sendline(sandbox.api_key)
+    child.expect("validated and encrypted in the vault")
+    child.expect("Columns of customers")
+    child.sendline("")
+    child.expect("Continue with this plan")
+    child.sendline("")
+    child.expect(r"\[PASS\] credentials: Stripe accepted the key")
+    child.expect("Notebook cell")
+    child.expect(r"\[PASS\] storage writes: customers: 5 rows")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_run_says_it_stopped_and_the_next_run_resumes(sandbox_factory, workspace, agent_env):
+    """Ctrl-C in the run stage stops the run as asked: not called a failure, what was committed is
+    kept, and Enter runs again from there to the whole table."""
+    api = sandbox_factory(seed=0, rate_limit=4)  # slow enough to be stopped part way
+    child = pexpect.spawn(sys.executable, ["-m", "purelink.el_agent", "--workspace", str(workspace),
+                                           "--executor", "local"],
+                          env=agent_env, cwd=str(workspace), encoding="utf-8", timeout=120, dimensions=(50, 200))
+    transcript: list[str] = []
+    child.logfile_read = _Collect(transcript)
+    try:
+        _to_the_run(child, api)
+        child.expect("Run the full pipeline now")
+        child.sendline("")
+        child.expect(r"Progress: #*\.* ?[1-9][\d,]*/")  # records committed
+        child.sendintr()
+        child.expect(r"Stopped at your request, not by an error: ([\d,]+) records committed are kept")
+        kept = int(child.match.group(1).replace(",", ""))
+        child.expect(r"Enter to run again \(it resumes\)")
+        child.sendline("")
+        child.expect("status:      success")
+        child.expect("Pipeline done.")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    text = "".join(transcript)
+    assert child.exitstatus == 0 and "did not succeed" not in text, text[-3000:]
+    assert 0 < kept < 3421
+    con = duckdb.connect(str(workspace / "data" / "purelink.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*), count(DISTINCT id) FROM stripe.customers").fetchone() == (3421, 3421)
+    finally:
+        con.close()
 
 
 class _Collect:
