@@ -123,8 +123,11 @@ def landing(engine, recipe) -> str:
     from purelink.runtime.auth import mask
 
     store = engine.store(recipe)
+    owners: dict[tuple[str, str], str] = {}
     try:
         loaded: dict[str, str] | None = engine.locations(recipe)
+        if len(loaded) < len(recipe.streams):  # whose are the tables the others name
+            owners = store.owners()
         reach = ""
     except Exception as exc:  # noqa: BLE001 - a store out of reach: the recipe's own names still help
         loaded = None
@@ -133,6 +136,11 @@ def landing(engine, recipe) -> str:
     for stream, table in engine.named_targets(recipe).items():
         if loaded is None:
             lines.append(f"#   {stream}: {table}")
+        elif stream in loaded:
+            lines.append(f"#   {stream}: {loaded[stream]}")
+        elif (owner := owners.get(tuple(table.split(".", 1)), recipe.name)) != recipe.name:
+            lines.append(f"#   {stream}: not loaded yet; {table} is recipe {owner}'s table, so its first run picks "
+                         f"another and says which (to name one: --streams '{stream}:NAME')")
         else:
-            lines.append(f"#   {stream}: {loaded.get(stream, table)}{'' if stream in loaded else ' (not loaded yet)'}")
+            lines.append(f"#   {stream}: {table} (not loaded yet)")
     return "\n".join(lines) + "\n"

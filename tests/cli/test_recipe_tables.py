@@ -51,11 +51,16 @@ TRUTH = {r.id: r.obj for r in stripe_data.dataset(0, 150)["customers"]}
 
 def test_a_second_recipe_on_the_same_source_table_gets_its_own_table(tmp_path, small_sandbox, cli):
     new(cli, small_sandbox, "custs", "--columns", "customers:id,email")
+    db = tmp_path / "data" / "purelink.duckdb"
+    assert cli("recipes", "show", "custs").stdout.endswith(
+        f"# its rows land in {db}:\n#   customers: stripe.customers (not loaded yet)\n")
     cli("recipes", "run", "custs")
     new(cli, small_sandbox, "custs_eu", "--columns", "customers:id,email,phone")
-    db = tmp_path / "data" / "purelink.duckdb"
+    assert cli("recipes", "show", "custs").stdout.endswith(f"# its rows land in {db}:\n#   customers: stripe.customers\n")
+    # not stripe.customers, which is custs's: the run picks another (and says which, below)
     assert cli("recipes", "show", "custs_eu").stdout.endswith(
-        f"# its rows land in {db}:\n#   customers: stripe.customers (not loaded yet)\n")
+        "\n#   customers: not loaded yet; stripe.customers is recipe custs's table, so its first run picks another "
+        "and says which (to name one: --streams 'customers:NAME')\n")
     second = cli("recipes", "run", "custs_eu")
     said = second.stdout + second.stderr
     assert "table stripe.customers belongs to recipe custs" in said
