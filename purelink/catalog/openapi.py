@@ -122,6 +122,9 @@ class Proposal:
                                   f"Streams: {', '.join(streams)}.")
             elif key == "auth" and isinstance(value, dict):  # an answer names the style, not the key's how-to
                 data["auth"] = {"guidance": data["auth"].get("guidance", {}), **value}
+            elif key == "rate_limit" and isinstance(value, int | float) and not isinstance(value, bool):
+                # `rate_limit=10`, as a person answers: requests a second, the guess's other fields kept
+                data["rate_limit"] = {**data.get("rate_limit", {}), "requests_per_second": value}
             else:
                 data[key] = value
         renamed, old = changes.get("name"), f"{self.spec.name.upper()}_"

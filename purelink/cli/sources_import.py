@@ -59,7 +59,7 @@ def ask(proposal, guess, changes: dict) -> dict[str, Any]:
         try:
             proposal.confirm({**changes, guess.field: value})
         except SourceError as exc:
-            print(f"  Not taken: {exc.message} Type another value, or Enter to keep {guess.value!r}.")
+            print(f"  Not taken: {exc.message.rstrip('.')}. Type another value, or Enter to keep {guess.value!r}.")
             continue
         return {guess.field: value}
 

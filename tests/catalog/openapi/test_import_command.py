@@ -67,9 +67,11 @@ def test_a_terminal_is_asked_each_question(tmp_path):
             asked.append(field)
             if field == "auth":
                 child.sendline("{style: bearer, env: CRM_TOKEN}")
+            elif field == "rate_limit":
+                child.sendline("7")  # a plain number is requests a second
             elif field == "concurrency" and asked.count(field) == 1:
                 child.sendline("lots")  # refused, with why, and asked again: the auth answered stays
-                child.expect(r"Not taken: The corrected spec is invalid: [^\n]+ Type another value, or Enter to keep")
+                child.expect(r"Not taken: The corrected spec is invalid: [^\n]+[^.]\. Type another value, or Enter to keep")
             else:
                 child.sendline("")
         child.sendline("y")
@@ -81,6 +83,7 @@ def test_a_terminal_is_asked_each_question(tmp_path):
     assert child.exitstatus == 0
     saved = yaml.safe_load((tmp_path / "connectors" / "crm.yaml").read_text())
     assert saved["auth"]["env"] == "CRM_TOKEN"
+    assert "rate_limit" in asked and saved["rate_limit"]["requests_per_second"] == 7
 
 
 def test_a_guessed_rate_limit_is_called_a_guess_when_a_recipe_uses_it(tmp_path):
