@@ -5,6 +5,8 @@ Checked value by value against the records served."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pyarrow as pa
 
 from purelink.runtime import NextUrlPagination, RestSource, Stream
@@ -95,3 +97,29 @@ def _assert_landed(postgres, warehouse: str, fields: list[str], truth: dict[str,
         record = truth[row[0]]
         assert [str(v) if isinstance(v, float) else v for v in row] == \
             [str(float(record[f])) if f == ACCENT and record.get(f) is not None else record.get(f) for f in fields]
+
+
+def test_streamed_arrow_tables_get_their_long_columns_and_comments(postgres, secrets_env):
+    """A database source's batches arrive as Arrow tables an iterable yields: their long names are
+    found only as the tables are read, inside the commit, and still get their column and comment."""
+    from purelink.runtime.destinations.postgres import PostgresDestination
+
+    warehouse = postgres.create_database("longarrow")
+    destination = PostgresDestination(postgres.url(warehouse), schema="long")
+    destination.open()
+    try:
+        for first in (0, 2):  # the table created, then rows merged into it with a new long column
+            names = ["id", LONG] + ([LATER] if first else [])  # a short key: no long name known before reading
+            tables = (pa.table({n: [f"{n[:3]}{i}"] for n in names}) for i in range(first, first + 2))
+            destination.commit([ArrowBatch(pipeline="p", stream="s", schema="long", table="arrowed",
+                                           primary_key=("id",), data=tables)], run_id=f"r{first}",
+                               extracted_at=datetime.now(UTC))
+    finally:
+        destination.close()
+    columns = dict(postgres.query(warehouse, "SELECT a.attname, col_description(a.attrelid, a.attnum) "
+                                             "FROM pg_attribute a WHERE a.attrelid = 'long.arrowed'::regclass "
+                                             "AND a.attnum > 0 AND NOT a.attisdropped"))
+    assert (columns["id"], columns[stored_name(LONG)], columns[stored_name(LATER)]) == (None, LONG, LATER)
+    rows = postgres.query(warehouse, f'SELECT id, "{stored_name(LONG)}", "{stored_name(LATER)}" '
+                                     "FROM long.arrowed ORDER BY 1")
+    assert rows == [(f"id{i}", f"aaa{i}", f"add{i}" if i >= 2 else None) for i in range(4)]

@@ -193,7 +193,7 @@ class PostgresDestination(PostgresStagedRefresh, PostgresSizes, Destination):
         try:
             for batch in batches:
                 batch, renamed = shortened(batch)  # names PostgreSQL would cut at 63 bytes
-                before = set(self._table_columns(batch.table)) if renamed else set()
+                before = set(self._table_columns(batch.table))  # (streamed Arrow finds long names as read)
                 if isinstance(batch, ArrowBatch):
                     found = self._load_arrow(batch, run_id, extracted_at)
                 elif batch.replaces:
