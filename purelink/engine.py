@@ -227,12 +227,10 @@ class Engine:
             return {}
         store = self.store(recipe)
         existing = {(r.schema, r.table) for r in store.tables().itertuples()}
-        owners = store.owners()
-        named = {stream: where for stream, where in self._targets(recipe).items()
-                 if owners.get(where, recipe.name) == recipe.name}
+        owners, targets = store.owners(), self._targets(recipe)
+        named = {stream: where for stream, where in targets.items() if owners.get(where, recipe.name) == recipe.name}
         where = named | store.landed(recipe.name)
-        return {stream: ".".join(where[stream]) for stream in self._targets(recipe)
-                if stream in where and where[stream] in existing}
+        return {stream: ".".join(where[stream]) for stream in targets if stream in where and where[stream] in existing}
 
     def targets(self, recipe: str | Recipe) -> dict[str, str]:
         """stream -> the `schema.table` its rows are in once loaded: where `locations` finds them,

@@ -315,10 +315,10 @@ def _list(engine, args) -> int:
 
 
 def _show(engine, args) -> int:
-    recipe = engine.recipes.load(args.name, args.version)
-    sys.stdout.write(recipe.to_yaml())
     from purelink.cli.narrowed import landing
 
+    recipe = engine.recipes.load(args.name, args.version)
+    sys.stdout.write(recipe.to_yaml())
     sys.stdout.write(landing(engine, recipe))
     return 0
 
